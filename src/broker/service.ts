@@ -1,0 +1,243 @@
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import type { Clock } from '../clock.js'
+import { findCaller } from '../claude/caller.js'
+import { configStamp, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
+import { resolveReference } from '../config/references.js'
+import { AuditLog } from '../daemon/audit.js'
+import { CcredError } from '../errors.js'
+import type { IssuedCredential } from '../output/format.js'
+import { openStore } from '../store/open.js'
+import type { SecretStore } from '../store/store.js'
+import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
+
+export interface ServiceOptions {
+  env: Record<string, string | undefined>
+  clock: Clock
+  configPath: string
+  /** The path came from CCRED_CONFIG: a missing file is an error, not the embedded default. */
+  explicitConfig: boolean
+  auditPath?: string
+  /** Tests inject a store; otherwise [broker] store picks one. */
+  store?: SecretStore
+}
+
+export interface CredentialRequest {
+  profile: string
+  callerTtlMs: number
+  /** pid of the ccred client; the caller is its nearest non-shell ancestor. */
+  clientPid?: number
+  /**
+   * The client's stdin is a terminal: a person at a shell, not Claude Code (whose
+   * helper stdin is a pipe). Asking twice by hand is not a 401, so no re-issue.
+   */
+  interactive?: boolean
+  forceRefresh?: boolean
+  header?: Header
+}
+
+export interface ProfileListing {
+  name: string
+  source: string
+  header: Header
+  description?: string
+  error?: { code: string; message: string; hint?: string }
+}
+
+export interface ServiceStatus {
+  config: { path: string; fromFile: boolean; error?: { code: string; message: string; hint?: string } }
+  store: { kind: string; description: string }
+  audit: { path: string } | null
+  profiles: (ProfileStatus & { description?: string })[]
+}
+
+/**
+ * The use case behind `get`, `status` and `profiles`, shared by the daemon and
+ * the in-process fallback: keeps the config fresh, builds sources, and asks the
+ * broker.
+ */
+export class CredentialService {
+  readonly broker: Broker
+  readonly #options: ServiceOptions
+  #config: LoadedConfig | undefined
+  #configError: CcredError | undefined
+  #loading: Promise<void> | undefined
+  #store: SecretStore | undefined
+  readonly #profiles = new Map<string, BrokerProfile>()
+  #audit: AuditLog | undefined
+
+  constructor(options: ServiceOptions) {
+    this.#options = options
+    this.broker = new Broker({
+      clock: options.clock,
+      settings: () => this.#config?.broker ?? { skewMs: 60_000, reissueIntervalMs: 10_000 },
+      onEvent: (event) => {
+        if (this.#config?.broker.audit !== false) this.#audit?.record(event)
+      },
+    })
+    if (options.auditPath !== undefined) this.#audit = new AuditLog(options.auditPath, () => options.clock.now())
+  }
+
+  get configPath(): string {
+    return this.#options.configPath
+  }
+
+  /** Reloads when the file changed (one stat per request: cheap, and exact for tests). */
+  async config(): Promise<LoadedConfig> {
+    const stamp = await configStamp(this.#options.configPath)
+    if (this.#config === undefined || this.#config.stamp !== stamp || (this.#configError !== undefined && stamp !== 'error')) {
+      this.#loading ??= this.#reload().finally(() => { this.#loading = undefined })
+      await this.#loading
+    }
+    if (this.#configError !== undefined) throw this.#configError
+    return this.#config!
+  }
+
+  async #reload(): Promise<void> {
+    try {
+      const loaded = await loadConfig(this.#options.configPath, { explicit: this.#options.explicitConfig })
+      const storeChanged = this.#config?.broker.store !== loaded.broker.store
+      this.#config = loaded
+      this.#configError = undefined
+      if (storeChanged && this.#options.store === undefined) this.#store = undefined
+      const keys = new Map([...loaded.profiles.values()].map((p) => [p.name, keyOf(p)]))
+      this.broker.retain(keys)
+      for (const [name, profile] of this.#profiles) if (keys.get(name) !== profile.key) this.#profiles.delete(name)
+    } catch (error) {
+      this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
+      // Remember which file version failed, so the next request does not re-parse it.
+      this.#config = { ...(this.#config ?? emptyConfig(this.#options.configPath)), stamp: await configStamp(this.#options.configPath) }
+    }
+  }
+
+  store(): SecretStore {
+    if (this.#options.store !== undefined) return this.#options.store
+    this.#store ??= openStore(this.#config?.broker.store ?? 'keychain', this.#options.env)
+    return this.#store
+  }
+
+  async profile(name: string): Promise<ProfileConfig> {
+    const config = await this.config()
+    const invalid = config.invalidProfiles.get(name)
+    if (invalid !== undefined) throw invalid
+    const profile = config.profiles.get(name)
+    if (profile === undefined) {
+      const known = [...config.profiles.keys(), ...config.invalidProfiles.keys()].sort()
+      throw new CcredError('ERR_PROFILE_UNKNOWN', `no profile named "${name}" in ${config.fromFile ? config.path : 'the embedded default config'}${known.length > 0 ? ` (known: ${known.join(', ')})` : ''}`, {
+        hint: known.length > 0 ? `use one of: ${known.join(', ')}; or add [profiles.${name}] to ${config.path}` : `add [profiles.${name}] to ${config.path} (ccred init writes a starter file)`,
+      })
+    }
+    return profile
+  }
+
+  #brokerProfile(profile: ProfileConfig): BrokerProfile {
+    const key = keyOf(profile)
+    const existing = this.#profiles.get(profile.name)
+    if (existing !== undefined && existing.key === key) return existing
+    const env = this.#options.env
+    const built: BrokerProfile = {
+      key,
+      name: profile.name,
+      sourceKind: profile.sourceKind,
+      header: profile.header,
+      source: profile.definition.create(profile.options),
+      context: {
+        profile: profile.name,
+        clock: this.#options.clock,
+        resolve: (ref, configKey) => {
+          const store = this.store()
+          return resolveReference(ref, `profiles.${profile.name}.${configKey}`, {
+            env,
+            homeDir: env.HOME || homedir(),
+            readFile: (path) => readFile(path, 'utf8'),
+            storeGet: (secretName) => store.get(secretName),
+            storeDescription: store.describe(),
+          }, profile.name)
+        },
+      },
+    }
+    this.#profiles.set(profile.name, built)
+    return built
+  }
+
+  async get(request: CredentialRequest): Promise<IssuedCredential> {
+    const profile = await this.profile(request.profile)
+    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid)
+    const result = await this.broker.get({
+      profile: this.#brokerProfile(profile),
+      callerTtlMs: request.callerTtlMs,
+      ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
+      forceRefresh: request.forceRefresh === true,
+      interactive: request.interactive === true,
+    })
+    const issued: IssuedCredential = {
+      profile: profile.name,
+      source: profile.sourceKind,
+      header: request.header ?? profile.header,
+      value: result.credential.value,
+      scheme: result.credential.scheme ?? 'Bearer',
+      served: result.served,
+    }
+    if (result.credential.expiresAt !== undefined) issued.expiresAt = result.credential.expiresAt.toISOString()
+    if (result.warning !== undefined) issued.warning = result.warning
+    return issued
+  }
+
+  async listProfiles(): Promise<ProfileListing[]> {
+    const config = await this.config()
+    const listing: ProfileListing[] = [...config.profiles.values()].map((p) => ({
+      name: p.name,
+      source: p.sourceKind,
+      header: p.header,
+      ...(p.description === undefined ? {} : { description: p.description }),
+    }))
+    for (const [name, error] of config.invalidProfiles) listing.push({ name, source: '?', header: 'authorization', error: error.toJSON() })
+    return listing.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  async status(): Promise<ServiceStatus> {
+    let configError: CcredError | undefined
+    let config: LoadedConfig | undefined
+    try {
+      config = await this.config()
+    } catch (error) {
+      configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
+    }
+    const cached = new Map(this.broker.status().map((s) => [s.profile, s]))
+    const profiles: ServiceStatus['profiles'] = []
+    for (const profile of config?.profiles.values() ?? []) {
+      const status = cached.get(profile.name) ?? {
+        profile: profile.name, source: profile.sourceKind, header: profile.header, cached: false, refreshing: false,
+        consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0,
+      }
+      profiles.push(profile.description === undefined ? status : { ...status, description: profile.description })
+    }
+    for (const [name, error] of config?.invalidProfiles ?? []) {
+      profiles.push({ profile: name, source: '?', header: 'authorization', cached: false, refreshing: false, consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0,
+        lastError: { code: error.code, message: error.message, at: '' } })
+    }
+    const store = this.store()
+    return {
+      config: { path: this.#options.configPath, fromFile: config?.fromFile ?? true, ...(configError === undefined ? {} : { error: configError.toJSON() }) },
+      store: { kind: store.kind, description: store.describe() },
+      audit: this.#audit !== undefined && config?.broker.audit !== false ? { path: this.#audit.path } : null,
+      profiles: profiles.sort((a, b) => a.profile.localeCompare(b.profile)),
+    }
+  }
+
+  purge(name: string): boolean {
+    return this.broker.purge(name)
+  }
+
+  close(): void {
+    this.broker.close()
+  }
+}
+
+function keyOf(profile: ProfileConfig): string {
+  return `${profile.name}#${profile.hash}`
+}
+
+function emptyConfig(path: string): LoadedConfig {
+  return { path, fromFile: true, broker: { skewMs: 60_000, store: 'keychain', idleExitMs: 8 * 3_600_000, reissueIntervalMs: 10_000, audit: true }, profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+}

@@ -1,0 +1,37 @@
+import { CcredError } from '../errors.js'
+import type { Credential } from '../sources/source.js'
+
+const MAX_CREDENTIAL_CHARS = 16 * 1024
+
+/**
+ * A credential becomes an HTTP header value. A newline or control character
+ * would be a header injection (and Claude Code fails every request on it), so it
+ * is refused whatever the source.
+ */
+export function checkCredential(credential: Credential, where: string, nowMs: number): void {
+  const { value } = credential
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the source returned an empty credential`, { hint: 'check the source; an empty key would be sent as no key at all' })
+  }
+  if (/[\r\n]/.test(value)) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential contains a line break; refused (it would inject a header)`, {
+      hint: 'the secret must be a single line; check the stored value or the command output',
+    })
+  }
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential contains a control character; refused`, {
+      hint: 'the secret must be printable text; check the stored value or the command output',
+    })
+  }
+  if (value.length > MAX_CREDENTIAL_CHARS) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential is longer than 16 KiB; refused`, { hint: 'check the source returns only the credential' })
+  }
+  if (value !== value.trim()) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential starts or ends with white space; refused`, { hint: 'remove the surrounding spaces from the stored value' })
+  }
+  if (credential.expiresAt !== undefined && credential.expiresAt.getTime() <= nowMs) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the source returned a credential that has already expired (${credential.expiresAt.toISOString()})`, {
+      hint: "check the source's clock and the credential's lifetime",
+    })
+  }
+}

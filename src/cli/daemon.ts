@@ -1,0 +1,67 @@
+import { startDaemonInBackground } from '../client/autostart.js'
+import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
+import { socketPath } from '../config/paths.js'
+import type { DaemonInfo } from '../daemon/server.js'
+import { CcredError } from '../errors.js'
+import type { Io } from './io.js'
+
+async function health(io: Io): Promise<DaemonInfo | undefined> {
+  try {
+    return unwrap<DaemonInfo>(await requestDaemon(socketPath(io.env), 'GET', '/v1/health', undefined, 5_000))
+  } catch (error) {
+    if (error instanceof DaemonNotRunning) return undefined
+    throw error
+  }
+}
+
+export async function runDaemonStart(io: Io): Promise<number> {
+  const result = await startDaemonInBackground(io.env)
+  if (!result.ok) throw result.error
+  const info = await health(io)
+  io.stderr.write(`ccred daemon: ${result.spawned ? 'started' : 'already running'} (pid ${info?.pid ?? '?'}, socket ${socketPath(io.env)})\n`)
+  return 0
+}
+
+export async function runDaemonStop(io: Io): Promise<number> {
+  const socket = socketPath(io.env)
+  const info = await health(io)
+  if (info === undefined) {
+    io.stderr.write('ccred daemon: not running\n')
+    return 0
+  }
+  await requestDaemon(socket, 'POST', '/v1/shutdown', {}, 5_000)
+  const deadline = Date.now() + 5_000
+  while (Date.now() < deadline) {
+    if ((await health(io)) === undefined) {
+      io.stderr.write(`ccred daemon: stopped (pid ${info.pid})\n`)
+      return 0
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new CcredError('ERR_DAEMON', `the daemon (pid ${info.pid}) did not stop within 5s`, { hint: `stop it with: kill ${info.pid}` })
+}
+
+/** Exit 0 when running, ERR_DAEMON's code when not, so scripts can test it. */
+export async function runDaemonStatus(options: { json?: boolean }, io: Io): Promise<number> {
+  const info = await health(io)
+  if (options.json) {
+    io.stdout.write(JSON.stringify(info === undefined ? { running: false, socket: socketPath(io.env) } : { running: true, ...info }) + '\n')
+  } else if (info === undefined) {
+    io.stdout.write(`not running (socket ${socketPath(io.env)})\n`)
+  } else {
+    io.stdout.write(`running (pid ${info.pid}, version ${info.version}, since ${info.startedAt}, socket ${info.socket}, config ${info.configPath})\n`)
+  }
+  return info === undefined ? 11 : 0
+}
+
+export async function runDaemonRun(io: Io): Promise<number> {
+  const { runDaemonForeground } = await import('../daemon/daemon.js')
+  try {
+    await runDaemonForeground({ env: io.env, log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
+  } catch (error) {
+    // Losing the start-up race to another daemon is success for an autostart.
+    if (error instanceof CcredError && error.code === 'ERR_DAEMON' && error.message.startsWith('a daemon is already running') && io.env.CCRED_AUTOSTARTED === '1') return 0
+    throw error
+  }
+  return 0
+}

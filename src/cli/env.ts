@@ -1,0 +1,22 @@
+import { helperContext } from '../claude/helper-context.js'
+import { requestCredential } from '../client/credentials.js'
+import { envExports, envVariables } from '../output/format.js'
+import { parseHeaderOption } from './get.js'
+import type { Io } from './io.js'
+
+export async function issuedVariables(profile: string, headerOption: string | undefined, io: Io): Promise<Record<string, string>> {
+  const header = parseHeaderOption(headerOption)
+  const issued = await requestCredential(
+    { profile, callerTtlMs: helperContext(io.env).callerTtlMs, forceRefresh: false, ...(header === undefined ? {} : { header }) },
+    io.env,
+    (line) => io.stderr.write(`${line}\n`),
+  )
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  return envVariables(issued, issued.header)
+}
+
+/** `ccred env <profile>`: shell exports for `eval "$(ccred env corp)"`. */
+export async function runEnv(profile: string, options: { header?: string }, io: Io): Promise<number> {
+  io.stdout.write(envExports(await issuedVariables(profile, options.header, io)))
+  return 0
+}

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
+import { CcredError } from '../errors.js'
+import { issuedVariables } from './env.js'
+import type { Io } from './io.js'
+
+/** Inherited credentials that would compete with ours (Claude Code prefers them over a helper). */
+const SCRUBBED = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']
+
+/**
+ * `ccred exec <profile> -- CMD ARGS…`: runs CMD with the credential in its
+ * environment, after removing inherited ones; exits with CMD's status.
+ */
+export async function runExec(profile: string, commandArgs: string[], options: { header?: string }, io: Io): Promise<number> {
+  const command = commandArgs[0] === '--' ? commandArgs.slice(1) : commandArgs
+  if (command.length === 0) {
+    throw new CcredError('ERR_USAGE', 'no command to run', { hint: 'usage: ccred exec <profile> -- <command> [args...]' })
+  }
+  const variables = await issuedVariables(profile, options.header, io)
+  const childEnv: Record<string, string | undefined> = { ...io.env }
+  for (const name of SCRUBBED) delete childEnv[name]
+  Object.assign(childEnv, variables)
+  return new Promise((resolve) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: childEnv as NodeJS.ProcessEnv })
+    const forward = (signal: NodeJS.Signals) => child.kill(signal)
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+    for (const signal of signals) process.on(signal, forward)
+    const done = (code: number) => {
+      for (const signal of signals) process.off(signal, forward)
+      resolve(code)
+    }
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      io.stderr.write(`ccred: cannot run ${command[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message} [ERR_USAGE] — check the command name and PATH\n`)
+      done(error.code === 'ENOENT' ? 127 : 126)
+    })
+    child.on('exit', (code, signal) => {
+      done(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)))
+    })
+  })
+}

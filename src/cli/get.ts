@@ -1,0 +1,35 @@
+import { headerFor, helperContext } from '../claude/helper-context.js'
+import { requestCredential } from '../client/credentials.js'
+import type { Header } from '../config/load.js'
+import { headerValue, jsonOutput } from '../output/format.js'
+import { usageError, type Io } from './io.js'
+
+export interface GetOptions {
+  refresh?: boolean
+  header?: string
+  json?: boolean
+}
+
+export function parseHeaderOption(value: string | undefined): Header | undefined {
+  if (value === undefined) return undefined
+  const normalized = value.toLowerCase()
+  if (normalized === 'authorization' || normalized === 'proxy-authorization') return normalized
+  throw usageError(`--header must be "authorization" or "proxy-authorization", not "${value.slice(0, 40)}"`, 'see: ccred get --help')
+}
+
+/**
+ * `ccred get <profile>`: the credential and one newline on stdout, nothing else.
+ * Never reads stdin (Claude Code leaves it open) and never prompts.
+ */
+export async function runGet(profile: string, options: GetOptions, io: Io): Promise<number> {
+  const context = helperContext(io.env)
+  const header = headerFor(context, parseHeaderOption(options.header))
+  const issued = await requestCredential(
+    { profile, callerTtlMs: context.callerTtlMs, forceRefresh: options.refresh === true, ...(header === undefined ? {} : { header }) },
+    io.env,
+    (line) => io.stderr.write(`${line}\n`),
+  )
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  io.stdout.write(options.json ? jsonOutput(issued) : `${headerValue(issued, issued.header)}\n`)
+  return 0
+}

@@ -1,0 +1,115 @@
+import { Command, CommanderError, Option } from 'commander'
+import { packageVersion } from '../version.js'
+import { processIo, reportError, type Io } from './io.js'
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success                       6  source unavailable (network, command failed, timeout)
+  1  internal error (a bug)        7  source denied access
+  2  usage error                   8  source returned an unusable value (empty, multi-line, expired)
+  3  config error                  9  login required
+  4  unknown profile              10  OS keychain unavailable
+  5  missing env/file/keychain    11  daemon error (or: daemon status, not running)
+     reference                    12  protocol error between client and daemon
+`
+
+/** Builds the CLI. Command handlers are imported on use, so `get` loads only what it needs. */
+export function buildProgram(io: Io, setExitCode: (code: number) => void): Command {
+  const program = new Command('ccred')
+    .description('Credential broker for Claude Code and LLM gateways: `ccred get <profile>` as apiKeyHelper, backed by a caching per-user daemon.')
+    .version(packageVersion(), '-V, --version')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+
+  const run = (work: () => Promise<number>) => async () => setExitCode(await work())
+
+  program.command('get')
+    .description('print the credential for a profile (stdout: the value and one newline, nothing else)')
+    .argument('<profile>', 'profile name from the config')
+    .option('--refresh', 'fetch a new value even if a cached one is still valid')
+    .addOption(new Option('--header <header>', 'the header that carries the value: "authorization" prints the bare token, "proxy-authorization" prints "Bearer <token>" (default: the profile\'s header; proxy-authorization when run as Claude Code\'s proxyAuthHelper)'))
+    .option('--json', 'print {"value", "headerValue", "expiresAt", "source", ...} for scripts')
+    .addHelpText('after', `
+Environment:
+  CLAUDE_CODE_API_KEY_HELPER_TTL_MS   how long the caller caches the value (default 300000); the value returned outlives it plus the skew
+  CLAUDE_CODE_PROXY_URL               set by Claude Code for proxyAuthHelper runs: print a Proxy-Authorization value
+  CCRED_NO_DAEMON=1                   fetch in this process instead of asking the daemon
+
+Examples (settings.json):
+  "apiKeyHelper": "ccred get litellm"
+  "proxyAuthHelper": "ccred get litellm --header proxy-authorization"`)
+    .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean }) =>
+      run(async () => (await import('./get.js')).runGet(profile, options, io))())
+
+  program.command('status')
+    .description('daemon state and, per profile: source, cached or not, expiry, last refresh, last error, hits (never a secret)')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) => run(async () => (await import('./status.js')).runStatus(options, io))())
+
+  program.command('profiles')
+    .description('list configured profiles (name, source, header) and config errors')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) => run(async () => (await import('./profiles.js')).runProfiles(options, io))())
+
+  program.command('set')
+    .description('store a profile\'s secret in the OS keychain (or the opted-in file store), read from a hidden prompt or stdin, never from argv')
+    .argument('<profile>', 'a profile whose value is "keychain:NAME"')
+    .addHelpText('after', '\nExamples:\n  ccred set litellm                       # prompts, input hidden\n  printf %s "$KEY" | ccred set litellm    # from a pipe (CI)')
+    .action((profile: string) => run(async () => {
+      const { runSet, processSecretInput } = await import('./set.js')
+      return runSet(profile, io, processSecretInput())
+    })())
+
+  program.command('env')
+    .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one')
+    .argument('<profile>', 'profile name')
+    .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
+    .addHelpText('after', '\nExample:\n  eval "$(ccred env litellm)"')
+    .action((profile: string, options: { header?: string }) => run(async () => (await import('./env.js')).runEnv(profile, options, io))())
+
+  program.command('exec')
+    .description('run a command with the credential in its environment (inherited ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN removed); exits with its status')
+    .argument('<profile>', 'profile name')
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
+    .passThroughOptions()
+    .addHelpText('after', '\nExample:\n  ccred exec litellm -- claude -p "hello"')
+    .action((profile: string, command: string[], options: { header?: string }) =>
+      run(async () => (await import('./exec.js')).runExec(profile, command, options, io))())
+
+  program.command('init')
+    .description('write a commented starter config.toml (never overwrites an existing file)')
+    .action(() => run(async () => (await import('./init.js')).runInit(io))())
+
+  const daemon = program.command('daemon').description('manage the per-user daemon that caches credentials')
+  daemon.command('start').description('start the daemon in the background (get does this by itself)')
+    .action(() => run(async () => (await import('./daemon.js')).runDaemonStart(io))())
+  daemon.command('stop').description('stop the daemon; cached credentials are dropped')
+    .action(() => run(async () => (await import('./daemon.js')).runDaemonStop(io))())
+  daemon.command('status').description('is the daemon running? (exit 0 yes, 11 no)')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) => run(async () => (await import('./daemon.js')).runDaemonStatus(options, io))())
+  daemon.command('run').description('run the daemon in the foreground (for systemd/launchd and debugging); logs to stderr')
+    .action(() => run(async () => (await import('./daemon.js')).runDaemonRun(io))())
+
+  return program
+}
+
+/** `ccred` as a function: argv in, exit code out. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let exitCode = 0
+  const program = buildProgram(io, (code) => { exitCode = code })
+  try {
+    await program.parseAsync(argv)
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
+      return 2
+    }
+    return reportError(io, error)
+  }
+}

@@ -1,0 +1,78 @@
+import type { ServiceStatus } from '../broker/service.js'
+import { inProcessService } from '../client/in-process.js'
+import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
+import { formatDurationMs } from '../config/duration.js'
+import { socketPath } from '../config/paths.js'
+import type { Io } from './io.js'
+
+interface DaemonStatus extends ServiceStatus {
+  daemon: { running: boolean; pid?: number; version?: string; socket: string; uptimeMs?: number; startedAt?: string }
+}
+
+/** Asks the running daemon; when none runs, reports the config alone (it never starts one). */
+export async function collectStatus(io: Io): Promise<DaemonStatus> {
+  const socket = socketPath(io.env)
+  try {
+    return unwrap<DaemonStatus>(await requestDaemon(socket, 'GET', '/v1/status', undefined, 10_000))
+  } catch (error) {
+    if (!(error instanceof DaemonNotRunning)) throw error
+  }
+  const service = await inProcessService(io.env)
+  try {
+    return { daemon: { running: false, socket }, ...(await service.status()) }
+  } finally {
+    service.close()
+  }
+}
+
+function relative(iso: string | undefined, nowMs: number): string {
+  if (iso === undefined || iso === '') return '-'
+  const deltaMs = Date.parse(iso) - nowMs
+  return deltaMs >= 0 ? `in ${formatDurationMs(deltaMs)}` : `${formatDurationMs(-deltaMs)} ago`
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+/** `ccred status [--json]`: daemon state and per-profile cache facts. Never a secret. */
+export async function runStatus(options: { json?: boolean }, io: Io): Promise<number> {
+  const status = await collectStatus(io)
+  if (options.json) {
+    io.stdout.write(JSON.stringify(status, null, 2) + '\n')
+    return 0
+  }
+  const nowMs = Date.now()
+  const d = status.daemon
+  const lines: string[] = []
+  lines.push(d.running
+    ? `daemon:  running (pid ${d.pid}, version ${d.version}, up ${formatDurationMs(d.uptimeMs ?? 0)}, socket ${d.socket})`
+    : `daemon:  not running (socket ${d.socket}); \`ccred get\` starts it`)
+  lines.push(`config:  ${status.config.fromFile ? status.config.path : `embedded default (no file at ${status.config.path}; run \`ccred init\`)`}`)
+  if (status.config.error !== undefined) lines.push(`         error: ${status.config.error.message} [${status.config.error.code}]`)
+  lines.push(`store:   ${status.store.description}`)
+  lines.push(`audit:   ${status.audit === null ? 'off' : status.audit.path}`)
+  io.stdout.write(lines.join('\n') + '\n\n')
+  if (status.profiles.length === 0) {
+    io.stdout.write('no profiles configured\n')
+    return 0
+  }
+  const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'HITS', 'FETCHES', 'LAST ERROR']]
+  for (const p of status.profiles) {
+    rows.push([
+      p.profile, p.source, p.header, p.cached ? 'yes' : 'no',
+      p.cached ? (p.expiresAt === undefined ? 'never' : relative(p.expiresAt, nowMs)) : '-',
+      relative(p.lastRefreshAt, nowMs), String(p.hits), String(p.fetches),
+      p.lastError === undefined ? '-' : `${p.lastError.code}${p.consecutiveFailures > 0 ? ` (${p.consecutiveFailures}x)` : ''}`,
+    ])
+  }
+  io.stdout.write(table(rows))
+  const notes = status.profiles.flatMap((p) => [
+    ...(p.lastError === undefined ? [] : [`${p.profile}: last error: ${p.lastError.message}`]),
+    ...(p.warning === undefined ? [] : [`${p.profile}: warning: ${p.warning}`]),
+    ...(p.meta?.note === undefined ? [] : [`${p.profile}: ${p.meta.note}`]),
+  ])
+  if (notes.length > 0) io.stdout.write('\n' + notes.join('\n') + '\n')
+  return 0
+}

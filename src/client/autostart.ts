@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
+import { ensurePrivateDir } from '../daemon/runtime-dir.js'
+import { CcredError } from '../errors.js'
+import { DaemonNotRunning, requestDaemon } from './transport.js'
+
+const READY_TIMEOUT_MS = 5_000
+const POLL_INTERVAL_MS = 20
+/** A spawn lock older than this belongs to a client that died mid-start. */
+const STALE_SPAWN_LOCK_MS = 10_000
+
+const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.js', import.meta.url))
+
+export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
+
+async function isReady(socket: string): Promise<boolean> {
+  try {
+    await requestDaemon(socket, 'GET', '/v1/health', undefined, 2_000)
+    return true
+  } catch (error) {
+    if (error instanceof DaemonNotRunning) return false
+    throw error
+  }
+}
+
+function takeSpawnLock(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600))
+      return true
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false
+      try {
+        if (Date.now() - statSync(path).mtimeMs < STALE_SPAWN_LOCK_MS) return false
+        unlinkSync(path)
+      } catch { /* raced with its owner; try again */ }
+    }
+  }
+  return false
+}
+
+/**
+ * Starts the daemon in the background and waits until it answers. Two clients
+ * racing here start one daemon: the spawn lock keeps the second from spawning,
+ * and the daemon's own lock settles any race that slips through.
+ */
+export async function startDaemonInBackground(env: Record<string, string | undefined>): Promise<StartResult> {
+  const socket = socketPath(env)
+  try {
+    ensurePrivateDir(runtimeDir(env))
+  } catch (error) {
+    return { ok: false, error: error as CcredError }
+  }
+  if (await isReady(socket)) return { ok: true, spawned: false }
+
+  const spawnLock = runtimeFiles.spawnLock(env)
+  const spawning = takeSpawnLock(spawnLock)
+  let exitedEarly: { code: number | null } | undefined
+  let child: ReturnType<typeof spawn> | undefined
+  try {
+    if (spawning) {
+      mkdirSync(stateDir(env), { recursive: true, mode: 0o700 })
+      const logPath = daemonLogPath(env)
+      const logFd = openSync(logPath, 'a', 0o600)
+      const nodeArgs = [CLI_ENTRY, 'daemon', 'run']
+      const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
+      // Core dumps off (they would hold secrets); `ulimit` needs a shell, paid only on autostart.
+      child = process.platform === 'win32'
+        ? spawn(process.execPath, nodeArgs, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, windowsHide: true })
+        : spawn('/bin/sh', ['-c', 'ulimit -c 0 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv })
+      closeSync(logFd)
+      child.on('exit', (code) => { exitedEarly = { code } })
+      child.on('error', () => { exitedEarly = { code: null } })
+    }
+    const deadline = Date.now() + READY_TIMEOUT_MS
+    while (Date.now() < deadline) {
+      if (await isReady(socket)) return { ok: true, spawned: spawning }
+      if (exitedEarly !== undefined && exitedEarly.code !== 0) {
+        return { ok: false, error: new CcredError('ERR_DAEMON', `the daemon exited during start-up (status ${exitedEarly.code ?? 'unknown'})`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` }) }
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
+    }
+    return { ok: false, error: new CcredError('ERR_DAEMON', `the daemon did not become ready within ${READY_TIMEOUT_MS / 1000}s`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` }) }
+  } finally {
+    child?.unref()
+    if (spawning) {
+      try { unlinkSync(spawnLock) } catch { /* gone */ }
+    }
+  }
+}

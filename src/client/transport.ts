@@ -1,0 +1,89 @@
+import { connect } from 'node:net'
+import { CcredError } from '../errors.js'
+
+/**
+ * A deliberately tiny HTTP/1.1 client over the Unix socket. node:http would cost
+ * the `get` path several milliseconds of module loading for one request; the
+ * daemon always answers with Content-Length, so this is all it takes.
+ */
+export interface DaemonResponse {
+  status: number
+  body: unknown
+}
+
+/** The daemon is not there (no socket, or nobody listening): autostart may help. */
+export class DaemonNotRunning extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+  }
+}
+
+const MAX_RESPONSE_BYTES = 1024 * 1024
+
+export function requestDaemon(socket: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<DaemonResponse> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? '' : JSON.stringify(body)
+    const conn = connect(socket)
+    const chunks: Buffer[] = []
+    let size = 0
+    let settled = false
+    const finish = (error: Error | undefined, response?: DaemonResponse) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      conn.destroy()
+      if (error !== undefined) reject(error)
+      else resolve(response!)
+    }
+    const timer = setTimeout(() => finish(new CcredError('ERR_DAEMON', `the daemon did not answer within ${Math.round(timeoutMs / 1000)}s`, {
+      hint: 'see `ccred status`; restart it with: ccred daemon stop',
+    })), timeoutMs)
+    conn.on('connect', () => {
+      conn.write(
+        `${method} ${path} HTTP/1.1\r\nHost: ccred\r\nConnection: close\r\n` +
+          (body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`) +
+          `\r\n${payload}`,
+      )
+    })
+    conn.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_RESPONSE_BYTES) return finish(new CcredError('ERR_PROTOCOL', 'the daemon sent more than 1 MiB', { hint: 'run: ccred daemon stop' }))
+      chunks.push(chunk)
+    })
+    conn.on('end', () => {
+      try {
+        finish(undefined, parseResponse(Buffer.concat(chunks)))
+      } catch (error) {
+        finish(error as Error)
+      }
+    })
+    conn.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') finish(new DaemonNotRunning(error.code))
+      else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socket} (${error.code ?? error.message})`, { hint: 'run: ccred daemon stop, then try again' }))
+    })
+  })
+}
+
+function parseResponse(raw: Buffer): DaemonResponse {
+  const text = raw.toString('utf8')
+  const headerEnd = text.indexOf('\r\n\r\n')
+  const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(text)
+  if (headerEnd < 0 || statusMatch === null) {
+    throw new CcredError('ERR_PROTOCOL', 'the daemon sent a malformed response', { hint: 'run: ccred daemon stop   (the next command starts a fresh one)' })
+  }
+  const bodyText = text.slice(headerEnd + 4)
+  try {
+    return { status: Number(statusMatch[1]), body: bodyText === '' ? null : JSON.parse(bodyText) }
+  } catch {
+    throw new CcredError('ERR_PROTOCOL', 'the daemon sent a response that is not JSON', { hint: 'run: ccred daemon stop   (the next command starts a fresh one)' })
+  }
+}
+
+/** Turns an error response back into the CcredError the daemon raised. */
+export function unwrap<T>(response: DaemonResponse): T {
+  const body = response.body as { error?: unknown } | null
+  if (response.status >= 400 || (body !== null && typeof body === 'object' && 'error' in body)) {
+    throw CcredError.fromJSON(body?.error)
+  }
+  return response.body as T
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import { CcredError } from '../errors.js'
+import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
+import type { SourceDefinition } from '../sources/source.js'
+import { describe, isTable, TableReader } from './fields.js'
+
+export type Header = 'authorization' | 'proxy-authorization'
+export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
+export type StoreKind = 'keychain' | 'file'
+
+export interface BrokerSettings {
+  /** Extra validity beyond the caller's TTL. */
+  skewMs: number
+  store: StoreKind
+  /** The daemon exits after this long without a request. */
+  idleExitMs: number
+  /** At most one 401-aware re-issue per profile within this interval. */
+  reissueIntervalMs: number
+  audit: boolean
+}
+
+export interface ProfileConfig {
+  name: string
+  sourceKind: string
+  header: Header
+  description: string | undefined
+  /** Hash of the profile's table: a config edit gives a new cache key. */
+  hash: string
+  definition: SourceDefinition<unknown>
+  options: unknown
+}
+
+export interface LoadedConfig {
+  path: string
+  /** false when no file exists and the embedded default (demo profile) is used. */
+  fromFile: boolean
+  broker: BrokerSettings
+  profiles: Map<string, ProfileConfig>
+  /** Profiles whose table has errors: asking for one fails, the others keep working. */
+  invalidProfiles: Map<string, CcredError>
+  /** Identifies the file version; the daemon reloads when it changes. */
+  stamp: string
+}
+
+export const DEFAULT_BROKER: BrokerSettings = {
+  skewMs: 60_000,
+  store: 'keychain',
+  idleExitMs: 8 * 3_600_000,
+  reissueIntervalMs: 10_000,
+  audit: true,
+}
+
+/** Used when no config file exists, so `npx ccred get demo` works on a fresh machine. */
+export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`ccred init\` to write one)
+[profiles.demo]
+source = "demo"
+`
+
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
+export async function configStamp(path: string): Promise<string> {
+  try {
+    const info = await stat(path)
+    return `${info.ino}:${info.size}:${info.mtimeMs}`
+  } catch {
+    return 'missing'
+  }
+}
+
+/**
+ * Reads and validates the config. A syntax error or a bad [broker] table fails
+ * the whole file; a bad profile is kept aside so the others keep working.
+ */
+export async function loadConfig(path: string, options: { explicit: boolean }): Promise<LoadedConfig> {
+  const stamp = await configStamp(path)
+  let text: string
+  let fromFile = true
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' && !options.explicit) {
+      text = EMBEDDED_CONFIG
+      fromFile = false
+    } else if (code === 'ENOENT') {
+      throw new CcredError('ERR_CONFIG', `config file ${path} (from CCRED_CONFIG) does not exist`, { hint: 'fix CCRED_CONFIG, or create the file with: ccred init' })
+    } else {
+      throw new CcredError('ERR_CONFIG', `config file ${path} cannot be read (${code ?? 'error'})`, { hint: `check the file's permissions: ls -l ${path}` })
+    }
+  }
+  return parseConfig(text, fromFile ? path : '<embedded default>', { path, fromFile, stamp })
+}
+
+export async function parseConfig(text: string, label: string, meta: { path: string; fromFile: boolean; stamp: string }): Promise<LoadedConfig> {
+  let doc: Record<string, unknown>
+  try {
+    doc = parseToml(text) as Record<string, unknown>
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')
+      throw new CcredError('ERR_CONFIG', `${label}:${error.line}:${error.column}: invalid TOML: ${reason}`, { hint: `fix line ${error.line} of ${label}` })
+    }
+    throw error
+  }
+  const top = new TableReader(doc, '')
+  top.allow('broker', 'profiles')
+  const unknownTop = Object.keys(doc).filter((key) => key !== 'broker' && key !== 'profiles')
+  const problems = unknownTop.map((key) => `${key}: unknown top-level key (expected [broker] or [profiles.NAME])`)
+
+  const broker = readBroker(doc.broker, problems)
+  const profilesTable = doc.profiles ?? {}
+  if (!isTable(profilesTable)) problems.push(`profiles: expected tables like [profiles.NAME], got ${describe(profilesTable)}`)
+  if (problems.length > 0) {
+    throw new CcredError('ERR_CONFIG', `${label}: ${problems.join('; ')}`, { hint: `fix ${label}, then check it with: ccred profiles` })
+  }
+
+  const profiles = new Map<string, ProfileConfig>()
+  const invalidProfiles = new Map<string, CcredError>()
+  for (const [name, table] of Object.entries(profilesTable as Record<string, unknown>)) {
+    try {
+      profiles.set(name, await readProfile(name, table, label))
+    } catch (error) {
+      invalidProfiles.set(name, error instanceof CcredError ? error : new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${String(error)}`))
+    }
+  }
+  return { path: meta.path, fromFile: meta.fromFile, broker, profiles, invalidProfiles, stamp: meta.stamp }
+}
+
+function readBroker(value: unknown, problems: string[]): BrokerSettings {
+  if (value === undefined) return { ...DEFAULT_BROKER }
+  if (!isTable(value)) {
+    problems.push(`broker: expected a table [broker], got ${describe(value)}`)
+    return { ...DEFAULT_BROKER }
+  }
+  const reader = new TableReader(value, 'broker')
+  const settings: BrokerSettings = {
+    skewMs: reader.durationMs('skew', { fallbackMs: DEFAULT_BROKER.skewMs, maxMs: 3_600_000 }) ?? DEFAULT_BROKER.skewMs,
+    store: reader.oneOf('store', ['keychain', 'file'], DEFAULT_BROKER.store),
+    idleExitMs: reader.durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }) ?? DEFAULT_BROKER.idleExitMs,
+    reissueIntervalMs: reader.durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }) ?? DEFAULT_BROKER.reissueIntervalMs,
+    audit: reader.boolean('audit', DEFAULT_BROKER.audit),
+  }
+  reader.rejectUnknownKeys()
+  problems.push(...reader.problems)
+  return settings
+}
+
+async function readProfile(name: string, table: unknown, label: string): Promise<ProfileConfig> {
+  const fail = (message: string) => new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${message}`, { hint: `fix ${label}, then check it with: ccred profiles` })
+  if (!PROFILE_NAME.test(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
+  if (!isTable(table)) throw fail(`expected a table [profiles.${name}], got ${describe(table)}`)
+  const reader = new TableReader(table, `profiles.${name}`)
+  const sourceKind = reader.string('source')
+  if (sourceKind === undefined) {
+    throw fail(`source is required (one of ${SOURCE_KINDS.map((k) => `"${k}"`).join(', ')})`)
+  }
+  const definition = await loadSourceDefinition(sourceKind)
+  if (definition === undefined) {
+    throw fail(`source "${sourceKind}" is not a known source (known: ${SOURCE_KINDS.join(', ')})`)
+  }
+  const header = reader.oneOf('header', HEADERS, 'authorization')
+  const description = reader.string('description')
+  const options = definition.parse(reader)
+  reader.rejectUnknownKeys()
+  reader.throwIfProblems(label)
+  return { name, sourceKind, header, description, hash: hashTable(table), definition, options }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value instanceof Date) return value.toISOString()
+  if (isTable(value)) return Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonical(value[key])]))
+  return value
+}
+
+function hashTable(table: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(canonical(table))).digest('hex').slice(0, 16)
+}

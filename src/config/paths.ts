@@ -1,0 +1,72 @@
+import { homedir, tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/**
+ * Where ccred keeps things. XDG variables win everywhere; otherwise each OS gets
+ * its usual place. Kept dependency-free: the `get` path imports this.
+ */
+type Env = Record<string, string | undefined>
+
+function home(env: Env): string {
+  return env.HOME || homedir()
+}
+
+function platformDir(env: Env, kind: 'config' | 'state' | 'data'): string {
+  if (process.platform === 'darwin') {
+    return kind === 'state' ? join(home(env), 'Library', 'Logs', 'ccred') : join(home(env), 'Library', 'Application Support', 'ccred')
+  }
+  if (process.platform === 'win32') {
+    const base = kind === 'config' ? env.APPDATA : env.LOCALAPPDATA
+    return join(base || join(home(env), 'AppData', kind === 'config' ? 'Roaming' : 'Local'), 'ccred')
+  }
+  const fallback = { config: '.config', state: join('.local', 'state'), data: join('.local', 'share') }[kind]
+  return join(home(env), fallback, 'ccred')
+}
+
+export function configDir(env: Env = process.env): string {
+  return env.XDG_CONFIG_HOME ? join(env.XDG_CONFIG_HOME, 'ccred') : platformDir(env, 'config')
+}
+
+export function configPath(env: Env = process.env): string {
+  return env.CCRED_CONFIG || join(configDir(env), 'config.toml')
+}
+
+/** Audit log and daemon log. */
+export function stateDir(env: Env = process.env): string {
+  return env.XDG_STATE_HOME ? join(env.XDG_STATE_HOME, 'ccred') : platformDir(env, 'state')
+}
+
+/** The opt-in file secret store. */
+export function dataDir(env: Env = process.env): string {
+  return env.XDG_DATA_HOME ? join(env.XDG_DATA_HOME, 'ccred') : platformDir(env, 'data')
+}
+
+/** Private per-user directory that holds the socket, pid file and locks (like ssh-agent's). */
+export function runtimeDir(env: Env = process.env): string {
+  if (env.CCRED_RUNTIME_DIR) return env.CCRED_RUNTIME_DIR
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'ccred')
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
+  return join(tmpdir(), `ccred-${uid}`)
+}
+
+export function socketPath(env: Env = process.env): string {
+  if (process.platform === 'win32') {
+    const user = (env.USERNAME || 'user').replace(/[^A-Za-z0-9_.-]/g, '_')
+    return `\\\\.\\pipe\\ccred-${user}`
+  }
+  return join(runtimeDir(env), 'ccred.sock')
+}
+
+export const runtimeFiles = {
+  pid: (env: Env = process.env) => join(runtimeDir(env), 'daemon.pid'),
+  daemonLock: (env: Env = process.env) => join(runtimeDir(env), 'daemon.lock'),
+  spawnLock: (env: Env = process.env) => join(runtimeDir(env), 'spawn.lock'),
+}
+
+export function auditLogPath(env: Env = process.env): string {
+  return join(stateDir(env), 'audit.log')
+}
+
+export function daemonLogPath(env: Env = process.env): string {
+  return join(stateDir(env), 'daemon.log')
+}

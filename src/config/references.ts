@@ -1,0 +1,83 @@
+import { CcredError } from '../errors.js'
+
+/**
+ * A reference names where a secret lives; the secret itself never sits in the
+ * config file. `keychain:` reads the configured secret store (the OS keychain, or
+ * the opt-in file store).
+ */
+export type ReferenceKind = 'env' | 'file' | 'keychain'
+
+export interface Reference {
+  kind: ReferenceKind
+  target: string
+}
+
+export const REFERENCE_KINDS: readonly ReferenceKind[] = ['env', 'file', 'keychain']
+
+export function parseReference(text: string): Reference | undefined {
+  const colon = text.indexOf(':')
+  if (colon <= 0) return undefined
+  const kind = text.slice(0, colon)
+  const target = text.slice(colon + 1)
+  if (!(REFERENCE_KINDS as readonly string[]).includes(kind) || target === '') return undefined
+  if (kind === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(target)) return undefined
+  return { kind: kind as ReferenceKind, target }
+}
+
+export function formatReference(ref: Reference): string {
+  return `${ref.kind}:${ref.target}`
+}
+
+export interface ReferenceDeps {
+  env: Record<string, string | undefined>
+  readFile(path: string): Promise<string>
+  homeDir: string
+  /** Reads a secret from the configured store; undefined when the name is not stored. */
+  storeGet(name: string): Promise<string | undefined>
+  storeDescription: string
+}
+
+const MAX_FILE_SECRET_BYTES = 64 * 1024
+
+/**
+ * Resolves a reference to its secret. `where` names the config key for messages
+ * ("profiles.demo.value"); messages never include the secret.
+ */
+export async function resolveReference(ref: Reference, where: string, deps: ReferenceDeps, profile: string): Promise<string> {
+  switch (ref.kind) {
+    case 'env': {
+      const value = deps.env[ref.target]
+      if (value === undefined || value === '') {
+        throw new CcredError('ERR_REFERENCE', `${where}: environment variable ${ref.target} is not set in the daemon's environment`, {
+          hint: `export ${ref.target} in the shell, then run: ccred daemon stop   (the daemon keeps the environment it started with)`,
+        })
+      }
+      return value
+    }
+    case 'file': {
+      const path = ref.target.startsWith('~/') ? deps.homeDir + ref.target.slice(1) : ref.target
+      let text: string
+      try {
+        text = await deps.readFile(path)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`
+        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { hint: `create it with the secret on one line (chmod 600), or change ${where}` })
+      }
+      if (Buffer.byteLength(text) > MAX_FILE_SECRET_BYTES) {
+        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} is larger than 64 KiB; it does not look like a secret`, { hint: `point ${where} at a file that holds only the secret` })
+      }
+      // A trailing newline is how editors save files; anything else stays and is checked later.
+      return text.replace(/\r?\n$/, '')
+    }
+    case 'keychain': {
+      const value = await deps.storeGet(ref.target)
+      if (value === undefined) {
+        throw new CcredError('ERR_REFERENCE', `${where}: no secret named "${ref.target}" in ${deps.storeDescription}`, {
+          hint: `store it with: ccred set ${profile}`,
+        })
+      }
+      return value
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/** What `ccred init` writes: the demo profile active, one commented example per source. */
+export const STARTER_CONFIG = `# ccred configuration — https://github.com/ccred/ccred#configuration
+# Secrets are never written here: a secret is a reference, "env:NAME",
+# "file:PATH" or "keychain:NAME" (keychain = the OS keychain, or the file store
+# if you opt in below). Check this file with: ccred profiles
+
+# [broker]
+# skew = "60s"             # a credential must outlive the caller's helper TTL by this much
+# store = "keychain"       # or "file": secrets in a 0600 file (explicit opt-in, e.g. CI without a keychain)
+# idle_exit = "8h"         # the daemon exits after this long without a request
+# reissue_interval = "10s" # at most one 401-triggered re-issue per profile in this interval
+# audit = true             # JSON lines in the state dir: who got which profile when (never the secret)
+
+# A random demo token (not a real credential), to try ccred and Claude Code out.
+[profiles.demo]
+source = "demo"
+# lifetime = "10m"
+
+# A fixed gateway key, e.g. a LiteLLM virtual key. Store it with: ccred set litellm
+# [profiles.litellm]
+# source = "static"
+# value = "keychain:litellm"        # or "env:LITELLM_KEY", or "file:~/.config/litellm/key"
+# header = "authorization"          # "proxy-authorization" prints "Bearer <key>" for proxyAuthHelper
+# description = "LiteLLM virtual key"
+
+# Any existing helper script: argv, no shell. It prints the key, or JSON
+# {"token": "...", "expires_at": "RFC3339"} / {"token": "...", "expires_in": 3600}.
+# [profiles.script]
+# source = "exec"
+# command = ["/usr/local/bin/get-gateway-key", "--json"]
+# lifetime = "55m"                  # used when the output carries no expiry
+# timeout = "30s"
+`

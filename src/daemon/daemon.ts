@@ -1,0 +1,149 @@
+import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import type { Server } from 'node:http'
+import { CredentialService } from '../broker/service.js'
+import { systemClock } from '../clock.js'
+import { auditLogPath, configPath, runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
+import { CcredError } from '../errors.js'
+import { packageVersion } from '../version.js'
+import { ensurePrivateDir } from './runtime-dir.js'
+import { createDaemonServer } from './server.js'
+
+export interface RunningDaemon {
+  socket: string
+  /** Resolves when the daemon has stopped (signal, `daemon stop`, idle). */
+  stopped: Promise<void>
+  stop(): Promise<void>
+}
+
+export interface DaemonOptions {
+  env: Record<string, string | undefined>
+  log: (line: string) => void
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * The lock file holds the daemon's pid. Created with O_EXCL, so of two daemons
+ * started at once exactly one gets it; a lock whose pid is dead is stale.
+ */
+function acquireLock(path: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600)
+      writeSync(fd, `${process.pid}\n`)
+      closeSync(fd)
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new CcredError('ERR_DAEMON', `a daemon is already running (pid ${holder})`, { hint: 'use it, or stop it with: ccred daemon stop' })
+      }
+      unlinkSync(path)
+    }
+  }
+  throw new CcredError('ERR_DAEMON', `cannot take the daemon lock ${path}`, { hint: `remove ${path} if no ccred daemon is running` })
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path)
+  } catch { /* already gone */ }
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const { env, log } = options
+  const dir = runtimeDir(env)
+  ensurePrivateDir(dir)
+  const lockPath = runtimeFiles.daemonLock(env)
+  acquireLock(lockPath)
+  const socket = socketPath(env)
+  const pidPath = runtimeFiles.pid(env)
+
+  let server: Server | undefined
+  let service: CredentialService | undefined
+  let idleTimer: NodeJS.Timeout | undefined
+  let resolveStopped!: () => void
+  const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
+  let stopping: Promise<void> | undefined
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clearTimeout(idleTimer)
+      service?.close()
+      await new Promise<void>((resolve) => {
+        if (server === undefined) return resolve()
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      removeQuietly(socket)
+      removeQuietly(pidPath)
+      removeQuietly(lockPath)
+      log(`ccred daemon: stopped (pid ${process.pid})`)
+      resolveStopped()
+    })()
+    return stopping
+  }
+
+  try {
+    const path = configPath(env)
+    service = new CredentialService({ env, clock: systemClock, configPath: path, explicitConfig: Boolean(env.CCRED_CONFIG), auditPath: auditLogPath(env) })
+    const config = await service.config().catch(() => undefined)
+    const idleExitMs = config?.broker.idleExitMs ?? 8 * 3_600_000
+    const armIdle = () => {
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => {
+        log(`ccred daemon: idle for ${Math.round(idleExitMs / 60_000)} min, exiting`)
+        void stop()
+      }, idleExitMs)
+      idleTimer.unref()
+    }
+    const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
+    server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop() })
+    removeQuietly(socket) // a stale socket from a crashed daemon; we hold the lock, so it is not live
+    // umask makes the socket 0600 from the moment it exists, not after a chmod race.
+    const previousUmask = process.umask(0o177)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject)
+        server!.listen(socket, () => {
+          server!.off('error', reject)
+          resolve()
+        })
+      })
+    } finally {
+      process.umask(previousUmask)
+    }
+    if (process.platform !== 'win32') chmodSync(socket, 0o600)
+    writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 })
+    armIdle()
+    log(`ccred daemon: listening on ${socket} (pid ${process.pid}, config ${path})`)
+    return { socket, stopped, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+/** `ccred daemon run`: foreground until a signal or `ccred daemon stop`. */
+export async function runDaemonForeground(options: DaemonOptions): Promise<void> {
+  const daemon = await startDaemon(options)
+  const onSignal = (signal: NodeJS.Signals) => {
+    options.log(`ccred daemon: ${signal} received`)
+    void daemon.stop()
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  // SIGHUP conventionally means "reload"; the config is re-read on change anyway.
+  process.on('SIGHUP', () => options.log('ccred daemon: SIGHUP ignored (config reloads by itself when the file changes)'))
+  await daemon.stopped
+  process.off('SIGTERM', onSignal)
+  process.off('SIGINT', onSignal)
+}

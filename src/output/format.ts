@@ -1,0 +1,53 @@
+import type { Header } from '../config/load.js'
+
+/** What the client needs to print a credential; the same shape comes from the daemon. */
+export interface IssuedCredential {
+  profile: string
+  source: string
+  header: Header
+  value: string
+  scheme: 'Bearer' | 'Basic'
+  expiresAt?: string
+  served: string
+  warning?: string
+}
+
+/**
+ * The text that goes on stdout for `get`. Authorization: the bare token (Claude
+ * Code adds "Bearer "). Proxy-Authorization: the whole header value, because
+ * Claude Code sends proxyAuthHelper output verbatim and LiteLLM reads an empty key
+ * when the scheme is missing.
+ */
+export function headerValue(credential: Pick<IssuedCredential, 'value' | 'scheme'>, header: Header): string {
+  if (header === 'authorization') return credential.value
+  if (credential.scheme === 'Basic') return `Basic ${Buffer.from(credential.value, 'utf8').toString('base64')}`
+  return `Bearer ${credential.value}`
+}
+
+/** POSIX single-quoting: safe for any value without a NUL. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`
+}
+
+/** The variables `ccred env` prints and `ccred exec` sets for a credential. */
+export function envVariables(credential: Pick<IssuedCredential, 'value' | 'scheme'>, header: Header): Record<string, string> {
+  if (header === 'authorization') return { ANTHROPIC_AUTH_TOKEN: credential.value }
+  return { ANTHROPIC_CUSTOM_HEADERS: `Proxy-Authorization: ${headerValue(credential, header)}` }
+}
+
+export function envExports(variables: Record<string, string>): string {
+  return Object.entries(variables).map(([name, value]) => `export ${name}=${shellQuote(value)}\n`).join('')
+}
+
+export function jsonOutput(credential: IssuedCredential): string {
+  const out: Record<string, unknown> = {
+    profile: credential.profile,
+    source: credential.source,
+    header: credential.header,
+    value: credential.value,
+    headerValue: headerValue(credential, credential.header),
+    expiresAt: credential.expiresAt ?? null,
+    served: credential.served,
+  }
+  return JSON.stringify(out) + '\n'
+}

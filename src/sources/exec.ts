@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process'
+import { CcredError } from '../errors.js'
+import { formatDurationMs } from '../config/duration.js'
+import type { Credential, SourceDefinition } from './source.js'
+
+interface ExecOptions {
+  argv: string[]
+  shell: boolean
+  lifetimeMs: number | undefined
+  timeoutMs: number
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000
+const MAX_STDOUT_BYTES = 64 * 1024
+const MAX_STDERR_BYTES = 16 * 1024
+
+/**
+ * Adapter for an existing helper script: runs a command (an argv array, no shell
+ * unless `shell = true`) and reads the credential from its stdout, either a bare
+ * line or JSON `{"token": "...", "expires_at": "RFC3339"}` / `"expires_in": seconds`.
+ */
+export const execSource: SourceDefinition<ExecOptions> = {
+  kind: 'exec',
+  summary: 'runs a command (argv, no shell) and reads the credential from its stdout',
+  parse(reader) {
+    const shell = reader.boolean('shell', false)
+    let argv: string[] = []
+    const command = reader.raw('command')
+    if (command === undefined) {
+      reader.problem('command', 'is required (an argv array such as ["/usr/local/bin/get-key", "--json"])')
+    } else if (shell) {
+      if (typeof command === 'string' && command.trim() !== '') argv = [command]
+      else reader.problem('command', 'with shell = true, expected the shell command line as one non-empty string')
+    } else if (Array.isArray(command) && command.length > 0 && command.every((part) => typeof part === 'string') && command[0] !== '') {
+      argv = command as string[]
+    } else if (typeof command === 'string') {
+      reader.problem('command', 'expected an argv array such as ["get-key", "--json"]; to run a shell command line, also set shell = true')
+    } else {
+      reader.problem('command', 'expected a non-empty argv array of strings')
+    }
+    const lifetimeMs = reader.durationMs('lifetime', { minMs: 1000 })
+    const timeoutMs = reader.durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }) ?? DEFAULT_TIMEOUT_MS
+    return { argv, shell, lifetimeMs, timeoutMs }
+  },
+  create(options) {
+    return {
+      kind: 'exec',
+      async fetch(ctx) {
+        const { stdout } = await runCommand(options)
+        return parseOutput(stdout, options, ctx.clock.now())
+      },
+    }
+  },
+}
+
+function commandName(options: ExecOptions): string {
+  return options.shell ? 'sh -c' : options.argv[0]!
+}
+
+function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
+  const name = commandName(options)
+  const [file, args] = options.shell ? ['/bin/sh', ['-c', options.argv[0]!]] : [options.argv[0]!, options.argv.slice(1)]
+  return new Promise((resolve, reject) => {
+    // detached: its own process group, so a timeout kills the whole tree (a shell's children too).
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', windowsHide: true })
+    const stdout: Buffer[] = []
+    const stderr: Buffer[] = []
+    let stdoutBytes = 0
+    let stderrBytes = 0
+    let failure: CcredError | undefined
+    const killTree = () => {
+      try {
+        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL')
+        else child.kill('SIGKILL')
+      } catch { /* already gone */ }
+    }
+    const timer = setTimeout(() => {
+      failure = new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} timed out after ${formatDurationMs(options.timeoutMs)}`, {
+        hint: 'check that the command works when run by hand, or raise `timeout` in the profile',
+      })
+      killTree()
+    }, options.timeoutMs)
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length
+      if (stdoutBytes > MAX_STDOUT_BYTES) {
+        failure ??= new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed more than 64 KiB; a credential is one short line`, {
+          hint: 'make the command print only the credential (or JSON {"token": ..., "expires_at": ...})',
+        })
+        killTree()
+        return
+      }
+      stdout.push(chunk)
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderrBytes < MAX_STDERR_BYTES) stderr.push(chunk)
+      stderrBytes += chunk.length
+    })
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      const why = error.code === 'ENOENT' ? 'was not found' : error.code === 'EACCES' ? 'is not executable' : `could not start (${error.code ?? error.message})`
+      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { hint: 'use an absolute path in `command`, and check it runs by hand' }))
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const out = Buffer.concat(stdout).toString('utf8')
+      if (failure !== undefined) return reject(failure)
+      if (code !== 0) {
+        const status = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`
+        const detail = lastLine(Buffer.concat(stderr).toString('utf8'), out)
+        return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
+          hint: 'run the command by hand to see why it fails',
+        }))
+      }
+      resolve({ stdout: out })
+    })
+  })
+}
+
+/** The last line of stderr, short and printable, and never containing what stdout printed. */
+function lastLine(stderr: string, stdout: string): string {
+  const line = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
+  const secret = stdout.trim()
+  const cleaned = line.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300)
+  return secret.length >= 4 && cleaned.includes(secret) ? '(stderr withheld: it contains the command output)' : cleaned
+}
+
+export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetimeMs' | 'argv' | 'shell'>, nowMs: number): Credential {
+  const name = commandName(options as ExecOptions)
+  const text = stdout.trim()
+  if (text === '') {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed nothing`, { hint: 'the command must print the credential on stdout' })
+  }
+  let value: string
+  let expiresAtMs: number | undefined
+  if (text.startsWith('{')) {
+    let json: Record<string, unknown>
+    try {
+      json = JSON.parse(text) as Record<string, unknown>
+    } catch {
+      throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed output that starts with "{" but is not valid JSON`, {
+        hint: 'print either the bare credential or JSON {"token": "...", "expires_at": "RFC3339"}',
+      })
+    }
+    const token = json.token ?? json.access_token
+    if (typeof token !== 'string' || token === '') {
+      throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed JSON without a string "token" field`, {
+        hint: 'print JSON {"token": "...", "expires_at": "RFC3339"} or {"token": "...", "expires_in": seconds}',
+      })
+    }
+    value = token
+    if (json.expires_at !== undefined) {
+      const parsed = typeof json.expires_at === 'string' ? Date.parse(json.expires_at) : Number.NaN
+      if (Number.isNaN(parsed)) {
+        throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed an "expires_at" that is not an RFC 3339 time`, { hint: 'use a time like "2026-01-01T12:00:00Z"' })
+      }
+      expiresAtMs = parsed
+    } else if (json.expires_in !== undefined) {
+      if (typeof json.expires_in !== 'number' || !(json.expires_in > 0)) {
+        throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed an "expires_in" that is not a positive number of seconds`, { hint: 'use e.g. "expires_in": 3600' })
+      }
+      expiresAtMs = nowMs + json.expires_in * 1000
+    }
+  } else {
+    const lines = text.split(/\r?\n/)
+    if (lines.length > 1) {
+      throw new CcredError('ERR_SOURCE_OUTPUT', `exec: ${name} printed ${lines.length} lines; a credential must be a single line`, {
+        hint: 'make the command print only the credential (messages belong on stderr)',
+      })
+    }
+    value = text
+  }
+  if (expiresAtMs === undefined && options.lifetimeMs !== undefined) expiresAtMs = nowMs + options.lifetimeMs
+  const credential: Credential = { value, meta: { command: name } }
+  if (expiresAtMs !== undefined) credential.expiresAt = new Date(expiresAtMs)
+  return credential
+}

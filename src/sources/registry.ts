@@ -1,0 +1,18 @@
+import type { SourceDefinition } from './source.js'
+
+/**
+ * Maps `source = "x"` to its definition, loaded only when a profile uses it so
+ * the daemon never pays for SDKs it does not need.
+ */
+const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
+  static: async () => (await import('./static.js')).staticSource,
+  exec: async () => (await import('./exec.js')).execSource,
+  demo: async () => (await import('./demo.js')).demoSource,
+}
+
+export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)
+
+export async function loadSourceDefinition(kind: string): Promise<SourceDefinition<unknown> | undefined> {
+  const load = loaders[kind]
+  return load === undefined ? undefined : load()
+}

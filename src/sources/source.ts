@@ -1,0 +1,43 @@
+import type { Clock } from '../clock.js'
+import type { TableReader } from '../config/fields.js'
+import type { Reference } from '../config/references.js'
+
+/** What every source returns. */
+export interface Credential {
+  /** The secret (token, key, or JSON for aws). */
+  value: string
+  /** undefined = does not expire (a static key). */
+  expiresAt?: Date
+  /** For header-value output; default Bearer. A Basic value is "user:password". */
+  scheme?: 'Bearer' | 'Basic'
+  /** Non-secret facts for status (reference, command, note). */
+  meta?: Record<string, string>
+}
+
+export interface FetchContext {
+  profile: string
+  clock: Clock
+  /** Resolves a reference from this profile's config; `key` names the config key for messages. */
+  resolve(ref: Reference, key: string): Promise<string>
+}
+
+/** No caching inside a source: the broker caches. */
+export interface Source {
+  readonly kind: string
+  fetch(ctx: FetchContext): Promise<Credential>
+}
+
+/**
+ * One file per source exports a definition: `parse` validates the profile's
+ * table (collecting problems in the reader), `create` builds the Source. Heavy
+ * SDKs are imported inside `fetch`, so listing or validating profiles stays light.
+ */
+export interface SourceDefinition<Options = unknown> {
+  readonly kind: string
+  /** One line for `ccred init` and `--help`. */
+  readonly summary: string
+  parse(reader: TableReader): Options
+  create(options: Options): Source
+  /** The secret-store name this profile reads (for `ccred set`), if it reads one. */
+  storedSecretName?(options: Options): string | undefined
+}

@@ -1,0 +1,183 @@
+// A loopback stub of the Anthropic Messages API, shaped like an LLM gateway (e.g. LiteLLM):
+// it authenticates each request from `authorization: Bearer <v>` or `x-api-key: <v>` and
+// answers `POST /v1/messages` with a canned "pong" reply (SSE when the body asks to stream).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  /** Path with query string, e.g. `/v1/messages?beta=true` (absolute-form requests are reduced to this). */
+  path: string;
+  /** Header names lower-cased, as node gives them. */
+  headers: http.IncomingHttpHeaders;
+  body?: string;
+  /** Credential the gateway extracted (Bearer value, else x-api-key), or undefined. */
+  credential?: string;
+  /** Status code the gateway answered with. */
+  status?: number;
+  /** Date.now() when the request headers arrived. */
+  at: number;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  /** Return true to reject a credential with 401 (missing/empty credentials are always rejected). */
+  rejectValues?: (value: string) => boolean;
+  /** Text of the assistant reply; default "pong". */
+  replyText?: string;
+}
+
+/** Extract the credential: `authorization: Bearer <v>` first, then `x-api-key`. */
+export function credentialOf(headers: http.IncomingHttpHeaders): string | undefined {
+  const auth = headers['authorization'];
+  if (typeof auth === 'string') {
+    const m = /^\s*bearer\s+(.*)$/i.exec(auth);
+    if (m && m[1] !== undefined && m[1].trim() !== '') return m[1].trim();
+  }
+  const key = headers['x-api-key'];
+  if (typeof key === 'string' && key.trim() !== '') return key.trim();
+  return undefined;
+}
+
+function pathOf(rawUrl: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rawUrl)) {
+    const u = new URL(rawUrl);
+    return u.pathname + u.search;
+  }
+  return rawUrl;
+}
+
+function sse(res: http.ServerResponse, event: string, data: unknown): void {
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
+  const requests: RecordedRequest[] = [];
+  const replyText = opts.replyText ?? 'pong';
+  let msgCounter = 0;
+
+  const server = http.createServer((req, res) => {
+    const rec: RecordedRequest = {
+      method: req.method ?? '',
+      path: pathOf(req.url ?? '/'),
+      headers: req.headers,
+      at: Date.now(),
+    };
+    requests.push(rec);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (chunks.length > 0) rec.body = Buffer.concat(chunks).toString('utf8');
+      const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+        rec.status = status;
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(text)),
+          'request-id': `req_stub_${requests.length}`,
+          ...headers,
+        });
+        res.end(text);
+      };
+      const pathname = rec.path.split('?')[0] ?? '/';
+      const method = rec.method.toUpperCase();
+
+      if ((method === 'GET' || method === 'HEAD') && pathname === '/') {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(method === 'HEAD' ? undefined : 'ok');
+        return;
+      }
+      const isMessages = pathname === '/v1/messages';
+      const isCount = pathname === '/v1/messages/count_tokens';
+      if (method !== 'POST' || (!isMessages && !isCount)) {
+        send(404, { type: 'error', error: { type: 'not_found_error', message: `no route ${method} ${pathname}` } });
+        return;
+      }
+
+      const cred = credentialOf(req.headers);
+      if (cred !== undefined) rec.credential = cred;
+      if (cred === undefined || (opts.rejectValues !== undefined && opts.rejectValues(cred))) {
+        // Deliberately no `x-should-retry: false`: Claude Code must clear its helper cache and retry.
+        send(401, {
+          type: 'error',
+          error: {
+            type: 'authentication_error',
+            message: cred === undefined ? 'missing credential' : 'invalid x-api-key (stub gateway rejected it)',
+          },
+        });
+        return;
+      }
+
+      let parsed: { stream?: unknown; model?: unknown } = {};
+      try {
+        parsed = rec.body ? (JSON.parse(rec.body) as typeof parsed) : {};
+      } catch {
+        send(400, { type: 'error', error: { type: 'invalid_request_error', message: 'body is not JSON' } });
+        return;
+      }
+      if (isCount) {
+        send(200, { input_tokens: 42 });
+        return;
+      }
+      const model = typeof parsed.model === 'string' ? parsed.model : 'claude-sonnet-4-5';
+      const id = `msg_stub_${++msgCounter}`;
+      if (parsed.stream === true) {
+        rec.status = 200;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-cache',
+          'request-id': `req_stub_${requests.length}`,
+        });
+        sse(res, 'message_start', {
+          type: 'message_start',
+          message: {
+            id, type: 'message', role: 'assistant', model, content: [],
+            stop_reason: null, stop_sequence: null,
+            usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+          },
+        });
+        sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+        sse(res, 'ping', { type: 'ping' });
+        sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: replyText } });
+        sse(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+        sse(res, 'message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: 2 },
+        });
+        sse(res, 'message_stop', { type: 'message_stop' });
+        res.end();
+        return;
+      }
+      send(200, {
+        id, type: 'message', role: 'assistant', model,
+        content: [{ type: 'text', text: replyText }],
+        stop_reason: 'end_turn', stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
