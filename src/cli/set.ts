@@ -1,6 +1,6 @@
 import { checkCredential } from '../broker/validate.js'
 import { inProcessService } from '../client/in-process.js'
-import { DaemonNotRunning, requestDaemon } from '../client/transport.js'
+import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
 import { formatReference } from '../config/references.js'
 import { socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
@@ -43,9 +43,11 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
     const store = service.store()
     await store.set(secretName, value)
     // The daemon may hold the previous value: make the next `get` read the new one.
-    await requestDaemon(socketPath(io.env), 'POST', '/v1/purge', { profile: profileName }, 5_000).catch((error: unknown) => {
-      if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value (${(error as Error).message}); run: ccred get ${profileName} --refresh\n`)
-    })
+    await requestDaemon(socketPath(io.env), 'POST', '/v1/purge', { profile: profileName }, 5_000)
+      .then((response) => unwrap(response))
+      .catch((error: unknown) => {
+        if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value (${(error as Error).message}); run: ccred daemon stop\n`)
+      })
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
     return 0
   } finally {

@@ -1,10 +1,11 @@
-import { chmodSync, closeSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { CredentialService } from '../broker/service.js'
 import { systemClock } from '../clock.js'
 import { auditLogPath, configPath, runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
+import { isProcessAlive } from './process-alive.js'
 import { ensurePrivateDir } from './runtime-dir.js'
 import { createDaemonServer } from './server.js'
 
@@ -20,34 +21,34 @@ export interface DaemonOptions {
   log: (line: string) => void
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /**
- * The lock file holds the daemon's pid. Created with O_EXCL, so of two daemons
- * started at once exactly one gets it; a lock whose pid is dead is stale.
+ * The lock file holds the daemon's pid. It is written to a temporary name and
+ * hard-linked into place, which fails if the lock exists: of two daemons started
+ * at once exactly one gets it, and nobody ever reads a half-written lock. A lock
+ * whose pid is dead is stale.
  */
 function acquireLock(path: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, `${process.pid}\n`)
-      closeSync(fd)
-      return
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+  const temp = `${path}.${process.pid}`
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 })
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(temp, path)
+        return
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+      let holder = Number.NaN
+      try {
+        holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
+      } catch { /* removed meanwhile: try again */ }
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) {
         throw new CcredError('ERR_DAEMON', `a daemon is already running (pid ${holder})`, { hint: 'use it, or stop it with: ccred daemon stop' })
       }
-      unlinkSync(path)
+      removeQuietly(path)
     }
+  } finally {
+    removeQuietly(temp)
   }
   throw new CcredError('ERR_DAEMON', `cannot take the daemon lock ${path}`, { hint: `remove ${path} if no ccred daemon is running` })
 }

@@ -57,7 +57,9 @@ export class FileStore implements SecretStore {
     await chmod(dir, 0o700)
     await this.#checkPrivate(dir, true)
     const temp = `${this.path}.${process.pid}.tmp`
-    const handle = await open(temp, 'w', 0o600)
+    // A leftover temp file could carry a looser mode into place: start from nothing.
+    await unlink(temp).catch(() => undefined)
+    const handle = await open(temp, 'wx', 0o600)
     try {
       await handle.writeFile(JSON.stringify(secrets, null, 2) + '\n')
       await handle.sync()

@@ -13,7 +13,9 @@ const KEYCHAIN_TIMEOUT_MS = 10_000
 
 function unavailable(detail: string, cause?: unknown): CcredError {
   const hint = process.platform === 'linux'
-    ? 'install libsecret (apt-get install libsecret-1-0) and run a Secret Service such as gnome-keyring in your session; or opt in to a file store with `store = "file"` under [broker]'
+    ? /locked/i.test(detail)
+      ? 'unlock your login keyring (e.g. log in to the desktop session, or: gnome-keyring-daemon --unlock); or opt in to a file store with `store = "file"` under [broker]'
+      : 'install libsecret (apt-get install libsecret-1-0) and run a Secret Service such as gnome-keyring in your session; or opt in to a file store with `store = "file"` under [broker]'
     : 'unlock the OS keychain; or opt in to a file store with `store = "file"` under [broker]'
   return new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the OS keychain is unavailable: ${detail}`, { hint, cause })
 }

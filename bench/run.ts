@@ -1,0 +1,92 @@
+import { benchSingleFlight, type SingleFlightResult } from './single-flight.js'
+import { benchThroughput, type ThroughputResult } from './throughput.js'
+import { benchWarmGet, type WarmGetResult } from './warm-get.js'
+import { int, log, machineSummary, ms, numberOption, printMachine, ratio } from './lib.js'
+
+/**
+ * `npm run bench`: the three benchmarks in sequence, each in its own sandbox
+ * (private HOME, config and daemon), then a Markdown summary for the README.
+ * Options: --runs=N (warm get, default 30), --seconds=S (throughput phase, default 5),
+ * --requests=N (throughput cap per phase), --concurrency=N (default 64),
+ * --diagnostics=0 (skip the throughput breakdown), --http-clients=N, --cli-clients=N.
+ */
+
+async function step<T>(name: string, work: () => Promise<T>): Promise<{ value?: T; error?: string; seconds: number }> {
+  log('')
+  const started = performance.now()
+  try {
+    const value = await work()
+    return { value, seconds: (performance.now() - started) / 1000 }
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!
+    log(`  ${name} did not complete: ${message}`)
+    return { error: message, seconds: (performance.now() - started) / 1000 }
+  }
+}
+
+const started = performance.now()
+printMachine()
+
+const warm = await step('warm-get', () => benchWarmGet({
+  runs: numberOption('runs', 30, 20, 1000),
+  budgetMs: numberOption('warm-budget-ms', 60_000, 1_000, 600_000),
+  rssRuns: numberOption('rss-runs', 5, 0, 100),
+  out: log,
+}))
+const load = await step('throughput', () => benchThroughput({
+  concurrency: numberOption('concurrency', 64, 1, 1024),
+  durationMs: numberOption('seconds', 5, 0.5, 60) * 1000,
+  maxRequests: numberOption('requests', 1_000_000, 100, 10_000_000),
+  diagnostics: numberOption('diagnostics', 1, 0, 1) === 1,
+  out: log,
+}))
+const flight = await step('single-flight', () => benchSingleFlight({
+  httpClients: numberOption('http-clients', 100, 1, 1000),
+  cliClients: numberOption('cli-clients', 20, 1, 200),
+  out: log,
+}))
+
+const rows: [string, string, string][] = []
+const failed = (error: string | undefined) => `not measured (${error ?? 'error'})`
+
+function warmRows(result: WarmGetResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['warm `ccred get demo`', failed(error), '≤ 1.3× `node -e ""`'])
+  rows.push([`warm \`ccred get demo\` (median / p90, ${result.runs} runs)`, `${ms(result.ccred.p50)} / ${ms(result.ccred.p90)}`, ''])
+  rows.push([`\`node -e ""\` same run (median / p90)`, `${ms(result.node.p50)} / ${ms(result.node.p90)}`, ''])
+  rows.push(['warm get ÷ bare node start (medians)', `${ratio(result.ratio)} (+${ms(result.ccred.p50 - result.node.p50)})`, '≤ 1.30×'])
+  if (result.rssKb !== undefined) rows.push(['peak RSS: `ccred get` / `node -e ""`', `${int(result.rssKb.ccred / 1024)} MiB / ${int(result.rssKb.node / 1024)} MiB`, ''])
+}
+
+function loadRows(result: ThroughputResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['daemon throughput', failed(error), '≥ 5,000 req/s, p99 ≤ 5 ms'])
+  const { ccred, baseline } = result
+  rows.push([`daemon throughput, ${result.concurrency} clients, 1 connection per request`, `${int(ccred.rps)} req/s`, '≥ 5,000 req/s'])
+  rows.push(['daemon latency p50 / p99 / max', `${ms(ccred.latency.p50, 2)} / ${ms(ccred.latency.p99, 2)} / ${ms(ccred.latency.max, 1)}`, 'p99 ≤ 5 ms'])
+  rows.push(['bare node:http server, same load', `${int(baseline.rps)} req/s (p99 ${ms(baseline.latency.p99, 2)})`, ''])
+  rows.push(['ccred ÷ bare server (req/s)', ratio(result.ratio), ''])
+}
+
+function flightRows(result: SingleFlightResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['cold single-flight', failed(error), 'script runs exactly once'])
+  for (const flightResult of [result.http, result.cli, result.autostart]) {
+    const extra = flightResult.daemonsStarted === undefined ? '' : `, ${flightResult.daemonsStarted} daemon${flightResult.daemonsStarted === 1 ? '' : 's'}`
+    rows.push([`cold 200 ms exec profile: ${flightResult.label}`, `script ran ${flightResult.scriptRuns}×, ${ms(flightResult.wallMs, 0)} wall, ${flightResult.ok}/${flightResult.clients} ok${extra}`, '1 run'])
+  }
+}
+
+warmRows(warm.value, warm.error)
+loadRows(load.value, load.error)
+flightRows(flight.value, flight.error)
+
+const m = machineSummary()
+const totalSeconds = (performance.now() - started) / 1000
+log('')
+log('## Benchmarks')
+log('')
+log(`\`npm run bench\` — ${m.cores} cores (${m.cpuModel}), node ${m.node}, ${m.os}`)
+log('')
+log('| Benchmark | Result | Target |')
+log('| --- | --- | --- |')
+for (const [what, result, target] of rows) log(`| ${what} | ${result} | ${target} |`)
+log('')
+log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s)`)

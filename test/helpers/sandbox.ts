@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isProcessAlive } from '../../src/daemon/process-alive.js'
+import { repoRoot } from './claude.js'
+
+/** A parent process that is not a shell: runs the CLI and exits with its status. */
+const DISTINCT_CALLER = `const r = require('node:child_process').spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit' }); process.exit(r.status ?? 1)`
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * A private world for one test: its own HOME, XDG dirs, config file and runtime
+ * directory, so the real daemon started by the real CLI never meets another test's.
+ */
+export class Sandbox {
+  readonly root: string
+  readonly home: string
+  readonly runtimeDir: string
+  readonly configPath: string
+  readonly stateDir: string
+  readonly dataDir: string
+  readonly env: Record<string, string>
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    // Short path: a Unix socket path must stay under ~100 bytes.
+    this.root = mkdtempSync(join(tmpdir(), 'ccr-'))
+    this.home = join(this.root, 'home')
+    this.runtimeDir = join(this.root, 'run')
+    this.configPath = join(this.home, '.config', 'ccred', 'config.toml')
+    this.stateDir = join(this.home, '.local', 'state', 'ccred')
+    this.dataDir = join(this.home, '.local', 'share', 'ccred')
+    mkdirSync(this.home, { recursive: true })
+    const base: Record<string, string> = {}
+    for (const name of ['PATH', 'LANG', 'TMPDIR', 'USER', 'LOGNAME', 'DBUS_SESSION_BUS_ADDRESS']) {
+      const value = process.env[name]
+      if (value !== undefined) base[name] = value
+    }
+    this.env = {
+      ...base,
+      HOME: this.home,
+      XDG_CONFIG_HOME: join(this.home, '.config'),
+      XDG_STATE_HOME: join(this.home, '.local', 'state'),
+      XDG_DATA_HOME: join(this.home, '.local', 'share'),
+      CCRED_RUNTIME_DIR: this.runtimeDir,
+      ...extraEnv,
+    }
+  }
+
+  get cliPath(): string {
+    return join(repoRoot(), 'dist', 'cmd', 'ccred.js')
+  }
+
+  writeConfig(toml: string): void {
+    mkdirSync(join(this.home, '.config', 'ccred'), { recursive: true })
+    writeFileSync(this.configPath, toml)
+  }
+
+  /** Writes an executable script into the sandbox and returns its path. */
+  writeScript(name: string, body: string): string {
+    const path = join(this.root, name)
+    writeFileSync(path, body)
+    chmodSync(path, 0o755)
+    return path
+  }
+
+  file(name: string): string {
+    return join(this.root, name)
+  }
+
+  /**
+   * Runs the real CLI as a child process. stdin is /dev/null unless `input` is given.
+   * The daemon treats the same caller asking again within its TTL as a 401 re-run;
+   * `distinctCaller` runs the CLI under a process of its own, as a separate
+   * Claude Code session would.
+   */
+  run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean } = {}): Promise<CliResult> {
+    return new Promise((resolve, reject) => {
+      const env: Record<string, string> = { ...this.env }
+      for (const [key, value] of Object.entries(options.env ?? {})) {
+        if (value === undefined) delete env[key]
+        else env[key] = value
+      }
+      const argv = options.distinctCaller
+        ? ['-e', DISTINCT_CALLER, this.cliPath, ...args]
+        : [this.cliPath, ...args]
+      const child = spawn(process.execPath, argv, { env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`ccred ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms; stderr: ${stderr}`))
+      }, options.timeoutMs ?? 30_000)
+      child.on('error', reject)
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        resolve({ code, stdout, stderr })
+      })
+      if (options.input !== undefined) child.stdin!.end(options.input)
+    })
+  }
+
+  daemonPid(): number | undefined {
+    const path = join(this.runtimeDir, 'daemon.pid')
+    if (!existsSync(path)) return undefined
+    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10)
+    return Number.isInteger(pid) ? pid : undefined
+  }
+
+  auditLog(): string {
+    const path = join(this.stateDir, 'audit.log')
+    return existsSync(path) ? readFileSync(path, 'utf8') : ''
+  }
+
+  daemonLog(): string {
+    const path = join(this.stateDir, 'daemon.log')
+    return existsSync(path) ? readFileSync(path, 'utf8') : ''
+  }
+
+  /** Stops the sandbox's daemon (if any) and removes every file. */
+  async cleanup(): Promise<void> {
+    const pid = this.daemonPid()
+    if (pid !== undefined) {
+      try { process.kill(pid, 'SIGTERM') } catch { /* gone */ }
+      const deadline = Date.now() + 3_000
+      while (Date.now() < deadline && isProcessAlive(pid)) await new Promise((r) => setTimeout(r, 20))
+      if (isProcessAlive(pid)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+    }
+    rmSync(this.root, { recursive: true, force: true })
+  }
+}
+
+export { isProcessAlive as isAlive }
+
+/** Polls until `check` is true; for things that happen in another process. Bounded. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}

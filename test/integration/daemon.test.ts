@@ -1,0 +1,360 @@
+import assert from 'node:assert/strict'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { after, describe, it } from 'node:test'
+import { requestDaemon, unwrap } from '../../src/client/transport.js'
+import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+
+const sandboxes: Sandbox[] = []
+function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
+  const box = new Sandbox(extraEnv)
+  sandboxes.push(box)
+  return box
+}
+after(async () => {
+  await Promise.all(sandboxes.map((box) => box.cleanup()))
+})
+
+/** Daemon processes serving this sandbox, found by their command line and environment (Linux /proc). */
+function daemonProcesses(box: Sandbox): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+      if (!cmdline.includes('daemon\0run')) continue
+      if (readFileSync(`/proc/${name}/environ`, 'utf8').includes(`CCRED_RUNTIME_DIR=${box.runtimeDir}\0`)) pids.push(Number(name))
+    } catch { /* exited meanwhile */ }
+  }
+  return pids
+}
+
+function assertOneLine(stdout: string): string {
+  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout)}`)
+  return stdout.slice(0, -1)
+}
+
+const COUNTER_SCRIPT = (counterFile: string, sleepSeconds = 0.3) => `#!/bin/sh
+echo run >> ${counterFile}
+sleep ${sleepSeconds}
+echo "tok-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \\n')"
+`
+
+function runs(counterFile: string): number {
+  return existsSync(counterFile) ? readFileSync(counterFile, 'utf8').split('\n').filter(Boolean).length : 0
+}
+
+describe('daemon lifecycle', () => {
+  it('works out of the box: get demo through an autostarted daemon, status shows it', async () => {
+    const box = sandbox()
+    const got = await box.run(['get', 'demo'])
+    assert.equal(got.code, 0, got.stderr)
+    const value = assertOneLine(got.stdout)
+    assert.match(value, /^ccred-demo-[0-9a-f]{32}$/)
+    assert.equal(got.stderr, '')
+    const again = await box.run(['get', 'demo'], { distinctCaller: true })
+    assert.equal(assertOneLine(again.stdout), value, 'served from the daemon cache')
+    // The same caller asking again at once looks like Claude Code after a 401: a new value.
+    const reissued = await box.run(['get', 'demo'])
+    assert.notEqual(assertOneLine(reissued.stdout), value)
+    const status = await box.run(['status'])
+    assert.equal(status.code, 0)
+    assert.match(status.stdout, /daemon: +running \(pid \d+/)
+    assert.match(status.stdout, /demo +demo +authorization +yes +in 9m/)
+    assert.ok(!status.stdout.includes(value), 'status never shows the secret')
+    const json = JSON.parse((await box.run(['status', '--json'])).stdout) as { daemon: { running: boolean }; profiles: { profile: string; cached: boolean; hits: number; fetches: number }[] }
+    assert.equal(json.daemon.running, true)
+    assert.deepEqual(json.profiles.map((p) => [p.profile, p.cached, p.hits, p.fetches]), [['demo', true, 1, 2]])
+    const audit = box.auditLog().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    assert.deepEqual(audit.map((line) => line.served), ['fetch', 'hit', 'reissue'])
+    assert.ok(audit.every((line) => line.profile === 'demo' && typeof line.callerPid === 'number' && typeof line.expiresAt === 'string'))
+    assert.ok(!box.auditLog().includes(value) && !box.daemonLog().includes(value), 'no secret in the audit or daemon log')
+  })
+
+  it('two racing first gets start exactly one daemon', async () => {
+    const box = sandbox()
+    const results = await Promise.all([1, 2, 3].map(() => box.run(['get', 'demo'], { distinctCaller: true })))
+    for (const result of results) assert.equal(result.code, 0, result.stderr)
+    assert.equal(new Set(results.map((r) => r.stdout)).size, 1, 'one daemon, one cached value')
+    await waitFor(() => daemonProcesses(box).length <= 1, 'losing daemons to exit')
+    assert.equal(daemonProcesses(box).length, 1)
+    assert.equal(box.daemonLog().match(/listening on/g)?.length, 1)
+  })
+
+  it('a killed daemon is replaced by the next get (stale socket and lock)', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['get', 'demo'])).code, 0)
+    const firstPid = box.daemonPid()!
+    process.kill(firstPid, 'SIGKILL')
+    await waitFor(() => !isAlive(firstPid), 'the daemon to die')
+    assert.ok(existsSync(`${box.runtimeDir}/ccred.sock`), 'the stale socket is still there')
+    const got = await box.run(['get', 'demo'])
+    assert.equal(got.code, 0, got.stderr)
+    assertOneLine(got.stdout)
+    const secondPid = box.daemonPid()!
+    assert.notEqual(secondPid, firstPid)
+    assert.ok(isAlive(secondPid))
+  })
+
+  it('refuses a runtime directory others can access; get still answers in-process with a warning', async () => {
+    const box = sandbox()
+    mkdirSync(box.runtimeDir, { mode: 0o755 })
+    chmodSync(box.runtimeDir, 0o755)
+    const start = await box.run(['daemon', 'start'])
+    assert.equal(start.code, 11)
+    assert.match(start.stderr, /is accessible to other users \(mode 755\); refusing to use it \[ERR_DAEMON\] — run: chmod 700 /)
+    const got = await box.run(['get', 'demo'])
+    assert.equal(got.code, 0)
+    assert.match(assertOneLine(got.stdout), /^ccred-demo-/)
+    assert.match(got.stderr, /not using the daemon: runtime directory .* accessible to other users/)
+    assert.equal(box.daemonPid(), undefined, 'no daemon started there')
+    assert.ok(!existsSync(`${box.runtimeDir}/ccred.sock`))
+  })
+
+  it('daemon start, status, stop; CCRED_NO_DAEMON=1 fetches without one', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['daemon', 'status'])).code, 11)
+    const start = await box.run(['daemon', 'start'])
+    assert.equal(start.code, 0, start.stderr)
+    assert.match(start.stderr, /started \(pid \d+/)
+    assert.equal((await box.run(['daemon', 'start'])).stderr.includes('already running'), true)
+    const status = await box.run(['daemon', 'status'])
+    assert.equal(status.code, 0)
+    assert.match(status.stdout, /^running \(pid \d+/)
+    const socketMode = statSync(`${box.runtimeDir}/ccred.sock`).mode & 0o777
+    assert.equal(socketMode, 0o600)
+    assert.equal(statSync(box.runtimeDir).mode & 0o777, 0o700)
+    const pid = box.daemonPid()!
+    assert.equal((await box.run(['daemon', 'stop'])).code, 0)
+    await waitFor(() => !isAlive(pid), 'the daemon process to exit')
+    assert.ok(!existsSync(`${box.runtimeDir}/ccred.sock`))
+    const direct = await box.run(['get', 'demo'], { env: { CCRED_NO_DAEMON: '1' } })
+    assert.equal(direct.code, 0)
+    assert.match(assertOneLine(direct.stdout), /^ccred-demo-/)
+    assert.equal(box.daemonPid(), undefined)
+  })
+})
+
+describe('broker through the daemon', () => {
+  it('100 concurrent requests on a cold profile run the source once; so do racing CLI processes', async () => {
+    const box = sandbox()
+    const counter = box.file('count-a')
+    const counterB = box.file('count-b')
+    box.writeConfig(`
+[profiles.slow]
+source = "exec"
+command = ["${box.writeScript('slow.sh', COUNTER_SCRIPT(counter))}"]
+lifetime = "10m"
+
+[profiles.slow-cli]
+source = "exec"
+command = ["${box.writeScript('slow-b.sh', COUNTER_SCRIPT(counterB))}"]
+lifetime = "10m"
+`)
+    assert.equal((await box.run(['daemon', 'start'])).code, 0)
+    const socket = `${box.runtimeDir}/ccred.sock`
+    const responses = await Promise.all(Array.from({ length: 100 }, () =>
+      requestDaemon(socket, 'POST', '/v1/credential', { profile: 'slow', callerTtlMs: 300_000 }).then((r) => unwrap<{ value: string }>(r))))
+    assert.equal(runs(counter), 1)
+    assert.equal(new Set(responses.map((r) => r.value)).size, 1)
+    const cli = await Promise.all(Array.from({ length: 12 }, () => box.run(['get', 'slow-cli'], { distinctCaller: true })))
+    assert.ok(cli.every((r) => r.code === 0))
+    assert.equal(new Set(cli.map((r) => r.stdout)).size, 1)
+    assert.equal(runs(counterB), 1)
+  })
+
+  it('--refresh fetches a new value; --json and --header shape the output; a short lifetime warns once', async () => {
+    const box = sandbox()
+    const counter = box.file('count')
+    box.writeConfig(`
+[profiles.tok]
+source = "exec"
+command = ["${box.writeScript('tok.sh', COUNTER_SCRIPT(counter, 0))}"]
+lifetime = "10m"
+
+[profiles.short]
+source = "exec"
+command = ["${box.writeScript('short.sh', COUNTER_SCRIPT(box.file('count-short'), 0))}"]
+lifetime = "2m"
+`)
+    const first = assertOneLine((await box.run(['get', 'tok'])).stdout)
+    const refreshed = assertOneLine((await box.run(['get', 'tok', '--refresh'])).stdout)
+    assert.notEqual(refreshed, first)
+    assert.equal(runs(counter), 2)
+    // Separate callers from here on: the same caller asking again would look like a 401 re-run.
+    assert.equal((await box.run(['get', 'tok', '--header', 'proxy-authorization'], { distinctCaller: true })).stdout, `Bearer ${refreshed}\n`)
+    assert.equal((await box.run(['get', 'tok'], { env: { CLAUDE_CODE_PROXY_URL: 'http://127.0.0.1:9' }, distinctCaller: true })).stdout, `Bearer ${refreshed}\n`)
+    const json = JSON.parse((await box.run(['get', 'tok', '--json'], { distinctCaller: true })).stdout) as Record<string, unknown>
+    assert.equal(json.value, refreshed)
+    assert.equal(json.source, 'exec')
+    assert.equal(json.profile, 'tok')
+    assert.ok(Date.parse(json.expiresAt as string) > Date.now() + 9 * 60_000)
+    const bad = await box.run(['get', 'tok', '--header', 'x-api-key'])
+    assert.equal(bad.code, 2)
+    assert.equal(bad.stdout, '')
+    assert.match(bad.stderr, /--header must be "authorization" or "proxy-authorization"/)
+    const short = await box.run(['get', 'short'])
+    assert.equal(short.code, 0)
+    assert.match(short.stderr, /warning: profile short: credentials live 2m, less than the helper TTL 5m \+ skew 1m; set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=60000/)
+    assert.equal((await box.run(['get', 'short'])).stderr, '', 'warned once')
+    assert.match((await box.run(['status'])).stdout, /short: warning: .*CLAUDE_CODE_API_KEY_HELPER_TTL_MS=60000/)
+  })
+
+  it('reloads the config when the file changes', async () => {
+    const box = sandbox({ KEY_A: 'value-a', KEY_B: 'value-b' })
+    box.writeConfig('[profiles.a]\nsource = "static"\nvalue = "env:KEY_A"\n')
+    assert.equal((await box.run(['get', 'a'])).stdout, 'value-a\n')
+    const pid = box.daemonPid()
+    const unknown = await box.run(['get', 'b'])
+    assert.equal(unknown.code, 4)
+    box.writeConfig('[profiles.a]\nsource = "static"\nvalue = "env:KEY_B"\n\n[profiles.b]\nsource = "static"\nvalue = "env:KEY_A"\nheader = "proxy-authorization"\n')
+    assert.equal((await box.run(['get', 'b'])).stdout, 'Bearer value-a\n')
+    assert.equal((await box.run(['get', 'a'])).stdout, 'value-b\n', 'an edited profile is a new cache key')
+    assert.equal(box.daemonPid(), pid, 'same daemon')
+  })
+})
+
+describe('bad input: clear error, nothing on stdout, the daemon keeps serving', () => {
+  it('reports each failure with its code and exit code', async () => {
+    const box = sandbox({ PRESENT: 'ok-value' })
+    const script = (name: string, body: string) => box.writeScript(name, `#!/bin/sh\n${body}\n`)
+    box.writeConfig(`
+[profiles.ok]
+source = "static"
+value = "env:PRESENT"
+
+[profiles.noenv]
+source = "static"
+value = "env:ABSENT_VAR"
+
+[profiles.nofile]
+source = "static"
+value = "file:${box.file('missing-key')}"
+
+[profiles.fails]
+source = "exec"
+command = ["${script('fails.sh', 'echo "upstream said no" >&2; exit 3')}"]
+
+[profiles.slow]
+source = "exec"
+command = ["${script('slow.sh', 'sleep 30; echo late')}"]
+timeout = "300ms"
+
+[profiles.silent]
+source = "exec"
+command = ["${script('silent.sh', 'exit 0')}"]
+
+[profiles.multiline]
+source = "exec"
+command = ["${script('multi.sh', 'printf "line1\\nline2\\n"')}"]
+
+[profiles.control]
+source = "exec"
+command = ["${script('ctl.sh', 'printf "tok\\033[31m\\n"')}"]
+
+[profiles.missingcmd]
+source = "exec"
+command = ["${box.file('no-such-command')}"]
+
+[profiles.badkeys]
+source = "exec"
+command = "not an array"
+lifetime = "forever"
+`)
+    const cases: [string, number, RegExp][] = [
+      ['nope', 4, /no profile named "nope" in .*config\.toml \(known: badkeys, control, fails, missingcmd, multiline, noenv, nofile, ok, silent, slow\) \[ERR_PROFILE_UNKNOWN\]/],
+      ['noenv', 5, /profiles\.noenv\.value: environment variable ABSENT_VAR is not set .*\[ERR_REFERENCE\] — export ABSENT_VAR/],
+      ['nofile', 5, /profiles\.nofile\.value: file .*missing-key does not exist \[ERR_REFERENCE\]/],
+      ['fails', 6, /exec: .*fails\.sh exited with status 3: upstream said no \[ERR_SOURCE_UNAVAILABLE\]/],
+      ['slow', 6, /exec: .*slow\.sh timed out after 300ms \[ERR_SOURCE_UNAVAILABLE\]/],
+      ['silent', 8, /exec: .*silent\.sh printed nothing \[ERR_SOURCE_OUTPUT\]/],
+      ['multiline', 8, /printed 2 lines; a credential must be a single line \[ERR_SOURCE_OUTPUT\]/],
+      ['control', 8, /contains a control character; refused \[ERR_SOURCE_OUTPUT\]/],
+      ['missingcmd', 6, /no-such-command was not found \[ERR_SOURCE_UNAVAILABLE\]/],
+      ['badkeys', 3, /profiles\.badkeys\.command: expected an argv array.*profiles\.badkeys\.lifetime: "forever" is not a duration.* \[ERR_CONFIG\]/],
+    ]
+    assert.equal((await box.run(['get', 'ok'])).stdout, 'ok-value\n')
+    const pid = box.daemonPid()
+    for (const [profile, exitCode, pattern] of cases) {
+      const result = await box.run(['get', profile])
+      assert.equal(result.code, exitCode, `${profile}: ${result.stderr}`)
+      assert.equal(result.stdout, '', `${profile}: nothing on stdout`)
+      assert.match(result.stderr, pattern, profile)
+      assert.equal(result.stderr.trim().split('\n').length, 1, `${profile}: one line on stderr`)
+      assert.equal((await box.run(['get', 'ok'])).stdout, 'ok-value\n', `after ${profile}, other profiles still work`)
+    }
+    assert.equal(box.daemonPid(), pid, 'the same daemon served throughout')
+    const status = await box.run(['status'])
+    assert.match(status.stdout, /fails +exec +authorization +no .*ERR_SOURCE_UNAVAILABLE \(1x\)/)
+    const profiles = await box.run(['profiles'])
+    assert.equal(profiles.code, 3)
+    assert.match(profiles.stdout, /badkeys +\? .*ERROR: .*profiles\.badkeys\.command/)
+  })
+
+  it('an invalid TOML file names file and line, for get and profiles alike', async () => {
+    const box = sandbox()
+    box.writeConfig('[profiles.a]\nsource = "demo"\nheader = \n')
+    for (const args of [['get', 'a'], ['profiles']]) {
+      const result = await box.run(args)
+      assert.equal(result.code, 3)
+      assert.equal(result.stdout, '')
+      assert.match(result.stderr, /config\.toml:3:\d+: invalid TOML: .*\[ERR_CONFIG\] — fix line 3 of /)
+    }
+    box.writeConfig('[profiles.a]\nsource = "demo"\n')
+    assert.equal((await box.run(['get', 'a'])).code, 0, 'fixed file: works again in the same daemon')
+  })
+
+  it('usage errors exit 2 with nothing on stdout', async () => {
+    const box = sandbox()
+    for (const args of [['get'], ['get', 'demo', '--bogus'], ['frobnicate'], ['exec', 'demo']]) {
+      const result = await box.run(args)
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stdout, '')
+      assert.notEqual(result.stderr, '')
+    }
+  })
+})
+
+describe('env, exec, init, profiles', () => {
+  it('env prints exports; exec scrubs inherited credentials and passes the exit status', async () => {
+    const box = sandbox({ GW: 'gw-secret', PX: 'px-secret' })
+    box.writeConfig(`
+[profiles.gw]
+source = "static"
+value = "env:GW"
+
+[profiles.px]
+source = "static"
+value = "env:PX"
+header = "proxy-authorization"
+`)
+    assert.equal((await box.run(['env', 'gw'])).stdout, "export ANTHROPIC_AUTH_TOKEN='gw-secret'\n")
+    assert.equal((await box.run(['env', 'px'])).stdout, "export ANTHROPIC_CUSTOM_HEADERS='Proxy-Authorization: Bearer px-secret'\n")
+    const exec = await box.run(['exec', 'gw', '--', 'sh', '-c', 'echo "token=$ANTHROPIC_AUTH_TOKEN key=${ANTHROPIC_API_KEY:-unset}"; exit 7'], {
+      env: { ANTHROPIC_API_KEY: 'inherited-key', ANTHROPIC_AUTH_TOKEN: 'inherited-token' },
+    })
+    assert.equal(exec.code, 7)
+    assert.equal(exec.stdout, 'token=gw-secret key=unset\n')
+    const proxyExec = await box.run(['exec', 'px', '--', 'sh', '-c', 'printf "%s|%s" "$ANTHROPIC_CUSTOM_HEADERS" "${ANTHROPIC_AUTH_TOKEN:-unset}"'], { env: { ANTHROPIC_AUTH_TOKEN: 'inherited' } })
+    assert.equal(proxyExec.stdout, 'Proxy-Authorization: Bearer px-secret|unset')
+    const missing = await box.run(['exec', 'gw', '--', box.file('nothing-here')])
+    assert.equal(missing.code, 127)
+  })
+
+  it('init writes a starter config once; profiles lists it', async () => {
+    const box = sandbox()
+    const none = await box.run(['profiles'])
+    assert.match(none.stderr, /embedded default/)
+    assert.match(none.stdout, /demo +demo +authorization/)
+    const init = await box.run(['init'])
+    assert.equal(init.code, 0)
+    assert.match(init.stderr, /wrote .*config\.toml/)
+    assert.match(readFileSync(box.configPath, 'utf8'), /\[profiles\.demo\]\nsource = "demo"/)
+    assert.equal(statSync(box.configPath).mode & 0o777, 0o600)
+    const again = await box.run(['init'])
+    assert.equal(again.code, 3)
+    assert.match(again.stderr, /already exists; not overwriting it/)
+    const listed = await box.run(['profiles', '--json'])
+    assert.deepEqual((JSON.parse(listed.stdout) as { profiles: { name: string }[] }).profiles.map((p) => p.name), ['demo'])
+    assert.equal((await box.run(['get', 'demo'])).code, 0)
+  })
+})

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Broker, type BrokerEvent, type BrokerProfile } from '../../src/broker/broker.js'
+import { FakeClock } from '../../src/clock.js'
+import { CcredError } from '../../src/errors.js'
+import type { Credential, Source } from '../../src/sources/source.js'
+
+const MINUTE = 60_000
+const TTL_MS = 5 * MINUTE
+const SKEW_MS = MINUTE
+
+/** A source that mints numbered tokens with a fixed lifetime; fetches can be held open or made to fail. */
+class CountingSource implements Source {
+  readonly kind = 'test'
+  fetches = 0
+  failNext = 0
+  gate: Promise<void> | undefined
+  constructor(readonly clock: FakeClock, readonly lifetimeMs: number | null) {}
+
+  async fetch(): Promise<Credential> {
+    this.fetches++
+    const n = this.fetches
+    if (this.gate !== undefined) await this.gate
+    if (this.failNext > 0) {
+      this.failNext--
+      throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'upstream down', { hint: 'wait' })
+    }
+    const credential: Credential = { value: `token-${n}` }
+    if (this.lifetimeMs !== null) credential.expiresAt = new Date(this.clock.now() + this.lifetimeMs)
+    return credential
+  }
+}
+
+/** lifetimeMs null: the source's values never expire. */
+function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueIntervalMs?: number } = {}) {
+  const clock = new FakeClock()
+  const source = new CountingSource(clock, lifetimeMs)
+  const events: BrokerEvent[] = []
+  const broker = new Broker({
+    clock,
+    settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: options.reissueIntervalMs ?? 10_000 }),
+    onEvent: (event) => events.push(event),
+    random: () => 0.5,
+  })
+  const profile: BrokerProfile = {
+    key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
+    context: { profile: 'p', clock, resolve: async () => 'unused' },
+  }
+  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean } = {}) =>
+    broker.get({ profile, callerTtlMs: TTL_MS, ...extra })
+  return { clock, source, broker, profile, get, events }
+}
+
+/** Lets pending promise callbacks (a background refresh) run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe('broker: TTL-aware validity', () => {
+  it('serves from cache while the value outlives TTL + skew, and fetches once less than that remains', async () => {
+    const { clock, get } = setup(10 * MINUTE)
+    const first = await get()
+    assert.equal(first.served, 'fetch')
+    assert.equal(first.credential.value, 'token-1')
+    clock.advance(3 * MINUTE) // 7 min left > 6 min needed: but the refresh-ahead timer fires at 3 min
+    await settle()
+    // With the refresh-ahead timer at expiry - (TTL + skew) - lead, a new token is already there.
+    const second = await get()
+    assert.equal(second.served, 'hit')
+    assert.ok(second.credential.expiresAt!.getTime() - clock.now() >= TTL_MS + SKEW_MS)
+  })
+
+  it('never returns a value with less than TTL + skew left, at any point of its life', async () => {
+    const { clock, get } = setup(10 * MINUTE)
+    for (let step = 0; step < 40; step++) {
+      const result = await get()
+      const remainingMs = result.credential.expiresAt!.getTime() - clock.now()
+      assert.ok(remainingMs >= TTL_MS + SKEW_MS, `step ${step}: ${remainingMs} ms left`)
+      clock.advance(37_000)
+      await settle()
+    }
+  })
+
+  it('without refresh-ahead help (timer not yet due), a too-short value causes a blocking fetch', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerTtlMs: 0 }) // minimum validity 1 min: timer far in the future
+    assert.equal(source.fetches, 1)
+    clock.advance(4.5 * MINUTE) // 5.5 min left: fine for TTL 0, too short for TTL 5 min
+    const result = await get()
+    assert.equal(result.served, 'fetch')
+    assert.equal(source.fetches, 2)
+    assert.equal(result.credential.value, 'token-2')
+  })
+
+  it('honours the caller TTL: a longer TTL needs a longer-lived value', async () => {
+    const { source, get } = setup(10 * MINUTE)
+    await get({ callerTtlMs: 8 * MINUTE })
+    const again = await get({ callerTtlMs: 9 * MINUTE + 1 }) // 9 min + skew > 10 min lifetime: short-lived path
+    assert.equal(source.fetches, 1, 'a value younger than half its life is kept for a source that cannot do better')
+    assert.ok(again.warning?.includes('CLAUDE_CODE_API_KEY_HELPER_TTL_MS'), again.warning)
+  })
+
+  it('a non-expiring value is cached until re-issue or refresh', async () => {
+    const { clock, source, get } = setup(null)
+    await get()
+    clock.advance(1000 * MINUTE)
+    assert.equal((await get()).served, 'hit')
+    assert.equal(source.fetches, 1)
+    assert.equal((await get({ forceRefresh: true })).credential.value, 'token-2')
+  })
+})
+
+describe('broker: refresh-ahead', () => {
+  it('mints before any caller has to wait (lifetime 10 min, TTL 5 min, skew 60 s)', async () => {
+    const { clock, source, get, events } = setup(10 * MINUTE)
+    await get()
+    clock.advance(3 * MINUTE - 1)
+    await settle()
+    assert.equal(source.fetches, 1, 'not before it is due')
+    clock.advance(1)
+    await settle()
+    assert.equal(source.fetches, 2, 'the timer fetched at expiry - (TTL + skew) - lead')
+    assert.ok(events.some((e) => e.type === 'refresh-ahead' && e.ok))
+    clock.advance(MINUTE) // the first token now has 6 min left; the caller gets the new one without waiting
+    const result = await get()
+    assert.equal(result.served, 'hit')
+    assert.equal(result.credential.value, 'token-2')
+  })
+
+  it('failed refreshes back off with jitter while the still-valid value keeps being served', async () => {
+    const { clock, source, broker, get, events } = setup(10 * MINUTE)
+    await get()
+    source.failNext = 3
+    clock.advance(3 * MINUTE)
+    await settle()
+    assert.equal(source.fetches, 2)
+    const failures = events.filter((e) => e.type === 'refresh-ahead' && !e.ok)
+    assert.equal(failures.length, 1)
+    const firstRetryMs = (failures[0] as { retryInMs: number }).retryInMs
+    assert.ok(firstRetryMs >= 500 && firstRetryMs <= 1000, `first retry in ${firstRetryMs} ms`)
+    const status = broker.status()[0]!
+    assert.equal(status.lastError?.code, 'ERR_SOURCE_UNAVAILABLE')
+    assert.equal(status.consecutiveFailures, 1)
+    // Still valid for TTL + skew: served from cache, no waiting, no error.
+    const during = await get()
+    assert.equal(during.served, 'hit')
+    assert.equal(during.credential.value, 'token-1')
+    clock.advance(firstRetryMs)
+    await settle()
+    const secondFailure = events.filter((e) => e.type === 'refresh-ahead' && !e.ok)[1] as { retryInMs: number }
+    assert.ok(secondFailure.retryInMs > firstRetryMs, 'the backoff grows')
+    clock.advance(secondFailure.retryInMs)
+    await settle()
+    const third = events.filter((e) => e.type === 'refresh-ahead' && !e.ok)[2] as { retryInMs: number }
+    clock.advance(third.retryInMs)
+    await settle()
+    assert.equal(source.fetches, 5)
+    const recovered = broker.status()[0]!
+    assert.equal(recovered.consecutiveFailures, 0)
+    assert.equal(recovered.lastError, undefined)
+    assert.equal((await get()).credential.value, 'token-5')
+  })
+
+  it('a config change (new key) drops the old entry and its timer', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    await get()
+    assert.equal(clock.pendingTimers, 1)
+    broker.retain(new Map([['p', 'p#2']]))
+    assert.equal(clock.pendingTimers, 0)
+    assert.equal(broker.status().length, 0)
+    clock.advance(20 * MINUTE)
+    await settle()
+    assert.equal(source.fetches, 1)
+  })
+})
+
+describe('broker: single-flight', () => {
+  it('100 concurrent gets on a cold profile cause exactly one fetch', async () => {
+    const { source, get } = setup(10 * MINUTE)
+    let open!: () => void
+    source.gate = new Promise((resolve) => { open = resolve })
+    const results = Array.from({ length: 100 }, () => get())
+    await settle()
+    open()
+    const values = new Set((await Promise.all(results)).map((r) => r.credential.value))
+    assert.equal(source.fetches, 1)
+    assert.deepEqual([...values], ['token-1'])
+  })
+
+  it('a forced refresh does not join an ordinary fetch, and the older, slower fetch never overwrites the newer value', async () => {
+    const { source, get } = setup(10 * MINUTE)
+    let openFirst!: () => void
+    source.gate = new Promise((resolve) => { openFirst = resolve })
+    const slow = get()
+    await settle()
+    source.gate = undefined
+    const forced = await get({ forceRefresh: true })
+    assert.equal(forced.credential.value, 'token-2')
+    openFirst()
+    const slowResult = await slow
+    assert.equal(slowResult.credential.value, 'token-2', 'the waiter of the older fetch gets the newer value')
+    assert.equal((await get()).credential.value, 'token-2')
+  })
+
+  it('concurrent forced refreshes share one fetch', async () => {
+    const { source, get } = setup(10 * MINUTE)
+    await get()
+    const results = await Promise.all(Array.from({ length: 10 }, () => get({ forceRefresh: true })))
+    assert.equal(source.fetches, 2)
+    assert.ok(results.every((r) => r.credential.value === 'token-2'))
+  })
+
+  it('a failing fetch reaches every waiter and is shown in status', async () => {
+    const { source, broker, get } = setup(10 * MINUTE)
+    source.failNext = 1
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => get()))
+    assert.equal(source.fetches, 1)
+    for (const result of results) {
+      assert.equal(result.status, 'rejected')
+      assert.equal(((result as PromiseRejectedResult).reason as CcredError).code, 'ERR_SOURCE_UNAVAILABLE')
+      assert.match(((result as PromiseRejectedResult).reason as CcredError).message, /^profile p: upstream down/)
+    }
+    assert.equal(broker.status()[0]!.lastError?.code, 'ERR_SOURCE_UNAVAILABLE')
+    assert.equal((await get()).credential.value, 'token-2')
+  })
+})
+
+describe('broker: 401-aware re-issue', () => {
+  it('the same caller asking again well inside the TTL gets a new value', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    const first = await get({ callerPid: 4242 })
+    clock.advance(1000) // Claude Code re-runs the helper about 1 s after a 401
+    const second = await get({ callerPid: 4242 })
+    assert.equal(second.served, 'reissue')
+    assert.notEqual(second.credential.value, first.credential.value)
+    assert.equal(source.fetches, 2)
+    assert.equal(broker.status()[0]!.reissues, 1)
+  })
+
+  it('other callers, interactive callers and callers at the end of their TTL get the cached value', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerPid: 1 })
+    assert.equal((await get({ callerPid: 2 })).served, 'hit', 'another Claude Code session')
+    assert.equal((await get({ callerPid: 2, interactive: true })).served, 'hit', 'a person at a terminal')
+    assert.equal((await get()).served, 'hit', 'no caller known')
+    clock.advance(2.5 * MINUTE) // half the TTL: a normal re-run, not a 401
+    assert.equal((await get({ callerPid: 1 })).served, 'hit')
+    assert.equal(source.fetches, 1)
+  })
+
+  it('is rate-limited per profile', async () => {
+    const { clock, source, get } = setup(10 * MINUTE, { reissueIntervalMs: 10_000 })
+    await get({ callerPid: 7 })
+    clock.advance(1000)
+    assert.equal((await get({ callerPid: 7 })).served, 'reissue')
+    clock.advance(1000)
+    assert.equal((await get({ callerPid: 7 })).served, 'hit', 'within the interval: the same value again')
+    clock.advance(10_000)
+    assert.equal((await get({ callerPid: 7 })).served, 'reissue')
+    assert.equal(source.fetches, 3)
+  })
+
+  it('a caller that was given an older value gets the current one without a re-issue', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerPid: 9 })
+    await get({ forceRefresh: true })
+    clock.advance(1000)
+    const result = await get({ callerPid: 9 })
+    assert.equal(result.served, 'hit')
+    assert.equal(result.credential.value, 'token-2')
+    assert.equal(source.fetches, 2)
+  })
+})
+
+describe('broker: refusals and status', () => {
+  it('refuses a credential with a newline or control character, or an expired one', async () => {
+    for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
+      const clock = new FakeClock()
+      const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
+      const source: Source = { kind: 'test', fetch: async () => ({ value }) }
+      const profile: BrokerProfile = { key: 'k', name: 'bad', sourceKind: 'test', header: 'authorization', source, context: { profile: 'bad', clock, resolve: async () => '' } }
+      await assert.rejects(broker.get({ profile, callerTtlMs: TTL_MS }), (error: CcredError) => {
+        assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
+        assert.ok(!error.message.includes(value) || value === '', 'the value is not echoed')
+        return true
+      })
+    }
+    const clock = new FakeClock()
+    const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
+    const expired: Source = { kind: 'test', fetch: async () => ({ value: 'x', expiresAt: new Date(clock.now() - 1) }) }
+    await assert.rejects(
+      broker.get({ profile: { key: 'k', name: 'old', sourceKind: 'test', header: 'authorization', source: expired, context: { profile: 'old', clock, resolve: async () => '' } }, callerTtlMs: TTL_MS }),
+      /already expired/,
+    )
+  })
+
+  it('status shows facts, never the secret; purge forgets the value', async () => {
+    const { broker, get } = setup(10 * MINUTE)
+    const { credential } = await get()
+    await get()
+    const [status] = broker.status()
+    assert.equal(status!.cached, true)
+    assert.equal(status!.hits, 1)
+    assert.equal(status!.fetches, 1)
+    assert.equal(status!.expiresAt, credential.expiresAt!.toISOString())
+    assert.ok(!JSON.stringify(broker.status()).includes(credential.value))
+    assert.equal(broker.purge('p'), true)
+    assert.equal(broker.status().length, 0)
+  })
+
+  it('warns once when the source cannot outlive the caller TTL, with the TTL to set', async () => {
+    const { get, broker } = setup(4 * MINUTE)
+    const first = await get()
+    assert.match(first.warning ?? '', /credentials live 4m, less than the helper TTL 5m \+ skew 1m; set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=180000/)
+    const second = await get()
+    assert.equal(second.warning, undefined, 'once')
+    assert.match(broker.status()[0]!.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=180000/)
+  })
+})
