@@ -68,9 +68,10 @@ function loadRows(result: ThroughputResult | undefined, error?: string): void {
 
 function flightRows(result: SingleFlightResult | undefined, error?: string): void {
   if (result === undefined) return void rows.push(['cold single-flight', failed(error), 'script runs exactly once'])
-  for (const flightResult of [result.http, result.cli, result.autostart]) {
+  for (const flightResult of [result.http, result.cli, result.cliNoReissue, result.autostart]) {
     const extra = flightResult.daemonsStarted === undefined ? '' : `, ${flightResult.daemonsStarted} daemon${flightResult.daemonsStarted === 1 ? '' : 's'}`
-    rows.push([`cold 200 ms exec profile: ${flightResult.label}`, `script ran ${flightResult.scriptRuns}×, ${ms(flightResult.wallMs, 0)} wall, ${flightResult.ok}/${flightResult.clients} ok${extra}`, '1 run'])
+    const reissues = flightResult.daemonReissues ? ` (${flightResult.daemonReissues} of them a 401-style re-issue)` : ''
+    rows.push([`cold 200 ms exec profile: ${flightResult.label}`, `script ran ${flightResult.scriptRuns}×${reissues}, ${ms(flightResult.wallMs, 0)} wall, ${flightResult.ok}/${flightResult.clients} ok${extra}`, '1 run'])
   }
 }
 

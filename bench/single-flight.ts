@@ -34,6 +34,8 @@ export interface FlightResult {
 export interface SingleFlightResult {
   http: FlightResult
   cli: FlightResult
+  /** The CLI burst again with CLAUDE_CODE_API_KEY_HELPER_TTL_MS=0, which turns off the 401-style re-issue. */
+  cliNoReissue: FlightResult
   autostart: FlightResult
 }
 
@@ -54,11 +56,11 @@ function profileToml(name: string, script: string): string {
   return `[profiles.${name}]\nsource = "exec"\ncommand = [${JSON.stringify(script)}]\nlifetime = "10m"\n`
 }
 
-async function burstCli(sandbox: Sandbox, profile: string, clients: number): Promise<{ results: (CliResult & { ms: number })[]; wallMs: number }> {
+async function burstCli(sandbox: Sandbox, profile: string, clients: number, env: Record<string, string> = {}): Promise<{ results: (CliResult & { ms: number })[]; wallMs: number }> {
   const started = performance.now()
   const results = await Promise.all(Array.from({ length: clients }, async () => {
     const t0 = performance.now()
-    const result = await sandbox.run(['get', profile], { timeoutMs: 30_000 })
+    const result = await sandbox.run(['get', profile], { timeoutMs: 30_000, env })
     return { ...result, ms: performance.now() - t0 }
   }))
   return { results, wallMs: performance.now() - started }
@@ -107,10 +109,12 @@ export async function benchSingleFlight(options: SingleFlightOptions): Promise<S
   const sandbox = new Sandbox()
   let http: FlightResult
   let cli: FlightResult
+  let cliNoReissue: FlightResult
   try {
     const httpScript = slowScript(sandbox, 'sf-http')
     const cliScript = slowScript(sandbox, 'sf-cli')
-    sandbox.writeConfig(profileToml('sf-http', httpScript.path) + '\n' + profileToml('sf-cli', cliScript.path))
+    const ttl0Script = slowScript(sandbox, 'sf-ttl0')
+    sandbox.writeConfig([profileToml('sf-http', httpScript.path), profileToml('sf-cli', cliScript.path), profileToml('sf-ttl0', ttl0Script.path)].join('\n'))
     const start = await sandbox.run(['daemon', 'start'], { timeoutMs: 20_000 })
     if (start.code !== 0) throw new Error(`ccred daemon start failed (exit ${start.code}): ${start.stderr.trim()}`)
     const socket = join(sandbox.runtimeDir, 'ccred.sock')
@@ -145,6 +149,14 @@ export async function benchSingleFlight(options: SingleFlightOptions): Promise<S
     cli = cliFlight(`${options.cliClients} concurrent \`ccred get\` processes`, cliScript.counter, await burstCli(sandbox, 'sf-cli', options.cliClients), out)
     await addCounters(sandbox, 'sf-cli', cli)
     out(describe(cli))
+
+    // All the CLI processes share one caller (this process), so after the first answer the others look
+    // like Claude Code re-running its helper after a 401. With a helper TTL of 0 that heuristic is off,
+    // which isolates single-flight itself.
+    const ttl0Burst = await burstCli(sandbox, 'sf-ttl0', options.cliClients, { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' })
+    cliNoReissue = cliFlight(`${options.cliClients} concurrent \`ccred get\`, helper TTL 0`, ttl0Script.counter, ttl0Burst, out)
+    await addCounters(sandbox, 'sf-ttl0', cliNoReissue)
+    out(describe(cliNoReissue))
   } finally {
     await sandbox.cleanup()
   }
@@ -162,7 +174,7 @@ export async function benchSingleFlight(options: SingleFlightOptions): Promise<S
   } finally {
     await cold.cleanup()
   }
-  return { http, cli, autostart }
+  return { http, cli, cliNoReissue, autostart }
 }
 
 if (isMain(import.meta.url)) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
@@ -131,6 +132,32 @@ describe('daemon lifecycle', () => {
     assert.equal(direct.code, 0)
     assert.match(assertOneLine(direct.stdout), /^ccred-demo-/)
     assert.equal(box.daemonPid(), undefined)
+  })
+})
+
+describe('the helper contract', () => {
+  it('get never reads stdin: it answers with stdin an open pipe that never ends (as Claude Code leaves it)', async () => {
+    const box = sandbox()
+    const child = spawn(process.execPath, [box.cliPath, 'get', 'demo'], { env: box.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('get waited on stdin')) }, 15_000)
+      child.on('close', (exitCode) => { clearTimeout(timer); resolve(exitCode) })
+    })
+    assert.equal(code, 0)
+    assert.match(stdout, /^ccred-demo-[0-9a-f]{32}\n$/)
+    child.stdin.destroy()
+  })
+
+  it('SIGTERM stops the daemon cleanly: socket, pid file and lock are removed', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['daemon', 'start'])).code, 0)
+    const pid = box.daemonPid()!
+    process.kill(pid, 'SIGTERM')
+    await waitFor(() => !isAlive(pid), 'the daemon to exit')
+    for (const name of ['ccred.sock', 'daemon.pid', 'daemon.lock']) assert.ok(!existsSync(`${box.runtimeDir}/${name}`), `${name} removed`)
+    assert.match(box.daemonLog(), /SIGTERM received/)
   })
 })
 
