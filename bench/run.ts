@@ -62,6 +62,8 @@ function loadRows(result: ThroughputResult | undefined, error?: string): void {
   const { ccred, baseline } = result
   rows.push([`daemon throughput, ${result.concurrency} clients, 1 connection per request`, `${int(ccred.rps)} req/s`, '≥ 5,000 req/s'])
   rows.push(['daemon latency p50 / p99 / max', `${ms(ccred.latency.p50, 2)} / ${ms(ccred.latency.p99, 2)} / ${ms(ccred.latency.max, 1)}`, 'p99 ≤ 5 ms'])
+  const single = result.diagnostics.find((d) => d.label.startsWith('diag: 1 client'))
+  if (single !== undefined) rows.push(['daemon latency, 1 client (unloaded) p50 / p99', `${ms(single.latency.p50, 2)} / ${ms(single.latency.p99, 2)}`, ''])
   rows.push(['bare node:http server, same load', `${int(baseline.rps)} req/s (p99 ${ms(baseline.latency.p99, 2)})`, ''])
   rows.push(['ccred ÷ bare server (req/s)', ratio(result.ratio), ''])
 }

@@ -141,7 +141,7 @@ function describe(result: LoadResult): string {
   const { latency } = result
   const servedText = Object.entries(result.served).map(([k, v]) => `${k} ${int(v)}`).join(', ')
   const cpu = `cpu: server ${result.serverCpuPct === undefined ? 'n/a' : `${result.serverCpuPct.toFixed(0)}%`}, load generator ${result.clientCpuPct.toFixed(0)}% (of one core); machine ${result.machineBusyPct === undefined ? 'n/a' : `${result.machineBusyPct.toFixed(0)}%`} of all cores busy`
-  return `  ${result.label.padEnd(34)} ${int(result.rps).padStart(7)} req/s  p50 ${ms(latency.p50, 2)}  p99 ${ms(latency.p99, 2)}  max ${ms(latency.max, 2)}  ` +
+  return `  ${result.label.padEnd(40)} ${int(result.rps).padStart(7)} req/s  p50 ${ms(latency.p50, 2)}  p99 ${ms(latency.p99, 2)}  max ${ms(latency.max, 2)}  ` +
     `(${int(result.requests)} requests in ${(result.elapsedMs / 1000).toFixed(1)} s${result.errors > 0 ? `, ${result.errors} errors` : ''}${result.non200 > 0 ? `, ${result.non200} non-200` : ''}; ${cpu}${servedText === '' ? '' : `; served: ${servedText}`})`
 }
 
@@ -178,6 +178,9 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       // Where the daemon's per-request time goes: the same load without the caller lookup
       // (no clientPid: no /proc walk), then with the audit log switched off.
       const short = { ...options, durationMs: Math.max(500, Math.round(options.durationMs / 2)) }
+      // Unloaded latency: what one `ccred get` waits for the daemon (the CLI's body, default config).
+      const single = await load('diag: 1 client (unloaded)', socket, 'POST', '/v1/credential', cliBody, { ...short, concurrency: 1, durationMs: 1_000 }, daemonPid)
+      out(describe(single))
       const noPidBody = JSON.stringify({ profile: 'demo', callerTtlMs: 300_000, refresh: false, interactive: false, configPath: sandbox.configPath })
       const noPid = await load('diag: no clientPid', socket, 'POST', '/v1/credential', noPidBody, short, daemonPid)
       out(describe(noPid))
@@ -188,10 +191,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       out(describe(noAudit))
       const health = await load('diag: GET /v1/health', socket, 'GET', '/v1/health', undefined, short, daemonPid)
       out(describe(health))
-      // Unloaded latency: what one `ccred get` waits for the daemon (full CLI body, audit still off).
-      const single = await load('diag: 1 client, CLI body, audit = false', socket, 'POST', '/v1/credential', cliBody, { ...short, concurrency: 1, durationMs: 1_000 }, daemonPid)
-      out(describe(single))
-      result.diagnostics.push(noPid, noAudit, health, single)
+      result.diagnostics.push(single, noPid, noAudit, health)
     }
     if (daemonPid !== undefined) {
       const rss = processRssKb(daemonPid)

@@ -7,7 +7,7 @@ import { delimiter, dirname } from 'node:path'
 import { claudeAvailable, runClaude } from '../helpers/claude.js'
 import type { RunClaudeResult } from '../helpers/claude.js'
 import { startForwardProxy } from '../helpers/forward-proxy.js'
-import type { Proxy } from '../helpers/forward-proxy.js'
+import type { Proxy, ProxyRequest } from '../helpers/forward-proxy.js'
 import { startGateway } from '../helpers/gateway.js'
 import type { Gateway, RecordedRequest } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'
@@ -200,17 +200,25 @@ interface ProxyWorld {
 
 const GW_KEY = 'sk-gw-static-5f1c2a'
 
-/** Claude Code behind a forward proxy that demands `Bearer ccred-demo-…`, the gateway demanding GW_KEY. */
-async function proxyScenario(config: string, proxyAuthHelper: (sandbox: Sandbox) => string, check: (world: ProxyWorld) => void): Promise<void> {
-  await withWorld({ config, rejectValues: (value) => value !== GW_KEY }, async (sandbox, gateway) => {
-    const proxy = await startForwardProxy({
-      upstreamPort: gateway.port,
-      requireProxyAuth: (value) => value !== undefined && value.startsWith('Bearer ccred-demo-'),
-    })
+function isDemoProxyAuthorization(value: string | undefined): boolean {
+  return value !== undefined && value.startsWith('Bearer ccred-demo-')
+}
+
+/**
+ * Claude Code behind a forward proxy that demands `Bearer ccred-demo-…` (or what
+ * `requireProxyAuth` says), with ccred as proxyAuthHelper; the gateway demands GW_KEY, which
+ * ccred's static profile gw reads from the environment Claude Code passes to the helper.
+ */
+async function proxyScenario(
+  options: { config: string; proxyAuthHelper: (sandbox: Sandbox) => string; requireProxyAuth?: (value: string | undefined) => boolean },
+  check: (world: ProxyWorld) => void,
+): Promise<void> {
+  await withWorld({ config: options.config, rejectValues: (value) => value !== GW_KEY }, async (sandbox, gateway) => {
+    const proxy = await startForwardProxy({ upstreamPort: gateway.port, requireProxyAuth: options.requireProxyAuth ?? isDemoProxyAuthorization })
     try {
       const run = await runClaude({
         home: sandbox.home,
-        settings: { proxyAuthHelper: proxyAuthHelper(sandbox), apiKeyHelper: helperCommand(sandbox, 'get gw') },
+        settings: { proxyAuthHelper: options.proxyAuthHelper(sandbox), apiKeyHelper: helperCommand(sandbox, 'get gw') },
         env: claudeEnv(sandbox, {
           GW_KEY,
           CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER: '1',
@@ -270,7 +278,7 @@ value = "env:GW_KEY"
 
 test('claude + ccred as proxyAuthHelper: CLAUDE_CODE_PROXY_URL makes get print "Bearer <token>" for Proxy-Authorization', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   if (claudeMissing(t)) return
-  await proxyScenario(PROXY_CONFIG, (sandbox) => helperCommand(sandbox, 'get demo'), (world) => checkThroughProxy(t, 'demo', world))
+  await proxyScenario({ config: PROXY_CONFIG, proxyAuthHelper: (sandbox) => helperCommand(sandbox, 'get demo') }, (world) => checkThroughProxy(t, 'demo', world))
 })
 
 test('claude + ccred as proxyAuthHelper: header = "proxy-authorization" prints "Bearer <token>" without CLAUDE_CODE_PROXY_URL', { timeout: TEST_TIMEOUT_MS }, async (t) => {
@@ -282,7 +290,37 @@ header = "proxy-authorization"
 `
   // `env -u` hides Claude Code's CLAUDE_CODE_PROXY_URL, so only the profile's header decides
   // (env is a pass-through program for caller detection, like sh).
-  await proxyScenario(config, (sandbox) => `env -u CLAUDE_CODE_PROXY_URL ${helperCommand(sandbox, 'get px')}`, (world) => checkThroughProxy(t, 'px', world))
+  await proxyScenario(
+    { config, proxyAuthHelper: (sandbox) => `env -u CLAUDE_CODE_PROXY_URL ${helperCommand(sandbox, 'get px')}` },
+    (world) => checkThroughProxy(t, 'px', world),
+  )
+})
+
+test('claude + ccred as proxyAuthHelper: a 407 makes Claude Code re-run the helper and ccred re-issues a new proxy token', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  if (claudeMissing(t)) return
+  let first: string | undefined
+  const requireProxyAuth = (value: string | undefined): boolean => {
+    if (value === undefined) return false
+    first ??= value
+    return value !== first && isDemoProxyAuthorization(value)
+  }
+  await proxyScenario({ config: PROXY_CONFIG, proxyAuthHelper: (sandbox) => helperCommand(sandbox, 'get demo'), requireProxyAuth }, ({ run, sandbox, gateway, proxy }) => {
+    const viaProxy = proxy.requests.filter((r) => r.url.includes('/v1/messages'))
+    const proxyLog = viaProxy.map((r) => `${r.method} ${r.status ?? '-'} ${JSON.stringify(r.proxyAuthorization?.slice(0, 24))}`).join('; ')
+    t.diagnostic(`claude run took ${run.durationMs} ms; proxy: ${proxyLog}`)
+    assert.equal(run.code, 0, describeRun(run, sandbox, `proxy: ${proxyLog}\ngateway: ${describeRequests(gateway.requests)}`))
+    assert.match(run.stdout, /pong/)
+    assert.equal(viaProxy.length, 2, `expected one 407 and one retry: ${proxyLog}`)
+    const [denied, retried] = viaProxy as [ProxyRequest, ProxyRequest]
+    assert.equal(denied.proxyAuthorization, first)
+    assert.equal(denied.status, 407)
+    assert.equal(retried.status, 200)
+    for (const request of viaProxy) assert.match(request.proxyAuthorization ?? '', /^Bearer ccred-demo-[0-9a-f]{32}$/)
+    assert.notEqual(retried.proxyAuthorization, denied.proxyAuthorization, 'the retry carried the refused proxy token again')
+    t.diagnostic(`retry ${retried.at - denied.at} ms after the 407`)
+    const served = auditLines(sandbox).filter((line) => line.event === 'issue' && line.profile === 'demo' && line.callerPid === run.pid).map((line) => line.served)
+    assert.deepEqual(served, ['fetch', 'reissue'], sandbox.auditLog())
+  })
 })
 
 test('claude + ccred get <unknown profile>: the ccred error line reaches Claude Code, the gateway gets no credential', { timeout: TEST_TIMEOUT_MS }, async (t) => {

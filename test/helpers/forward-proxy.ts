@@ -2,7 +2,7 @@
 // upstream port on 127.0.0.1 whatever host was asked for (so `gateway.test` reaches the stub gateway).
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen.js';
 
 export interface ProxyRequest {
   method: string;
@@ -134,11 +134,7 @@ export async function startForwardProxy(opts: ForwardProxyOptions): Promise<Prox
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

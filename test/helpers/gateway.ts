@@ -2,7 +2,7 @@
 // it authenticates each request from `authorization: Bearer <v>` or `x-api-key: <v>` and
 // answers `POST /v1/messages` with a canned "pong" reply (SSE when the body asks to stream).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen.js';
 
 export interface RecordedRequest {
   method: string;
@@ -165,11 +165,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     port,
