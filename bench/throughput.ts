@@ -175,12 +175,12 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     out(`  note: with ${options.concurrency} clients always waiting, mean latency = ${options.concurrency} / req/s; p99 ≤ 5 ms needs well over ${int(options.concurrency / 0.005)} req/s`)
 
     if (options.diagnostics) {
-      // Where the daemon's per-request time goes: the same load without the caller lookup
-      // (no clientPid: no /proc walk), then with the audit log switched off.
       const short = { ...options, durationMs: Math.max(500, Math.round(options.durationMs / 2)) }
       // Unloaded latency: what one `ccred get` waits for the daemon (the CLI's body, default config).
       const single = await load('diag: 1 client (unloaded)', socket, 'POST', '/v1/credential', cliBody, { ...short, concurrency: 1, durationMs: 1_000 }, daemonPid)
       out(describe(single))
+      // Where the daemon's per-request time goes: the same load without the caller lookup
+      // (no clientPid: no /proc walk), then also with the audit log switched off.
       const noPidBody = JSON.stringify({ profile: 'demo', callerTtlMs: 300_000, refresh: false, interactive: false, configPath: sandbox.configPath })
       const noPid = await load('diag: no clientPid', socket, 'POST', '/v1/credential', noPidBody, short, daemonPid)
       out(describe(noPid))
@@ -193,12 +193,12 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       out(describe(health))
       result.diagnostics.push(single, noPid, noAudit, health)
     }
-    if (daemonPid !== undefined) {
-      const rss = processRssKb(daemonPid)
-      if (rss !== undefined) {
-        result.daemonRssKb = rss
-        out(`  daemon RSS after load: ${int(rss.rssKb / 1024)} MiB (peak ${int(rss.peakKb / 1024)} MiB)`)
-      }
+    const rss = daemonPid === undefined ? undefined : processRssKb(daemonPid)
+    if (rss !== undefined) {
+      result.daemonRssKb = rss
+      const baselineRss = baselineServer.pid === undefined ? undefined : processRssKb(baselineServer.pid)
+      out(`  RSS after load: daemon ${int(rss.rssKb / 1024)} MiB (peak ${int(rss.peakKb / 1024)} MiB)` +
+        (baselineRss === undefined ? '' : `; bare server ${int(baselineRss.rssKb / 1024)} MiB (peak ${int(baselineRss.peakKb / 1024)} MiB)`))
     }
     return result
   } finally {

@@ -25,6 +25,12 @@ export interface GetRequest {
   /** Nearest non-shell ancestor of the client: the Claude Code process. */
   callerPid?: number
   callerCommand?: string
+  /**
+   * When the asking process started. A re-run after a 401 is a new process,
+   * started after the value was given; requests already in flight when it was
+   * given are not a sign of rejection.
+   */
+  clientStartedAtMs?: number
   /** A person at a terminal: asking again soon is not a sign of a 401. */
   interactive?: boolean
   /** `ccred get --refresh`: a new value whatever the cache holds. */
@@ -257,6 +263,7 @@ export class Broker {
     if (request.callerPid === undefined || request.interactive === true || entry.current === undefined || request.callerTtlMs <= 0) return false
     const given = entry.callers.get(request.callerPid)
     if (given === undefined || given.seq !== entry.current.seq) return false
+    if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
     if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
     return entry.lastReissueAtMs === undefined || nowMs - entry.lastReissueAtMs >= this.#settings().reissueIntervalMs
   }

@@ -27,6 +27,10 @@ export interface CredentialRequest {
   callerTtlMs: number
   /** pid of the ccred client; the caller is its nearest non-shell ancestor. */
   clientPid?: number
+  /** The client's parent pid, which saves the daemon a /proc read. */
+  clientParentPid?: number
+  /** When the client process started (epoch ms): a 401 re-run starts after the value was given. */
+  clientStartedAtMs?: number
   /**
    * The client's stdin is a terminal: a person at a shell, not Claude Code (whose
    * helper stdin is a pipe). Asking twice by hand is not a 401, so no re-issue.
@@ -162,13 +166,14 @@ export class CredentialService {
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.profile(request.profile)
-    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid)
+    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
     const result = await this.broker.get({
       profile: this.#brokerProfile(profile),
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
+      ...(request.clientStartedAtMs === undefined ? {} : { clientStartedAtMs: request.clientStartedAtMs }),
     })
     const issued: IssuedCredential = {
       profile: profile.name,
@@ -229,8 +234,10 @@ export class CredentialService {
     return this.broker.purge(name)
   }
 
-  close(): void {
+  /** Stops refresh timers and flushes the audit log. */
+  async close(): Promise<void> {
     this.broker.close()
+    await this.#audit?.close()
   }
 }
 

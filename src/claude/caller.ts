@@ -12,7 +12,27 @@ export interface ProcessInfo {
   command: string
 }
 
+/**
+ * Ancestors are read once per few seconds, not on every request: under load the
+ * same Claude Code process asks many times, and /proc reads are the daemon's
+ * largest per-request cost. A pid reused within the window is the only risk,
+ * and it only affects which caller a value is attributed to.
+ */
+const CACHE_MS = 2_000
+const CACHE_MAX_ENTRIES = 1024
+const cache = new Map<number, { info: ProcessInfo | undefined; readAtMs: number }>()
+
 export function processInfo(pid: number): ProcessInfo | undefined {
+  const nowMs = Date.now()
+  const hit = cache.get(pid)
+  if (hit !== undefined && nowMs - hit.readAtMs < CACHE_MS) return hit.info
+  const info = readProcessInfo(pid)
+  if (cache.size >= CACHE_MAX_ENTRIES) cache.clear()
+  cache.set(pid, { info, readAtMs: nowMs })
+  return info
+}
+
+function readProcessInfo(pid: number): ProcessInfo | undefined {
   try {
     if (process.platform === 'linux') {
       // "pid (comm) state ppid ..."; comm may itself contain spaces and parentheses.
@@ -40,10 +60,11 @@ export function processInfo(pid: number): ProcessInfo | undefined {
  * this finds the Claude Code process; the broker uses it to recognise a re-run
  * after a 401.
  */
-export function findCaller(clientPid: number): ProcessInfo | undefined {
-  const client = processInfo(clientPid)
-  if (client === undefined) return undefined
-  let current = processInfo(client.ppid)
+export function findCaller(clientPid: number, clientParentPid?: number): ProcessInfo | undefined {
+  // The client's own entry is new on every run, so it is not cached; its parent usually is.
+  const parentPid = clientParentPid ?? readProcessInfo(clientPid)?.ppid
+  if (parentPid === undefined) return undefined
+  let current = processInfo(parentPid)
   for (let depth = 0; current !== undefined && depth < 16; depth++) {
     if (!PASS_THROUGH.has(current.command) || current.ppid <= 1) return current
     current = processInfo(current.ppid)

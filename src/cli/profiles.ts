@@ -17,6 +17,6 @@ export async function runProfiles(options: { json?: boolean }, io: Io): Promise<
     }
     return profiles.some((p) => p.error !== undefined) ? 3 : 0
   } finally {
-    service.close()
+    await service.close()
   }
 }

@@ -51,7 +51,7 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
     return 0
   } finally {
-    service.close()
+    await service.close()
   }
 }
 

@@ -21,7 +21,7 @@ export async function collectStatus(io: Io): Promise<DaemonStatus> {
   try {
     return { daemon: { running: false, socket }, ...(await service.status()) }
   } finally {
-    service.close()
+    await service.close()
   }
 }
 

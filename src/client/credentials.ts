@@ -14,12 +14,18 @@ export interface CredentialQuery {
 
 type Env = Record<string, string | undefined>
 
+function processStartedAtMs(): number {
+  return Math.round(Date.now() - process.uptime() * 1000)
+}
+
 async function fromDaemon(socket: string, query: CredentialQuery, env: Env): Promise<IssuedCredential> {
   const response = await requestDaemon(socket, 'POST', '/v1/credential', {
     profile: query.profile,
     callerTtlMs: query.callerTtlMs,
     refresh: query.forceRefresh,
     clientPid: process.pid,
+    clientParentPid: process.ppid,
+    clientStartedAtMs: processStartedAtMs(),
     interactive: isatty(0),
     configPath: configPath(env),
     ...(query.header === undefined ? {} : { header: query.header }),
@@ -33,7 +39,7 @@ async function fromThisProcess(query: CredentialQuery, env: Env): Promise<Issued
   try {
     return await service.get({ ...query, clientPid: process.pid, interactive: isatty(0) })
   } finally {
-    service.close()
+    await service.close()
   }
 }
 

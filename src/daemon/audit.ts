@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs'
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname } from 'node:path'
 import type { BrokerEvent } from '../broker/broker.js'
 
@@ -9,6 +9,8 @@ import type { BrokerEvent } from '../broker/broker.js'
  */
 export class AuditLog {
   #broken = false
+  /** Opened on first use and kept open: an open and close per issuance would halve the daemon's throughput. */
+  #stream: WriteStream | undefined
 
   constructor(readonly path: string, readonly now: () => number = Date.now) {}
 
@@ -26,12 +28,33 @@ export class AuditLog {
     }
     if (event.expiresAt !== undefined) line.expiresAt = event.expiresAt.toISOString()
     try {
-      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
-      appendFileSync(this.path, JSON.stringify(line) + '\n', { mode: 0o600 })
+      this.#stream ??= this.#open()
+      this.#stream.write(JSON.stringify(line) + '\n')
     } catch (error) {
-      // Auditing must not take credentials down; say so once on the daemon's stderr.
-      this.#broken = true
-      process.stderr.write(`ccred: audit log ${this.path} cannot be written (${(error as Error).message}); auditing is off until restart\n`)
+      this.#fail(error as Error)
     }
+  }
+
+  #open(): WriteStream {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 })
+    const stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 })
+    stream.on('error', (error) => this.#fail(error))
+    return stream
+  }
+
+  /** Auditing must not take credentials down; say so once on the daemon's stderr. */
+  #fail(error: Error): void {
+    if (this.#broken) return
+    this.#broken = true
+    this.#stream?.destroy()
+    process.stderr.write(`ccred: audit log ${this.path} cannot be written (${error.message}); auditing is off until restart\n`)
+  }
+
+  /** Flushes pending lines (for shutdown). */
+  close(): Promise<void> {
+    const stream = this.#stream
+    this.#stream = undefined
+    if (stream === undefined || this.#broken) return Promise.resolve()
+    return new Promise((resolve) => stream.end(() => resolve()))
   }
 }

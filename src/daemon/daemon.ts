@@ -78,12 +78,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearTimeout(idleTimer)
-      service?.close()
       await new Promise<void>((resolve) => {
         if (server === undefined) return resolve()
         server.close(() => resolve())
         server.closeAllConnections()
       })
+      await service?.close()
       removeQuietly(socket)
       removeQuietly(pidPath)
       removeQuietly(lockPath)

@@ -100,12 +100,16 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
           throw new CcredError('ERR_PROTOCOL', `"header" must be one of ${HEADERS.join(', ')}`, { hint: 'see ccred get --help' })
         }
         const clientPid = optionalNumber(body, 'clientPid')
+        const clientParentPid = optionalNumber(body, 'clientParentPid')
+        const clientStartedAtMs = optionalNumber(body, 'clientStartedAtMs')
         const issued = await service.get({
           profile,
           callerTtlMs: optionalNumber(body, 'callerTtlMs') ?? 300_000,
           forceRefresh: body.refresh === true,
           interactive: body.interactive === true,
           ...(clientPid === undefined ? {} : { clientPid }),
+          ...(clientParentPid === undefined ? {} : { clientParentPid }),
+          ...(clientStartedAtMs === undefined ? {} : { clientStartedAtMs }),
           ...(header === undefined ? {} : { header: header as Header }),
         })
         return send(res, 200, issued)

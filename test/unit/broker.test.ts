@@ -46,7 +46,7 @@ function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueInterv
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean } = {}) =>
+  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number } = {}) =>
     broker.get({ profile, callerTtlMs: TTL_MS, ...extra })
   return { clock, source, broker, profile, get, events }
 }
@@ -244,6 +244,20 @@ describe('broker: 401-aware re-issue', () => {
     clock.advance(2.5 * MINUTE) // half the TTL: a normal re-run, not a 401
     assert.equal((await get({ callerPid: 1 })).served, 'hit')
     assert.equal(source.fetches, 1)
+  })
+
+  it('requests already in flight when the value was given are not a re-run (the client started before)', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    const startedAtMs = clock.now()
+    clock.advance(30)
+    await get({ callerPid: 11, clientStartedAtMs: startedAtMs })
+    clock.advance(5)
+    const concurrent = await get({ callerPid: 11, clientStartedAtMs: startedAtMs })
+    assert.equal(concurrent.served, 'hit')
+    clock.advance(1000)
+    const rerun = await get({ callerPid: 11, clientStartedAtMs: clock.now() - 30 })
+    assert.equal(rerun.served, 'reissue', 'a process started after the value was given')
+    assert.equal(source.fetches, 2)
   })
 
   it('is rate-limited per profile', async () => {
