@@ -64,7 +64,7 @@ export async function benchWarmGet(options: WarmGetOptions): Promise<WarmGetResu
   try {
     const ccredArgs = [sandbox.cliPath, 'get', 'demo']
     const nodeArgs = ['-e', '']
-    out(`warm-get: ${options.runs} interleaved runs each of \`node dist/cmd/ccred.js get demo\` and \`node -e ""\` (stdin ignored, daemon warm)`)
+    out(`warm-get: ${options.runs} interleaved runs each of \`node dist/cmd/ccred.cjs get demo\` (the bin) and \`node -e ""\` (stdin ignored, daemon warm)`)
 
     // Autostart the daemon and cache the demo value; then a few untimed runs of each warm the page cache.
     const first = await sandbox.run(['get', 'demo'], { timeoutMs: 20_000 })

@@ -1,22 +1,30 @@
 #!/usr/bin/env node
 /**
- * Entry point. `ccred get` is the hot path (Claude Code runs it every few
- * minutes per session), so a plain `get` is parsed here without loading
- * commander; anything unusual (--help, a typo) goes to the full CLI, which
- * reports it properly.
+ * The `ccred` entry. Claude Code runs `ccred get` every few minutes per session,
+ * so the warm path (a plain `get` and a running daemon) is handled here without
+ * loading commander or anything else. For speed, esbuild also bundles this file
+ * with that path into dist/cmd/ccred.cjs, the package's bin: one CommonJS file
+ * loads faster than a graph of ES modules. Everything else loads the full CLI.
  */
-const args = process.argv.slice(2)
-let exitCode: number | undefined
-if (args[0] === 'get') {
-  const { parseGetFastPath } = await import('../src/cli/get-fast-path.js')
-  const parsed = parseGetFastPath(args.slice(1))
-  if (parsed !== undefined) {
-    const [{ runGet }, { processIo, reportError }] = await Promise.all([import('../src/cli/get.js'), import('../src/cli/io.js')])
-    exitCode = await runGet(parsed.profile, parsed.options, processIo).catch((error: unknown) => reportError(processIo, error))
-  }
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { hotGet } from '../src/cli/hot-get.js'
+import { processIo } from '../src/cli/io.js'
+
+// dist/cmd/ in both forms: the bundle (CommonJS, __dirname) and tsc's output (ESM).
+const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url))
+
+// A reader that goes away (`ccred status | head`) is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw error
+})
+
+async function run(): Promise<number> {
+  const handled = await hotGet(process.argv.slice(2), processIo)
+  if (handled !== undefined) return handled
+  const { main } = (await import(pathToFileURL(join(here, '..', 'src', 'cli', 'main.js')).href)) as typeof import('../src/cli/main.js')
+  return main(process.argv)
 }
-if (exitCode === undefined) {
-  const { main } = await import('../src/cli/main.js')
-  exitCode = await main(process.argv)
-}
-process.exitCode = exitCode
+
+void run().then((code) => { process.exitCode = code })

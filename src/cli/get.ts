@@ -1,5 +1,5 @@
 import { headerFor, helperContext } from '../claude/helper-context.js'
-import { requestCredential } from '../client/credentials.js'
+import type { CredentialFetcher } from '../client/credentials.js'
 import type { Header } from '../config/load.js'
 import { headerValue, jsonOutput } from '../output/format.js'
 import { usageError, type Io } from './io.js'
@@ -21,10 +21,10 @@ export function parseHeaderOption(value: string | undefined): Header | undefined
  * `ccred get <profile>`: the credential and one newline on stdout, nothing else.
  * Never reads stdin (Claude Code leaves it open) and never prompts.
  */
-export async function runGet(profile: string, options: GetOptions, io: Io): Promise<number> {
+export async function runGet(profile: string, options: GetOptions, io: Io, fetchCredential: CredentialFetcher): Promise<number> {
   const context = helperContext(io.env)
   const header = headerFor(context, parseHeaderOption(options.header))
-  const issued = await requestCredential(
+  const issued = await fetchCredential(
     { profile, callerTtlMs: context.callerTtlMs, forceRefresh: options.refresh === true, ...(header === undefined ? {} : { header }) },
     io.env,
     (line) => io.stderr.write(`${line}\n`),

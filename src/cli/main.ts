@@ -42,7 +42,10 @@ Examples (settings.json):
   "apiKeyHelper": "ccred get litellm"
   "proxyAuthHelper": "ccred get litellm --header proxy-authorization"`)
     .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean }) =>
-      run(async () => (await import('./get.js')).runGet(profile, options, io))())
+      run(async () => {
+        const [{ runGet }, { requestCredential }] = await Promise.all([import('./get.js'), import('../client/credentials.js')])
+        return runGet(profile, options, io, requestCredential)
+      })())
 
   program.command('status')
     .description('daemon state and, per profile: source, cached or not, expiry, last refresh, last error, hits (never a secret)')

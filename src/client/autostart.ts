@@ -11,7 +11,8 @@ const POLL_INTERVAL_MS = 20
 /** A spawn lock older than this belongs to a client that died mid-start. */
 const STALE_SPAWN_LOCK_MS = 10_000
 
-const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.js', import.meta.url))
+/** The bin (the esbuild bundle beside the full CLI); `daemon run` goes straight to the full CLI from there. */
+const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
 
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 

@@ -1,37 +1,11 @@
 import { isatty } from 'node:tty'
-import { configPath, runtimeDir, socketPath } from '../config/paths.js'
-import type { Header } from '../config/load.js'
-import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import type { IssuedCredential } from '../output/format.js'
-import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
+import { isUnreachable, requestFromDaemon, type CredentialQuery, type Env } from './daemon-request.js'
 
-export interface CredentialQuery {
-  profile: string
-  callerTtlMs: number
-  forceRefresh: boolean
-  header?: Header
-}
+export type { CredentialQuery } from './daemon-request.js'
 
-type Env = Record<string, string | undefined>
-
-function processStartedAtMs(): number {
-  return Math.round(Date.now() - process.uptime() * 1000)
-}
-
-async function fromDaemon(socket: string, query: CredentialQuery, env: Env): Promise<IssuedCredential> {
-  const response = await requestDaemon(socket, 'POST', '/v1/credential', {
-    profile: query.profile,
-    callerTtlMs: query.callerTtlMs,
-    refresh: query.forceRefresh,
-    clientPid: process.pid,
-    clientParentPid: process.ppid,
-    clientStartedAtMs: processStartedAtMs(),
-    interactive: isatty(0),
-    configPath: configPath(env),
-    ...(query.header === undefined ? {} : { header: query.header }),
-  })
-  return unwrap<IssuedCredential>(response)
-}
+/** How a command obtains a credential; the warm path passes one that never starts anything. */
+export type CredentialFetcher = (query: CredentialQuery, env: Env, warn: (line: string) => void) => Promise<IssuedCredential>
 
 async function fromThisProcess(query: CredentialQuery, env: Env): Promise<IssuedCredential> {
   const { inProcessService } = await import('./in-process.js')
@@ -48,28 +22,20 @@ async function fromThisProcess(query: CredentialQuery, env: Env): Promise<Issued
  * in this process when the daemon cannot run or CCRED_NO_DAEMON=1. `warn` gets
  * one line for stderr when it falls back.
  */
-export async function requestCredential(query: CredentialQuery, env: Env, warn: (line: string) => void): Promise<IssuedCredential> {
+export const requestCredential: CredentialFetcher = async (query, env, warn) => {
   if (env.CCRED_NO_DAEMON === '1') return fromThisProcess(query, env)
-  const dirProblem = checkPrivateDir(runtimeDir(env))
-  if (dirProblem !== undefined) {
-    warn(`ccred: not using the daemon: ${dirProblem.message} (${dirProblem.hint}); fetching in this process`)
+  const first = await requestFromDaemon(query, env)
+  if (!isUnreachable(first)) return first
+  if (first.reason === 'unsafe-dir') {
+    warn(`ccred: not using the daemon: ${first.error.message} (${first.error.hint}); fetching in this process`)
     return fromThisProcess(query, env)
-  }
-  const socket = socketPath(env)
-  try {
-    return await fromDaemon(socket, query, env)
-  } catch (error) {
-    if (!(error instanceof DaemonNotRunning)) throw error
   }
   // Loaded only when needed: child_process costs the warm path several milliseconds.
   const { startDaemonInBackground } = await import('./autostart.js')
   const started = await startDaemonInBackground(env)
   if (started.ok) {
-    try {
-      return await fromDaemon(socket, query, env)
-    } catch (error) {
-      if (!(error instanceof DaemonNotRunning)) throw error
-    }
+    const second = await requestFromDaemon(query, env)
+    if (!isUnreachable(second)) return second
   }
   const why = started.ok ? 'it stopped right after starting' : `${started.error.message}; ${started.error.hint ?? ''}`
   warn(`ccred: the daemon is unavailable (${why}); fetching in this process`)

@@ -53,7 +53,7 @@ export class Sandbox {
   }
 
   get cliPath(): string {
-    return join(repoRoot(), 'dist', 'cmd', 'ccred.js')
+    return join(repoRoot(), 'dist', 'cmd', 'ccred.cjs')
   }
 
   writeConfig(toml: string): void {

@@ -1,0 +1,30 @@
+import { isUnreachable, requestFromDaemon } from '../client/daemon-request.js'
+import { runGet } from './get.js'
+import { parseGetFastPath } from './get-fast-path.js'
+import { reportError, type Io } from './io.js'
+
+/** Thrown inside the warm path to hand over to the full CLI. */
+class HandOver extends Error {}
+
+/**
+ * The warm path of `ccred get`: a plain command line and a running daemon. It is
+ * bundled into the `ccred` bin as one CommonJS file, so Claude Code's helper runs
+ * cost little more than starting node. Returns undefined for everything else
+ * (no daemon yet, CCRED_NO_DAEMON, unusual arguments, --help): the full CLI then
+ * runs and does the same work with autostart and fallbacks.
+ */
+export async function hotGet(args: string[], io: Io): Promise<number | undefined> {
+  if (args[0] !== 'get' || io.env.CCRED_NO_DAEMON === '1') return undefined
+  const parsed = parseGetFastPath(args.slice(1))
+  if (parsed === undefined) return undefined
+  try {
+    return await runGet(parsed.profile, parsed.options, io, async (query, env) => {
+      const result = await requestFromDaemon(query, env)
+      if (isUnreachable(result)) throw new HandOver()
+      return result
+    })
+  } catch (error) {
+    if (error instanceof HandOver) return undefined
+    return reportError(io, error)
+  }
+}
