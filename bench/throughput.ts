@@ -158,9 +158,12 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     const baselineSocket = join(sandbox.root, 'baseline.sock')
     baselineServer = await startBaseline(baselineSocket, sandbox.env)
 
-    // The body the real CLI sends (src/client/credentials.ts); clientPid is this process, whose
+    // The body the real CLI sends (src/client/daemon-request.ts); clientPid is this process, whose
     // nearest non-shell ancestor the daemon looks up per request, as it does for Claude Code.
-    const cliBody = JSON.stringify({ profile: 'demo', callerTtlMs: 300_000, refresh: false, clientPid: process.pid, interactive: false, configPath: sandbox.configPath })
+    const cliBody = JSON.stringify({
+      profile: 'demo', callerTtlMs: 300_000, refresh: false, clientPid: process.pid, clientParentPid: process.ppid,
+      clientStartedAtMs: Math.round(Date.now() - process.uptime() * 1000), interactive: false, configPath: sandbox.configPath,
+    })
     const warm = { ...options, durationMs: Math.min(500, options.durationMs), maxRequests: Math.min(2_000, options.maxRequests), out: () => undefined }
     await load('warm-up', baselineSocket, 'POST', '/v1/credential', cliBody, warm, undefined)
     await load('warm-up', socket, 'POST', '/v1/credential', cliBody, warm, undefined)

@@ -9,20 +9,19 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { hotGet } from '../src/cli/hot-get.js'
-import { processIo } from '../src/cli/io.js'
+import { directIo } from '../src/cli/io.js'
 
 // dist/cmd/ in both forms: the bundle (CommonJS, __dirname) and tsc's output (ESM).
 const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url))
 
-// A reader that goes away (`ccred status | head`) is not an error worth a stack trace.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-  throw error
-})
-
 async function run(): Promise<number> {
-  const handled = await hotGet(process.argv.slice(2), processIo)
+  const handled = await hotGet(process.argv.slice(2), directIo)
   if (handled !== undefined) return handled
+  // A reader that goes away (`ccred status | head`) is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw error
+  })
   const { main } = (await import(pathToFileURL(join(here, '..', 'src', 'cli', 'main.js')).href)) as typeof import('../src/cli/main.js')
   return main(process.argv)
 }

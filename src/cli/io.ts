@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import { CcredError, toCcredError } from '../errors.js'
 
 /** What a command may touch; `main` gets the real process, tests can pass their own. */
@@ -8,6 +9,30 @@ export interface Io {
 }
 
 export const processIo: Io = { env: process.env, stdout: process.stdout, stderr: process.stderr }
+
+/**
+ * Writes straight to file descriptors 1 and 2, for the warm `get` path: creating
+ * process.stdout's stream costs more than the one short line it carries. Falls
+ * back to the stream when the pipe is full (EAGAIN); a reader that went away
+ * (EPIPE) is ignored, as there is nobody left to tell.
+ */
+function directWriter(fd: 1 | 2, stream: () => NodeJS.WriteStream): Io['stdout'] {
+  return {
+    write(text: string) {
+      let rest = Buffer.from(text, 'utf8')
+      try {
+        while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest))
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'EAGAIN') stream().write(rest)
+        else if (code !== 'EPIPE') throw error
+      }
+      return true
+    },
+  }
+}
+
+export const directIo: Io = { env: process.env, stdout: directWriter(1, () => process.stdout), stderr: directWriter(2, () => process.stderr) }
 
 /**
  * One line on stderr: Claude Code shows a failing helper's stderr as the reason,

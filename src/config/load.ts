@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
@@ -60,9 +61,13 @@ source = "demo"
 
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
+/**
+ * Identifies the file version. Synchronous on purpose: the daemon checks it on
+ * every request, and a stat on the thread pool costs more than the stat itself.
+ */
 export async function configStamp(path: string): Promise<string> {
   try {
-    const info = await stat(path)
+    const info = statSync(path)
     return `${info.ino}:${info.size}:${info.mtimeMs}`
   } catch {
     return 'missing'
