@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
 import { ensurePrivateDir } from '../daemon/runtime-dir.js'
@@ -67,10 +68,13 @@ export async function startDaemonInBackground(env: Record<string, string | undef
       const logFd = openSync(logPath, 'a', 0o600)
       const nodeArgs = [CLI_ENTRY, 'daemon', 'run']
       const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
+      // Not the cwd of whichever command happened to start it: a daemon must not pin a project directory.
+      const home = env.HOME || homedir()
+      const cwd = existsSync(home) ? home : '/'
       // Core dumps off (they would hold secrets); `ulimit` needs a shell, paid only on autostart.
       child = process.platform === 'win32'
-        ? spawn(process.execPath, nodeArgs, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, windowsHide: true })
-        : spawn('/bin/sh', ['-c', 'ulimit -c 0 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv })
+        ? spawn(process.execPath, nodeArgs, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd, windowsHide: true })
+        : spawn('/bin/sh', ['-c', 'ulimit -c 0 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd })
       closeSync(logFd)
       child.on('exit', (code) => { exitedEarly = { code } })
       child.on('error', () => { exitedEarly = { code: null } })
