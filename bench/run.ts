@@ -54,6 +54,7 @@ function warmRows(result: WarmGetResult | undefined, error?: string): void {
   rows.push([`warm \`ccred get demo\` (median / p90, ${result.runs} runs)`, `${ms(result.ccred.p50)} / ${ms(result.ccred.p90)}`, ''])
   rows.push([`\`node -e ""\` same run (median / p90)`, `${ms(result.node.p50)} / ${ms(result.node.p90)}`, ''])
   rows.push(['warm get ÷ bare node start (medians)', `${ratio(result.ratio)} (+${ms(result.ccred.p50 - result.node.p50)})`, '≤ 1.30×'])
+  rows.push(['floor: minimal CommonJS socket client ÷ bare node start', `${ratio(result.floorRatio)} (+${ms(result.floor.p50 - result.node.p50)})`, ''])
   if (result.rssKb !== undefined) rows.push(['peak RSS: `ccred get` / `node -e ""`', `${int(result.rssKb.ccred / 1024)} MiB / ${int(result.rssKb.node / 1024)} MiB`, ''])
 }
 

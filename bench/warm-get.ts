@@ -22,8 +22,12 @@ export interface WarmGetResult {
   runs: number
   ccred: Summary
   node: Summary
+  /** The same request from a minimal CommonJS socket client: what any node client costs. */
+  floor: Summary
   /** median(ccred) / median(node) */
   ratio: number
+  /** median(floor) / median(node) */
+  floorRatio: number
   /** median peak RSS of each child, KiB; undefined when it could not be read. */
   rssKb?: { ccred: number; node: number }
   served?: { hits: number; fetches: number; reissues: number }
@@ -64,7 +68,18 @@ export async function benchWarmGet(options: WarmGetOptions): Promise<WarmGetResu
   try {
     const ccredArgs = [sandbox.cliPath, 'get', 'demo']
     const nodeArgs = ['-e', '']
-    out(`warm-get: ${options.runs} interleaved runs each of \`node dist/cmd/ccred.cjs get demo\` (the bin) and \`node -e ""\` (stdin ignored, daemon warm)`)
+    // The floor for any socket client in node: load net, send the same request, print the value.
+    const floorScript = join(sandbox.root, 'floor.cjs')
+    writeFileSync(floorScript, [
+      `const c = require('node:net').connect(${JSON.stringify(join(sandbox.runtimeDir, 'ccred.sock'))})`,
+      `const body = JSON.stringify({ profile: 'demo', callerTtlMs: 300000 })`,
+      `let out = ''`,
+      `c.on('connect', () => c.write('POST /v1/credential HTTP/1.1\\r\\nHost: ccred\\r\\nConnection: close\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body))`,
+      `c.on('data', (d) => { out += d })`,
+      `c.on('end', () => require('node:fs').writeSync(1, JSON.parse(out.slice(out.indexOf('\\r\\n\\r\\n') + 4)).value + '\\n'))`,
+    ].join('\n'))
+    const floorArgs = [floorScript]
+    out(`warm-get: ${options.runs} interleaved runs each of \`node dist/cmd/ccred.cjs get demo\` (the bin), \`node -e ""\` and a minimal socket client (stdin ignored, daemon warm)`)
 
     // Autostart the daemon and cache the demo value; then a few untimed runs of each warm the page cache.
     const first = await sandbox.run(['get', 'demo'], { timeoutMs: 20_000 })
@@ -72,15 +87,17 @@ export async function benchWarmGet(options: WarmGetOptions): Promise<WarmGetResu
     for (let i = 0; i < 3; i++) {
       await timeChild(ccredArgs, sandbox.env)
       await timeChild(nodeArgs, sandbox.env)
+      await timeChild(floorArgs, sandbox.env)
     }
 
     const ccredMs: number[] = []
     const nodeMs: number[] = []
+    const floorMs: number[] = []
     let failures = 0
     const deadline = performance.now() + options.budgetMs
     for (let i = 0; i < options.runs && performance.now() < deadline; i++) {
       // Alternate which goes first so neither always runs on a just-warmed CPU.
-      const order = i % 2 === 0 ? ['ccred', 'node'] : ['node', 'ccred']
+      const order = i % 2 === 0 ? ['ccred', 'node', 'floor'] : ['floor', 'node', 'ccred']
       for (const which of order) {
         if (which === 'ccred') {
           const run = await timeChild(ccredArgs, sandbox.env)
@@ -89,14 +106,17 @@ export async function benchWarmGet(options: WarmGetOptions): Promise<WarmGetResu
             if (failures === 1) out(`  ccred get failed (exit ${run.code}): ${run.stderr.trim().slice(0, 300)}`)
           }
           ccredMs.push(run.ms)
-        } else {
+        } else if (which === 'node') {
           nodeMs.push((await timeChild(nodeArgs, sandbox.env)).ms)
+        } else {
+          floorMs.push((await timeChild(floorArgs, sandbox.env)).ms)
         }
       }
     }
     const ccred = summarize(ccredMs)
     const node = summarize(nodeMs)
-    const result: WarmGetResult = { runs: Math.min(ccred.count, node.count), ccred, node, ratio: ccred.p50 / node.p50, failures }
+    const floor = summarize(floorMs)
+    const result: WarmGetResult = { runs: Math.min(ccred.count, node.count), ccred, node, floor, ratio: ccred.p50 / node.p50, floorRatio: floor.p50 / node.p50, failures }
     if (result.runs < options.runs) out(`  (time budget of ${options.budgetMs / 1000}s reached after ${result.runs} runs)`)
 
     // Peak RSS: separate runs with a preloaded module that reports process.resourceUsage().maxRSS at exit
@@ -128,7 +148,9 @@ export async function benchWarmGet(options: WarmGetOptions): Promise<WarmGetResu
 
     out(`  ccred get demo : median ${ms(ccred.p50)}  p90 ${ms(ccred.p90)}  min ${ms(ccred.min)}  max ${ms(ccred.max)}  (${ccred.count} runs${failures > 0 ? `, ${failures} failed` : ''})`)
     out(`  node -e ""     : median ${ms(node.p50)}  p90 ${ms(node.p90)}  min ${ms(node.min)}  max ${ms(node.max)}  (${node.count} runs)`)
+    out(`  floor client   : median ${ms(floor.p50)}  p90 ${ms(floor.p90)}  (a 6-line CommonJS script: load net, same request, print)`)
     out(`  ratio of medians: ${ratio(result.ratio)} (target ≤ 1.30×); ccred adds ${ms(ccred.p50 - node.p50)} to a bare node start`)
+    out(`  floor ÷ node: ${ratio(result.floorRatio)}; ccred ÷ floor: ${ratio(ccred.p50 / floor.p50)}`)
     if (result.rssKb !== undefined) {
       out(`  peak RSS (median of ${options.rssRuns}): ccred get ${int(result.rssKb.ccred / 1024)} MiB, node -e "" ${int(result.rssKb.node / 1024)} MiB`)
     }
