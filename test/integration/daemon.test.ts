@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
@@ -224,6 +224,38 @@ lifetime = "2m"
     assert.match(short.stderr, /warning: profile short: credentials live 2m, less than the helper TTL 5m \+ skew 1m; set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=60000/)
     assert.equal((await box.run(['get', 'short'])).stderr, '', 'warned once')
     assert.match((await box.run(['status'])).stdout, /short: warning: .*CLAUDE_CODE_API_KEY_HELPER_TTL_MS=60000/)
+  })
+
+  it('honours the caller TTL from the environment; reads file references; runs shell commands and JSON output', async () => {
+    const box = sandbox()
+    const keyFile = box.file('gateway.key')
+    writeFileSync(keyFile, 'from-a-file\n', { mode: 0o600 })
+    box.writeConfig(`
+[profiles.short]
+source = "exec"
+command = ["${box.writeScript('short.sh', COUNTER_SCRIPT(box.file('count-short'), 0))}"]
+lifetime = "2m"
+
+[profiles.filekey]
+source = "static"
+value = "file:${keyFile}"
+
+[profiles.shelljson]
+source = "exec"
+shell = true
+command = '''printf '{"token": "%s", "expires_in": 900}' "$(echo json-token)"'''
+`)
+    // 2m lives longer than a 30 s TTL + 60 s skew: no warning, unlike with the 5-minute default.
+    const short = await box.run(['get', 'short'], { env: { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '30000' } })
+    assert.equal(short.code, 0)
+    assert.equal(short.stderr, '')
+    const shortDefault = await box.run(['get', 'short', '--json'], { distinctCaller: true })
+    assert.match(shortDefault.stderr, /credentials live 2m, less than the helper TTL 5m/)
+    assert.equal((await box.run(['get', 'filekey'])).stdout, 'from-a-file\n')
+    const json = JSON.parse((await box.run(['get', 'shelljson', '--json'])).stdout) as { value: string; expiresAt: string }
+    assert.equal(json.value, 'json-token')
+    const lifetimeMs = Date.parse(json.expiresAt) - Date.now()
+    assert.ok(lifetimeMs > 14 * 60_000 && lifetimeMs <= 15 * 60_000, `expires_in 900 s -> ${lifetimeMs} ms`)
   })
 
   it('reloads the config when the file changes', async () => {
