@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import type { Clock } from '../clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { findCaller } from '../claude/caller.js'
-import { configStamp, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
+import { configStamp, DEFAULT_BROKER, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
+import { auditLogPath, configPath } from '../config/paths.js'
 import { resolveReference } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
@@ -74,7 +75,7 @@ export class CredentialService {
     this.#options = options
     this.broker = new Broker({
       clock: options.clock,
-      settings: () => this.#config?.broker ?? { skewMs: 60_000, reissueIntervalMs: 10_000 },
+      settings: () => this.#config?.broker ?? DEFAULT_BROKER,
       onEvent: (event) => {
         if (this.#config?.broker.audit !== false) this.#audit?.record(event)
       },
@@ -246,5 +247,16 @@ function keyOf(profile: ProfileConfig): string {
 }
 
 function emptyConfig(path: string): LoadedConfig {
-  return { path, fromFile: true, broker: { skewMs: 60_000, store: 'keychain', idleExitMs: 8 * 3_600_000, reissueIntervalMs: 10_000, audit: true }, profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+}
+
+/** The service as the environment configures it: config file, audit log, the system clock. */
+export function serviceForEnvironment(env: Record<string, string | undefined>): CredentialService {
+  return new CredentialService({
+    env,
+    clock: systemClock,
+    configPath: configPath(env),
+    explicitConfig: Boolean(env.CCRED_CONFIG),
+    auditPath: auditLogPath(env),
+  })
 }

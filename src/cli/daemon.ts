@@ -1,17 +1,12 @@
-import { startDaemonInBackground } from '../client/autostart.js'
-import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
+import { daemonHealth, startDaemonInBackground } from '../client/autostart.js'
+import { requestDaemon } from '../client/transport.js'
 import { socketPath } from '../config/paths.js'
 import type { DaemonInfo } from '../daemon/server.js'
 import { CcredError } from '../errors.js'
 import type { Io } from './io.js'
 
-async function health(io: Io): Promise<DaemonInfo | undefined> {
-  try {
-    return unwrap<DaemonInfo>(await requestDaemon(socketPath(io.env), 'GET', '/v1/health', undefined, 5_000))
-  } catch (error) {
-    if (error instanceof DaemonNotRunning) return undefined
-    throw error
-  }
+function health(io: Io): Promise<DaemonInfo | undefined> {
+  return daemonHealth(socketPath(io.env), 5_000)
 }
 
 export async function runDaemonStart(io: Io): Promise<number> {
@@ -55,12 +50,12 @@ export async function runDaemonStatus(options: { json?: boolean }, io: Io): Prom
 }
 
 export async function runDaemonRun(io: Io): Promise<number> {
-  const { runDaemonForeground } = await import('../daemon/daemon.js')
+  const { runDaemonForeground, DaemonAlreadyRunning } = await import('../daemon/daemon.js')
   try {
     await runDaemonForeground({ env: io.env, log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
   } catch (error) {
     // Losing the start-up race to another daemon is success for an autostart.
-    if (error instanceof CcredError && error.code === 'ERR_DAEMON' && error.message.startsWith('a daemon is already running') && io.env.CCRED_AUTOSTARTED === '1') return 0
+    if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') return 0
     throw error
   }
   return 0

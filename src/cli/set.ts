@@ -1,5 +1,5 @@
 import { checkCredential } from '../broker/validate.js'
-import { inProcessService } from '../client/in-process.js'
+import { withInProcessService } from '../client/in-process.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
 import { formatReference } from '../config/references.js'
 import { socketPath } from '../config/paths.js'
@@ -21,8 +21,7 @@ export interface SecretInput {
  * a hidden prompt or from stdin, never from argv (argv is visible to every user in `ps`).
  */
 export async function runSet(profileName: string, io: Io, input: SecretInput): Promise<number> {
-  const service = await inProcessService(io.env)
-  try {
+  return withInProcessService(io.env, async (service) => {
     const profile = await service.profile(profileName)
     const secretName = profile.definition.storedSecretName?.(profile.options)
     if (secretName === undefined) {
@@ -50,9 +49,7 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
       })
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
     return 0
-  } finally {
-    await service.close()
-  }
+  })
 }
 
 /** The real terminal / stdin. */

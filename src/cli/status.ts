@@ -1,8 +1,9 @@
 import type { ServiceStatus } from '../broker/service.js'
-import { inProcessService } from '../client/in-process.js'
+import { withInProcessService } from '../client/in-process.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
 import { formatDurationMs } from '../config/duration.js'
 import { socketPath } from '../config/paths.js'
+import { formatTable } from '../output/table.js'
 import type { Io } from './io.js'
 
 interface DaemonStatus extends ServiceStatus {
@@ -17,23 +18,13 @@ export async function collectStatus(io: Io): Promise<DaemonStatus> {
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) throw error
   }
-  const service = await inProcessService(io.env)
-  try {
-    return { daemon: { running: false, socket }, ...(await service.status()) }
-  } finally {
-    await service.close()
-  }
+  return withInProcessService(io.env, async (service) => ({ daemon: { running: false, socket }, ...(await service.status()) }))
 }
 
 function relative(iso: string | undefined, nowMs: number): string {
   if (iso === undefined || iso === '') return '-'
   const deltaMs = Date.parse(iso) - nowMs
   return deltaMs >= 0 ? `in ${formatDurationMs(deltaMs)}` : `${formatDurationMs(-deltaMs)} ago`
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n'
 }
 
 /** `ccred status [--json]`: daemon state and per-profile cache facts. Never a secret. */
@@ -67,7 +58,7 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
       p.lastError === undefined ? '-' : `${p.lastError.code}${p.consecutiveFailures > 0 ? ` (${p.consecutiveFailures}x)` : ''}`,
     ])
   }
-  io.stdout.write(table(rows))
+  io.stdout.write(formatTable(rows))
   const notes = status.profiles.flatMap((p) => [
     ...(p.lastError === undefined ? [] : [`${p.profile}: last error: ${p.lastError.message}`]),
     ...(p.warning === undefined ? [] : [`${p.profile}: warning: ${p.warning}`]),

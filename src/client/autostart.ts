@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
 import { ensurePrivateDir } from '../daemon/runtime-dir.js'
 import { CcredError } from '../errors.js'
-import { DaemonNotRunning, requestDaemon } from './transport.js'
+import type { DaemonInfo } from '../daemon/server.js'
+import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
 const READY_TIMEOUT_MS = 5_000
 const POLL_INTERVAL_MS = 20
@@ -17,14 +18,18 @@ const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
 
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 
-async function isReady(socket: string): Promise<boolean> {
+/** The running daemon's facts, or undefined when none answers on the socket. */
+export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<DaemonInfo | undefined> {
   try {
-    await requestDaemon(socket, 'GET', '/v1/health', undefined, 2_000)
-    return true
+    return unwrap<DaemonInfo>(await requestDaemon(socket, 'GET', '/v1/health', undefined, timeoutMs))
   } catch (error) {
-    if (error instanceof DaemonNotRunning) return false
+    if (error instanceof DaemonNotRunning) return undefined
     throw error
   }
+}
+
+async function isReady(socket: string): Promise<boolean> {
+  return (await daemonHealth(socket)) !== undefined
 }
 
 function takeSpawnLock(path: string): boolean {

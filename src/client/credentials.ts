@@ -8,13 +8,8 @@ export type { CredentialQuery } from './daemon-request.js'
 export type CredentialFetcher = (query: CredentialQuery, env: Env, warn: (line: string) => void) => Promise<IssuedCredential>
 
 async function fromThisProcess(query: CredentialQuery, env: Env): Promise<IssuedCredential> {
-  const { inProcessService } = await import('./in-process.js')
-  const service = await inProcessService(env)
-  try {
-    return await service.get({ ...query, clientPid: process.pid, interactive: isatty(0) })
-  } finally {
-    await service.close()
-  }
+  const { withInProcessService } = await import('./in-process.js')
+  return withInProcessService(env, (service) => service.get({ ...query, clientPid: process.pid, interactive: isatty(0) }))
 }
 
 /**

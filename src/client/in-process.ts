@@ -1,19 +1,17 @@
-import { systemClock } from '../clock.js'
-import { auditLogPath, configPath } from '../config/paths.js'
 import type { CredentialService } from '../broker/service.js'
 
 /**
- * The broker in this process: for CCRED_NO_DAEMON=1, for commands that only read
- * the config, and as the fallback when the daemon cannot run. Loaded lazily: it
- * pulls in the config parser and the sources.
+ * Runs `work` with the broker in this process: for CCRED_NO_DAEMON=1, for
+ * commands that only read the config, and as the fallback when the daemon cannot
+ * run. Loaded lazily (it pulls in the config parser and the sources) and closed
+ * afterwards (timers stopped, audit log flushed).
  */
-export async function inProcessService(env: Record<string, string | undefined>): Promise<CredentialService> {
-  const { CredentialService } = await import('../broker/service.js')
-  return new CredentialService({
-    env,
-    clock: systemClock,
-    configPath: configPath(env),
-    explicitConfig: Boolean(env.CCRED_CONFIG),
-    auditPath: auditLogPath(env),
-  })
+export async function withInProcessService<T>(env: Record<string, string | undefined>, work: (service: CredentialService) => Promise<T>): Promise<T> {
+  const { serviceForEnvironment } = await import('../broker/service.js')
+  const service = serviceForEnvironment(env)
+  try {
+    return await work(service)
+  } finally {
+    await service.close()
+  }
 }

@@ -1,8 +1,8 @@
 import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
-import { CredentialService } from '../broker/service.js'
-import { systemClock } from '../clock.js'
-import { auditLogPath, configPath, runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
+import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
+import { DEFAULT_BROKER } from '../config/load.js'
+import { runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { isProcessAlive } from './process-alive.js'
@@ -43,7 +43,7 @@ function acquireLock(path: string): void {
         holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
       } catch { /* removed meanwhile: try again */ }
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) {
-        throw new CcredError('ERR_DAEMON', `a daemon is already running (pid ${holder})`, { hint: 'use it, or stop it with: ccred daemon stop' })
+        throw new DaemonAlreadyRunning(holder)
       }
       removeQuietly(path)
     }
@@ -51,6 +51,13 @@ function acquireLock(path: string): void {
     removeQuietly(temp)
   }
   throw new CcredError('ERR_DAEMON', `cannot take the daemon lock ${path}`, { hint: `remove ${path} if no ccred daemon is running` })
+}
+
+/** Another daemon holds the lock: for an autostarted daemon that lost the race, this is success. */
+export class DaemonAlreadyRunning extends CcredError {
+  constructor(readonly pid: number) {
+    super('ERR_DAEMON', `a daemon is already running (pid ${pid})`, { hint: 'use it, or stop it with: ccred daemon stop' })
+  }
 }
 
 function removeQuietly(path: string): void {
@@ -94,10 +101,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   try {
-    const path = configPath(env)
-    service = new CredentialService({ env, clock: systemClock, configPath: path, explicitConfig: Boolean(env.CCRED_CONFIG), auditPath: auditLogPath(env) })
+    service = serviceForEnvironment(env)
+    const path = service.configPath
     const config = await service.config().catch(() => undefined)
-    const idleExitMs = config?.broker.idleExitMs ?? 8 * 3_600_000
+    const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs
     const armIdle = () => {
       clearTimeout(idleTimer)
       idleTimer = setTimeout(() => {
