@@ -90,7 +90,8 @@ export class CredentialService {
   /** Reloads when the file changed (one stat per request: cheap, and exact for tests). */
   async config(): Promise<LoadedConfig> {
     const stamp = await configStamp(this.#options.configPath)
-    if (this.#config === undefined || this.#config.stamp !== stamp || (this.#configError !== undefined && stamp !== 'error')) {
+    // A file version that failed to load keeps its stamp, so it is not parsed again until it changes.
+    if (this.#config === undefined || this.#config.stamp !== stamp) {
       this.#loading ??= this.#reload().finally(() => { this.#loading = undefined })
       await this.#loading
     }
