@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Sandbox } from '../test/helpers/sandbox.js'
 import { int, isMain, log, machineBusyPct, machineCpuTicks, ms, numberOption, printMachine, processCpuMs, processRssKb, rawRequest, ratio, sleep, summarize, type Log, type Summary } from './lib.js'
+import { processStartedAtMs } from '../src/client/daemon-request.js'
 
 /**
  * Daemon throughput and latency under concurrent clients, each request on its
@@ -162,7 +163,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     // nearest non-shell ancestor the daemon looks up per request, as it does for Claude Code.
     const cliBody = JSON.stringify({
       profile: 'demo', callerTtlMs: 300_000, refresh: false, clientPid: process.pid, clientParentPid: process.ppid,
-      clientStartedAtMs: Math.round(Date.now() - process.uptime() * 1000), interactive: false, configPath: sandbox.configPath,
+      clientStartedAtMs: processStartedAtMs(), interactive: false, configPath: sandbox.configPath,
     })
     const warm = { ...options, durationMs: Math.min(500, options.durationMs), maxRequests: Math.min(2_000, options.maxRequests), out: () => undefined }
     await load('warm-up', baselineSocket, 'POST', '/v1/credential', cliBody, warm, undefined)

@@ -89,7 +89,7 @@ export class CredentialService {
 
   /** Reloads when the file changed (one stat per request: cheap, and exact for tests). */
   async config(): Promise<LoadedConfig> {
-    const stamp = await configStamp(this.#options.configPath)
+    const stamp = configStamp(this.#options.configPath)
     // A file version that failed to load keeps its stamp, so it is not parsed again until it changes.
     if (this.#config === undefined || this.#config.stamp !== stamp) {
       this.#loading ??= this.#reload().finally(() => { this.#loading = undefined })
@@ -112,7 +112,7 @@ export class CredentialService {
     } catch (error) {
       this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
       // Remember which file version failed, so the next request does not re-parse it.
-      this.#config = { ...(this.#config ?? emptyConfig(this.#options.configPath)), stamp: await configStamp(this.#options.configPath) }
+      this.#config = { ...(this.#config ?? emptyConfig(this.#options.configPath)), stamp: configStamp(this.#options.configPath) }
     }
   }
 
@@ -213,15 +213,11 @@ export class CredentialService {
     const cached = new Map(this.broker.status().map((s) => [s.profile, s]))
     const profiles: ServiceStatus['profiles'] = []
     for (const profile of config?.profiles.values() ?? []) {
-      const status = cached.get(profile.name) ?? {
-        profile: profile.name, source: profile.sourceKind, header: profile.header, cached: false, refreshing: false,
-        consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0,
-      }
+      const status = cached.get(profile.name) ?? notAskedYet(profile.name, profile.sourceKind, profile.header)
       profiles.push(profile.description === undefined ? status : { ...status, description: profile.description })
     }
     for (const [name, error] of config?.invalidProfiles ?? []) {
-      profiles.push({ profile: name, source: '?', header: 'authorization', cached: false, refreshing: false, consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0,
-        lastError: { code: error.code, message: error.message, at: '' } })
+      profiles.push({ ...notAskedYet(name, '?', 'authorization'), lastError: { code: error.code, message: error.message, at: '' } })
     }
     const store = this.store()
     return {
@@ -241,6 +237,11 @@ export class CredentialService {
     this.broker.close()
     await this.#audit?.close()
   }
+}
+
+/** Status of a profile the broker has not served yet. */
+function notAskedYet(profile: string, source: string, header: Header): ProfileStatus {
+  return { profile, source, header, cached: false, refreshing: false, consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0 }
 }
 
 function keyOf(profile: ProfileConfig): string {

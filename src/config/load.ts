@@ -65,7 +65,7 @@ const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
  * every request, and a stat on the thread pool costs more than the stat itself.
  */
-export async function configStamp(path: string): Promise<string> {
+export function configStamp(path: string): string {
   try {
     const info = statSync(path)
     return `${info.ino}:${info.size}:${info.mtimeMs}`
@@ -79,7 +79,7 @@ export async function configStamp(path: string): Promise<string> {
  * the whole file; a bad profile is kept aside so the others keep working.
  */
 export async function loadConfig(path: string, options: { explicit: boolean }): Promise<LoadedConfig> {
-  const stamp = await configStamp(path)
+  const stamp = configStamp(path)
   let text: string
   let fromFile = true
   try {
