@@ -33,6 +33,12 @@ export interface GetRequest {
   clientStartedAtMs?: number
   /** A person at a terminal: asking again soon is not a sign of a 401. */
   interactive?: boolean
+  /**
+   * What the caller says about the value it holds: true, it was refused (Claude
+   * Code's proxyAuthHelper re-run after a 407); false, it was not; undefined, the
+   * caller cannot say, so a refusal is inferred from it asking again early.
+   */
+  rejected?: boolean
   /** `ccred get --refresh`: a new value whatever the cache holds. */
   forceRefresh?: boolean
 }
@@ -116,6 +122,11 @@ interface Entry {
 
 /** Callers remembered per profile for 401 detection; older ones are forgotten first. */
 const MAX_CALLERS_PER_PROFILE = 256
+/**
+ * A refusal the caller reports (a 407 challenge) is certain, so it waits less than an
+ * inferred one; the floor still bounds a caller stuck in a refuse-and-retry loop.
+ */
+const SIGNALLED_REISSUE_INTERVAL_MS = 1000
 
 /**
  * The cache. Serves a credential only if it outlives the caller's TTL plus the
@@ -153,7 +164,7 @@ export class Broker {
     }
 
     let served: Served | undefined = request.forceRefresh ? 'refresh' : undefined
-    if (served === undefined && this.#looksRejected(entry, request, nowMs)) served = 'reissue'
+    if (served === undefined && this.#refused(entry, request, nowMs)) served = 'reissue'
     if (served === undefined && entry.current !== undefined && this.#usable(entry.current, minValidityMs, nowMs)) {
       entry.hits++
       return this.#serve(entry, entry.current, 'hit', request)
@@ -255,17 +266,24 @@ export class Broker {
   }
 
   /**
-   * The same caller asking again well inside the TTL of the value it was given
-   * means that value was refused (Claude Code re-runs the helper at once on a
-   * 401). Rate-limited per profile so a misbehaving caller cannot hammer the source.
+   * Whether the value this caller holds was refused, so it needs a new one. A
+   * caller that says so is believed; otherwise the same caller asking again well
+   * inside the TTL of the value it was given means a refusal (Claude Code re-runs
+   * the helper at once on a 401). Either way, a caller given a value that has since
+   * been replaced gets the replacement, not another fetch; and re-issues are
+   * rate-limited per profile so a misbehaving caller cannot hammer the source.
    */
-  #looksRejected(entry: Entry, request: GetRequest, nowMs: number): boolean {
-    if (request.callerPid === undefined || request.interactive === true || entry.current === undefined || request.callerTtlMs <= 0) return false
-    const given = entry.callers.get(request.callerPid)
-    if (given === undefined || given.seq !== entry.current.seq) return false
+  #refused(entry: Entry, request: GetRequest, nowMs: number): boolean {
+    if (request.rejected === false || entry.current === undefined) return false
+    const given = request.callerPid === undefined ? undefined : entry.callers.get(request.callerPid)
+    if (given !== undefined && given.seq !== entry.current.seq) return false
+    const sinceReissueMs = entry.lastReissueAtMs === undefined ? Infinity : nowMs - entry.lastReissueAtMs
+    if (request.rejected === true) return sinceReissueMs >= Math.min(this.#settings().reissueIntervalMs, SIGNALLED_REISSUE_INTERVAL_MS)
+
+    if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
     if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
-    return entry.lastReissueAtMs === undefined || nowMs - entry.lastReissueAtMs >= this.#settings().reissueIntervalMs
+    return sinceReissueMs >= this.#settings().reissueIntervalMs
   }
 
   #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest): GetResult {
@@ -291,7 +309,8 @@ export class Broker {
   #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
-    const lifetimeMs = expiresAtMs - cached.fetchedAtMs
+    // Whole seconds: the fetch itself takes a few ms, and "1m59s" for a 2m lifetime reads as a bug.
+    const lifetimeMs = Math.round((expiresAtMs - cached.fetchedAtMs) / 1000) * 1000
     const { skewMs } = this.#settings()
     if (lifetimeMs >= callerTtlMs + skewMs) return entry.warning
     const suggestedTtlMs = Math.max(1000, Math.floor((lifetimeMs - skewMs > 0 ? lifetimeMs - skewMs : lifetimeMs / 2) / 1000) * 1000)

@@ -38,6 +38,8 @@ export interface CredentialRequest {
    */
   interactive?: boolean
   forceRefresh?: boolean
+  /** The caller says the value it holds was refused (true) or not (false); undefined: unknown. */
+  rejected?: boolean
   header?: Header
 }
 
@@ -175,6 +177,7 @@ export class CredentialService {
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
+      ...(request.rejected === undefined ? {} : { rejected: request.rejected }),
       ...(request.clientStartedAtMs === undefined ? {} : { clientStartedAtMs: request.clientStartedAtMs }),
     })
     const issued: IssuedCredential = {

@@ -20,6 +20,13 @@ export interface HelperContext {
   callerTtlMs: number
   /** Set when Claude Code runs us as proxyAuthHelper: print a full Proxy-Authorization value. */
   proxyHelper: boolean
+  /**
+   * Whether the caller says the value it holds was refused. Claude Code says so only
+   * for proxyAuthHelper runs (CLAUDE_CODE_PROXY_AUTHENTICATE, the proxy's challenge, is
+   * set on the re-run after a 407), so it is undefined for everything else: the daemon
+   * then infers a 401 from the caller asking again early.
+   */
+  rejected?: boolean
 }
 
 /**
@@ -30,7 +37,9 @@ export interface HelperContext {
 export function helperContext(env: Record<string, string | undefined>): HelperContext {
   const proxyHelper = Boolean(env.CLAUDE_CODE_PROXY_URL)
   const ttl = proxyHelper ? env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS : env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS
-  return { callerTtlMs: parseHelperTtlMs(ttl), proxyHelper }
+  const context: HelperContext = { callerTtlMs: parseHelperTtlMs(ttl), proxyHelper }
+  if (proxyHelper) context.rejected = env.CLAUDE_CODE_PROXY_AUTHENTICATE !== undefined
+  return context
 }
 
 export function headerFor(context: HelperContext, explicit: Header | undefined): Header | undefined {

@@ -25,7 +25,13 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
   const context = helperContext(io.env)
   const header = headerFor(context, parseHeaderOption(options.header))
   const issued = await fetchCredential(
-    { profile, callerTtlMs: context.callerTtlMs, forceRefresh: options.refresh === true, ...(header === undefined ? {} : { header }) },
+    {
+      profile,
+      callerTtlMs: context.callerTtlMs,
+      forceRefresh: options.refresh === true,
+      ...(context.rejected === undefined ? {} : { rejected: context.rejected }),
+      ...(header === undefined ? {} : { header }),
+    },
     io.env,
     (line) => io.stderr.write(`${line}\n`),
   )

@@ -10,6 +10,8 @@ export interface CredentialQuery {
   profile: string
   callerTtlMs: number
   forceRefresh: boolean
+  /** The caller says the value it holds was refused (see HelperContext.rejected). */
+  rejected?: boolean
   header?: Header
 }
 
@@ -36,6 +38,7 @@ export async function requestFromDaemon(query: CredentialQuery, env: Env): Promi
       profile: query.profile,
       callerTtlMs: query.callerTtlMs,
       refresh: query.forceRefresh,
+      ...(query.rejected === undefined ? {} : { rejected: query.rejected }),
       clientPid: process.pid,
       clientParentPid: process.ppid,
       clientStartedAtMs: processStartedAtMs(),

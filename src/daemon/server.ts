@@ -69,6 +69,13 @@ function optionalNumber(body: Record<string, unknown>, key: string): number | un
   return value
 }
 
+function optionalBoolean(body: Record<string, unknown>, key: string): boolean | undefined {
+  const value = body[key]
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') throw new CcredError('ERR_PROTOCOL', `"${key}" must be true or false`, { hint: 'see the README section on the daemon API' })
+  return value
+}
+
 /**
  * HTTP/1.1 on the Unix socket, JSON bodies, versioned paths, so it can be
  * inspected with `curl --unix-socket`. Errors come back as {"error": {code, message, hint}}.
@@ -102,10 +109,12 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         const clientPid = optionalNumber(body, 'clientPid')
         const clientParentPid = optionalNumber(body, 'clientParentPid')
         const clientStartedAtMs = optionalNumber(body, 'clientStartedAtMs')
+        const rejected = optionalBoolean(body, 'rejected')
         const issued = await service.get({
           profile,
           callerTtlMs: optionalNumber(body, 'callerTtlMs') ?? 300_000,
           forceRefresh: body.refresh === true,
+          ...(rejected === undefined ? {} : { rejected }),
           interactive: body.interactive === true,
           ...(clientPid === undefined ? {} : { clientPid }),
           ...(clientParentPid === undefined ? {} : { clientParentPid }),

@@ -18,6 +18,15 @@ export interface CliResult {
  * A private world for one test: its own HOME, XDG dirs, config file and runtime
  * directory, so the real daemon started by the real CLI never meets another test's.
  */
+export interface AuditLine {
+  event: string
+  profile: string
+  served?: string
+  callerPid?: number
+  callerCommand?: string
+  [key: string]: unknown
+}
+
 export class Sandbox {
   readonly root: string
   readonly home: string
@@ -117,6 +126,11 @@ export class Sandbox {
   auditLog(): string {
     const path = join(this.stateDir, 'audit.log')
     return existsSync(path) ? readFileSync(path, 'utf8') : ''
+  }
+
+  /** The audit log, one parsed JSON object per line. */
+  auditLines(): AuditLine[] {
+    return this.auditLog().split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as AuditLine)
   }
 
   daemonLog(): string {

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
+import type { CcredError } from '../../src/errors.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
@@ -187,6 +188,27 @@ lifetime = "10m"
     assert.ok(cli.every((r) => r.code === 0))
     assert.equal(new Set(cli.map((r) => r.stdout)).size, 1)
     assert.equal(runs(counterB), 1)
+  })
+
+  it('as proxyAuthHelper, a re-run with the 407 challenge gets a new value and one without it never does', async () => {
+    const box = sandbox()
+    box.writeConfig('[profiles.demo]\nsource = "demo"\n')
+    const proxyEnv = { CLAUDE_CODE_PROXY_URL: 'http://127.0.0.1:9', CLAUDE_CODE_PROXY_HOST: '127.0.0.1' }
+    const first = await box.run(['get', 'demo'], { env: proxyEnv })
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stdout, /^Bearer ccred-demo-[0-9a-f]{32}\n$/)
+    // The same caller at once, no challenge: a normal re-run (an apiKeyHelper one would count as a 401).
+    assert.equal((await box.run(['get', 'demo'], { env: proxyEnv })).stdout, first.stdout)
+    const challenged = await box.run(['get', 'demo'], { env: { ...proxyEnv, CLAUDE_CODE_PROXY_AUTHENTICATE: 'Bearer realm="gw"' } })
+    assert.equal(challenged.code, 0, challenged.stderr)
+    assert.match(challenged.stdout, /^Bearer ccred-demo-[0-9a-f]{32}\n$/)
+    assert.notEqual(challenged.stdout, first.stdout)
+    const served = box.auditLines().filter((line) => line.event === 'issue').map((line) => line.served)
+    assert.deepEqual(served, ['fetch', 'hit', 'reissue'])
+
+    const socket = `${box.runtimeDir}/ccred.sock`
+    const wrongType = await requestDaemon(socket, 'POST', '/v1/credential', { profile: 'demo', rejected: 'yes' })
+    assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /"rejected" must be true or false/.test(error.message))
   })
 
   it('--refresh fetches a new value; --json and --header shape the output; a short lifetime warns once', async () => {

@@ -46,7 +46,7 @@ function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueInterv
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number } = {}) =>
+  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean } = {}) =>
     broker.get({ profile, callerTtlMs: TTL_MS, ...extra })
   return { clock, source, broker, profile, get, events }
 }
@@ -280,6 +280,43 @@ describe('broker: 401-aware re-issue', () => {
     const result = await get({ callerPid: 9 })
     assert.equal(result.served, 'hit')
     assert.equal(result.credential.value, 'token-2')
+    assert.equal(source.fetches, 2)
+  })
+})
+
+describe('broker: a refusal the caller reports (proxyAuthHelper after a 407)', () => {
+  it('re-issues at once, whatever the process start time, and 1 s apart at most', async () => {
+    const { clock, source, get } = setup(10 * MINUTE, { reissueIntervalMs: 10_000 })
+    const startedAtMs = clock.now()
+    await get({ callerPid: 5, rejected: false })
+    const refused = await get({ callerPid: 5, rejected: true, clientStartedAtMs: startedAtMs })
+    assert.equal(refused.served, 'reissue', 'the caller says so: no inference needed')
+    assert.equal(refused.credential.value, 'token-2')
+    assert.equal((await get({ callerPid: 5, rejected: true })).served, 'hit', 'a second refusal inside 1 s: bounded')
+    clock.advance(1000)
+    assert.equal((await get({ callerPid: 5, rejected: true })).served, 'reissue', 'well inside the inferred interval of 10 s')
+    assert.equal(source.fetches, 3)
+  })
+
+  it('a caller that says "not refused" is never re-issued, however soon it asks again', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerPid: 6, rejected: false })
+    clock.advance(1000)
+    const again = await get({ callerPid: 6, rejected: false, clientStartedAtMs: clock.now() })
+    assert.equal(again.served, 'hit')
+    assert.equal(source.fetches, 1)
+  })
+
+  it('two sessions refused the same value: one fetch, and both get the new value', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerPid: 21 })
+    await get({ callerPid: 22 })
+    clock.advance(2000)
+    const first = await get({ callerPid: 21, rejected: true })
+    const second = await get({ callerPid: 22, rejected: true })
+    assert.equal(first.served, 'reissue')
+    assert.equal(second.served, 'hit')
+    assert.equal(second.credential.value, first.credential.value)
     assert.equal(source.fetches, 2)
   })
 })
