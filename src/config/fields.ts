@@ -7,14 +7,27 @@ import { parseReference, type Reference } from './references.js'
  * error lists them all ("profiles.x.command: expected ...; profiles.x.lifetime: ...").
  */
 export class TableReader {
-  readonly problems: string[] = []
   readonly #seen = new Set<string>()
 
   constructor(
     readonly table: Record<string, unknown>,
     /** Dotted path of this table in the file, e.g. "profiles.demo". */
     readonly where: string,
+    /** Shared with the readers of nested tables, so one error lists every problem. */
+    readonly problems: string[] = [],
   ) {}
+
+  /**
+   * A nested table (`[profiles.x.jwt]`, or an inline `auth = { … }`), read by a
+   * child that reports into the same problem list. Missing and not required: an
+   * empty table, so callers read defaults the same way.
+   */
+  nested(key: string, options: { required?: boolean } = {}): TableReader {
+    const value = this.#take(key)
+    if (value !== undefined && !isTable(value)) this.problem(key, `expected a table, got ${describe(value)}`)
+    else if (value === undefined && options.required) this.problem(key, `is required (a [${this.path(key)}] table)`)
+    return new TableReader(isTable(value) ? value : {}, this.path(key), this.problems)
+  }
 
   path(key: string): string {
     return `${this.where}.${key}`

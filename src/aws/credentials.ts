@@ -1,0 +1,135 @@
+import type { TableReader } from '../config/fields.js'
+import { CcredError } from '../errors.js'
+
+/**
+ * Where AWS credentials come from: the one module every AWS consumer shares (the
+ * `aws` source, Vault's aws auth method). Config keys, all optional:
+ *   profile        a named profile in ~/.aws/config and ~/.aws/credentials (ini, SSO, process)
+ *   region         the region for STS calls (default: AWS_REGION / the profile's region)
+ *   role_arn       assume this role on top of the base credentials
+ *   external_id    sts:ExternalId for that role
+ *   session_name   the role session name (default "ccred-<user>")
+ *   duration       the role session length ("15m" to "12h", default "1h")
+ *   sts_endpoint   a private or test STS endpoint
+ * Without `profile`, the base credentials come from the SDK's default Node chain:
+ * environment, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), ini/SSO,
+ * container (ECS/EKS) and instance metadata.
+ */
+export interface AwsCredentialOptions {
+  profile?: string
+  region?: string
+  roleArn?: string
+  externalId?: string
+  sessionName?: string
+  durationMs?: number
+  stsEndpoint?: string
+}
+
+export interface AwsCredentials {
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+  expiration?: Date
+}
+
+export type AwsCredentialProvider = () => Promise<AwsCredentials>
+
+export const AWS_CREDENTIAL_KEYS = ['profile', 'region', 'role_arn', 'external_id', 'session_name', 'duration', 'sts_endpoint'] as const
+
+const MIN_ROLE_SESSION_MS = 15 * 60_000
+const MAX_ROLE_SESSION_MS = 12 * 3_600_000
+
+/** Reads the keys above from a config table (collecting problems in the reader). */
+export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOptions {
+  const options: AwsCredentialOptions = {}
+  const profile = reader.string('profile')
+  const region = reader.string('region')
+  const roleArn = reader.string('role_arn')
+  const externalId = reader.string('external_id')
+  const sessionName = reader.string('session_name')
+  const durationMs = reader.durationMs('duration', { minMs: MIN_ROLE_SESSION_MS, maxMs: MAX_ROLE_SESSION_MS })
+  const stsEndpoint = reader.string('sts_endpoint')
+  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)) {
+    reader.problem('role_arn', 'expected a role ARN like "arn:aws:iam::123456789012:role/name"')
+  }
+  if (roleArn === undefined) {
+    for (const key of ['external_id', 'session_name', 'duration'] as const) {
+      if (reader.has(key)) reader.problem(key, 'only applies with role_arn')
+    }
+  }
+  if (sessionName !== undefined && !/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
+    reader.problem('session_name', 'expected 2 to 64 characters from letters, digits and +=,.@_-')
+  }
+  if (stsEndpoint !== undefined && !/^https?:\/\//.test(stsEndpoint)) reader.problem('sts_endpoint', 'expected an http(s) URL')
+  if (profile !== undefined) options.profile = profile
+  if (region !== undefined) options.region = region
+  if (roleArn !== undefined) options.roleArn = roleArn
+  if (externalId !== undefined) options.externalId = externalId
+  if (sessionName !== undefined) options.sessionName = sessionName
+  if (durationMs !== undefined) options.durationMs = durationMs
+  if (stsEndpoint !== undefined) options.stsEndpoint = stsEndpoint
+  return options
+}
+
+/**
+ * Builds a provider for those credentials. The SDK is imported here, on first
+ * use, never on the `get` client path. The SDK's providers memoize and refresh
+ * themselves near expiry; the broker caches what is built from them.
+ */
+export async function createAwsCredentialProvider(options: AwsCredentialOptions, username: string): Promise<AwsCredentialProvider> {
+  const sdk = await import('@aws-sdk/credential-providers')
+  const base = options.profile === undefined ? sdk.fromNodeProviderChain() : sdk.fromIni({ profile: options.profile })
+  const provider =
+    options.roleArn === undefined
+      ? base
+      : sdk.fromTemporaryCredentials({
+          masterCredentials: base,
+          params: {
+            RoleArn: options.roleArn,
+            RoleSessionName: options.sessionName ?? `ccred-${username}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
+            DurationSeconds: Math.round((options.durationMs ?? 3_600_000) / 1000),
+            ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
+          },
+          clientConfig: {
+            ...(options.region === undefined ? {} : { region: options.region }),
+            ...(options.stsEndpoint === undefined ? {} : { endpoint: options.stsEndpoint }),
+          },
+        })
+  return async () => {
+    try {
+      const identity = await provider()
+      const credentials: AwsCredentials = { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey }
+      if (identity.sessionToken !== undefined) credentials.sessionToken = identity.sessionToken
+      if (identity.expiration !== undefined) credentials.expiration = identity.expiration
+      return credentials
+    } catch (error) {
+      throw awsCredentialError(error, options)
+    }
+  }
+}
+
+/** Says where ccred looked and what to do, in the SDK's words where they help; never a key. */
+export function awsCredentialError(error: unknown, options: AwsCredentialOptions): CcredError {
+  if (error instanceof CcredError) return error
+  const name = (error as { name?: string }).name ?? 'Error'
+  const message = (error as Error).message ?? String(error)
+  const where = options.profile === undefined ? 'the default AWS credential chain' : `AWS profile "${options.profile}"`
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new CcredError('ERR_LOGIN_REQUIRED', `no AWS credentials from ${where}: ${message}`, {
+      hint: options.profile === undefined
+        ? 'set AWS_PROFILE, run: aws sso login, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (then: ccred daemon stop, so the daemon sees them)'
+        : `run: aws sso login --profile ${options.profile}   (or check ~/.aws/config)`,
+      cause: error,
+    })
+  }
+  if (/AccessDenied|not authorized/i.test(`${name} ${message}`)) {
+    return new CcredError('ERR_SOURCE_DENIED', `AWS refused ${options.roleArn === undefined ? 'the credentials' : `to assume ${options.roleArn}`}: ${message}`, {
+      hint: 'check the role trust policy and the caller\'s sts:AssumeRole permission',
+      cause: error,
+    })
+  }
+  return new CcredError('ERR_SOURCE_UNAVAILABLE', `AWS credentials from ${where}: ${name}: ${message}`, {
+    hint: 'check network access to AWS STS and the region, then retry',
+    cause: error,
+  })
+}
