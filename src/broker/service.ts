@@ -9,6 +9,7 @@ import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
 import { openStore } from '../store/open.js'
+import type { FetchContext } from '../sources/source.js'
 import type { SecretStore } from '../store/store.js'
 import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
 
@@ -142,30 +143,35 @@ export class CredentialService {
     const key = keyOf(profile)
     const existing = this.#profiles.get(profile.name)
     if (existing !== undefined && existing.key === key) return existing
-    const env = this.#options.env
     const built: BrokerProfile = {
       key,
       name: profile.name,
       sourceKind: profile.sourceKind,
       header: profile.header,
       source: profile.definition.create(profile.options),
-      context: {
-        profile: profile.name,
-        clock: this.#options.clock,
-        resolve: (ref, configKey) => {
-          const store = this.store()
-          return resolveReference(ref, `profiles.${profile.name}.${configKey}`, {
-            env,
-            homeDir: env.HOME || homedir(),
-            readFile: (path) => readFile(path, 'utf8'),
-            storeGet: (secretName) => store.get(secretName),
-            storeDescription: store.describe(),
-          }, profile.name)
-        },
-      },
+      context: this.fetchContext(profile),
     }
     this.#profiles.set(profile.name, built)
     return built
+  }
+
+  /** What a source of this profile fetches with: the clock and the profile's reference resolver. */
+  fetchContext(profile: ProfileConfig): FetchContext {
+    const env = this.#options.env
+    return {
+      profile: profile.name,
+      clock: this.#options.clock,
+      resolve: (ref, configKey) => {
+        const store = this.store()
+        return resolveReference(ref, `profiles.${profile.name}.${configKey}`, {
+          env,
+          homeDir: env.HOME || homedir(),
+          readFile: (path) => readFile(path, 'utf8'),
+          storeGet: (secretName) => store.get(secretName),
+          storeDescription: store.describe(),
+        }, profile.name)
+      },
+    }
   }
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {

@@ -1,8 +1,7 @@
 import { checkCredential } from '../broker/validate.js'
 import { withInProcessService } from '../client/in-process.js'
-import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
+import { purgeCachedValue } from '../client/purge.js'
 import { formatReference } from '../config/references.js'
-import { socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import type { Io } from './io.js'
 
@@ -34,19 +33,20 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
       : await input.readAll(MAX_SECRET_BYTES)
     const value = raw.replace(/\r?\n$/, '')
     if (value === '') throw new CcredError('ERR_USAGE', 'no secret given (empty input)', { hint: `type or pipe the secret: printf %s "$KEY" | ccred set ${profileName}` })
-    try {
-      checkCredential({ value }, `the secret for ${profileName}`, Date.now())
-    } catch (error) {
-      throw new CcredError('ERR_USAGE', (error as CcredError).message, { hint: 'give the secret as a single line of printable text' })
+    if (profile.definition.validateStoredSecret !== undefined) {
+      const problem = profile.definition.validateStoredSecret(profile.options, value)
+      if (problem !== undefined) throw new CcredError('ERR_USAGE', `not stored: for profile ${profileName}, ${problem}`, { hint: 'nothing was stored; pipe in the right secret and run ccred set again' })
+    } else {
+      try {
+        checkCredential({ value }, `the secret for ${profileName}`, Date.now())
+      } catch (error) {
+        throw new CcredError('ERR_USAGE', (error as CcredError).message, { hint: 'give the secret as a single line of printable text' })
+      }
     }
     const store = service.store()
     await store.set(secretName, value)
     // The daemon may hold the previous value: make the next `get` read the new one.
-    await requestDaemon(socketPath(io.env), 'POST', '/v1/purge', { profile: profileName }, 5_000)
-      .then((response) => unwrap(response))
-      .catch((error: unknown) => {
-        if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value (${(error as Error).message}); run: ccred daemon stop\n`)
-      })
+    await purgeCachedValue(profileName, io)
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
     return 0
   })

@@ -8,6 +8,7 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   static: async () => (await import('./static.js')).staticSource,
   exec: async () => (await import('./exec.js')).execSource,
   demo: async () => (await import('./demo.js')).demoSource,
+  jwt: async () => (await import('./jwt.js')).jwtSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)

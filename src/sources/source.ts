@@ -40,4 +40,10 @@ export interface SourceDefinition<Options = unknown> {
   create(options: Options): Source
   /** The secret-store name this profile reads (for `ccred set`), if it reads one. */
   storedSecretName?(options: Options): string | undefined
+  /**
+   * Checks a secret `ccred set` is about to store for this profile; returns what is
+   * wrong, or undefined. Without it the secret must be one line of printable text
+   * (a header value); a source whose secret is something else (a PEM key) says so here.
+   */
+  validateStoredSecret?(options: Options, value: string): string | undefined
 }

@@ -13,6 +13,8 @@ export interface RecordedRequest {
   body?: string;
   /** Credential the gateway extracted (Bearer value, else x-api-key), or undefined. */
   credential?: string;
+  /** Why `verify` refused the credential, if it did. */
+  rejection?: string;
   /** Status code the gateway answered with. */
   status?: number;
   /** Date.now() when the request headers arrived. */
@@ -29,6 +31,11 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Return true to reject a credential with 401 (missing/empty credentials are always rejected). */
   rejectValues?: (value: string) => boolean;
+  /**
+   * Checks a credential the way a real gateway would (e.g. a JWT against a remote JWKS):
+   * resolves to a reason to answer 401, or undefined to accept.
+   */
+  verify?: (value: string) => Promise<string | undefined>;
   /** Text of the assistant reply; default "pong". */
   replyText?: string;
 }
@@ -72,7 +79,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     requests.push(rec);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void answer());
+    const answer = async (): Promise<void> => {
       if (chunks.length > 0) rec.body = Buffer.concat(chunks).toString('utf8');
       const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
         rec.status = status;
@@ -103,7 +111,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 
       const cred = credentialOf(req.headers);
       if (cred !== undefined) rec.credential = cred;
-      if (cred === undefined || (opts.rejectValues !== undefined && opts.rejectValues(cred))) {
+      if (cred !== undefined && opts.verify !== undefined) {
+        const rejection = await opts.verify(cred);
+        if (rejection !== undefined) rec.rejection = rejection;
+      }
+      if (cred === undefined || rec.rejection !== undefined || (opts.rejectValues !== undefined && opts.rejectValues(cred))) {
         // Deliberately no `x-should-retry: false`: Claude Code must clear its helper cache and retry.
         send(401, {
           type: 'error',
@@ -162,7 +174,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         stop_reason: 'end_turn', stop_sequence: null,
         usage: { input_tokens: 10, output_tokens: 2, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
       });
-    });
+    };
   });
 
   const port = await listenOnLoopback(server);

@@ -1,0 +1,16 @@
+import type { Io } from '../cli/io.js'
+import { socketPath } from '../config/paths.js'
+import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
+
+/**
+ * Makes a running daemon drop a profile's cached value, after its secret changed
+ * (`ccred set`, a replaced signing key), so the next `get` uses the new one. No
+ * daemon: nothing is cached. A daemon that does not answer: say how to fix it.
+ */
+export async function purgeCachedValue(profile: string, io: Io): Promise<void> {
+  try {
+    unwrap(await requestDaemon(socketPath(io.env), 'POST', '/v1/purge', { profile }, 5_000))
+  } catch (error) {
+    if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop\n`)
+  }
+}
