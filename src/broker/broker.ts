@@ -309,8 +309,9 @@ export class Broker {
   #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
-    // Whole seconds: the fetch itself takes a few ms, and "1m59s" for a 2m lifetime reads as a bug.
-    const lifetimeMs = Math.round((expiresAtMs - cached.fetchedAtMs) / 1000) * 1000
+    // Up to whole seconds: a fetch takes a few ms and JWT expiry has whole seconds, and
+    // "1m59s" for a 2m lifetime reads as a bug.
+    const lifetimeMs = Math.ceil((expiresAtMs - cached.fetchedAtMs) / 1000) * 1000
     const { skewMs } = this.#settings()
     if (lifetimeMs >= callerTtlMs + skewMs) return entry.warning
     const suggestedTtlMs = Math.max(1000, Math.floor((lifetimeMs - skewMs > 0 ? lifetimeMs - skewMs : lifetimeMs / 2) / 1000) * 1000)

@@ -91,12 +91,12 @@ function fromJwk(json: string, alg: JwtAlgorithm): SigningKey {
 
 function checked(alg: JwtAlgorithm, key: KeyObject): SigningKey {
   if (isSymmetric(alg)) {
-    if (key.type !== 'secret') throw new KeyProblem(`is a ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
+    if (key.type !== 'secret') throw new KeyProblem(`is ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
     const bytes = key.symmetricKeySize ?? 0
     if (bytes < HMAC_MIN_BYTES[alg]!) throw new KeyProblem(`is ${bytes} bytes; ${alg} needs ${describeNeed(alg)} (RFC 7518 §3.2); make one with: openssl rand -base64 ${HMAC_MIN_BYTES[alg]}`)
     return { alg, key }
   }
-  if (key.type !== 'private') throw new KeyProblem(`is a ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
+  if (key.type !== 'private') throw new KeyProblem(`is ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
   const type = key.asymmetricKeyType
   const details = key.asymmetricKeyDetails ?? {}
   const fits =
@@ -104,7 +104,7 @@ function checked(alg: JwtAlgorithm, key: KeyObject): SigningKey {
       : alg.startsWith('PS') ? type === 'rsa' || type === 'rsa-pss'
         : alg === 'EdDSA' ? type === 'ed25519'
           : type === 'ec' && details.namedCurve === EC_CURVES[alg]!.curve
-  if (!fits) throw new KeyProblem(`is a ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
+  if (!fits) throw new KeyProblem(`is ${describeKey(key)}; ${alg} needs ${describeNeed(alg)}`)
   if ((type === 'rsa' || type === 'rsa-pss') && (details.modulusLength ?? 0) < RSA_MIN_BITS) {
     throw new KeyProblem(`is a ${details.modulusLength}-bit RSA key; ${alg} needs ${RSA_MIN_BITS} bits or more`)
   }
@@ -119,15 +119,17 @@ function describeNeed(alg: JwtAlgorithm): string {
   return `an EC ${EC_CURVES[alg]!.name} private key`
 }
 
+/** "an EC P-384 private key", "a secret", "an RSA public key": for messages. */
 function describeKey(key: KeyObject): string {
-  if (key.type === 'secret') return 'secret'
+  if (key.type === 'secret') return 'a secret'
   const type = key.asymmetricKeyType
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve
-    return `EC ${Object.values(EC_CURVES).find((c) => c.curve === curve)?.name ?? curve} ${key.type} key`
+    return `an EC ${Object.values(EC_CURVES).find((c) => c.curve === curve)?.name ?? curve} ${key.type} key`
   }
-  if (type === 'rsa' || type === 'rsa-pss') return `RSA ${key.type} key`
-  return `${type ?? 'unknown'} ${key.type} key`
+  if (type === 'rsa' || type === 'rsa-pss') return `an RSA ${key.type} key`
+  if (type === 'ed25519') return `an Ed25519 ${key.type} key`
+  return `a ${type ?? 'unknown'} ${key.type} key`
 }
 
 /** The public JWK a gateway publishes: key members plus kid, alg and use. */

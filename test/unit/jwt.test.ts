@@ -136,8 +136,8 @@ describe('jwt source: bad keys name the profile and the key', () => {
   const ed = generateKeyPairSync('ed25519')
   const cases: { alg: JwtAlgorithm; stored: string; why: RegExp }[] = [
     { alg: 'ES256', stored: 'not a key at all', why: /is neither a PEM private key nor a JWK; ES256 needs an EC P-256 private key/ },
-    { alg: 'ES256', stored: p384.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), why: /is a EC P-384 private key; ES256 needs an EC P-256 private key/ },
-    { alg: 'RS256', stored: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), why: /is a ed25519 private key; RS256 needs an RSA private key of 2048 bits or more/ },
+    { alg: 'ES256', stored: p384.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), why: /is an EC P-384 private key; ES256 needs an EC P-256 private key/ },
+    { alg: 'RS256', stored: ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), why: /is an Ed25519 private key; RS256 needs an RSA private key of 2048 bits or more/ },
     { alg: 'RS256', stored: rsa1024.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), why: /is a 1024-bit RSA key; RS256 needs 2048 bits or more/ },
     { alg: 'EdDSA', stored: ed.publicKey.export({ type: 'spki', format: 'pem' }).toString(), why: /is a public key or certificate; signing needs the private key/ },
     { alg: 'ES384', stored: JSON.stringify(p384.publicKey.export({ format: 'jwk' })), why: /is a public JWK; signing needs the private key/ },
