@@ -1,3 +1,4 @@
+import { benchJwtGet, type JwtGetResult } from './jwt-get.js'
 import { benchSingleFlight, type SingleFlightResult } from './single-flight.js'
 import { benchThroughput, type ThroughputResult } from './throughput.js'
 import { benchWarmGet, type WarmGetResult } from './warm-get.js'
@@ -33,6 +34,11 @@ const warm = await step('warm-get', () => benchWarmGet({
   rssRuns: numberOption('rss-runs', 5, 0, 100),
   out: log,
 }))
+const jwt = await step('jwt-get', () => benchJwtGet({
+  runs: numberOption('runs', 30, 20, 1000),
+  budgetMs: numberOption('warm-budget-ms', 60_000, 1_000, 600_000),
+  out: log,
+}))
 const load = await step('throughput', () => benchThroughput({
   concurrency: numberOption('concurrency', 64, 1, 1024),
   durationMs: numberOption('seconds', 5, 0.5, 60) * 1000,
@@ -58,6 +64,13 @@ function warmRows(result: WarmGetResult | undefined, error?: string): void {
   if (result.rssKb !== undefined) rows.push(['peak RSS: `ccred get` / `node -e ""`', `${int(result.rssKb.ccred / 1024)} MiB / ${int(result.rssKb.node / 1024)} MiB`, ''])
 }
 
+function jwtRows(result: JwtGetResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['warm `ccred get` of a jwt profile', failed(error), '≤ 0.75× a naive jose helper'])
+  rows.push([`warm \`ccred get\` of an ES256 jwt profile (median, ${result.runs} runs)`, ms(result.ccred.p50), ''])
+  rows.push(['naive `node -e` helper: import jose, sign ES256 per call (median)', `${ms(result.naive.p50)} (${ratio(result.naiveRatio)} a bare node start)`, ''])
+  rows.push(['jwt warm get ÷ naive jose helper (medians)', ratio(result.ratio), '≤ 0.75×'])
+}
+
 function loadRows(result: ThroughputResult | undefined, error?: string): void {
   if (result === undefined) return void rows.push(['daemon throughput', failed(error), '≥ 5,000 req/s, p99 ≤ 5 ms'])
   const { ccred, baseline } = result
@@ -79,6 +92,7 @@ function flightRows(result: SingleFlightResult | undefined, error?: string): voi
 }
 
 warmRows(warm.value, warm.error)
+jwtRows(jwt.value, jwt.error)
 loadRows(load.value, load.error)
 flightRows(flight.value, flight.error)
 
@@ -93,4 +107,4 @@ log('| Benchmark | Result | Target |')
 log('| --- | --- | --- |')
 for (const [what, result, target] of rows) log(`| ${what} | ${result} | ${target} |`)
 log('')
-log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s)`)
+log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s)`)

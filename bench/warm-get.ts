@@ -34,7 +34,7 @@ export interface WarmGetResult {
   failures: number
 }
 
-interface Timed {
+export interface Timed {
   ms: number
   code: number | null
   stdout: string
@@ -42,10 +42,10 @@ interface Timed {
 }
 
 /** Spawns node with `args` (stdin ignored, like Claude Code's helper but closed) and times spawn → close. */
-function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000): Promise<Timed> {
+export function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd?: string): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

@@ -3,9 +3,9 @@
 // and loopback stubs (gateway, forward proxy) record what Claude Code sent.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { delimiter, dirname } from 'node:path'
-import { claudeAvailable, runClaude } from '../helpers/claude.js'
+import { runClaude } from '../helpers/claude.js'
 import type { RunClaudeResult } from '../helpers/claude.js'
+import { claudeEnv, claudeMissing, describeRun, helperCommand, type SkipContext } from '../helpers/claude-world.js'
 import { startForwardProxy } from '../helpers/forward-proxy.js'
 import type { Proxy, ProxyRequest } from '../helpers/forward-proxy.js'
 import { startGateway } from '../helpers/gateway.js'
@@ -16,58 +16,8 @@ const CLAUDE_TIMEOUT_MS = 90_000
 const TEST_TIMEOUT_MS = CLAUDE_TIMEOUT_MS + 30_000
 const DEMO_VALUE = /^ccred-demo-[0-9a-f]{32}$/
 
-interface SkipContext {
-  skip(message?: string): void
-  diagnostic(message: string): void
-}
-
-/** Skips (with the reason) when the real Claude Code cannot run here. */
-function claudeMissing(t: SkipContext): boolean {
-  const availability = claudeAvailable()
-  if (availability.ok) return false
-  t.diagnostic(`skipped: ${availability.reason}`)
-  t.skip(availability.reason)
-  return true
-}
-
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`
-}
-
-/** `<cli> get <profile>` as Claude Code's settings hold it; `withNode` prefixes the absolute node. */
-function helperCommand(sandbox: Sandbox, args: string, withNode = false): string {
-  return `${withNode ? `${shQuote(process.execPath)} ` : ''}${shQuote(sandbox.cliPath)} ${args}`
-}
-
-/**
- * What Claude Code needs so that the helper (and the daemon it autostarts) use the sandbox:
- * the XDG directories and runtime dir, and a PATH whose first entry holds this node (the
- * CLI's `#!/usr/bin/env node` shebang). HOME is the sandbox's HOME (runClaude sets it).
- */
-function claudeEnv(sandbox: Sandbox, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const name of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME', 'CCRED_RUNTIME_DIR']) {
-    const value = sandbox.env[name]
-    assert.ok(value, `sandbox env lacks ${name}`)
-    env[name] = value
-  }
-  env.PATH = [dirname(process.execPath), process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(delimiter)
-  return { ...env, ...extra }
-}
-
 function messages(requests: RecordedRequest[]): RecordedRequest[] {
   return requests.filter((request) => request.method === 'POST' && request.path.startsWith('/v1/messages'))
-}
-
-function describeRun(run: RunClaudeResult, sandbox: Sandbox, extra = ''): string {
-  return [
-    `claude: code=${run.code} signal=${run.signal} timedOut=${run.timedOut} ${run.durationMs} ms`,
-    `stdout: ${run.stdout.trim()}`,
-    `stderr: ${run.stderr.trim()}`,
-    `audit log:\n${sandbox.auditLog().trim()}`,
-    `daemon log:\n${sandbox.daemonLog().trim()}`,
-    extra,
-  ].join('\n')
 }
 
 function describeRequests(requests: RecordedRequest[]): string {
