@@ -30,4 +30,14 @@ source = "demo"
 # command = ["/usr/local/bin/get-gateway-key", "--json"]
 # lifetime = "55m"                  # used when the output carries no expiry
 # timeout = "30s"
+
+# Short-lived JWTs minted by the daemon and signed with your key. Make the key with:
+#   ccred jwt keygen litellm-signing-key --alg ES256   (then: ccred jwt jwks litellm)
+# [profiles.litellm-jwt]
+# source = "jwt"
+# [profiles.litellm-jwt.jwt]
+# algorithm = "ES256"               # HS256/384/512, RS256/384/512, PS256, ES256/384, EdDSA
+# key = "keychain:litellm-signing-key"
+# lifetime = "1h"
+# claims = { iss = "ccred", aud = "litellm", sub = "\${USER}", team = "engineering" }
 `
