@@ -11,6 +11,7 @@ Exit codes:
   4  unknown profile              10  OS keychain unavailable
   5  missing env/file/keychain    11  daemon error (or: daemon status, not running)
      reference                    12  protocol error between client and daemon
+                                  13  ccred doctor found a problem
 `
 
 /** Builds the CLI. Command handlers are imported on use, so `get` loads only what it needs. */
@@ -86,6 +87,39 @@ Examples (settings.json):
   program.command('init')
     .description('write a commented starter config.toml (never overwrites an existing file)')
     .action(() => run(async () => (await import('./init.js')).runInit(io))())
+
+  program.command('doctor')
+    .description('check everything Claude Code needs from ccred: daemon, socket directory, secret store, config, each profile (fetched; never printed), lifetime vs helper TTL, which settings layer supplies the helper, conflicting variables, gateway reachability')
+    .argument('[profile]', 'check only this profile')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code, 13 when something would.')
+    .action((profile: string | undefined, options: { json?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
+
+  const setup = program.command('setup').description('write the settings a tool needs to use ccred')
+  setup.command('claude')
+    .description('write Claude Code\'s settings for a profile: apiKeyHelper (or proxyAuthHelper / awsCredentialExport), the helper TTL, the gateway for the mode; merges into the file, keeps a backup, undoable')
+    .argument('[profile]', 'the profile Claude Code should use (not needed with --undo)')
+    .addOption(new Option('--scope <scope>', 'which settings file').choices(['user', 'project', 'local', 'managed']).default('user'))
+    .addOption(new Option('--mode <mode>', 'how Claude Code reaches the gateway').choices(['anthropic', 'bedrock', 'vertex']).default('anthropic'))
+    .option('--gateway <url>', 'the gateway URL (ANTHROPIC_BASE_URL, ANTHROPIC_BEDROCK_BASE_URL or ANTHROPIC_VERTEX_BASE_URL)')
+    .option('--proxy <url>', 'for a proxy-authorization profile: the proxy (HTTPS_PROXY) that checks Proxy-Authorization')
+    .option('--project <id>', 'vertex mode: ANTHROPIC_VERTEX_PROJECT_ID')
+    .option('--region <region>', 'vertex mode: CLOUD_ML_REGION (default us-east5)')
+    .option('--fix', 'also remove settings that would override or fight the helper (ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN in any layer, a higher layer\'s own helper)')
+    .option('--dry-run', 'print what would change; write nothing')
+    .option('--undo', 'restore what ccred changed (keys you edited since are kept)')
+    .addHelpText('after', `
+Scopes: user ~/.claude/settings.json, project .claude/settings.json, local .claude/settings.local.json,
+managed /etc/claude-code/managed-settings.json (Linux; needs root).
+
+Examples:
+  ccred setup claude litellm --gateway https://llm.example.com
+  ccred setup claude litellm --mode bedrock --gateway https://llm.example.com/bedrock
+  ccred setup claude litellm --mode vertex --gateway https://llm.example.com/vertex_ai/v1 --project my-project
+  ccred setup claude litellm --dry-run
+  ccred setup claude --undo`)
+    .action((profile: string | undefined, options: Record<string, string | boolean | undefined>) =>
+      run(async () => (await import('./setup-claude.js')).runSetupClaude(profile, options, io))())
 
   const jwt = program.command('jwt').description('signing keys and tokens for jwt profiles')
   jwt.command('keygen')

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { CcredError } from '../errors.js'
+
+/**
+ * Claude Code's settings layers, lowest precedence first (measured; see
+ * shared/claude-code-auth.md): user < project < local < managed. A higher layer's
+ * apiKeyHelper or env entry wins over a lower one's.
+ */
+export const SCOPES = ['user', 'project', 'local', 'managed'] as const
+export type Scope = (typeof SCOPES)[number]
+
+type Env = Record<string, string | undefined>
+
+export interface SettingsLocation {
+  scope: Scope
+  path: string
+}
+
+/** Where each layer's file is, for a project directory (Claude Code's working directory). */
+export function settingsLocations(env: Env, projectDir: string): SettingsLocation[] {
+  // Claude Code keeps its user files under CLAUDE_CONFIG_DIR when set, else ~/.claude.
+  const userDir = env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude')
+  return [
+    { scope: 'user', path: join(userDir, 'settings.json') },
+    { scope: 'project', path: join(projectDir, '.claude', 'settings.json') },
+    { scope: 'local', path: join(projectDir, '.claude', 'settings.local.json') },
+    { scope: 'managed', path: managedSettingsPath(env) },
+  ]
+}
+
+function managedSettingsPath(env: Env): string {
+  // CCRED_CLAUDE_MANAGED_DIR lets tests (and unusual installs) point elsewhere.
+  if (env.CCRED_CLAUDE_MANAGED_DIR) return join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
+  if (process.platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
+  if (process.platform === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
+  return '/etc/claude-code/managed-settings.json'
+}
+
+export type Settings = Record<string, unknown> & { env?: Record<string, unknown> }
+
+export interface SettingsFile extends SettingsLocation {
+  exists: boolean
+  /** The file as it is on disk ('' when absent). */
+  text: string
+  settings: Settings
+  /** The indentation the file uses, kept when it is rewritten. */
+  indent: string
+}
+
+const MAX_SETTINGS_BYTES = 1024 * 1024
+
+/** Reads one layer; an unreadable or invalid file is an error that names it (never overwritten). */
+export function readSettings(location: SettingsLocation): SettingsFile {
+  if (!existsSync(location.path)) return { ...location, exists: false, text: '', settings: {}, indent: '  ' }
+  let text: string
+  try {
+    if (statSync(location.path).size > MAX_SETTINGS_BYTES) throw new Error('larger than 1 MiB')
+    text = readFileSync(location.path, 'utf8')
+  } catch (error) {
+    throw new CcredError('ERR_CONFIG', `cannot read Claude Code ${location.scope} settings ${location.path}: ${(error as Error).message}`, {
+      hint: `check the file's permissions${location.scope === 'managed' ? ' (managed settings are usually root-owned: run with sudo)' : ''}`,
+    })
+  }
+  if (text.trim() === '') return { ...location, exists: true, text, settings: {}, indent: '  ' }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    throw new CcredError('ERR_CONFIG', `Claude Code ${location.scope} settings ${location.path} is not valid JSON (${(error as Error).message}); ccred will not rewrite it`, {
+      hint: `fix the JSON in ${location.path} (Claude Code ignores an invalid file too), then run the command again`,
+    })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CcredError('ERR_CONFIG', `Claude Code ${location.scope} settings ${location.path} is not a JSON object`, { hint: `fix ${location.path}` })
+  }
+  const settings = parsed as Settings
+  if (settings.env !== undefined && (typeof settings.env !== 'object' || settings.env === null || Array.isArray(settings.env))) {
+    throw new CcredError('ERR_CONFIG', `"env" in ${location.path} is not an object`, { hint: `fix ${location.path}` })
+  }
+  return { ...location, exists: true, text, settings, indent: /^\{\s*\n([ \t]+)"/.exec(text)?.[1] ?? '  ' }
+}
+
+export function serializeSettings(settings: Settings, indent: string): string {
+  return `${JSON.stringify(settings, null, indent)}\n`
+}
+
+/** Atomic replace (temp file + rename) keeping the file's mode; creates the directory if needed. */
+export function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true })
+  const mode = existsSync(path) ? statSync(path).mode & 0o777 : 0o644
+  const temp = join(dirname(path), `.${randomBytes(6).toString('hex')}.ccred-tmp`)
+  try {
+    writeFileSync(temp, text, { mode })
+    chmodSync(temp, mode)
+    renameSync(temp, path)
+  } catch (error) {
+    rmSync(temp, { force: true })
+    throw new CcredError('ERR_CONFIG', `cannot write ${path}: ${(error as Error).message}`, { hint: 'check the directory\'s permissions' })
+  }
+}
+
+/** A settings key path: a top-level key, or ["env", NAME]. */
+export type SettingKey = readonly [string] | readonly ['env', string]
+
+export function keyName(key: SettingKey): string {
+  return key.length === 1 ? key[0] : `env.${key[1]}`
+}
+
+export function getSetting(settings: Settings, key: SettingKey): unknown {
+  if (key.length === 1) return settings[key[0]]
+  return (settings.env as Record<string, unknown> | undefined)?.[key[1]]
+}
+
+/** Sets (value defined) or removes (undefined) a key; an env table left empty is removed. */
+export function setSetting(settings: Settings, key: SettingKey, value: unknown): void {
+  if (key.length === 1) {
+    if (value === undefined) delete settings[key[0]]
+    else settings[key[0]] = value
+    return
+  }
+  const env = { ...((settings.env as Record<string, unknown> | undefined) ?? {}) }
+  if (value === undefined) delete env[key[1]]
+  else env[key[1]] = value
+  if (Object.keys(env).length === 0) delete settings.env
+  else settings.env = env
+}

@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { shellQuote } from '../output/format.js'
+import { SCOPES, type Scope } from '../claude/settings.js'
+import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode, type SetupPlan } from '../claude/setup.js'
+import { requestCredential } from '../client/credentials.js'
+import { requestDaemon, unwrap } from '../client/transport.js'
+import { withInProcessService } from '../client/in-process.js'
+import { socketPath, stateDir } from '../config/paths.js'
+import { CcredError } from '../errors.js'
+import { usageError, type Io } from './io.js'
+
+export interface SetupClaudeOptions {
+  scope?: string
+  gateway?: string
+  mode?: string
+  proxy?: string
+  project?: string
+  region?: string
+  dryRun?: boolean
+  undo?: boolean
+  fix?: boolean
+}
+
+/** The longest helper TTL ccred sets: a 401 re-runs the helper anyway, but a day-long cache helps nobody. */
+const MAX_HELPER_TTL_MS = 3_600_000
+
+export function setupLedgerPath(env: Record<string, string | undefined>): string {
+  return join(stateDir(env), 'claude-setup.json')
+}
+
+/** The command settings.json should run: absolute node and absolute bin, so no PATH lookup is involved. */
+export function ccredCommand(): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const bin = join(here, '..', '..', 'cmd', 'ccred.cjs')
+  if (!existsSync(bin)) throw new CcredError('ERR_INTERNAL', `the ccred bin is not at ${bin}`, { hint: 'run npm run build in the ccred checkout, then try again' })
+  return `${shellQuote(process.execPath)} ${shellQuote(bin)}`
+}
+
+/**
+ * Half of what the credential lives beyond the skew: a value the daemon has cached
+ * then still covers Claude Code's TTL for half its life. Never longer than it lives.
+ */
+export function helperTtlFor(lifetimeMs: number, skewMs: number): number {
+  const usableMs = lifetimeMs > skewMs ? (lifetimeMs - skewMs) / 2 : lifetimeMs / 4
+  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, Math.floor(usableMs / 1000) * 1000))
+}
+
+/** `ccred setup claude <profile>`: writes Claude Code's settings for a profile, or undoes that. */
+export async function runSetupClaude(profileName: string | undefined, options: SetupClaudeOptions, io: Io, projectDir = process.cwd()): Promise<number> {
+  const ledgerPath = setupLedgerPath(io.env)
+  if (options.undo) return undo(ledgerPath, options.dryRun === true, io)
+  if (profileName === undefined) throw usageError('which profile? ccred setup claude <profile>', 'list profiles with: ccred profiles')
+  const scope = (options.scope ?? 'user') as Scope
+  if (!SCOPES.includes(scope)) throw usageError(`--scope must be one of ${SCOPES.join(', ')}`, 'user: ~/.claude/settings.json (default)')
+  const mode = (options.mode ?? 'anthropic') as Mode
+  if (!MODES.includes(mode)) throw usageError(`--mode must be one of ${MODES.join(', ')}`, 'anthropic: ANTHROPIC_BASE_URL (default)')
+  for (const [flag, url] of [['--gateway', options.gateway], ['--proxy', options.proxy]] as const) {
+    if (url !== undefined && !/^https?:\/\/[^\s/]+/.test(url)) throw usageError(`${flag} must be an http(s) URL, not "${url.slice(0, 60)}"`, `e.g. ${flag} https://llm.example.com`)
+  }
+  if (mode === 'vertex' && options.project === undefined) throw usageError('--mode vertex needs --project <GCP project id>', 'e.g. ccred setup claude litellm --mode vertex --gateway https://llm.example.com/vertex_ai/v1 --project my-project --region us-east5')
+
+  const { profile, skewMs } = await withInProcessService(io.env, async (service) => ({
+    profile: await service.profile(profileName),
+    skewMs: (await service.config()).broker.skewMs,
+  }))
+  const helperTtlMs = await measureHelperTtl(profileName, skewMs, io)
+  const plan = planSetup({
+    profile: profile.name,
+    sourceKind: profile.sourceKind,
+    header: profile.header,
+    scope,
+    mode,
+    ccredCommand: ccredCommand(),
+    ...(options.gateway === undefined ? {} : { gatewayUrl: options.gateway }),
+    ...(options.proxy === undefined ? {} : { proxyUrl: options.proxy }),
+    ...(options.project === undefined ? {} : { vertexProjectId: options.project }),
+    ...(options.region === undefined ? {} : { vertexRegion: options.region }),
+    ...(helperTtlMs === undefined ? {} : { helperTtlMs }),
+    fix: options.fix === true,
+  }, io.env, projectDir)
+  report(plan, options.dryRun === true, io)
+  if (options.dryRun) return 0
+  const now = new Date()
+  for (const file of [plan.target, ...plan.others]) applyFilePlan(file, profile.name, ledgerPath, now)
+  io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (previous version kept for: ccred setup claude --undo)` : ''}\n`)
+  io.stderr.write('ccred: check it with: ccred doctor\n')
+  return 0
+}
+
+/** Fetches once (through the daemon) to learn how long the profile's credentials live. */
+async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promise<number | undefined> {
+  let issued
+  try {
+    issued = await requestCredential({ profile, callerTtlMs: 0, forceRefresh: false }, io.env, (line) => io.stderr.write(`${line}\n`))
+  } catch (error) {
+    const failure = error as CcredError
+    io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${failure.message}); Claude Code keeps its default 5 min TTL\n`)
+    return undefined
+  }
+  if (issued.expiresAt === undefined) return undefined
+  const expiresAtMs = Date.parse(issued.expiresAt)
+  let lifetimeMs = expiresAtMs - Date.now()
+  try {
+    // The daemon knows when the value was fetched: its whole lifetime, not what is left of it.
+    const status = unwrap<{ profiles: { profile: string; lastRefreshAt?: string }[] }>(await requestDaemon(socketPath(io.env), 'GET', '/v1/status', undefined, 5_000))
+    const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
+    if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
+  } catch {
+    // No daemon (CCRED_NO_DAEMON): what is left is a safe lower bound.
+  }
+  return helperTtlFor(lifetimeMs, skewMs)
+}
+
+function report(plan: SetupPlan, dryRun: boolean, io: Io): void {
+  const files = [plan.target, ...plan.others].filter((file) => file.changes.length > 0)
+  if (files.length === 0) io.stdout.write(`${plan.target.file.path}: no changes\n`)
+  for (const file of files) {
+    io.stdout.write(`${dryRun ? 'would change' : 'changing'} ${file.file.path}${file.file.exists ? '' : ' (new file)'}:\n`)
+    for (const line of describeChanges(file)) io.stdout.write(`  ${line}\n`)
+  }
+  for (const conflict of plan.conflicts) {
+    const fixed = conflict.fixable && plan.others.concat(plan.target).some((file) => file.file.path === conflict.path && file.changes.some((c) => c.after === undefined && conflict.key.endsWith(c.key.at(-1)!)))
+    const where = conflict.where === 'shell' ? 'your shell environment' : `${conflict.where} settings ${conflict.path}`
+    io.stderr.write(`ccred: ${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}\n`)
+  }
+}
+
+function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
+  const results = undoSetup(ledgerPath, dryRun)
+  if (results.length === 0) {
+    io.stderr.write('ccred: nothing to undo: ccred has not changed any Claude Code settings (or they were already restored)\n')
+    return 0
+  }
+  for (const result of results) {
+    io.stdout.write(`${dryRun ? 'would restore' : 'restored'} ${result.path}${result.original ? ' to exactly what it was' : ''}: ${result.restored.join(', ') || 'nothing'}\n`)
+    if (result.keptUserEdits.length > 0) io.stderr.write(`ccred: kept your later edits of ${result.keptUserEdits.join(', ')} in ${result.path}\n`)
+  }
+  return 0
+}

@@ -1,0 +1,192 @@
+import { daemonHealth } from '../client/autostart.js'
+import type { CredentialFetcher } from '../client/credentials.js'
+import { withInProcessService } from '../client/in-process.js'
+import { formatDurationMs } from '../config/duration.js'
+import type { LoadedConfig, ProfileConfig } from '../config/load.js'
+import { runtimeDir, socketPath } from '../config/paths.js'
+import { checkPrivateDir } from '../daemon/runtime-dir.js'
+import { parseHelperTtlMs } from '../claude/helper-context.js'
+import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
+import { COMPETING_VARIABLES } from '../claude/setup.js'
+import { toCcredError } from '../errors.js'
+import { packageVersion } from '../version.js'
+
+export type Verdict = 'ok' | 'warn' | 'fail'
+
+export interface Check {
+  check: string
+  verdict: Verdict
+  detail: string
+}
+
+export interface DoctorDeps {
+  env: Record<string, string | undefined>
+  projectDir: string
+  fetchCredential: CredentialFetcher
+  /** Probes a URL; resolves to an HTTP status, rejects when unreachable. */
+  probeUrl(url: string): Promise<number>
+  nowMs(): number
+}
+
+type Env = Record<string, string | undefined>
+
+/** Claude Code's view: each setting from the highest layer that has it, env merged key by key. */
+export interface EffectiveClaudeSettings {
+  files: SettingsFile[]
+  value(key: string): { value: unknown; scope: Scope } | undefined
+  env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+}
+
+export function effectiveClaudeSettings(env: Env, projectDir: string): EffectiveClaudeSettings {
+  const files = settingsLocations(env, projectDir).map((location) => {
+    try {
+      return readSettings(location)
+    } catch {
+      return { ...location, exists: true, text: '', settings: {}, indent: '  ', invalid: true } as SettingsFile
+    }
+  })
+  const highestFirst = [...files].reverse()
+  return {
+    files,
+    value(key) {
+      const file = highestFirst.find((f) => f.settings[key] !== undefined)
+      return file === undefined ? undefined : { value: file.settings[key], scope: file.scope }
+    },
+    env(name) {
+      const file = highestFirst.find((f) => typeof f.settings.env?.[name] === 'string')
+      if (file !== undefined) return { value: file.settings.env![name] as string, scope: file.scope }
+      return env[name] === undefined ? undefined : { value: env[name]!, scope: 'shell' }
+    },
+  }
+}
+
+/**
+ * `ccred doctor`: everything that decides whether Claude Code gets a working
+ * credential, each with a verdict. Never prints a secret: a credential is shown
+ * as its kind, length, expiry and (for a JWT) a claims summary.
+ */
+export async function runDoctorChecks(profileName: string | undefined, deps: DoctorDeps): Promise<Check[]> {
+  const checks: Check[] = []
+  const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
+
+  const dirProblem = checkPrivateDir(runtimeDir(deps.env))
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} is private (0700, yours)` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+
+  try {
+    const info = await daemonHealth(socketPath(deps.env))
+    if (info === undefined) add('daemon', 'ok', 'not running; the next ccred get starts it')
+    else if (info.version !== packageVersion()) add('daemon', 'warn', `running version ${info.version} (pid ${info.pid}), this ccred is ${packageVersion()}: run ccred daemon stop so the next get starts the new one`)
+    else add('daemon', 'ok', `running, version ${info.version}, pid ${info.pid}`)
+  } catch (error) {
+    add('daemon', 'fail', `does not answer: ${toCcredError(error).message}; run: ccred daemon stop`)
+  }
+
+  const loaded = await withInProcessService(deps.env, async (service) => {
+    let config: LoadedConfig
+    try {
+      config = await service.config()
+    } catch (error) {
+      const failure = toCcredError(error)
+      add('config', 'fail', `${failure.message} — ${failure.hint ?? ''}`)
+      return undefined
+    }
+    add('config', config.invalidProfiles.size === 0 ? 'ok' : 'fail', `${config.fromFile ? config.path : 'no config file: the embedded demo profile'}; ${config.profiles.size} valid profile(s)${config.invalidProfiles.size === 0 ? '' : `, invalid: ${[...config.invalidProfiles.keys()].join(', ')}`}`)
+    for (const [name, error] of config.invalidProfiles) if (profileName === undefined || profileName === name) add(`profile ${name}`, 'fail', error.message)
+    const store = service.store()
+    try {
+      await store.get('ccred-doctor-probe')
+      add('secret store', 'ok', store.describe())
+    } catch (error) {
+      const failure = toCcredError(error)
+      const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
+      add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
+    }
+    return { config }
+  })
+
+  const claude = effectiveClaudeSettings(deps.env, deps.projectDir)
+  const skewMs = loaded?.config.broker.skewMs ?? 60_000
+  const profiles = loaded === undefined ? [] : [...loaded.config.profiles.values()].filter((p) => profileName === undefined || p.name === profileName)
+  if (loaded !== undefined && profileName !== undefined && profiles.length === 0 && !loaded.config.invalidProfiles.has(profileName)) {
+    add(`profile ${profileName}`, 'fail', `no such profile (known: ${[...loaded.config.profiles.keys()].join(', ') || 'none'})`)
+  }
+  for (const profile of profiles) await checkProfile(profile, claude, skewMs, deps, add)
+
+  checkClaudeSettings(claude, deps.env, add)
+  await checkGateway(claude, deps, add)
+  return checks
+}
+
+async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
+  const ttlVariable = profile.header === 'proxy-authorization' ? 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' : 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'
+  const ttl = claude.env(ttlVariable)
+  const ttlMs = parseHelperTtlMs(ttl?.value)
+  try {
+    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs, forceRefresh: false }, deps.env, () => {})
+    const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
+    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${describeCredential(issued.value)}, ${issued.value.length} chars, ${expiresIn}`)
+    if (issued.warning !== undefined) add(`profile ${profile.name} lifetime`, 'warn', issued.warning)
+    else if (issued.expiresAt !== undefined) {
+      add(`profile ${profile.name} lifetime`, 'ok', `outlives the helper TTL ${formatDurationMs(ttlMs)} (${ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`}) + skew ${formatDurationMs(skewMs)}`)
+    }
+  } catch (error) {
+    const failure = toCcredError(error)
+    add(`profile ${profile.name}`, 'fail', `[${failure.code}] ${failure.message} — ${failure.hint ?? ''}`)
+  }
+}
+
+/** The kind of a credential, never its value: a JWT's header and a few claims, else "opaque". */
+export function describeCredential(value: string): string {
+  const parts = value.split('.')
+  if (parts.length !== 3) return 'opaque token'
+  try {
+    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>
+    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+    const summary = ['iss', 'sub', 'aud'].filter((name) => claims[name] !== undefined).map((name) => `${name}=${JSON.stringify(claims[name]).slice(0, 60)}`)
+    return `JWT (${String(header.alg)}${summary.length > 0 ? `; ${summary.join(', ')}` : ''})`
+  } catch {
+    return 'opaque token'
+  }
+}
+
+function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c: string, v: Verdict, d: string) => void): void {
+  for (const file of claude.files) {
+    if ((file as SettingsFile & { invalid?: boolean }).invalid) add(`claude ${file.scope} settings`, 'fail', `${file.path} is not valid JSON: Claude Code ignores it`)
+  }
+  for (const key of ['apiKeyHelper', 'proxyAuthHelper', 'awsCredentialExport']) {
+    const found = claude.value(key)
+    if (found === undefined) continue
+    const shadowed = claude.files.filter((f) => f.scope !== found.scope && f.settings[key] !== undefined && f.settings[key] !== found.value).map((f) => f.scope)
+    const detail = `${JSON.stringify(found.value)} from ${found.scope} settings${shadowed.length > 0 ? `; overrides the one in ${shadowed.join(', ')} settings` : ''}`
+    add(`claude ${key}`, shadowed.length > 0 ? 'warn' : 'ok', detail)
+  }
+  if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {
+    add('claude helper', 'warn', 'no apiKeyHelper, proxyAuthHelper or awsCredentialExport in any settings layer: run ccred setup claude <profile>')
+  }
+  for (const name of COMPETING_VARIABLES) {
+    for (const file of claude.files) {
+      if (file.settings.env?.[name] !== undefined) add(`claude env ${name}`, 'fail', `set in ${file.scope} settings ${file.path}: it wins over the helper; remove it (ccred setup claude <profile> --fix)`)
+    }
+    if (env[name] !== undefined && env[name] !== '') add(`shell ${name}`, 'fail', 'set in this shell\'s environment: it wins over the helper; unset it and remove it from your shell profile')
+  }
+  if (claude.env('CLAUDE_CODE_USE_BEDROCK')?.value === '1' && claude.env('AWS_BEARER_TOKEN_BEDROCK') !== undefined) {
+    add('claude env AWS_BEARER_TOKEN_BEDROCK', 'fail', 'in Bedrock mode it wins over the helper; unset it')
+  }
+  const quiet = claude.env('CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC')
+  add('claude telemetry', quiet?.value === '1' ? 'ok' : 'warn', quiet?.value === '1'
+    ? `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 (${quiet.scope})`
+    : 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC is not 1: Claude Code also sends the helper value to Anthropic\'s telemetry endpoints (ccred setup claude sets it)')
+}
+
+async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
+  const variable = claude.env('CLAUDE_CODE_USE_BEDROCK')?.value === '1' ? 'ANTHROPIC_BEDROCK_BASE_URL'
+    : claude.env('CLAUDE_CODE_USE_VERTEX')?.value === '1' ? 'ANTHROPIC_VERTEX_BASE_URL' : 'ANTHROPIC_BASE_URL'
+  const gateway = claude.env(variable)
+  if (gateway === undefined) return
+  try {
+    const status = await deps.probeUrl(gateway.value)
+    add('gateway', 'ok', `${variable}=${gateway.value} (${gateway.scope}) answers (HTTP ${status})`)
+  } catch (error) {
+    add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is unreachable: ${(error as Error).message}`)
+  }
+}
