@@ -150,6 +150,10 @@ Examples:
   daemon.command('status').description('is the daemon running? (exit 0 yes, 11 no)')
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) => run(async () => (await import('./daemon.js')).runDaemonStatus(options, io))())
+  daemon.command('install').description('start the daemon at login: a systemd user unit (Linux) or launchd agent (macOS); autostart from get stays the default')
+    .action(() => run(async () => (await import('./daemon-install.js')).runDaemonInstall(io))())
+  daemon.command('uninstall').description('stop and remove the login service written by daemon install')
+    .action(() => run(async () => (await import('./daemon-install.js')).runDaemonUninstall(io))())
   daemon.command('run').description('run the daemon in the foreground (for systemd/launchd and debugging); logs to stderr')
     .action(() => run(async () => (await import('./daemon.js')).runDaemonRun(io))())
 

@@ -30,12 +30,16 @@ export function setupLedgerPath(env: Record<string, string | undefined>): string
   return join(stateDir(env), 'claude-setup.json')
 }
 
+/** The built bin (dist/cmd/ccred.cjs), absolute. */
+export function ccredBinPath(): string {
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cmd', 'ccred.cjs')
+  if (!existsSync(bin)) throw new CcredError('ERR_INTERNAL', `the ccred bin is not at ${bin}`, { hint: 'run npm run build in the ccred checkout, then try again' })
+  return bin
+}
+
 /** The command settings.json should run: absolute node and absolute bin, so no PATH lookup is involved. */
 export function ccredCommand(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  const bin = join(here, '..', '..', 'cmd', 'ccred.cjs')
-  if (!existsSync(bin)) throw new CcredError('ERR_INTERNAL', `the ccred bin is not at ${bin}`, { hint: 'run npm run build in the ccred checkout, then try again' })
-  return `${shellQuote(process.execPath)} ${shellQuote(bin)}`
+  return `${shellQuote(process.execPath)} ${shellQuote(ccredBinPath())}`
 }
 
 /**

@@ -60,6 +60,68 @@ function pathOf(rawUrl: string): string {
   return rawUrl;
 }
 
+/** The Anthropic streaming events of a one-block text reply. */
+function streamEvents(id: string, model: string, text: string): { type: string }[] {
+  return [
+    {
+      type: 'message_start',
+      message: {
+        id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } },
+    { type: 'message_stop' },
+  ] as { type: string }[];
+}
+
+const CRC32_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const byte of bytes) c = CRC32_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * One message of the AWS event stream encoding (vnd.amazon.eventstream): prelude (total
+ * length, headers length, prelude CRC32), string headers, payload, message CRC32. Bedrock's
+ * InvokeModelWithResponseStream sends each model event as a "chunk" whose payload is
+ * {"bytes": base64(event JSON)}.
+ */
+export function bedrockChunk(event: unknown): Buffer {
+  const headers = Buffer.concat(
+    Object.entries({ ':event-type': 'chunk', ':content-type': 'application/json', ':message-type': 'event' }).map(([name, value]) => {
+      const nameBytes = Buffer.from(name, 'utf8');
+      const valueBytes = Buffer.from(value, 'utf8');
+      const header = Buffer.alloc(1 + nameBytes.length + 1 + 2 + valueBytes.length);
+      header.writeUInt8(nameBytes.length, 0);
+      nameBytes.copy(header, 1);
+      header.writeUInt8(7, 1 + nameBytes.length); // 7 = string
+      header.writeUInt16BE(valueBytes.length, 2 + nameBytes.length);
+      valueBytes.copy(header, 4 + nameBytes.length);
+      return header;
+    }),
+  );
+  const payload = Buffer.from(JSON.stringify({ bytes: Buffer.from(JSON.stringify(event), 'utf8').toString('base64') }), 'utf8');
+  const totalLength = 12 + headers.length + payload.length + 4;
+  const prelude = Buffer.alloc(12);
+  prelude.writeUInt32BE(totalLength, 0);
+  prelude.writeUInt32BE(headers.length, 4);
+  prelude.writeUInt32BE(crc32(prelude.subarray(0, 8)), 8);
+  const body = Buffer.concat([prelude, headers, payload]);
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32BE(crc32(body), 0);
+  return Buffer.concat([body, trailer]);
+}
+
 function sse(res: http.ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
@@ -102,7 +164,12 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         res.end(method === 'HEAD' ? undefined : 'ok');
         return;
       }
-      const isMessages = pathname === '/v1/messages';
+      // Vertex (gateway auth): …/publishers/anthropic/models/<id>:streamRawPredict answers the
+      // Anthropic SSE stream; :rawPredict a JSON message. Bedrock: …/model/<id>/invoke-with-response-stream
+      // answers an AWS event stream of "chunk" events; …/invoke a JSON message.
+      const vertex = /\/publishers\/anthropic\/models\/([^/:]+):(streamRawPredict|rawPredict)$/.exec(pathname);
+      const bedrock = /\/model\/([^/]+)\/(invoke-with-response-stream|invoke)$/.exec(pathname);
+      const isMessages = pathname === '/v1/messages' || vertex !== null || bedrock !== null;
       const isCount = pathname === '/v1/messages/count_tokens';
       if (method !== 'POST' || (!isMessages && !isCount)) {
         send(404, { type: 'error', error: { type: 'not_found_error', message: `no route ${method} ${pathname}` } });
@@ -138,33 +205,23 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         send(200, { input_tokens: 42 });
         return;
       }
-      const model = typeof parsed.model === 'string' ? parsed.model : 'claude-sonnet-4-5';
+      const model = typeof parsed.model === 'string' ? parsed.model : decodeURIComponent(vertex?.[1] ?? bedrock?.[1] ?? 'claude-sonnet-4-5');
       const id = `msg_stub_${++msgCounter}`;
-      if (parsed.stream === true) {
+      if (bedrock !== null && bedrock[2] === 'invoke-with-response-stream') {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': `req_stub_${requests.length}` });
+        for (const event of streamEvents(id, model, replyText)) res.write(bedrockChunk(event));
+        res.end();
+        return;
+      }
+      if (parsed.stream === true || vertex?.[2] === 'streamRawPredict') {
         rec.status = 200;
         res.writeHead(200, {
           'content-type': 'text/event-stream',
           'cache-control': 'no-cache',
           'request-id': `req_stub_${requests.length}`,
         });
-        sse(res, 'message_start', {
-          type: 'message_start',
-          message: {
-            id, type: 'message', role: 'assistant', model, content: [],
-            stop_reason: null, stop_sequence: null,
-            usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
-          },
-        });
-        sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
-        sse(res, 'ping', { type: 'ping' });
-        sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: replyText } });
-        sse(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
-        sse(res, 'message_delta', {
-          type: 'message_delta',
-          delta: { stop_reason: 'end_turn', stop_sequence: null },
-          usage: { output_tokens: 2 },
-        });
-        sse(res, 'message_stop', { type: 'message_stop' });
+        for (const event of streamEvents(id, model, replyText)) sse(res, event.type, event);
         res.end();
         return;
       }
