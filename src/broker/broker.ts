@@ -127,6 +127,8 @@ const MAX_CALLERS_PER_PROFILE = 256
  * inferred one; the floor still bounds a caller stuck in a refuse-and-retry loop.
  */
 const SIGNALLED_REISSUE_INTERVAL_MS = 1000
+/** Refresh-ahead never runs sooner than this after a fetch, however short-lived the source's values. */
+const MIN_REFRESH_INTERVAL_MS = 1000
 
 /**
  * The cache. Serves a credential only if it outlives the caller's TTL plus the
@@ -371,11 +373,14 @@ export class Broker {
     const expiresAtMs = cached?.credential.expiresAt?.getTime()
     if (cached === undefined || expiresAtMs === undefined || entry.dropped) return
     const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-    const leadMs = Math.min(60_000, lifetimeMs / 10)
-    const refreshAtMs = lifetimeMs > entry.minValidityMs
-      ? expiresAtMs - entry.minValidityMs - leadMs
+    // How long a fresh value satisfies the most demanding caller; refresh a lead before that
+    // ends, but never in the first half of it: a value barely longer-lived than callers need
+    // would otherwise be replaced as soon as it arrives, again and again.
+    const usableMs = lifetimeMs - entry.minValidityMs
+    const refreshAtMs = usableMs > 0
+      ? cached.fetchedAtMs + usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2)
       : cached.fetchedAtMs + lifetimeMs * 0.4
-    this.#arm(entry, refreshAtMs, () => this.#refreshAhead(entry))
+    this.#arm(entry, Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS), () => this.#refreshAhead(entry))
   }
 
   #arm(entry: Entry, atMs: number, fn: () => void): void {

@@ -5,9 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface RunClaudeOptions {
-  /** Used as HOME; `${home}/.claude/settings.json` is (over)written with `settings`. */
+  /**
+   * Used as HOME; `${home}/.claude/settings.json` is (over)written with `settings`, or left as
+   * it is when `settings` is undefined (e.g. written by `ccred setup claude`).
+   */
   home: string;
-  settings: object;
+  settings?: object;
   /** Extra environment (wins over the defaults below). */
   env?: Record<string, string>;
   cwd?: string;
@@ -15,6 +18,11 @@ export interface RunClaudeOptions {
   timeoutMs?: number;
   /** Default "ping". */
   prompt?: string;
+  /**
+   * Several prompts in one session (stream-json input on stdin), each sent `gapMs` after the
+   * previous answer: for what happens between turns (the helper TTL expiring).
+   */
+  conversation?: { prompts: string[]; gapMs: number; onResult?: (turn: number) => void };
   /** Extra CLI arguments appended after `-p <prompt> --model claude-sonnet-4-5`. */
   args?: string[];
 }
@@ -126,9 +134,12 @@ export function claudeVersion(): string | undefined {
 export async function runClaude(opts: RunClaudeOptions): Promise<RunClaudeResult> {
   const claudeDir = path.join(opts.home, '.claude');
   fs.mkdirSync(claudeDir, { recursive: true });
-  fs.writeFileSync(path.join(claudeDir, 'settings.json'), JSON.stringify(opts.settings, null, 2) + '\n');
+  if (opts.settings !== undefined) fs.writeFileSync(path.join(claudeDir, 'settings.json'), JSON.stringify(opts.settings, null, 2) + '\n');
   const env = { ...baseEnv(opts.home), ...(opts.env ?? {}) };
-  const args = ['-p', opts.prompt ?? 'ping', '--model', 'claude-sonnet-4-5', ...(opts.args ?? [])];
+  const conversation = opts.conversation;
+  const args = conversation === undefined
+    ? ['-p', opts.prompt ?? 'ping', '--model', 'claude-sonnet-4-5', ...(opts.args ?? [])]
+    : ['-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--model', 'claude-sonnet-4-5', ...(opts.args ?? [])];
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const started = Date.now();
 
@@ -136,13 +147,43 @@ export async function runClaude(opts: RunClaudeOptions): Promise<RunClaudeResult
     const child = spawn(claudeBin(), args, {
       cwd: opts.cwd ?? opts.home,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [conversation === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    if (conversation !== undefined) {
+      // One user message per turn; the next goes gapMs after the previous turn's result line.
+      let sent = 0;
+      let results = 0;
+      const sendNext = (): void => {
+        if (sent < conversation.prompts.length) {
+          const prompt = conversation.prompts[sent++]!;
+          child.stdin!.write(JSON.stringify({ type: 'user', message: { role: 'user', content: prompt } }) + '\n');
+        } else {
+          child.stdin!.end();
+        }
+      };
+      let pending = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        pending += c.toString('utf8');
+        let newline: number;
+        while ((newline = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, newline);
+          pending = pending.slice(newline + 1);
+          let type: unknown;
+          try { type = (JSON.parse(line) as { type?: unknown }).type; } catch { type = undefined; }
+          if (type === 'result') {
+            results++;
+            conversation.onResult?.(results);
+            setTimeout(sendNext, results < conversation.prompts.length ? conversation.gapMs : 0);
+          }
+        }
+      });
+      sendNext();
+    }
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
     let timedOut = false;
     const killGroup = (): void => {
       if (child.pid === undefined) return;

@@ -321,6 +321,25 @@ describe('broker: a refusal the caller reports (proxyAuthHelper after a 407)', (
   })
 })
 
+describe('broker: refresh-ahead of values barely longer-lived than callers need', () => {
+  it('a 2-minute value, callers needing 1m58s: refreshed about once a second, not in a loop', async () => {
+    const clock = new FakeClock()
+    const source = new CountingSource(clock, 2 * MINUTE)
+    const broker = new Broker({ clock, settings: () => ({ skewMs: 117_000, reissueIntervalMs: 10_000 }) })
+    const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
+    await broker.get({ profile, callerTtlMs: 1000 })
+    for (let stepMs = 0; stepMs < 10_000; stepMs += 100) {
+      clock.advance(100)
+      await settle()
+      const result = await broker.get({ profile, callerTtlMs: 1000 })
+      assert.ok(result.credential.expiresAt!.getTime() - clock.now() >= 118_000, 'every value served still covers TTL + skew')
+    }
+    // The value is usable for 2 s after a fetch; refresh-ahead runs at 1 s (half of that).
+    assert.ok(source.fetches >= 9 && source.fetches <= 12, `${source.fetches} fetches in 10 s`)
+    broker.close()
+  })
+})
+
 describe('broker: refusals and status', () => {
   it('refuses a credential with a newline or control character, or an expired one', async () => {
     for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
