@@ -88,7 +88,7 @@ export class Sandbox {
    * `distinctCaller` runs the CLI under a process of its own, as a separate
    * Claude Code session would.
    */
-  run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean } = {}): Promise<CliResult> {
+  run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean; cwd?: string } = {}): Promise<CliResult> {
     return new Promise((resolve, reject) => {
       const env: Record<string, string> = { ...this.env }
       for (const [key, value] of Object.entries(options.env ?? {})) {
@@ -98,7 +98,7 @@ export class Sandbox {
       const argv = options.distinctCaller
         ? ['-e', DISTINCT_CALLER, this.cliPath, ...args]
         : [this.cliPath, ...args]
-      const child = spawn(process.execPath, argv, { env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, argv, { env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
       let stdout = ''
       let stderr = ''
       child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { startGateway } from '../helpers/gateway.js'
+import { Sandbox } from '../helpers/sandbox.js'
+
+const sandboxes: Sandbox[] = []
+after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+
+function sandbox(): Sandbox {
+  const box = new Sandbox()
+  sandboxes.push(box)
+  box.writeConfig(`
+[profiles.demo]
+source = "demo"
+lifetime = "10m"
+
+[profiles.px]
+source = "demo"
+header = "proxy-authorization"
+
+[profiles.plain]
+source = "static"
+value = "env:PLAIN_KEY"
+`)
+  return box
+}
+
+const userSettings = (box: Sandbox) => join(box.home, '.claude', 'settings.json')
+const read = (path: string) => readFileSync(path, 'utf8')
+
+function writeJson(path: string, text: string): void {
+  mkdirSync(join(path, '..'), { recursive: true })
+  writeFileSync(path, text)
+}
+
+describe('ccred setup claude', () => {
+  it('merges into the user settings, keeps other keys and the indentation, and --undo restores the file byte for byte', async () => {
+    const box = sandbox()
+    const original = '{\n    "model": "opus",\n    "permissions": { "allow": ["Bash(ls)"] },\n    "env": { "FOO": "bar", "ANTHROPIC_API_KEY": "sk-canary-leftover-77" }\n}\n'
+    writeJson(userSettings(box), original)
+
+    const dry = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix', '--dry-run'])
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.match(dry.stdout, /would change .*settings\.json:\n {2}\+ apiKeyHelper: ".*ccred\.cjs' get demo"\n/)
+    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "270000"/, '(10m - 1m) / 2')
+    assert.match(dry.stdout, /\+ env\.ANTHROPIC_BASE_URL: "https:\/\/llm\.example\.com"/)
+    assert.match(dry.stdout, /- env\.ANTHROPIC_API_KEY: <hidden>/)
+    assert.equal(read(userSettings(box)), original, '--dry-run writes nothing')
+
+    const done = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix'])
+    assert.equal(done.code, 0, done.stderr)
+    const written = read(userSettings(box))
+    const settings = JSON.parse(written) as { model: string; permissions: unknown; apiKeyHelper: string; env: Record<string, string> }
+    assert.equal(settings.model, 'opus')
+    assert.deepEqual(settings.permissions, { allow: ['Bash(ls)'] })
+    assert.match(settings.apiKeyHelper, /^'.+node' '.+\/dist\/cmd\/ccred\.cjs' get demo$/)
+    assert.deepEqual(settings.env, {
+      FOO: 'bar',
+      CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '270000',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      ANTHROPIC_BASE_URL: 'https://llm.example.com',
+    })
+    assert.match(written, /^\{\n {4}"model"/, 'the file keeps its 4-space indentation')
+    assert.equal(read(`${userSettings(box)}.ccred-backup`), original)
+    for (const output of [dry.stdout, dry.stderr, done.stdout, done.stderr, read(join(box.stateDir, 'claude-setup.json'))]) {
+      assert.ok(!output.includes('sk-canary-leftover-77'), 'a removed secret is never shown or recorded')
+    }
+
+    // The helper ccred wrote works as Claude Code would run it.
+    const again = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com'])
+    assert.match(again.stdout, /no changes/)
+
+    const undone = await box.run(['setup', 'claude', '--undo'])
+    assert.equal(undone.code, 0, undone.stderr)
+    assert.match(undone.stdout, /restored .* to exactly what it was/)
+    assert.equal(read(userSettings(box)), original)
+    assert.ok(!existsSync(`${userSettings(box)}.ccred-backup`))
+    assert.match((await box.run(['setup', 'claude', '--undo'])).stderr, /nothing to undo/)
+  })
+
+  it('a new file is removed again by --undo; a key edited after setup is kept', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
+    assert.ok(existsSync(userSettings(box)))
+    assert.equal((await box.run(['setup', 'claude', '--undo'])).code, 0)
+    assert.ok(!existsSync(userSettings(box)), 'setup created it, undo removed it')
+
+    assert.equal((await box.run(['setup', 'claude', 'demo', '--gateway', 'https://a.example.com'])).code, 0)
+    const edited = JSON.parse(read(userSettings(box))) as { env: Record<string, string> }
+    edited.env.ANTHROPIC_BASE_URL = 'https://my-own.example.com'
+    writeFileSync(userSettings(box), JSON.stringify(edited, null, 2))
+    const undone = await box.run(['setup', 'claude', '--undo'])
+    assert.match(undone.stderr, /kept your later edits of env\.ANTHROPIC_BASE_URL/)
+    assert.deepEqual(JSON.parse(read(userSettings(box))), { env: { ANTHROPIC_BASE_URL: 'https://my-own.example.com' } })
+  })
+
+  it('per header and mode: proxyAuthHelper, bedrock, vertex; project scope; a static key gets no TTL', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['setup', 'claude', 'px', '--proxy', 'http://proxy.example.com:3128'])).code, 0)
+    let settings = JSON.parse(read(userSettings(box))) as Record<string, unknown> & { env: Record<string, string> }
+    assert.match(String(settings.proxyAuthHelper), /get px$/)
+    assert.equal(settings.apiKeyHelper, undefined)
+    assert.equal(settings.env.CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER, '1')
+    assert.equal(settings.env.HTTPS_PROXY, 'http://proxy.example.com:3128')
+    assert.equal(settings.env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS, '270000', 'half of (10m lifetime - 1m skew)')
+
+    assert.equal((await box.run(['setup', 'claude', 'demo', '--mode', 'bedrock', '--gateway', 'https://gw.example.com/bedrock'])).code, 0)
+    settings = JSON.parse(read(userSettings(box))) as typeof settings
+    assert.equal(settings.env.CLAUDE_CODE_USE_BEDROCK, '1')
+    assert.equal(settings.env.CLAUDE_CODE_SKIP_BEDROCK_AUTH, '1')
+    assert.equal(settings.env.ANTHROPIC_BEDROCK_BASE_URL, 'https://gw.example.com/bedrock')
+
+    assert.equal((await box.run(['setup', 'claude', 'demo', '--mode', 'vertex', '--gateway', 'https://gw.example.com/vertex_ai/v1', '--project', 'p1'])).code, 0)
+    settings = JSON.parse(read(userSettings(box))) as typeof settings
+    assert.equal(settings.env.CLAUDE_CODE_USE_BEDROCK, undefined, 'switching modes removes the other mode\'s flag')
+    assert.equal(settings.env.CLAUDE_CODE_USE_VERTEX, '1')
+    assert.equal(settings.env.ANTHROPIC_VERTEX_PROJECT_ID, 'p1')
+    assert.equal(settings.env.CLOUD_ML_REGION, 'us-east5')
+    assert.equal(settings.env.CLAUDE_CODE_SKIP_VERTEX_AUTH, '1')
+
+    const project = join(box.home, 'project')
+    mkdirSync(project)
+    const scoped = await box.run(['setup', 'claude', 'plain', '--scope', 'project'], { env: { PLAIN_KEY: 'sk-plain-canary-1' }, cwd: project })
+    assert.equal(scoped.code, 0, scoped.stderr)
+    const projectSettings = JSON.parse(read(join(project, '.claude', 'settings.json'))) as { apiKeyHelper: string; env: Record<string, string> }
+    assert.match(projectSettings.apiKeyHelper, /get plain$/)
+    assert.equal(projectSettings.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, undefined, 'a key that never expires: Claude Code keeps its default TTL')
+    assert.ok(!scoped.stderr.includes('sk-plain-canary-1'))
+  })
+
+  it('bad input: unknown profile, bad URL, vertex without project, invalid settings JSON (left untouched)', async () => {
+    const box = sandbox()
+    const unknown = await box.run(['setup', 'claude', 'nosuch'])
+    assert.equal(unknown.code, 4)
+    const badUrl = await box.run(['setup', 'claude', 'demo', '--gateway', 'llm.example.com'])
+    assert.equal(badUrl.code, 2)
+    assert.match(badUrl.stderr, /--gateway must be an http\(s\) URL/)
+    const noProject = await box.run(['setup', 'claude', 'demo', '--mode', 'vertex'])
+    assert.equal(noProject.code, 2)
+    assert.match(noProject.stderr, /--mode vertex needs --project/)
+    writeJson(userSettings(box), '{ "model": "opus", }')
+    const invalid = await box.run(['setup', 'claude', 'demo'])
+    assert.equal(invalid.code, 3)
+    assert.match(invalid.stderr, /is not valid JSON .*; ccred will not rewrite it/)
+    assert.equal(read(userSettings(box)), '{ "model": "opus", }')
+  })
+})
+
+describe('ccred doctor', () => {
+  it('after setup: every check ok and the gateway reachable; exit 0', async () => {
+    const box = sandbox()
+    const gateway = await startGateway()
+    try {
+      assert.equal((await box.run(['setup', 'claude', 'demo', '--gateway', gateway.url])).code, 0)
+      const doctor = await box.run(['doctor', 'demo'])
+      assert.equal(doctor.code, 0, doctor.stdout + doctor.stderr)
+      assert.match(doctor.stdout, /^profile demo +ok +demo: opaque token, 43 chars, expires in/m)
+      assert.match(doctor.stdout, /^claude apiKeyHelper +ok +".*get demo" from user settings/m)
+      assert.match(doctor.stdout, /^gateway +ok +ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:\d+ \(user\) answers \(HTTP 200\)/m)
+      const json = JSON.parse((await box.run(['doctor', 'demo', '--json'])).stdout) as { ok: boolean; checks: { check: string; verdict: string }[] }
+      assert.equal(json.ok, true)
+      const value = JSON.parse((await box.run(['get', 'demo', '--json'])).stdout) as { value: string }
+      assert.ok(!doctor.stdout.includes(value.value), 'doctor never prints the credential')
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('flags ANTHROPIC_API_KEY in the environment and a project apiKeyHelper overriding the user one; exit 13', async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
+    const project = join(box.home, 'work')
+    writeJson(join(project, '.claude', 'settings.json'), '{ "apiKeyHelper": "echo sk-project-key" }\n')
+    const doctor = await box.run(['doctor'], { env: { ANTHROPIC_API_KEY: 'sk-canary-shell-99' }, cwd: project })
+    assert.equal(doctor.code, 13, doctor.stdout)
+    assert.match(doctor.stdout, /^shell ANTHROPIC_API_KEY +FAIL +set in this shell's environment: it wins over the helper/m)
+    assert.match(doctor.stdout, /^claude apiKeyHelper +WARN +"echo sk-project-key" from project settings; overrides the one in user settings/m)
+    assert.ok(!doctor.stdout.includes('sk-canary-shell-99'))
+    const fixed = await box.run(['setup', 'claude', 'demo', '--fix'], { cwd: project })
+    assert.match(fixed.stderr, /removed: apiKeyHelper in project settings/)
+    assert.equal(JSON.parse(read(join(project, '.claude', 'settings.json'))).apiKeyHelper, undefined)
+    const after = await box.run(['doctor', 'demo'], { cwd: project })
+    assert.equal(after.code, 0, after.stdout)
+  })
+})
+
+describe('ccred daemon install / uninstall', () => {
+  it('writes a systemd user unit that runs `daemon run` with core dumps off, and removes it', { skip: process.platform !== 'linux' ? 'systemd units are Linux-only' : false }, async () => {
+    const box = sandbox()
+    const installed = await box.run(['daemon', 'install'], { env: { CCRED_SERVICE_MANAGER: 'none' } })
+    assert.equal(installed.code, 0, installed.stderr)
+    const unitPath = join(box.home, '.config', 'systemd', 'user', 'ccred.service')
+    assert.equal(installed.stdout, `${unitPath}\n`)
+    const unit = read(unitPath)
+    assert.match(unit, /^ExecStart=\S+node \S+\/dist\/cmd\/ccred\.cjs daemon run$/m)
+    assert.match(unit, /^LimitCORE=0$/m)
+    assert.match(unit, new RegExp(`^Environment=CCRED_RUNTIME_DIR=${box.runtimeDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+    assert.match(installed.stderr, /to start it now and at login, run:\n {2}systemctl --user daemon-reload\n {2}systemctl --user enable --now ccred\.service/)
+    const removed = await box.run(['daemon', 'uninstall'], { env: { CCRED_SERVICE_MANAGER: 'none' } })
+    assert.equal(removed.code, 0)
+    assert.ok(!existsSync(unitPath))
+  })
+})
