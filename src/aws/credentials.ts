@@ -73,39 +73,51 @@ export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOpti
 
 /**
  * Builds a provider for those credentials. The SDK is imported here, on first
- * use, never on the `get` client path. The SDK's providers memoize and refresh
- * themselves near expiry; the broker caches what is built from them.
+ * use, never on the `get` client path. Every call of the returned function asks
+ * the SDK afresh (a new chain, a new AssumeRole): the SDK's own providers memoize
+ * until 5 minutes before expiry, and a broker refreshing ahead of that, or
+ * re-issuing after a rejection, must get new credentials, not the memoized ones.
+ * The broker caches what is returned.
  */
 export async function createAwsCredentialProvider(options: AwsCredentialOptions, username: string): Promise<AwsCredentialProvider> {
   const sdk = await import('@aws-sdk/credential-providers')
-  const base = options.profile === undefined ? sdk.fromNodeProviderChain() : sdk.fromIni({ profile: options.profile })
-  const provider =
-    options.roleArn === undefined
-      ? base
-      : sdk.fromTemporaryCredentials({
-          masterCredentials: base,
-          params: {
-            RoleArn: options.roleArn,
-            RoleSessionName: options.sessionName ?? `ccred-${username}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
-            DurationSeconds: Math.round((options.durationMs ?? 3_600_000) / 1000),
-            ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
-          },
-          clientConfig: {
-            ...(options.region === undefined ? {} : { region: options.region }),
-            ...(options.stsEndpoint === undefined ? {} : { endpoint: options.stsEndpoint }),
-          },
-        })
+  // STS calls made inside the chain (web identity, role_arn in a profile) and our own AssumeRole.
+  const clientConfig = {
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.stsEndpoint === undefined ? {} : { endpoint: options.stsEndpoint }),
+  }
+  const build = () => {
+    const base = options.profile === undefined
+      ? sdk.fromNodeProviderChain({ clientConfig })
+      : sdk.fromIni({ profile: options.profile, clientConfig })
+    if (options.roleArn === undefined) return base
+    return sdk.fromTemporaryCredentials({
+      masterCredentials: base,
+      params: {
+        RoleArn: options.roleArn,
+        RoleSessionName: options.sessionName ?? defaultSessionName(username),
+        DurationSeconds: Math.round((options.durationMs ?? 3_600_000) / 1000),
+        ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
+      },
+      clientConfig,
+    })
+  }
   return async () => {
     try {
-      const identity = await provider()
+      const identity = await build()()
       const credentials: AwsCredentials = { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey }
-      if (identity.sessionToken !== undefined) credentials.sessionToken = identity.sessionToken
+      if (identity.sessionToken !== undefined && identity.sessionToken !== '') credentials.sessionToken = identity.sessionToken
       if (identity.expiration !== undefined) credentials.expiration = identity.expiration
       return credentials
     } catch (error) {
       throw awsCredentialError(error, options)
     }
   }
+}
+
+/** "ccred-<user>", reduced to what sts:AssumeRole accepts as a RoleSessionName. */
+function defaultSessionName(username: string): string {
+  return `ccred-${username}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64)
 }
 
 /** Says where ccred looked and what to do, in the SDK's words where they help; never a key. */

@@ -8,6 +8,8 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   static: async () => (await import('./static.js')).staticSource,
   exec: async () => (await import('./exec.js')).execSource,
   demo: async () => (await import('./demo.js')).demoSource,
+  gcp: async () => (await import('./gcp.js')).gcpSource,
+  aws: async () => (await import('./aws.js')).awsSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)
