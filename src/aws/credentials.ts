@@ -127,7 +127,8 @@ export function awsCredentialError(error: unknown, options: AwsCredentialOptions
   const message = (error as Error).message ?? String(error)
   const where = options.profile === undefined ? 'the default AWS credential chain' : `AWS profile "${options.profile}"`
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return new CcredError('ERR_LOGIN_REQUIRED', `no AWS credentials from ${where}: ${message}`, {
+    const looked = options.profile === undefined && /from any providers/i.test(message) ? `; looked at: ${defaultChainPlaces(process.env).join('; ')}` : ''
+    return new CcredError('ERR_LOGIN_REQUIRED', `no AWS credentials from ${where}: ${message}${looked}`, {
       hint: options.profile === undefined
         ? 'set AWS_PROFILE, run: aws sso login, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (then: ccred daemon stop, so the daemon sees them)'
         : `run: aws sso login --profile ${options.profile}   (or check ~/.aws/config)`,
@@ -144,4 +145,19 @@ export function awsCredentialError(error: unknown, options: AwsCredentialOptions
     hint: 'check network access to AWS STS and the region, then retry',
     cause: error,
   })
+}
+
+/** The places the SDK's default chain looks, in its order, as this process's environment sets them up. */
+function defaultChainPlaces(env: Record<string, string | undefined>): string[] {
+  const home = env.HOME ?? env.USERPROFILE ?? '~'
+  const container = env.AWS_CONTAINER_CREDENTIALS_FULL_URI ?? (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI === undefined ? undefined : `http://169.254.170.2${env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`)
+  const imdsDisabled = env.AWS_EC2_METADATA_DISABLED !== undefined && env.AWS_EC2_METADATA_DISABLED !== 'false'
+  return [
+    `AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${env.AWS_ACCESS_KEY_ID === undefined ? 'not set' : 'incomplete'})`,
+    `profile "${env.AWS_PROFILE ?? 'default'}" in ${env.AWS_CONFIG_FILE ?? `${home}/.aws/config`} and ${env.AWS_SHARED_CREDENTIALS_FILE ?? `${home}/.aws/credentials`}`,
+    `web identity (${env.AWS_WEB_IDENTITY_TOKEN_FILE === undefined ? 'AWS_WEB_IDENTITY_TOKEN_FILE not set' : `${env.AWS_WEB_IDENTITY_TOKEN_FILE} with role ${env.AWS_ROLE_ARN ?? '(AWS_ROLE_ARN not set)'}`})`,
+    container === undefined
+      ? `instance metadata (${imdsDisabled ? 'disabled by AWS_EC2_METADATA_DISABLED' : 'not reachable'})`
+      : `the container credentials endpoint ${container} (no usable answer)`,
+  ]
 }
