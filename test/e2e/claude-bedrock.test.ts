@@ -25,6 +25,29 @@ function claudeEnv(sandbox: Sandbox, extra: Record<string, string>): Record<stri
   return { ...env, ...extra }
 }
 
+interface SkipContext {
+  skip(message?: string): void
+  diagnostic(message: string): void
+}
+
+/** Skips (with the reason) when the real Claude Code cannot run here. */
+function claudeMissing(t: SkipContext): boolean {
+  const availability = claudeAvailable()
+  if (availability.ok) return false
+  t.diagnostic(`skipped: ${availability.reason}`)
+  t.skip(availability.reason)
+  return true
+}
+
+/** A sandbox whose daemon gets its AWS credentials from the loopback container endpoint. */
+function daemonSandbox(containerUrl: string): Sandbox {
+  return new Sandbox({
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: `${containerUrl}/v2/credentials/e2e`,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN: CONTAINER_TOKEN,
+  })
+}
+
 function describe(run: RunClaudeResult, sandbox: Sandbox, requests: BedrockRequest[]): string {
   return [
     `claude: code=${run.code} signal=${run.signal} timedOut=${run.timedOut} ${run.durationMs} ms`,
@@ -37,22 +60,13 @@ function describe(run: RunClaudeResult, sandbox: Sandbox, requests: BedrockReque
 }
 
 test('claude (Bedrock mode) + ccred aws-export: requests are SigV4-signed with the credentials ccred exported', { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const availability = claudeAvailable()
-  if (!availability.ok) {
-    t.diagnostic(`skipped: ${availability.reason}`)
-    t.skip(availability.reason)
-    return
-  }
+  if (claudeMissing(t)) return
   const keyring = new AwsKeyring()
   const container = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN })
   // Only ccred's daemon can reach the container endpoint, so its keys are the ones ccred exported.
   const bedrock = await startBedrockRuntime({ keyring, accept: (request) => container.issued.some((key) => key.accessKeyId === request.accessKeyId) })
   // The daemon gets the AWS environment; Claude Code does not (it must use what ccred exports).
-  const sandbox = new Sandbox({
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/v2/credentials/e2e`,
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: CONTAINER_TOKEN,
-  })
+  const sandbox = daemonSandbox(container.url)
   try {
     sandbox.writeConfig('[profiles.bedrock]\nsource = "aws"\n')
     const started = await sandbox.run(['daemon', 'start'])
@@ -97,21 +111,12 @@ test('claude (Bedrock mode) + ccred aws-export: requests are SigV4-signed with t
 })
 
 test('claude (Bedrock mode) with a ccred Bedrock API key: from `ccred env` (AWS_BEARER_TOKEN_BEDROCK) and as apiKeyHelper', { timeout: 2 * TEST_TIMEOUT_MS }, async (t) => {
-  const availability = claudeAvailable()
-  if (!availability.ok) {
-    t.diagnostic(`skipped: ${availability.reason}`)
-    t.skip(availability.reason)
-    return
-  }
+  if (claudeMissing(t)) return
   const keyring = new AwsKeyring()
   const container = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN })
   let issuedKey: string | undefined
   const bedrock = await startBedrockRuntime({ keyring, accept: (request) => request.bearer !== undefined && request.bearer === issuedKey })
-  const sandbox = new Sandbox({
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/v2/credentials/e2e`,
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: CONTAINER_TOKEN,
-  })
+  const sandbox = daemonSandbox(container.url)
   try {
     sandbox.writeConfig('[profiles.bedrock-key]\nsource = "aws"\n[profiles.bedrock-key.aws]\ntoken = "bedrock-api-key"\nregion = "us-east-1"\n')
     const env = await sandbox.run(['env', 'bedrock-key'])

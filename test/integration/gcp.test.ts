@@ -24,6 +24,7 @@ import {
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
 import { listenOnLoopback } from '../helpers/listen.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
+import { assertSecretsKept } from '../helpers/secrets.js'
 
 const CI_SA = 'ci-runner@acme-ci.iam.gserviceaccount.com'
 const VM_SA = 'vm-default@acme-prod.iam.gserviceaccount.com'
@@ -119,17 +120,6 @@ function oneLine(stdout: string): string {
 
 interface GetJson { value: string; expiresAt: string; source: string; served: string }
 
-/** No secret in stderr, status, the audit log or the daemon log. */
-async function assertNoLeak(box: Sandbox, secrets: string[], stderr = ''): Promise<void> {
-  const status = await box.run(['status', '--json'])
-  for (const secret of secrets) {
-    assert.ok(!stderr.includes(secret), 'secret in stderr')
-    assert.ok(!status.stdout.includes(secret), 'secret in status')
-    assert.ok(!box.auditLog().includes(secret), 'secret in the audit log')
-    assert.ok(!box.daemonLog().includes(secret), 'secret in the daemon log')
-  }
-}
-
 describe('gcp source: access tokens', () => {
   it('ADC from GOOGLE_APPLICATION_CREDENTIALS (a service-account key): the JWT assertion is verified, expiry round-trips, the cache serves', async (t) => {
     if (tokenEndpointMissing(t)) return
@@ -153,7 +143,7 @@ describe('gcp source: access tokens', () => {
     const again = await box.run(['get', 'vertex'], { distinctCaller: true })
     assert.equal(oneLine(again.stdout), json.value, 'served from the daemon cache')
     assert.equal(google.requests.slice(before).filter((r) => r.kind.includes('jwt-bearer')).length, 1, 'no second token request')
-    await assertNoLeak(box, [json.value, ciKey.private_key!.split('\n')[1]!], got.stderr + again.stderr)
+    await assertSecretsKept(box, [json.value, ciKey.private_key!.split('\n')[1]!], got.stderr + again.stderr)
   })
 
   it('a key by reference, impersonating through a delegate with a 2h lifetime', async (t) => {
@@ -186,7 +176,7 @@ iam_endpoint = "${google.url}"
     })
     const lifetimeMs = Date.parse(json.expiresAt) - started
     assert.ok(lifetimeMs > 7_190_000 && lifetimeMs < 7_210_000, `a 2h token (got ${lifetimeMs} ms)`)
-    await assertNoLeak(box, [json.value], got.stderr)
+    await assertSecretsKept(box, [json.value], got.stderr)
   })
 
   it('gcloud user ADC (authorized_user in ~/.config/gcloud); a reauth demand says to log in again', async (t) => {
@@ -211,7 +201,7 @@ iam_endpoint = "${google.url}"
     assert.equal(refused.code, 9, refused.stderr)
     assert.match(refused.stderr, /sign in again \(reauthentication\).*invalid_rapt.*\[ERR_LOGIN_REQUIRED\] — run: gcloud auth application-default login/)
     assert.ok(!refused.stderr.includes(REAUTH_REFRESH_TOKEN))
-    await assertNoLeak(box, [USER_REFRESH_TOKEN, REAUTH_REFRESH_TOKEN, oneLine(got.stdout)], got.stderr + refused.stderr)
+    await assertSecretsKept(box, [USER_REFRESH_TOKEN, REAUTH_REFRESH_TOKEN, oneLine(got.stdout)], got.stderr + refused.stderr)
   })
 
   it('the metadata server (GCE_METADATA_HOST): access token with the asked scopes', async () => {
@@ -225,7 +215,7 @@ iam_endpoint = "${google.url}"
     assert.deepEqual(issued?.scopes, [CLOUD_PLATFORM])
     assert.ok(Math.abs(Date.parse(json.expiresAt) - issued.expiresAtMs) < 2_000)
     assert.ok(metadata.requests.some((r) => r.path.endsWith('/service-accounts/default/token') && r.query.scopes === CLOUD_PLATFORM))
-    await assertNoLeak(box, [json.value], got.stderr)
+    await assertSecretsKept(box, [json.value], got.stderr)
   })
 
   it('workload identity federation (external_account with an OIDC token file): STS exchange, then service-account impersonation', async () => {
@@ -252,7 +242,7 @@ iam_endpoint = "${google.url}"
     assert.equal(exchange?.body?.audience, WIF_AUDIENCE)
     assert.equal(exchange?.body?.subject_token_type, 'urn:ietf:params:oauth:token-type:jwt')
     assert.equal(calls.find((r) => r.kind === 'generateAccessToken')?.principal, WIF_PRINCIPAL)
-    await assertNoLeak(box, [json.value, CI_OIDC_TOKEN], got.stderr)
+    await assertSecretsKept(box, [json.value, CI_OIDC_TOKEN], got.stderr)
 
     // An ID token from a federated identity needs a service account to mint it.
     box.writeConfig(`[profiles.ci]\nsource = "gcp"\n[profiles.ci.gcp]\ncredentials = "file:${config}"\ntoken = "id_token"\naudience = "https://gw.example.com"\n`)
@@ -274,7 +264,7 @@ describe('gcp source: ID tokens', () => {
     assert.equal(claims.email, VM_SA)
     assert.equal(Date.parse(json.expiresAt), (claims.exp as number) * 1000)
     assert.ok(metadata.requests.some((r) => r.path.endsWith('/identity') && r.query.audience === 'https://gateway.run.app' && r.query.format === 'full'))
-    await assertNoLeak(box, [json.value], got.stderr)
+    await assertSecretsKept(box, [json.value], got.stderr)
   })
 
   it('through impersonation (generateIdToken) from gcloud user ADC', async (t) => {
