@@ -65,9 +65,9 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
       gcp.problem('impersonate', 'expected a service account email like "gateway@my-project.iam.gserviceaccount.com"')
     }
     if (impersonate === undefined) {
-      for (const key of ['delegates', 'lifetime', 'iam_endpoint'] as const) {
-        if (gcp.has(key) && !(key === 'lifetime' && token === 'id_token')) gcp.problem(key, 'only applies with impersonate')
-      }
+      // (lifetime with an ID token is already reported above)
+      const impersonationKeys = token === 'id_token' ? ['delegates', 'iam_endpoint'] : ['delegates', 'lifetime', 'iam_endpoint']
+      for (const key of impersonationKeys) if (gcp.has(key)) gcp.problem(key, 'only applies with impersonate')
     }
     for (const delegate of delegates) {
       if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got "${delegate.slice(0, 80)}"`)
