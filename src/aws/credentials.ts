@@ -73,39 +73,51 @@ export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOpti
 
 /**
  * Builds a provider for those credentials. The SDK is imported here, on first
- * use, never on the `get` client path. The SDK's providers memoize and refresh
- * themselves near expiry; the broker caches what is built from them.
+ * use, never on the `get` client path. Every call of the returned function asks
+ * the SDK afresh (a new chain, a new AssumeRole): the SDK's own providers memoize
+ * until 5 minutes before expiry, and a broker refreshing ahead of that, or
+ * re-issuing after a rejection, must get new credentials, not the memoized ones.
+ * The broker caches what is returned.
  */
 export async function createAwsCredentialProvider(options: AwsCredentialOptions, username: string): Promise<AwsCredentialProvider> {
   const sdk = await import('@aws-sdk/credential-providers')
-  const base = options.profile === undefined ? sdk.fromNodeProviderChain() : sdk.fromIni({ profile: options.profile })
-  const provider =
-    options.roleArn === undefined
-      ? base
-      : sdk.fromTemporaryCredentials({
-          masterCredentials: base,
-          params: {
-            RoleArn: options.roleArn,
-            RoleSessionName: options.sessionName ?? `ccred-${username}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
-            DurationSeconds: Math.round((options.durationMs ?? 3_600_000) / 1000),
-            ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
-          },
-          clientConfig: {
-            ...(options.region === undefined ? {} : { region: options.region }),
-            ...(options.stsEndpoint === undefined ? {} : { endpoint: options.stsEndpoint }),
-          },
-        })
+  // STS calls made inside the chain (web identity, role_arn in a profile) and our own AssumeRole.
+  const clientConfig = {
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.stsEndpoint === undefined ? {} : { endpoint: options.stsEndpoint }),
+  }
+  const build = () => {
+    const base = options.profile === undefined
+      ? sdk.fromNodeProviderChain({ clientConfig })
+      : sdk.fromIni({ profile: options.profile, clientConfig })
+    if (options.roleArn === undefined) return base
+    return sdk.fromTemporaryCredentials({
+      masterCredentials: base,
+      params: {
+        RoleArn: options.roleArn,
+        RoleSessionName: options.sessionName ?? defaultSessionName(username),
+        DurationSeconds: Math.round((options.durationMs ?? 3_600_000) / 1000),
+        ...(options.externalId === undefined ? {} : { ExternalId: options.externalId }),
+      },
+      clientConfig,
+    })
+  }
   return async () => {
     try {
-      const identity = await provider()
+      const identity = await build()()
       const credentials: AwsCredentials = { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey }
-      if (identity.sessionToken !== undefined) credentials.sessionToken = identity.sessionToken
+      if (identity.sessionToken !== undefined && identity.sessionToken !== '') credentials.sessionToken = identity.sessionToken
       if (identity.expiration !== undefined) credentials.expiration = identity.expiration
       return credentials
     } catch (error) {
       throw awsCredentialError(error, options)
     }
   }
+}
+
+/** "ccred-<user>", reduced to what sts:AssumeRole accepts as a RoleSessionName. */
+function defaultSessionName(username: string): string {
+  return `ccred-${username}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64)
 }
 
 /** Says where ccred looked and what to do, in the SDK's words where they help; never a key. */
@@ -115,7 +127,8 @@ export function awsCredentialError(error: unknown, options: AwsCredentialOptions
   const message = (error as Error).message ?? String(error)
   const where = options.profile === undefined ? 'the default AWS credential chain' : `AWS profile "${options.profile}"`
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
-    return new CcredError('ERR_LOGIN_REQUIRED', `no AWS credentials from ${where}: ${message}`, {
+    const looked = options.profile === undefined && /from any providers/i.test(message) ? `; looked at: ${defaultChainPlaces(process.env).join('; ')}` : ''
+    return new CcredError('ERR_LOGIN_REQUIRED', `no AWS credentials from ${where}: ${message}${looked}`, {
       hint: options.profile === undefined
         ? 'set AWS_PROFILE, run: aws sso login, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (then: ccred daemon stop, so the daemon sees them)'
         : `run: aws sso login --profile ${options.profile}   (or check ~/.aws/config)`,
@@ -132,4 +145,19 @@ export function awsCredentialError(error: unknown, options: AwsCredentialOptions
     hint: 'check network access to AWS STS and the region, then retry',
     cause: error,
   })
+}
+
+/** The places the SDK's default chain looks, in its order, as this process's environment sets them up. */
+function defaultChainPlaces(env: Record<string, string | undefined>): string[] {
+  const home = env.HOME ?? env.USERPROFILE ?? '~'
+  const container = env.AWS_CONTAINER_CREDENTIALS_FULL_URI ?? (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI === undefined ? undefined : `http://169.254.170.2${env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}`)
+  const imdsDisabled = env.AWS_EC2_METADATA_DISABLED !== undefined && env.AWS_EC2_METADATA_DISABLED !== 'false'
+  return [
+    `AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${env.AWS_ACCESS_KEY_ID === undefined ? 'not set' : 'incomplete'})`,
+    `profile "${env.AWS_PROFILE ?? 'default'}" in ${env.AWS_CONFIG_FILE ?? `${home}/.aws/config`} and ${env.AWS_SHARED_CREDENTIALS_FILE ?? `${home}/.aws/credentials`}`,
+    `web identity (${env.AWS_WEB_IDENTITY_TOKEN_FILE === undefined ? 'AWS_WEB_IDENTITY_TOKEN_FILE not set' : `${env.AWS_WEB_IDENTITY_TOKEN_FILE} with role ${env.AWS_ROLE_ARN ?? '(AWS_ROLE_ARN not set)'}`})`,
+    container === undefined
+      ? `instance metadata (${imdsDisabled ? 'disabled by AWS_EC2_METADATA_DISABLED' : 'not reachable'})`
+      : `the container credentials endpoint ${container} (no usable answer)`,
+  ]
 }

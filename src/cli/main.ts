@@ -68,7 +68,7 @@ Examples (settings.json):
     })())
 
   program.command('env')
-    .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one')
+    .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one, AWS_* or AWS_BEARER_TOKEN_BEDROCK for an aws one')
     .argument('<profile>', 'profile name')
     .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
     .addHelpText('after', '\nExample:\n  eval "$(ccred env litellm)"')
@@ -83,6 +83,17 @@ Examples (settings.json):
     .addHelpText('after', '\nExample:\n  ccred exec litellm -- claude -p "hello"')
     .action((profile: string, command: string[], options: { header?: string }) =>
       run(async () => (await import('./exec.js')).runExec(profile, command, options, io))())
+
+  program.command('aws-export')
+    .description('print AWS credentials as Claude Code\'s awsCredentialExport reads them: {"Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}}')
+    .argument('<profile>', 'a profile with source = "aws" (token = "credentials")')
+    .option('--refresh', 'fetch new credentials even if cached ones are still valid')
+    .addHelpText('after', '\nExample (settings.json, Bedrock):\n  "awsCredentialExport": "ccred aws-export bedrock"')
+    .action((profile: string, options: { refresh?: boolean }) =>
+      run(async () => {
+        const [{ runAwsExport }, { requestCredential }] = await Promise.all([import('./aws-export.js'), import('../client/credentials.js')])
+        return runAwsExport(profile, options, io, requestCredential)
+      })())
 
   program.command('init')
     .description('write a commented starter config.toml (never overwrites an existing file)')

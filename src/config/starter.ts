@@ -40,4 +40,29 @@ source = "demo"
 # key = "keychain:litellm-signing-key"
 # lifetime = "1h"
 # claims = { iss = "ccred", aud = "litellm", sub = "\${USER}", team = "engineering" }
+
+# Google Cloud: an OAuth access token (e.g. LiteLLM's Vertex pass-through) or an ID
+# token for a gateway behind IAP / Cloud Run. Without credentials: Application
+# Default Credentials (gcloud auth application-default login, GOOGLE_APPLICATION_CREDENTIALS,
+# or the metadata server).
+# [profiles.vertex]
+# source = "gcp"
+# [profiles.vertex.gcp]
+# token = "access_token"           # or "id_token" with audience = "https://gateway.example.com"
+# scopes = ["https://www.googleapis.com/auth/cloud-platform"]
+# impersonate = "gateway-caller@my-project.iam.gserviceaccount.com"   # optional
+# lifetime = "1h"                  # impersonated access tokens, up to "12h"
+# credentials = "file:~/keys/ci-key.json"   # optional: a key or workload identity federation config
+
+# AWS: credentials for Claude Code's awsCredentialExport ("ccred aws-export bedrock"),
+# or a short-term Bedrock API key (token = "bedrock-api-key"). Without profile: the
+# default AWS chain (env, SSO/ini, web identity, container, instance metadata).
+# [profiles.bedrock]
+# source = "aws"
+# [profiles.bedrock.aws]
+# profile = "dev-sso"              # a profile in ~/.aws/config (SSO, ini, credential_process)
+# region = "us-east-1"
+# role_arn = "arn:aws:iam::123456789012:role/claude-bedrock"   # optional assume-role
+# duration = "1h"                  # the role session, "15m" to "12h"
+# token = "credentials"            # or "bedrock-api-key" (needs region; lifetime up to "12h")
 `

@@ -9,6 +9,8 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   exec: async () => (await import('./exec.js')).execSource,
   demo: async () => (await import('./demo.js')).demoSource,
   jwt: async () => (await import('./jwt.js')).jwtSource,
+  gcp: async () => (await import('./gcp.js')).gcpSource,
+  aws: async () => (await import('./aws.js')).awsSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)
