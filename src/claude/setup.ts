@@ -16,6 +16,8 @@ export const COMPETING_VARIABLES = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']
 export interface SetupRequest {
   profile: string
   sourceKind: string
+  /** An aws profile that yields AWS credentials (not a Bedrock API key): Claude Code's awsCredentialExport. */
+  awsCredentials: boolean
   header: Header
   scope: Scope
   mode: Mode
@@ -66,7 +68,7 @@ const MODE_FLAGS: Record<Mode, string | undefined> = { anthropic: undefined, bed
 export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] {
   const wanted: [SettingKey, unknown][] = []
   const proxy = request.header === 'proxy-authorization'
-  const awsExport = request.mode === 'bedrock' && request.sourceKind === 'aws'
+  const awsExport = request.mode === 'bedrock' && request.awsCredentials
   if (awsExport) {
     wanted.push([['awsCredentialExport'], `${request.ccredCommand} aws-export ${request.profile}`])
   } else if (proxy) {

@@ -69,10 +69,15 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     profile: await service.profile(profileName),
     skewMs: (await service.config()).broker.skewMs,
   }))
-  const helperTtlMs = await measureHelperTtl(profileName, skewMs, io)
+  const awsCredentials = profile.sourceKind === 'aws' && (profile.options as { token?: string }).token === 'credentials'
+  if (awsCredentials && mode !== 'bedrock') {
+    throw usageError(`profile ${profileName} yields AWS credentials, which Claude Code uses only in Bedrock mode`, `run: ccred setup claude ${profileName} --mode bedrock --gateway <bedrock endpoint>`)
+  }
+  const helperTtlMs = awsCredentials ? undefined : await measureHelperTtl(profileName, skewMs, io)
   const plan = planSetup({
     profile: profile.name,
     sourceKind: profile.sourceKind,
+    awsCredentials,
     header: profile.header,
     scope,
     mode,
