@@ -3,41 +3,15 @@
 // signs its Bedrock calls with them (SigV4), and a Bedrock runtime stub on loopback checks whose
 // access key signed each request.
 import assert from 'node:assert/strict'
-import { delimiter, dirname } from 'node:path'
 import { test } from 'node:test'
 import { AwsKeyring, startBedrockRuntime, startContainerCredentials, type BedrockRequest } from '../helpers/aws-servers.js'
-import { claudeAvailable, runClaude, type RunClaudeResult } from '../helpers/claude.js'
+import { runClaude, type RunClaudeResult } from '../helpers/claude.js'
+import { claudeEnv, claudeMissing, shQuote } from '../helpers/claude-world.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const CLAUDE_TIMEOUT_MS = 90_000
 const TEST_TIMEOUT_MS = CLAUDE_TIMEOUT_MS + 30_000
 const CONTAINER_TOKEN = 'ecs-agent-token-e2e'
-
-function shQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`
-}
-
-/** Only what the helper needs to find the sandbox's daemon; no AWS variables reach Claude Code. */
-function claudeEnv(sandbox: Sandbox, extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const name of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME', 'CCRED_RUNTIME_DIR']) env[name] = sandbox.env[name]!
-  env.PATH = [dirname(process.execPath), process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(delimiter)
-  return { ...env, ...extra }
-}
-
-interface SkipContext {
-  skip(message?: string): void
-  diagnostic(message: string): void
-}
-
-/** Skips (with the reason) when the real Claude Code cannot run here. */
-function claudeMissing(t: SkipContext): boolean {
-  const availability = claudeAvailable()
-  if (availability.ok) return false
-  t.diagnostic(`skipped: ${availability.reason}`)
-  t.skip(availability.reason)
-  return true
-}
 
 /** A sandbox whose daemon gets its AWS credentials from the loopback container endpoint. */
 function daemonSandbox(containerUrl: string): Sandbox {
