@@ -325,7 +325,7 @@ export class Broker {
     const inflight = entry.inflight
     if (inflight !== undefined && (!forced || inflight.forced)) return inflight.promise
     const seq = ++entry.fetchSeq
-    const promise = this.#fetch(entry, seq)
+    const promise = this.#fetch(entry, seq, forced)
     entry.inflight = { promise, seq, forced }
     const clear = () => {
       if (entry.inflight?.seq === seq) entry.inflight = undefined
@@ -334,11 +334,12 @@ export class Broker {
     return promise
   }
 
-  async #fetch(entry: Entry, seq: number): Promise<Cached> {
+  async #fetch(entry: Entry, seq: number, forced: boolean): Promise<Cached> {
     const { profile } = entry
     entry.fetches++
     try {
-      const credential = await profile.source.fetch(profile.context)
+      // The source learns why it is asked: a forced fetch must not renew the refused value.
+      const credential = await profile.source.fetch(forced ? { ...profile.context, forced } : profile.context)
       const nowMs = this.#clock.now()
       checkCredential(credential, `profile ${profile.name}`, nowMs)
       const cached: Cached = { credential, seq, fetchedAtMs: nowMs }
@@ -361,19 +362,27 @@ export class Broker {
     }
   }
 
-  /** Arms the refresh-ahead timer so the value is renewed before any caller would find it too short. */
+  /**
+   * Arms the refresh-ahead timer so the value is renewed before any caller would
+   * find it too short, or at the source's soft refresh time if that comes first.
+   */
   #schedule(entry: Entry): void {
     entry.timer?.cancel()
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
     const cached = entry.current
-    const expiresAtMs = cached?.credential.expiresAt?.getTime()
-    if (cached === undefined || expiresAtMs === undefined || entry.dropped) return
-    const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-    const leadMs = Math.min(60_000, lifetimeMs / 10)
-    const refreshAtMs = lifetimeMs > entry.minValidityMs
-      ? expiresAtMs - entry.minValidityMs - leadMs
-      : cached.fetchedAtMs + lifetimeMs * 0.4
+    if (cached === undefined || entry.dropped) return
+    const expiresAtMs = cached.credential.expiresAt?.getTime()
+    const softRefreshAtMs = cached.credential.refreshAt?.getTime()
+    let refreshAtMs = softRefreshAtMs ?? Infinity
+    if (expiresAtMs !== undefined) {
+      const lifetimeMs = expiresAtMs - cached.fetchedAtMs
+      const leadMs = Math.min(60_000, lifetimeMs / 10)
+      refreshAtMs = Math.min(refreshAtMs, lifetimeMs > entry.minValidityMs
+        ? expiresAtMs - entry.minValidityMs - leadMs
+        : cached.fetchedAtMs + lifetimeMs * 0.4)
+    }
+    if (refreshAtMs === Infinity) return
     this.#arm(entry, refreshAtMs, () => this.#refreshAhead(entry))
   }
 

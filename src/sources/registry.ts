@@ -8,6 +8,7 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   static: async () => (await import('./static.js')).staticSource,
   exec: async () => (await import('./exec.js')).execSource,
   demo: async () => (await import('./demo.js')).demoSource,
+  vault: async () => (await import('./vault.js')).vaultSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)
