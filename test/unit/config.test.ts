@@ -96,7 +96,7 @@ source = "demo"
     assert.match(config.invalidProfiles.get('inline')!.message, /profiles\.inline\.value: expected a reference "env:NAME", "file:PATH" or "keychain:NAME"; secrets are never written/)
     assert.ok(!config.invalidProfiles.get('inline')!.message.includes('sk-live-123'), 'the inline secret is not echoed')
     assert.match(config.invalidProfiles.get('nosource')!.message, /source is required/)
-    assert.match(config.invalidProfiles.get('weird')!.message, /source "magic" is not a known source \(known: static, exec, demo\)/)
+    assert.match(config.invalidProfiles.get('weird')!.message, /source "magic" is not a known source \(known: static, exec, demo[,)]/)
     assert.match(config.invalidProfiles.get('hdr')!.message, /profiles\.hdr\.header: expected one of "authorization", "proxy-authorization", got "x-api-key"/)
     assert.match(config.invalidProfiles.get('bad name')!.message, /profile name uses letters/)
   })
