@@ -15,19 +15,19 @@ export interface Issuer {
 }
 
 /** An RS256 key pair standing for an OIDC issuer (GitHub Actions, GitLab). */
-export async function createIssuer(issuer = GITHUB_ISSUER): Promise<Issuer> {
+export async function createIssuer(issuer = GITHUB_ISSUER, kid = 'github-key-1'): Promise<Issuer> {
   const { publicKey, privateKey } = await generateKeyPair('RS256')
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' }
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }
   return {
     jwks: { keys: [jwk] },
-    sign: (claims, options = {}) => signWith(privateKey, issuer, claims, options),
+    sign: (claims, options = {}) => signWith(privateKey, kid, issuer, claims, options),
   }
 }
 
-async function signWith(key: CryptoKey, issuer: string, claims: JWTPayload, options: { lifetimeS?: number; nowMs?: number }): Promise<string> {
+async function signWith(key: CryptoKey, kid: string, issuer: string, claims: JWTPayload, options: { lifetimeS?: number; nowMs?: number }): Promise<string> {
   const nowS = Math.floor((options.nowMs ?? Date.now()) / 1000)
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: 'test-key-1', typ: 'JWT' })
+    .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
     .setIssuer(issuer)
     .setIssuedAt(nowS)
     .setNotBefore(nowS - 5)

@@ -89,7 +89,7 @@ describe('vault auth: jwt', () => {
   })
 
   it('GitLab id_tokens from an env var, or a JWT file; a JWT for another audience is refused', async () => {
-    const gitlab = await createIssuer('https://gitlab.example.com')
+    const gitlab = await createIssuer('https://gitlab.example.com', 'gitlab-key-1')
     const w = await world((server) => {
       seed(server)
       server.jwtConfig({ jwks: gitlab.jwks, boundIssuer: 'https://gitlab.example.com' })
