@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseConfig } from '../../src/config/load.js'
 import { parseReference, resolveReference, splitVaultTarget } from '../../src/config/references.js'
+import { STARTER_CONFIG } from '../../src/config/starter.js'
 import { CcredError } from '../../src/errors.js'
 import type { VaultConnectionConfig } from '../../src/vault/config.js'
 
@@ -86,6 +87,20 @@ auth = { method = "kubernetes", role = "gateway" }
     const b = await parse(`[vault]\naddress = "https://b.example.com"\n${body}`)
     for (const name of ['v', 'ref']) assert.notEqual(a.profiles.get(name)!.hash, b.profiles.get(name)!.hash, name)
     assert.equal(a.profiles.get('plain')!.hash, b.profiles.get('plain')!.hash)
+  })
+})
+
+describe('starter config', () => {
+  it('its commented vault example is valid once uncommented (one auth line at a time)', async () => {
+    const vaultPart = STARTER_CONFIG.slice(STARTER_CONFIG.indexOf('# [vault]'))
+    const authLines = vaultPart.split('\n').filter((line) => line.startsWith('# auth = '))
+    assert.equal(authLines.length, 5)
+    for (const auth of authLines) {
+      const text = vaultPart.split('\n').filter((line) => !line.startsWith('# auth = ') || line === auth).map((line) => line.replace(/^# ?/, '')).join('\n')
+      const config = await parse(text)
+      assert.deepEqual([...config.invalidProfiles.values()].map((e) => e.message), [], auth)
+      assert.equal(config.profiles.get('vault-key')!.sourceKind, 'vault')
+    }
   })
 })
 
