@@ -29,14 +29,20 @@ before(async () => {
 })
 
 describe('vault auth: approle', () => {
-  it('logs in with role_id and secret_id references and reads through the role\'s policy', async () => {
+  /** An approle role "ci" granting the gateway policy, and ccred configured with `secretIdRef`. */
+  async function approleWorld(secretIdRef: string) {
     let ids = { roleId: '', secretId: '' }
     const w = await world((server) => {
       seed(server)
       ids = server.approleRole('ci', { policies: ['gateway'], ttlMs: 20 * MINUTE })
-      return profile('{ method = "approle", role_id = "env:VAULT_ROLE_ID", secret_id = "file:~/secret-id" }')
+      return profile(`{ method = "approle", role_id = "env:VAULT_ROLE_ID", secret_id = "${secretIdRef}" }`)
     })
     w.env.VAULT_ROLE_ID = ids.roleId
+    return { w, ids }
+  }
+
+  it('logs in with role_id and secret_id references and reads through the role\'s policy', async () => {
+    const { w, ids } = await approleWorld('file:~/secret-id')
     writeFileSync(join(w.env.HOME, 'secret-id'), `${ids.secretId}\n`)
     assert.equal((await w.get('gw')).value, SECRET)
     assert.equal(logins(w.server, 'approle').length, 1)
@@ -44,13 +50,7 @@ describe('vault auth: approle', () => {
   })
 
   it('a wrong secret_id is ERR_SOURCE_DENIED with Vault\'s words, never the ids', async () => {
-    let ids = { roleId: '', secretId: '' }
-    const w = await world((server) => {
-      seed(server)
-      ids = server.approleRole('ci', { policies: ['gateway'], ttlMs: 20 * MINUTE })
-      return profile('{ method = "approle", role_id = "env:VAULT_ROLE_ID", secret_id = "env:VAULT_SECRET_ID" }')
-    })
-    w.env.VAULT_ROLE_ID = ids.roleId
+    const { w, ids } = await approleWorld('env:VAULT_SECRET_ID')
     w.env.VAULT_SECRET_ID = 'not-the-secret-id'
     const error = await rejects(w.get('gw'))
     assert.equal(error.code, 'ERR_SOURCE_DENIED')

@@ -6,8 +6,18 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import type { VaultTestServer } from '../helpers/vault-server.js'
+import type { DatabaseRole, VaultTestServer } from '../helpers/vault-server.js'
 import { HOUR, MINUTE, reads, rejects, until, world } from '../helpers/vault-world.js'
+
+/** A dynamic-secret role "gateway" (database/creds/gateway) and profile db reading its password with a root token. */
+async function databaseWorld(role: DatabaseRole) {
+  const w = await world((server) => {
+    server.databaseRole('gateway', role)
+    return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
+  })
+  w.env.T = w.server.createToken()
+  return w
+}
 
 describe('vault source: KV', () => {
   it('reads a KV v2 field (mount detected), serves it from cache, and re-reads it every `refresh` to pick up a rotation', async () => {
@@ -131,11 +141,7 @@ describe('vault source: faults while a value is cached', () => {
   }
 
   it('a dynamic secret past its expiry with Vault sealed: ERR_SOURCE_UNAVAILABLE with Vault\'s words', async () => {
-    const w = await world((server) => {
-      server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 4 * HOUR })
-      return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
-    })
-    w.env.T = w.server.createToken()
+    const w = await databaseWorld({ ttlMs: HOUR, maxTtlMs: 4 * HOUR })
     const first = await w.get('db')
     assert.match(first.value, /^pw-/)
     w.server.sealed = true
@@ -152,11 +158,7 @@ describe('vault source: faults while a value is cached', () => {
 
 describe('vault source: leases', () => {
   it('renews the lease ahead of expiry while renewable, and reads a new secret once renewal hits the max TTL', async () => {
-    const w = await world((server) => {
-      server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 2 * HOUR })
-      return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
-    })
-    w.env.T = w.server.createToken()
+    const w = await databaseWorld({ ttlMs: HOUR, maxTtlMs: 2 * HOUR })
     const first = await w.get('db')
     const lease = (await w.status('db')).meta?.lease
     assert.match(lease ?? '', /^database\/creds\/gateway\//)
@@ -183,11 +185,7 @@ describe('vault source: leases', () => {
   })
 
   it('a forced fetch (--refresh, or a 401 re-issue) reads anew and never renews the refused lease', async () => {
-    const w = await world((server) => {
-      server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 24 * HOUR })
-      return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
-    })
-    w.env.T = w.server.createToken()
+    const w = await databaseWorld({ ttlMs: HOUR, maxTtlMs: 24 * HOUR })
     const first = await w.get('db')
     w.clock.advance(10 * MINUTE)
     const forced = await w.get('db', { forceRefresh: true })
@@ -196,11 +194,7 @@ describe('vault source: leases', () => {
   })
 
   it('a lease that is not renewable is read again rather than renewed', async () => {
-    const w = await world((server) => {
-      server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 24 * HOUR, renewable: false })
-      return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
-    })
-    w.env.T = w.server.createToken()
+    const w = await databaseWorld({ ttlMs: HOUR, maxTtlMs: 24 * HOUR, renewable: false })
     const first = await w.get('db')
     await w.advance(53 * MINUTE, () => reads(w.server, 'database/creds/gateway') === 2)
     await until(async () => (await w.get('db')).value !== first.value, 'the new value')
