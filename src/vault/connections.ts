@@ -113,9 +113,12 @@ export class VaultConnection {
   }
 
   client(): Promise<VaultClient> {
-    this.#client ??= this.#createClient()
-    // A failed creation (no address, unreadable CA file) is retried on the next call.
-    this.#client.catch(() => { this.#client = undefined })
+    if (this.#client === undefined) {
+      const creating = this.#createClient()
+      this.#client = creating
+      // A failed creation (no address, unreadable CA file) is retried on the next call.
+      creating.catch(() => { if (this.#client === creating) this.#client = undefined })
+    }
     return this.#client
   }
 

@@ -1,7 +1,10 @@
 // What the Vault tests share: an OIDC issuer key pair (its JWKS goes into the Vault test
 // server's jwt config), a loopback stub of GitHub Actions' OIDC token request URL, and
 // fixed AWS test keys that the server's STS model knows.
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import http from 'node:http'
 import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet, type JWTPayload, type CryptoKey } from 'jose'
 import { listenOnLoopback } from './listen.js'
@@ -90,4 +93,22 @@ export const AWS_PROFILE_KEY = {
   accessKeyId: 'AKIAI44QH8DHBEXAMPLE',
   secretAccessKey: 'je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY',
   arn: 'arn:aws:iam::123456789012:user/laptop-dev',
+}
+
+/**
+ * A CA and a server certificate for 127.0.0.1 it signed, made with the openssl CLI (Node
+ * cannot issue certificates); undefined when openssl is missing.
+ */
+export function makeTlsCertificates(dir: string): { caPath: string; key: string; cert: string } | undefined {
+  const run = (args: string[]) => spawnSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+  if (run(['version']).error !== undefined) return undefined
+  const steps = [
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ccred test CA'],
+    ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'],
+  ]
+  for (const step of steps) if (run(step).status !== 0) return undefined
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName = IP:127.0.0.1\n')
+  const sign = run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf'])
+  if (sign.status !== 0) return undefined
+  return { caPath: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8') }
 }

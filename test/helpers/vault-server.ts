@@ -7,6 +7,7 @@
 // https://developer.hashicorp.com/vault/api-docs
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import http from 'node:http'
+import https from 'node:https'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { listenOnLoopback } from './listen.js'
 
@@ -147,17 +148,20 @@ export class VaultTestServer {
   readonly #awsKeys = new Map<string, AwsKey>()
   #server: http.Server | undefined
   #port = 0
+  readonly #tls: { key: string; cert: string } | undefined
 
-  constructor(options: { clock?: ServerClock } = {}) {
+  constructor(options: { clock?: ServerClock; tls?: { key: string; cert: string } } = {}) {
     this.clock = options.clock ?? { now: () => Date.now() }
+    this.#tls = options.tls
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`
+    return `${this.#tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.#port}`
   }
 
   async start(): Promise<this> {
-    this.#server = http.createServer((req, res) => { void this.#handle(req, res) })
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.#handle(req, res) }
+    this.#server = this.#tls === undefined ? http.createServer(handler) : https.createServer(this.#tls, handler)
     this.#port = await listenOnLoopback(this.#server)
     return this
   }
@@ -748,6 +752,6 @@ function roleToken(role: RoleTokenOptions): { policies: string[]; ttlMs: number;
 }
 
 /** Starts a Vault test server on an ephemeral loopback port. */
-export async function startVaultServer(options: { clock?: ServerClock } = {}): Promise<VaultTestServer> {
+export async function startVaultServer(options: { clock?: ServerClock; tls?: { key: string; cert: string } } = {}): Promise<VaultTestServer> {
   return new VaultTestServer(options).start()
 }

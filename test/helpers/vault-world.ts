@@ -44,9 +44,9 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   throw new Error(`timed out waiting for ${what}`)
 }
 
-export async function world(config: (server: VaultTestServer) => string, env: Record<string, string> = {}): Promise<World> {
+export async function world(config: (server: VaultTestServer) => string, env: Record<string, string> = {}, tls?: { key: string; cert: string }): Promise<World> {
   const clock = new FakeClock()
-  const server = await startVaultServer({ clock })
+  const server = await startVaultServer({ clock, ...(tls === undefined ? {} : { tls }) })
   const dir = mkdtempSync(join(tmpdir(), 'ccred-vault-'))
   mkdirSync(join(dir, 'home'))
   const configPath = join(dir, 'config.toml')

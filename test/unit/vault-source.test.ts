@@ -3,9 +3,11 @@
 // and re-login, lease renewal and re-read at max TTL, static re-reads, faults while a value is
 // cached, field errors.
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
+import { makeTlsCertificates } from '../helpers/vault-fixtures.js'
 import type { DatabaseRole, VaultTestServer } from '../helpers/vault-server.js'
 import { HOUR, MINUTE, reads, rejects, until, world } from '../helpers/vault-world.js'
 
@@ -300,5 +302,32 @@ describe('vault: references', () => {
     const error = await rejects(missing.get('gw'))
     assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
     assert.match(error.message, /profiles\.gw\.value: vault: secret\/data\/keys\/gw has no field "nope" \(fields: token\)/)
+  })
+})
+
+describe('vault: TLS', () => {
+  it('verifies Vault\'s certificate against ca_cert; without it the TLS failure is clear; the insecure switch is explicit and shown', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccred-tls-'))
+    after(() => rmSync(dir, { recursive: true, force: true }))
+    const certs = makeTlsCertificates(dir)
+    if (certs === undefined) {
+      t.diagnostic('skipped: the openssl CLI is not available to make a test CA')
+      t.skip('no openssl')
+      return
+    }
+    const profileWith = (name: string, extra: string) => `[profiles.${name}]\nsource = "vault"\n[profiles.${name}.vault]\npath = "secret/gw"\nfield = "key"\nauth = { method = "token", token = "env:T" }\n${extra}\n`
+    const w = await world((server) => {
+      server.kvPut('secret/gw', { key: 'sk-over-tls' })
+      return [profileWith('gw', `ca_cert = "${certs.caPath}"`), profileWith('plain', 'timeout = "2s"'), profileWith('insecure', 'insecure_skip_tls_verify = true')].join('\n')
+    }, {}, { key: certs.key, cert: certs.cert })
+    w.env.T = w.server.createToken()
+    assert.match(w.server.url, /^https:/)
+    assert.equal((await w.get('gw')).value, 'sk-over-tls')
+    const untrusted = await rejects(w.get('plain'))
+    assert.equal(untrusted.code, 'ERR_SOURCE_UNAVAILABLE')
+    assert.match(untrusted.message, /TLS with https:\/\/127\.0\.0\.1:\d+ failed \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/)
+    assert.match(untrusted.hint ?? '', /ca_cert \(or VAULT_CACERT\)/)
+    assert.equal((await w.get('insecure')).value, 'sk-over-tls')
+    assert.equal((await w.status('insecure')).meta?.tls, 'VERIFICATION OFF (insecure_skip_tls_verify)')
   })
 })
