@@ -274,7 +274,7 @@ export class CredentialService {
   /** Stops refresh timers and flushes the audit log. */
   async close(): Promise<void> {
     this.broker.close()
-    if (this.#vault !== undefined) (await this.#vault).close()
+    await this.#vault?.then((connections) => connections.close(), () => undefined)
     await this.#audit?.close()
   }
 }

@@ -9,6 +9,7 @@ import { CredentialService } from '../../src/broker/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import type { TokenStatus } from '../../src/vault/tokens.js'
 import { startVaultServer, type VaultTestServer } from './vault-server.js'
 
 export const MINUTE = 60_000
@@ -23,6 +24,8 @@ export interface World {
   get(profile: string, extra?: { forceRefresh?: boolean }): Promise<{ value: string; served: string; expiresAt?: string }>
   /** Advances the fake clock and waits (real time, bounded) for what the timers started. */
   advance(ms: number, until?: () => boolean | Promise<boolean>): Promise<void>
+  /** The token manager's view of the [vault] connection: logins and renewals as ccred has processed them. */
+  tokens(): Promise<TokenStatus>
   status(profile: string): Promise<{ lastError?: { code: string; message: string }; cached: boolean; nextRefreshAt?: string; meta?: Record<string, string> }>
 }
 
@@ -63,6 +66,7 @@ export async function world(config: (server: VaultTestServer) => string, env: Re
       if (check !== undefined) await until(check, 'the background work after advancing the clock')
       else await new Promise((r) => setTimeout(r, 20))
     },
+    tokens: async () => (await w.service.vaultConnections()).get((await w.service.config()).vault).tokens.status(),
     status: async (profile) => (await w.service.status()).profiles.find((p) => p.profile === profile)!,
   }
   writeFileSync(configPath, config(server))

@@ -225,15 +225,14 @@ describe('vault tokens: renewal and re-login on the injected clock', () => {
     const [token] = w.server.liveTokens('auth/approle/login')
     assert.ok(token !== undefined)
 
-    await w.advance(20 * MINUTE, () => renewals() === 1)
-    await until(() => w.server.tokenInfo(token.id)!.expiresAtMs === w.clock.now() + 30 * MINUTE, 'the renewal to extend the token')
+    // Each step waits until ccred has taken Vault's answer in (and armed its next timer).
+    await w.advance(20 * MINUTE, async () => renewals() === 1 && (await w.tokens()).renewals === 1)
+    assert.equal(w.server.tokenInfo(token.id)!.expiresAtMs, w.clock.now() + 30 * MINUTE, 'the renewal extended the token')
     // At 40 min a renewal would need 30 min but the max TTL (60 min) leaves 20: capped.
-    await w.advance(20 * MINUTE, () => renewals() === 2)
+    await w.advance(20 * MINUTE, async () => renewals() === 2 && (await w.tokens()).renewals === 2)
     // The capped token is replaced by a new login at 2/3 of what it has left.
-    await w.advance(14 * MINUTE, () => logins() === 2)
-    const live = w.server.liveTokens('auth/approle/login')
-    await until(() => w.server.liveTokens('auth/approle/login').length === 2, 'the new token')
-    assert.ok(live.length >= 1)
+    await w.advance(14 * MINUTE, async () => logins() === 2 && (await w.tokens()).logins === 2)
+    assert.equal(w.server.liveTokens('auth/approle/login').length, 2, 'the old token (alive until 60 min) and the new one')
     // The old token runs out at 60 min; reads keep working with the new one.
     w.clock.advance(10 * MINUTE)
     w.server.kvPut('secret/litellm/a', { key: 'sk-a2' })
@@ -264,8 +263,7 @@ describe('vault tokens: renewal and re-login on the injected clock', () => {
     w.env.VAULT_TOKEN = w.server.createToken({ ttlMs: 30 * MINUTE, maxTtlMs: 40 * MINUTE, policies: ['root'] })
     await w.get('gw')
     const renewals = () => w.server.requests.filter((r) => r.path === '/v1/auth/token/renew-self').length
-    await w.advance(20 * MINUTE, () => renewals() === 1)
-    await new Promise((r) => setTimeout(r, 50))
+    await w.advance(20 * MINUTE, async () => renewals() === 1 && (await w.tokens()).renewals === 1)
     w.clock.advance(25 * MINUTE)
     const expired = await rejects(w.get('gw', { forceRefresh: true }))
     assert.equal(expired.code, 'ERR_LOGIN_REQUIRED')
