@@ -328,7 +328,7 @@ export class Broker {
     const inflight = entry.inflight
     if (inflight !== undefined && (!forced || inflight.forced)) return inflight.promise
     const seq = ++entry.fetchSeq
-    const promise = this.#fetch(entry, seq)
+    const promise = this.#fetch(entry, seq, forced)
     entry.inflight = { promise, seq, forced }
     const clear = () => {
       if (entry.inflight?.seq === seq) entry.inflight = undefined
@@ -337,11 +337,12 @@ export class Broker {
     return promise
   }
 
-  async #fetch(entry: Entry, seq: number): Promise<Cached> {
+  async #fetch(entry: Entry, seq: number, forced: boolean): Promise<Cached> {
     const { profile } = entry
     entry.fetches++
     try {
-      const credential = await profile.source.fetch(profile.context)
+      // The source learns why it is asked: a forced fetch must not renew the refused value.
+      const credential = await profile.source.fetch(forced ? { ...profile.context, forced } : profile.context)
       const nowMs = this.#clock.now()
       checkCredential(credential, `profile ${profile.name}`, nowMs)
       const cached: Cached = { credential, seq, fetchedAtMs: nowMs }
@@ -364,22 +365,30 @@ export class Broker {
     }
   }
 
-  /** Arms the refresh-ahead timer so the value is renewed before any caller would find it too short. */
+  /**
+   * Arms the refresh-ahead timer so the value is renewed before any caller would
+   * find it too short, or at the source's soft refresh time if that comes first.
+   */
   #schedule(entry: Entry): void {
     entry.timer?.cancel()
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
     const cached = entry.current
-    const expiresAtMs = cached?.credential.expiresAt?.getTime()
-    if (cached === undefined || expiresAtMs === undefined || entry.dropped) return
-    const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-    // How long a fresh value satisfies the most demanding caller; refresh a lead before that
-    // ends, but never in the first half of it: a value barely longer-lived than callers need
-    // would otherwise be replaced as soon as it arrives, again and again.
-    const usableMs = lifetimeMs - entry.minValidityMs
-    const refreshAtMs = usableMs > 0
-      ? cached.fetchedAtMs + usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2)
-      : cached.fetchedAtMs + lifetimeMs * 0.4
+    if (cached === undefined || entry.dropped) return
+    const expiresAtMs = cached.credential.expiresAt?.getTime()
+    const softRefreshAtMs = cached.credential.refreshAt?.getTime()
+    let refreshAtMs = softRefreshAtMs ?? Infinity
+    if (expiresAtMs !== undefined) {
+      const lifetimeMs = expiresAtMs - cached.fetchedAtMs
+      // How long a fresh value satisfies the most demanding caller; refresh a lead before that
+      // ends, but never in the first half of it: a value barely longer-lived than callers need
+      // would otherwise be replaced as soon as it arrives, again and again.
+      const usableMs = lifetimeMs - entry.minValidityMs
+      refreshAtMs = Math.min(refreshAtMs, usableMs > 0
+        ? cached.fetchedAtMs + usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2)
+        : cached.fetchedAtMs + lifetimeMs * 0.4)
+    }
+    if (refreshAtMs === Infinity) return
     this.#arm(entry, Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS), () => this.#refreshAhead(entry))
   }
 

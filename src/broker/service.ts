@@ -4,13 +4,15 @@ import { systemClock, type Clock } from '../clock.js'
 import { findCaller } from '../claude/caller.js'
 import { configStamp, DEFAULT_BROKER, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
-import { resolveReference } from '../config/references.js'
+import { resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
 import { openStore } from '../store/open.js'
 import type { FetchContext } from '../sources/source.js'
 import type { SecretStore } from '../store/store.js'
+import { defaultVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
+import type { VaultConnections } from '../vault/connections.js'
 import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
 
 export interface ServiceOptions {
@@ -73,6 +75,8 @@ export class CredentialService {
   #store: SecretStore | undefined
   readonly #profiles = new Map<string, BrokerProfile>()
   #audit: AuditLog | undefined
+  /** Loaded on first use of Vault, so other profiles never load node-vault. */
+  #vault: Promise<VaultConnections> | undefined
 
   constructor(options: ServiceOptions) {
     this.#options = options
@@ -112,6 +116,10 @@ export class CredentialService {
       const keys = new Map([...loaded.profiles.values()].map((p) => [p.name, keyOf(p)]))
       this.broker.retain(keys)
       for (const [name, profile] of this.#profiles) if (keys.get(name) !== profile.key) this.#profiles.delete(name)
+      if (this.#vault !== undefined) {
+        const live = vaultConnectionsOf(loaded)
+        void this.#vault.then((connections) => connections.retain(live), () => undefined)
+      }
     } catch (error) {
       this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
       // Remember which file version failed, so the next request does not re-parse it.
@@ -155,23 +163,51 @@ export class CredentialService {
     return built
   }
 
-  /** What a source of this profile fetches with: the clock and the profile's reference resolver. */
+  /** What a source of this profile fetches with: the clock, the profile's reference resolver, Vault. */
   fetchContext(profile: ProfileConfig): FetchContext {
-    const env = this.#options.env
     return {
       profile: profile.name,
       clock: this.#options.clock,
-      resolve: (ref, configKey) => {
-        const store = this.store()
-        return resolveReference(ref, `profiles.${profile.name}.${configKey}`, {
-          env,
-          homeDir: env.HOME || homedir(),
-          readFile: (path) => readFile(path, 'utf8'),
-          storeGet: (secretName) => store.get(secretName),
-          storeDescription: store.describe(),
-        }, profile.name)
-      },
+      resolve: (ref, configKey) => resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name),
+      vault: () => this.vaultConnections(),
     }
+  }
+
+  /** What references resolve with; `withVault`: `vault:` references too (never inside Vault's own auth). */
+  #referenceDeps(withVault: boolean): ReferenceDeps {
+    const env = this.#options.env
+    const store = this.store()
+    const deps: ReferenceDeps = {
+      env,
+      homeDir: env.HOME || homedir(),
+      readFile: (path) => readFile(path, 'utf8'),
+      storeGet: (secretName) => store.get(secretName),
+      storeDescription: store.describe(),
+    }
+    if (withVault) {
+      deps.readVault = async (target, where) => {
+        const config = await this.config()
+        return (await this.vaultConnections()).readReference(config.vault, target, where)
+      }
+    }
+    return deps
+  }
+
+  /** The Vault connections of this service: one client and one token per connection, kept alive while in use. */
+  vaultConnections(): Promise<VaultConnections> {
+    this.#vault ??= import('../vault/connections.js').then(({ VaultConnections }) => {
+      const env = this.#options.env
+      return new VaultConnections({
+        clock: this.#options.clock,
+        env,
+        homeDir: env.HOME || homedir(),
+        readFile: (path) => readFile(path, 'utf8'),
+        // The auth table's own references: env:, file:, keychain: (config parsing refuses vault: there).
+        // A keychain secret of an auth table is stored through any vault profile that uses it (ccred set <profile>).
+        resolveSecret: (ref: Reference, where: string) => resolveReference(ref, where, this.#referenceDeps(false), '<vault profile>'),
+      })
+    })
+    return this.#vault
   }
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
@@ -244,6 +280,7 @@ export class CredentialService {
   /** Stops refresh timers and flushes the audit log. */
   async close(): Promise<void> {
     this.broker.close()
+    await this.#vault?.then((connections) => connections.close(), () => undefined)
     await this.#audit?.close()
   }
 }
@@ -253,12 +290,22 @@ function notAskedYet(profile: string, source: string, header: Header): ProfileSt
   return { profile, source, header, cached: false, refreshing: false, consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0 }
 }
 
+/** The Vault connections a config uses: [vault] and those of vault profiles with their own. */
+function vaultConnectionsOf(config: LoadedConfig): VaultConnectionConfig[] {
+  const connections = [config.vault]
+  for (const profile of config.profiles.values()) {
+    const connection = (profile.options as { connection?: VaultConnectionConfig } | undefined)?.connection
+    if (profile.sourceKind === 'vault' && connection !== undefined) connections.push(connection)
+  }
+  return connections
+}
+
 function keyOf(profile: ProfileConfig): string {
   return `${profile.name}#${profile.hash}`
 }
 
 function emptyConfig(path: string): LoadedConfig {
-  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, vault: defaultVaultConnection(), profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
 }
 
 /** The service as the environment configures it: config file, audit log, the system clock. */

@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
-import type { SourceDefinition } from '../sources/source.js'
+import type { SharedConfig, SourceDefinition } from '../sources/source.js'
+import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, TableReader } from './fields.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
@@ -38,6 +39,8 @@ export interface LoadedConfig {
   /** false when no file exists and the embedded default (demo profile) is used. */
   fromFile: boolean
   broker: BrokerSettings
+  /** The `[vault]` table: the connection `vault:` references and vault profiles use by default. */
+  vault: VaultConnectionConfig
   profiles: Map<string, ProfileConfig>
   /** Profiles whose table has errors: asking for one fails, the others keep working. */
   invalidProfiles: Map<string, CcredError>
@@ -110,11 +113,12 @@ export async function parseConfig(text: string, label: string, meta: { path: str
     throw error
   }
   const top = new TableReader(doc, '')
-  top.allow('broker', 'profiles')
-  const unknownTop = Object.keys(doc).filter((key) => key !== 'broker' && key !== 'profiles')
-  const problems = unknownTop.map((key) => `${key}: unknown top-level key (expected [broker] or [profiles.NAME])`)
+  top.allow('broker', 'vault', 'profiles')
+  const unknownTop = Object.keys(doc).filter((key) => key !== 'broker' && key !== 'vault' && key !== 'profiles')
+  const problems = unknownTop.map((key) => `${key}: unknown top-level key (expected [broker], [vault] or [profiles.NAME])`)
 
   const broker = readBroker(doc.broker, problems)
+  const vault = readVault(doc.vault, problems)
   const profilesTable = doc.profiles ?? {}
   if (!isTable(profilesTable)) problems.push(`profiles: expected tables like [profiles.NAME], got ${describe(profilesTable)}`)
   if (problems.length > 0) {
@@ -125,12 +129,25 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   const invalidProfiles = new Map<string, CcredError>()
   for (const [name, table] of Object.entries(profilesTable as Record<string, unknown>)) {
     try {
-      profiles.set(name, await readProfile(name, table, label))
+      profiles.set(name, await readProfile(name, table, label, { vault }, doc.vault))
     } catch (error) {
       invalidProfiles.set(name, error instanceof CcredError ? error : new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${String(error)}`))
     }
   }
-  return { path: meta.path, fromFile: meta.fromFile, broker, profiles, invalidProfiles, stamp: meta.stamp }
+  return { path: meta.path, fromFile: meta.fromFile, broker, vault, profiles, invalidProfiles, stamp: meta.stamp }
+}
+
+function readVault(value: unknown, problems: string[]): VaultConnectionConfig {
+  if (value === undefined) return defaultVaultConnection()
+  if (!isTable(value)) {
+    problems.push(`vault: expected a table [vault], got ${describe(value)}`)
+    return defaultVaultConnection()
+  }
+  const reader = new TableReader(value, 'vault')
+  const connection = readVaultConnection(reader)
+  reader.rejectUnknownKeys()
+  problems.push(...reader.problems)
+  return connection
 }
 
 function readBroker(value: unknown, problems: string[]): BrokerSettings {
@@ -152,7 +169,7 @@ function readBroker(value: unknown, problems: string[]): BrokerSettings {
   return settings
 }
 
-async function readProfile(name: string, table: unknown, label: string): Promise<ProfileConfig> {
+async function readProfile(name: string, table: unknown, label: string, shared: SharedConfig, vaultTable: unknown): Promise<ProfileConfig> {
   const fail = (message: string) => new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${message}`, { hint: `fix ${label}, then check it with: ccred profiles` })
   if (!PROFILE_NAME.test(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
   if (!isTable(table)) throw fail(`expected a table [profiles.${name}], got ${describe(table)}`)
@@ -167,10 +184,13 @@ async function readProfile(name: string, table: unknown, label: string): Promise
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
-  const options = definition.parse(reader)
+  const options = definition.parse(reader, shared)
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
-  return { name, sourceKind, header, description, hash: hashTable(table), definition, options }
+  // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
+  const usesVault = vaultTable !== undefined && (sourceKind === 'vault' || JSON.stringify(table).includes('"vault:'))
+  const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
+  return { name, sourceKind, header, description, hash, definition, options }
 }
 
 function canonical(value: unknown): unknown {
@@ -180,6 +200,6 @@ function canonical(value: unknown): unknown {
   return value
 }
 
-function hashTable(table: Record<string, unknown>): string {
+function hashTable(table: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(table))).digest('hex').slice(0, 16)
 }

@@ -3,16 +3,17 @@ import { CcredError } from '../errors.js'
 /**
  * A reference names where a secret lives; the secret itself never sits in the
  * config file. `keychain:` reads the configured secret store (the OS keychain, or
- * the opt-in file store).
+ * the opt-in file store); `vault:PATH#field` reads a field of a Vault secret
+ * through the `[vault]` connection.
  */
-export type ReferenceKind = 'env' | 'file' | 'keychain'
+export type ReferenceKind = 'env' | 'file' | 'keychain' | 'vault'
 
 export interface Reference {
   kind: ReferenceKind
   target: string
 }
 
-export const REFERENCE_KINDS: readonly ReferenceKind[] = ['env', 'file', 'keychain']
+export const REFERENCE_KINDS: readonly ReferenceKind[] = ['env', 'file', 'keychain', 'vault']
 
 export function parseReference(text: string): Reference | undefined {
   const colon = text.indexOf(':')
@@ -21,7 +22,17 @@ export function parseReference(text: string): Reference | undefined {
   const target = text.slice(colon + 1)
   if (!(REFERENCE_KINDS as readonly string[]).includes(kind) || target === '') return undefined
   if (kind === 'env' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(target)) return undefined
+  if (kind === 'vault' && splitVaultTarget(target) === undefined) return undefined
   return { kind: kind as ReferenceKind, target }
+}
+
+/** "secret/litellm/key#api_key" → path and field; undefined unless both are there. */
+export function splitVaultTarget(target: string): { path: string; field: string } | undefined {
+  const hash = target.lastIndexOf('#')
+  const path = target.slice(0, hash).replace(/^\/+|\/+$/g, '')
+  const field = target.slice(hash + 1)
+  if (hash <= 0 || path === '' || field === '' || /\s/.test(path)) return undefined
+  return { path, field }
 }
 
 export function formatReference(ref: Reference): string {
@@ -35,6 +46,11 @@ export interface ReferenceDeps {
   /** Reads a secret from the configured store; undefined when the name is not stored. */
   storeGet(name: string): Promise<string | undefined>
   storeDescription: string
+  /**
+   * Reads `vault:PATH#field` through the `[vault]` connection. Injected so this
+   * module stays light: only the daemon's service loads the Vault client.
+   */
+  readVault?(target: string, where: string): Promise<string>
 }
 
 const MAX_FILE_SECRET_BYTES = 64 * 1024
@@ -78,6 +94,12 @@ export async function resolveReference(ref: Reference, where: string, deps: Refe
         })
       }
       return value
+    }
+    case 'vault': {
+      if (deps.readVault === undefined) {
+        throw new CcredError('ERR_REFERENCE', `${where}: vault: references cannot be read here`, { hint: 'use env:, file: or keychain: for this key' })
+      }
+      return deps.readVault(ref.target, where)
     }
   }
 }

@@ -1,8 +1,9 @@
 /** What `ccred init` writes: the demo profile active, one commented example per source. */
 export const STARTER_CONFIG = `# ccred configuration — https://github.com/ccred/ccred#configuration
 # Secrets are never written here: a secret is a reference, "env:NAME",
-# "file:PATH" or "keychain:NAME" (keychain = the OS keychain, or the file store
-# if you opt in below). Check this file with: ccred profiles
+# "file:PATH", "keychain:NAME" (keychain = the OS keychain, or the file store
+# if you opt in below) or "vault:PATH#field" (through [vault] below).
+# Check this file with: ccred profiles
 
 # [broker]
 # skew = "60s"             # a credential must outlive the caller's helper TTL by this much
@@ -65,4 +66,21 @@ source = "demo"
 # role_arn = "arn:aws:iam::123456789012:role/claude-bedrock"   # optional assume-role
 # duration = "1h"                  # the role session, "15m" to "12h"
 # token = "credentials"            # or "bedrock-api-key" (needs region; lifetime up to "12h")
+
+# HashiCorp Vault: the connection (default: VAULT_ADDR and the token of
+# VAULT_TOKEN or ~/.vault-token, like the vault CLI) and a profile reading a field.
+# [vault]
+# address = "https://vault.example.com"
+# auth = { method = "token" }       # laptop: after \`vault login\`
+# auth = { method = "approle", role_id = "env:VAULT_ROLE_ID", secret_id = "env:VAULT_SECRET_ID" }   # CI
+# auth = { method = "jwt", role = "gha-claude", jwt = "github-actions", audience = "https://vault.example.com" }
+# auth = { method = "kubernetes", role = "claude-runner" }
+# auth = { method = "aws", role = "ci-runner", header_value = "vault.example.com" }
+#
+# [profiles.vault-key]
+# source = "vault"
+# [profiles.vault-key.vault]
+# path = "secret/litellm/claude-code"   # KV v1 or v2 (detected), or a dynamic secret's path
+# field = "api_key"
+# refresh = "5m"                    # KV: read again this often (a rotated key is picked up)
 `

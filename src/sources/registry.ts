@@ -11,6 +11,7 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   jwt: async () => (await import('./jwt.js')).jwtSource,
   gcp: async () => (await import('./gcp.js')).gcpSource,
   aws: async () => (await import('./aws.js')).awsSource,
+  vault: async () => (await import('./vault.js')).vaultSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js'
 import type { TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
+import type { VaultConnectionConfig } from '../vault/config.js'
+import type { VaultConnections } from '../vault/connections.js'
 
 /** What every source returns. */
 export interface Credential {
@@ -10,6 +12,12 @@ export interface Credential {
   expiresAt?: Date
   /** For header-value output; default Bearer. A Basic value is "user:password". */
   scheme?: 'Bearer' | 'Basic'
+  /**
+   * A soft refresh time for a value that does not expire (a static Vault KV
+   * secret): the value stays valid and keeps being served, and the broker reads
+   * it again in the background at this time, so a rotated key is picked up.
+   */
+  refreshAt?: Date
   /** Non-secret facts for status (reference, command, note). */
   meta?: Record<string, string>
 }
@@ -19,6 +27,20 @@ export interface FetchContext {
   clock: Clock
   /** Resolves a reference from this profile's config; `key` names the config key for messages. */
   resolve(ref: Reference, key: string): Promise<string>
+  /**
+   * Why the broker asks: true when the value it holds was refused (a 401/407
+   * re-issue) or `ccred get --refresh`. A source must then read anew, never
+   * renew or hand back the refused value.
+   */
+  forced?: boolean
+  /** The service's Vault connections (one token per connection, shared by every profile); for Vault-backed sources. */
+  vault?: () => Promise<VaultConnections>
+}
+
+/** Settings outside the profile's table that a source may build on. */
+export interface SharedConfig {
+  /** The `[vault]` table: the default Vault connection (VAULT_ADDR and a token when absent). */
+  vault: VaultConnectionConfig
 }
 
 /** No caching inside a source: the broker caches. */
@@ -36,7 +58,7 @@ export interface SourceDefinition<Options = unknown> {
   readonly kind: string
   /** One line for `ccred init` and `--help`. */
   readonly summary: string
-  parse(reader: TableReader): Options
+  parse(reader: TableReader, shared: SharedConfig): Options
   create(options: Options): Source
   /** The secret-store name this profile reads (for `ccred set`), if it reads one. */
   storedSecretName?(options: Options): string | undefined

@@ -1,0 +1,119 @@
+import { CcredError } from '../errors.js'
+import { hasConnectionKeys, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
+import type { VaultConnection } from '../vault/connections.js'
+import { pickField, type SecretRead } from '../vault/kv.js'
+import type { Credential, FetchContext, SourceDefinition } from './source.js'
+
+interface VaultSourceOptions {
+  connection: VaultConnectionConfig
+  path: string
+  field: string
+  kvVersion?: 1 | 2
+  mount?: string
+  /** How often a static (KV) value is read again. */
+  refreshMs: number
+}
+
+/** A lease this profile holds (dynamic secrets), renewed while Vault lets it. */
+interface Lease {
+  id: string
+  value: string
+  /** The lease duration Vault first granted: the increment asked for on renewal. */
+  durationS: number
+  renewable: boolean
+  expiresAtMs: number
+  meta: Record<string, string>
+}
+
+const DEFAULT_REFRESH_MS = 5 * 60_000
+
+/**
+ * A secret from HashiCorp Vault, read once and kept by the daemon (where a hand
+ * written helper would run `vault kv get -field=api_key …` on every call). KV v1
+ * and v2 (static: read again every `refresh` and on a 401 re-issue), and dynamic
+ * secrets with a lease (renewed ahead of expiry while renewable, read again at
+ * max TTL or when not renewable).
+ */
+export const vaultSource: SourceDefinition<VaultSourceOptions> = {
+  kind: 'vault',
+  summary: 'a field of a HashiCorp Vault secret (KV v1/v2 or a dynamic secret with a lease)',
+  parse(profile, shared) {
+    const reader = profile.nested('vault', { required: true })
+    const connection = hasConnectionKeys(reader) ? readVaultConnection(reader, shared.vault) : shared.vault
+    const path = (reader.string('path', { required: true }) ?? '').replace(/^\/+|\/+$/g, '')
+    const field = reader.string('field', { required: true }) ?? ''
+    const rawVersion = reader.raw('kv_version')
+    let kvVersion: 1 | 2 | undefined
+    if (rawVersion === 1 || rawVersion === 2) kvVersion = rawVersion
+    else if (rawVersion !== undefined) reader.problem('kv_version', 'expected 1 or 2 (leave it out to detect it from the mount)')
+    const mount = reader.string('mount')
+    if (mount !== undefined && kvVersion === undefined) reader.problem('mount', 'only applies with kv_version (without it the mount is detected)')
+    if (path.startsWith('v1/')) reader.problem('path', 'is a Vault path such as "secret/litellm/claude-code", without the /v1/ of the HTTP API')
+    const refreshMs = reader.durationMs('refresh', { fallbackMs: DEFAULT_REFRESH_MS, minMs: 1000, maxMs: 24 * 3_600_000 }) ?? DEFAULT_REFRESH_MS
+    reader.rejectUnknownKeys()
+    const options: VaultSourceOptions = { connection, path, field, refreshMs }
+    if (kvVersion !== undefined) options.kvVersion = kvVersion
+    if (mount !== undefined) options.mount = mount
+    return options
+  },
+  storedSecretName(options) {
+    // `ccred set <profile>` stores the keychain secret Vault's login reads (a token or secret_id).
+    const auth = options.connection.auth
+    const ref = auth.method === 'token' ? auth.token : auth.method === 'approle' ? auth.secretId : auth.method === 'jwt' && auth.jwt !== 'github-actions' ? auth.jwt : undefined
+    return ref?.kind === 'keychain' ? ref.target : undefined
+  },
+  create(options) {
+    let lease: Lease | undefined
+    return {
+      kind: 'vault',
+      async fetch(ctx) {
+        if (ctx.vault === undefined) throw new CcredError('ERR_INTERNAL', 'vault: no Vault connections in this context', { hint: 'this is a bug in ccred; please report it' })
+        const connection = (await ctx.vault()).get(options.connection)
+        const nowMs = ctx.clock.now()
+        // A refused value is read anew, never renewed; so is a lease that has run out.
+        if (lease !== undefined && !ctx.forced && lease.renewable && lease.expiresAtMs > nowMs) {
+          const renewed = await renew(connection, lease, ctx)
+          if (renewed !== undefined) return renewed
+        }
+        lease = undefined
+        const secret = await connection.readSecret(options.path, { ...(options.kvVersion === undefined ? {} : { kvVersion: options.kvVersion }), ...(options.mount === undefined ? {} : { mount: options.mount }) })
+        const value = pickField(secret, options.field)
+        const meta = describe(connection, secret, options.field)
+        const readAtMs = ctx.clock.now()
+        if (secret.leaseId !== undefined && secret.leaseDurationS > 0) {
+          lease = { id: secret.leaseId, value, durationS: secret.leaseDurationS, renewable: secret.renewable, expiresAtMs: readAtMs + secret.leaseDurationS * 1000, meta }
+          return { value, expiresAt: new Date(lease.expiresAtMs), meta }
+        }
+        return { value, refreshAt: new Date(readAtMs + options.refreshMs), meta }
+      },
+    }
+
+    /**
+     * Renews the lease for as long again as first granted. A renewal that grants
+     * less has hit the max TTL: the value would die early, so it is read anew.
+     * A lease Vault no longer knows (400) is read anew too; other failures stand.
+     */
+    async function renew(connection: VaultConnection, held: Lease, ctx: FetchContext): Promise<Credential | undefined> {
+      try {
+        const renewed = await connection.renewLease(held.id, held.durationS)
+        if (renewed.leaseDurationS < held.durationS) return undefined
+        held.expiresAtMs = ctx.clock.now() + renewed.leaseDurationS * 1000
+        held.renewable = renewed.renewable
+        return { value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
+      } catch (error) {
+        if (error instanceof CcredError && error.code === 'ERR_SOURCE_UNAVAILABLE' && /\(400\)$/.test(error.message)) return undefined
+        throw error
+      }
+    }
+  },
+}
+
+/** Non-secret facts for status: where the value came from. Lease ids are not secrets. */
+function describe(connection: VaultConnection, secret: SecretRead, field: string): Record<string, string> {
+  const meta: Record<string, string> = { vault: connection.address ?? '?', path: secret.apiPath, field, engine: secret.engine, auth: connection.config.auth.method }
+  if (connection.namespace !== undefined) meta.namespace = connection.namespace
+  if (secret.version !== undefined) meta.version = String(secret.version)
+  if (secret.leaseId !== undefined) meta.lease = secret.leaseId
+  if (connection.config.insecureSkipTlsVerify) meta.tls = 'VERIFICATION OFF (insecure_skip_tls_verify)'
+  return meta
+}

@@ -1,0 +1,71 @@
+// The Vault test server answers the real node-vault client as Vault's API docs say: KV v2
+// versions and metadata, soft delete, KV v1, leases renewed and revoked, sealed mode, error bodies.
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import nodeVault from 'node-vault'
+import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
+
+let server: VaultTestServer
+before(async () => { server = await startVaultServer() })
+after(() => server.close())
+
+async function status(promise: Promise<unknown>): Promise<{ statusCode: number; body: { errors?: string[]; data?: unknown } }> {
+  try {
+    await promise
+  } catch (error) {
+    return (error as { response: { statusCode: number; body: { errors?: string[] } } }).response
+  }
+  assert.fail('expected an error response')
+}
+
+describe('vault test server (driven by node-vault)', () => {
+  it('KV v2: versions, metadata, a soft-deleted latest version answering 404 with its metadata', async () => {
+    const vault = nodeVault({ endpoint: server.url, token: server.createToken() })
+    await vault.write('secret/data/app', { data: { key: 'v1' } })
+    await vault.write('secret/data/app', { data: { key: 'v2' } })
+    assert.deepEqual((await vault.read('secret/data/app')).data.data, { key: 'v2' })
+    assert.equal((await vault.read('secret/data/app?version=1')).data.data.key, 'v1')
+    const metadata = await vault.read('secret/metadata/app')
+    assert.equal(metadata.data.current_version, 2)
+    assert.deepEqual(Object.keys(metadata.data.versions), ['1', '2'])
+    await vault.delete('secret/data/app')
+    const deleted = await status(vault.read('secret/data/app'))
+    assert.equal(deleted.statusCode, 404)
+    assert.deepEqual(deleted.body.errors, [])
+    assert.notEqual((deleted.body.data as { metadata: { deletion_time: string } }).metadata.deletion_time, '')
+    await vault.write('kv/legacy', { key: 'v1-value' })
+    const v1 = await vault.read('kv/legacy')
+    assert.deepEqual([v1.data, v1.lease_id, v1.lease_duration], [{ key: 'v1-value' }, '', 2_764_800])
+  })
+
+  it('leases: renew grants the increment up to max TTL, revoke ends the credential, a revoked lease is not found', async () => {
+    server.databaseRole('ro', { ttlMs: 60_000, maxTtlMs: 90_000 })
+    const vault = nodeVault({ endpoint: server.url, token: server.createToken() })
+    const creds = await vault.read('database/creds/ro')
+    assert.equal(creds.lease_duration, 60)
+    assert.equal(creds.renewable, true)
+    const renewed = await vault.renew({ lease_id: creds.lease_id, increment: 600 })
+    assert.ok(renewed.lease_duration <= 90, 'capped at the max TTL')
+    assert.match(renewed.warnings[0], /capped/)
+    assert.ok(server.credentialValid(creds.data.password))
+    await vault.revoke({ lease_id: creds.lease_id })
+    assert.equal(server.credentialValid(creds.data.password), false)
+    const gone = await status(vault.renew({ lease_id: creds.lease_id }))
+    assert.deepEqual([gone.statusCode, gone.body.errors], [400, ['lease not found']])
+  })
+
+  it('sealed: 503 {"errors": ["Vault is sealed"]}, seal-status and health still answer; a bad token is 403', async () => {
+    const vault = nodeVault({ endpoint: server.url, token: 'hvs.nope' })
+    const denied = await status(vault.read('secret/data/app'))
+    assert.deepEqual([denied.statusCode, denied.body.errors], [403, ['permission denied']])
+    server.sealed = true
+    try {
+      const sealed = await status(vault.read('secret/data/app'))
+      assert.deepEqual([sealed.statusCode, sealed.body.errors], [503, ['Vault is sealed']])
+      assert.equal((await vault.status()).sealed, true)
+      assert.equal((await vault.health()).sealed, true, 'node-vault resolves sys/health whatever the status')
+    } finally {
+      server.sealed = false
+    }
+  })
+})
