@@ -9,6 +9,7 @@ import { parseHelperTtlMs } from '../claude/helper-context.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
+import type { VaultConnectionConfig } from '../vault/config.js'
 import { packageVersion } from '../version.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -100,6 +101,16 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       const failure = toCcredError(error)
       const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
+    }
+    // Vault profiles: what an operator checks by hand (vault status, token lookup, capabilities).
+    for (const profile of config.profiles.values()) {
+      if (profile.sourceKind !== 'vault' || (profileName !== undefined && profile.name !== profileName)) continue
+      const options = profile.options as { connection: VaultConnectionConfig; path: string; kvVersion?: 1 | 2; mount?: string }
+      const [{ checkVault }, connections] = await Promise.all([import('../vault/checks.js'), service.vaultConnections()])
+      const read = { ...(options.kvVersion === undefined ? {} : { kvVersion: options.kvVersion }), ...(options.mount === undefined ? {} : { mount: options.mount }) }
+      for (const found of await checkVault(connections.get(options.connection), [{ path: options.path, options: read }])) {
+        add(`vault ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
+      }
     }
     return { config }
   })

@@ -147,6 +147,21 @@ describe('vault through the daemon: failures', () => {
     assert.match(denied.stderr, /^ccred: profile gw: vault: read secret\/data\/private\/key: permission denied \(403\) \[ERR_SOURCE_DENIED\] — a policy must grant "read" on secret\/data\/private\/key; check with: vault token capabilities secret\/data\/private\/key\n$/)
   })
 
+  it('doctor: reachable, unsealed, token valid with its TTL, and a policy that denies the path → exit 13', async () => {
+    const box = sandbox({ T: server.createToken({ policies: ['gateway'] }) })
+    server.kvPut('secret/private/other', { api_key: 'sk-private-2' })
+    box.writeConfig(`[vault]\nauth = { method = "token", token = "env:T" }\n\n${vaultProfile('gw', 'secret/litellm/claude-code', 'api_key')}\n${vaultProfile('locked', 'secret/private/other', 'api_key')}`)
+    const good = await box.run(['doctor', 'gw'])
+    assert.match(good.stdout, /^vault gw reachable +ok /m)
+    assert.match(good.stdout, /^vault gw unsealed +ok /m)
+    assert.match(good.stdout, /^vault gw token +ok /m)
+    assert.match(good.stdout, /^vault gw policy +ok /m)
+    const locked = await box.run(['doctor', 'locked'])
+    assert.equal(locked.code, 13, locked.stdout)
+    assert.match(locked.stdout, /^vault locked policy +FAIL +.*secret\/data\/private\/other/m)
+    await assertNoLeak(box, [SECRET, 'sk-private-2', box.env.T!], [good.stdout, locked.stdout, good.stderr, locked.stderr])
+  })
+
   it('sealed with nothing cached: exit 6 with Vault\'s words; once unsealed, get works', async () => {
     const sealedServer = await startVaultServer()
     after(() => sealedServer.close())
