@@ -119,7 +119,8 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
   } catch {
     // No daemon (CCRED_NO_DAEMON): what is left is a safe lower bound.
   }
-  return helperTtlFor(lifetimeMs, skewMs)
+  // Whole seconds, rounded up: a JWT's expiry has whole seconds, so a 1h token measures 59m59.x s.
+  return helperTtlFor(Math.ceil(lifetimeMs / 1000) * 1000, skewMs)
 }
 
 function report(plan: SetupPlan, dryRun: boolean, io: Io): void {
