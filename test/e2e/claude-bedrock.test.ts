@@ -3,6 +3,8 @@
 // signs its Bedrock calls with them (SigV4), and a Bedrock runtime stub on loopback checks whose
 // access key signed each request.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { AwsKeyring, startBedrockRuntime, startContainerCredentials, type BedrockRequest } from '../helpers/aws-servers.js'
 import { runClaude, type RunClaudeResult } from '../helpers/claude.js'
@@ -45,14 +47,16 @@ test('claude (Bedrock mode) + ccred aws-export: requests are SigV4-signed with t
     sandbox.writeConfig('[profiles.bedrock]\nsource = "aws"\n')
     const started = await sandbox.run(['daemon', 'start'])
     assert.equal(started.code, 0, started.stderr)
+    // Claude Code's settings come from ccred setup claude: awsCredentialExport, Bedrock mode, the endpoint.
+    const setup = await sandbox.run(['setup', 'claude', 'bedrock', '--mode', 'bedrock', '--gateway', bedrock.url])
+    assert.equal(setup.code, 0, setup.stderr)
+    const settings = JSON.parse(readFileSync(join(sandbox.home, '.claude', 'settings.json'), 'utf8')) as { awsCredentialExport?: string; apiKeyHelper?: string; env: Record<string, string> }
+    assert.match(settings.awsCredentialExport ?? '', / aws-export bedrock$/)
+    assert.equal(settings.apiKeyHelper, undefined)
+    assert.equal(settings.env.CLAUDE_CODE_SKIP_BEDROCK_AUTH, undefined, 'Claude Code signs with the exported credentials itself')
     const run = await runClaude({
       home: sandbox.home,
-      settings: { awsCredentialExport: `${shQuote(sandbox.cliPath)} aws-export bedrock` },
-      env: claudeEnv(sandbox, {
-        CLAUDE_CODE_USE_BEDROCK: '1',
-        ANTHROPIC_BEDROCK_BASE_URL: bedrock.url,
-        AWS_REGION: 'us-east-1',
-      }),
+      env: claudeEnv(sandbox, { AWS_REGION: 'us-east-1' }),
       timeoutMs: CLAUDE_TIMEOUT_MS,
     })
     t.diagnostic(describe(run, sandbox, bedrock.requests).split('\n').slice(0, 4).join(' | '))
