@@ -9,6 +9,7 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   exec: async () => (await import('./exec.js')).execSource,
   demo: async () => (await import('./demo.js')).demoSource,
   jwt: async () => (await import('./jwt.js')).jwtSource,
+  oidc: async () => (await import('./oidc.js')).oidcSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)
