@@ -58,15 +58,29 @@ async function importPrivateKey(pem: string): Promise<Oidc.CryptoKey> {
 
 /** The OAuth error code of a failed token or authorization response, if it has one. */
 export function oauthErrorCode(error: unknown): string | undefined {
-  const code = (error as { error?: unknown } | undefined)?.error
-  return typeof code === 'string' ? code : undefined
+  return oauthError(error)?.code
+}
+
+/**
+ * The OAuth error in a response body (`error`, `error_description`), or in a 401's
+ * WWW-Authenticate challenge (openid-client then reports the parsed challenges as the cause).
+ */
+function oauthError(error: unknown): { code: string; description?: string } | undefined {
+  const body = error as { error?: unknown; error_description?: unknown } | undefined
+  if (typeof body?.error === 'string') return { code: body.error, ...(typeof body.error_description === 'string' && body.error_description !== '' ? { description: body.error_description } : {}) }
+  const challenges = (error as { code?: unknown; cause?: unknown } | undefined)
+  if (challenges?.code !== 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' || !Array.isArray(challenges.cause)) return undefined
+  for (const challenge of challenges.cause as { parameters?: Record<string, string> }[]) {
+    const code = challenge.parameters?.error
+    if (code !== undefined) return { code, ...(challenge.parameters?.error_description === undefined ? {} : { description: challenge.parameters.error_description }) }
+  }
+  return undefined
 }
 
 /** One line for messages: the OAuth error and its description, or the failure's message. Never a token. */
 export function describeOidcError(error: unknown): string {
-  const code = oauthErrorCode(error)
-  const description = (error as { error_description?: unknown } | undefined)?.error_description
-  if (code !== undefined) return typeof description === 'string' && description !== '' ? `${code} (${description})` : code
+  const oauth = oauthError(error)
+  if (oauth !== undefined) return oauth.description === undefined ? oauth.code : `${oauth.code} (${oauth.description})`
   const cause = (error as { cause?: unknown } | undefined)?.cause
   const message = error instanceof Error ? error.message : String(error)
   return cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message
