@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose'
 import type { Browser } from 'playwright-core'
-import { chromiumPath, launchBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
+import { chromiumPath, launchBrowser, loginWithBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
 import { startGateway } from '../helpers/gateway.js'
 import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, PUBLIC_CLIENT_ID, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox, type CliResult } from '../helpers/sandbox.js'
@@ -16,8 +16,6 @@ import { Sandbox, type CliResult } from '../helpers/sandbox.js'
 const REFRESH_TOKEN_NAME = 'oidc:corp:refresh_token'
 /** TTL 0 turns off the 401 heuristic, so repeated gets from this test are plain cache hits. */
 const NO_REISSUE = { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' }
-/** Print the sign-in URL instead of launching a browser: the test's chromium opens it. */
-const PRINT_URL = { CCRED_BROWSER: 'none' }
 
 const sandboxes: Sandbox[] = []
 let provider: TestProvider
@@ -77,24 +75,8 @@ function verifierFor(accepted: JWTPayload[]): (token: string) => Promise<string 
 }
 
 /** `ccred login corp` with the test's chromium as the user's browser. */
-async function browserLogin(box: Sandbox, user: string, args: string[] = []): Promise<CliResult> {
-  const login = box.start(['login', 'corp', ...args], { env: PRINT_URL })
-  const [url] = await login.waitForStderr(/http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/)
-  assert.match(url, /code_challenge_method=S256/)
-  assert.match(url, /[?&]state=/)
-  assert.match(url, /[?&]nonce=/)
-  assert.match(url, /redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+%2Fcallback/)
-  const page = await loopbackPage(browser!)
-  try {
-    await page.goto(url)
-    await signInAtProvider(page, user)
-    await page.waitForURL(/127\.0\.0\.1:\d+\/callback/)
-    assert.equal(await page.locator('#ccred-result').getAttribute('data-status'), 'success')
-    assert.match(await page.locator('body').innerText(), /signed in for profile corp/)
-  } finally {
-    await page.context().close()
-  }
-  return login.done
+function browserLogin(box: Sandbox, user: string): Promise<CliResult> {
+  return loginWithBrowser(box, browser!, 'corp', user)
 }
 
 async function gatewayCall(gatewayUrl: string, token: string): Promise<number> {
@@ -204,7 +186,7 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
 
   it('a cancelled sign-in (the IdP\'s error page) and a login timeout: clear errors, nothing stored', async () => {
     const box = sandbox(corpProfile())
-    const cancelled = box.start(['login', 'corp', '--browser'], { env: PRINT_URL })
+    const cancelled = box.start(['login', 'corp', '--browser'], { env: { CCRED_BROWSER: 'none' } })
     const [url] = await cancelled.waitForStderr(/http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/)
     const page = await loopbackPage(browser!)
     try {
@@ -221,7 +203,7 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
     assert.match(refused.stderr, /login for profile corp failed: the identity provider answered access_denied.*\[ERR_SOURCE_DENIED\]/)
 
     box.writeConfig(`[broker]\nstore = "file"\n\n${corpProfile('login_timeout = "3s"')}`)
-    const timedOut = await box.run(['login', 'corp', '--browser'], { env: PRINT_URL })
+    const timedOut = await box.run(['login', 'corp', '--browser'], { env: { CCRED_BROWSER: 'none' } })
     assert.equal(timedOut.code, 9, show(timedOut))
     assert.match(timedOut.stderr, /login for profile corp timed out after 3s.*\[ERR_LOGIN_REQUIRED\] — run ccred login corp again/)
     assert.deepEqual(storedSecrets(box), {}, 'no refresh token residue')
