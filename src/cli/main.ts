@@ -44,7 +44,17 @@ Examples (settings.json):
     .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean }) =>
       run(async () => {
         const [{ runGet }, { requestCredential }] = await Promise.all([import('./get.js'), import('../client/credentials.js')])
-        return runGet(profile, options, io, requestCredential)
+        return runGet(profile, options, io, async (query, env, warn) => {
+          try {
+            return await requestCredential(query, env, warn)
+          } catch (error) {
+            // login = "auto" (oidc): a person at a terminal signs in, then the value is asked for once more.
+            if ((error as { code?: unknown }).code !== 'ERR_LOGIN_REQUIRED') throw error
+            const { loginIfAutomatic } = await import('../oidc/auto-login.js')
+            if (!(await loginIfAutomatic(profile, io, { stdinIsTTY: Boolean(process.stdin.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY) }))) throw error
+            return requestCredential(query, env, warn)
+          }
+        })
       })())
 
   program.command('status')

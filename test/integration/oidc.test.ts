@@ -210,6 +210,19 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
   })
 })
 
+describe('oidc: get without a login', () => {
+  it('login = "auto" without a terminal (as under Claude Code): ERR_LOGIN_REQUIRED at once, no browser, no wait', async () => {
+    const box = sandbox(corpProfile('login = "auto"'), { DISPLAY: ':0' })
+    const startedMs = Date.now()
+    const got = await box.run(['get', 'corp'], { env: NO_REISSUE, input: '' })
+    assert.equal(got.code, 9, show(got))
+    assert.match(got.stderr, /\[ERR_LOGIN_REQUIRED\] — run: ccred login corp/)
+    assert.doesNotMatch(got.stderr, /starting it|sign in/)
+    assert.equal(got.stdout, '')
+    assert.ok(Date.now() - startedMs < 10_000, 'no waiting for a login')
+  })
+})
+
 describe('oidc: CI service accounts (no browser, no keychain)', () => {
   it('client_credentials with client_secret_basic, and private_key_jwt: get returns a JWT the gateway verifies', async () => {
     const box = sandbox(`

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { SignJWT } from 'jose'
 import { FakeClock } from '../../src/clock.js'
 import { parseConfig } from '../../src/config/load.js'
+import { autoLoginAllowed } from '../../src/oidc/auto-login.js'
 import { decideBrowser, isCi } from '../../src/oidc/browser.js'
 import type { TokenResponse } from '../../src/oidc/client.js'
 import { DEFAULT_LOGIN_TIMEOUT_MS, refreshTokenName, type OidcOptions } from '../../src/oidc/config.js'
@@ -146,5 +147,21 @@ describe('oidc: the credential from a token response', () => {
     assert.equal(credential.value, idToken)
     assert.equal(credential.expiresAt?.toISOString(), '2026-01-01T00:10:00.000Z')
     await assert.rejects(credentialFromTokens(response({ access_token: 'a' }), { ...options, token: 'id_token' }, now, 'corp'), { code: 'ERR_SOURCE_OUTPUT', message: /returned no id_token/ })
+  })
+})
+
+describe('oidc: may get start the login itself (login = "auto")?', () => {
+  const atTerminal = { stdinIsTTY: true, stderrIsTTY: true }
+  it('a person at a terminal with a display: yes', () => {
+    assert.equal(autoLoginAllowed({ DISPLAY: ':0' }, atTerminal, 'linux').allowed, true)
+    assert.equal(autoLoginAllowed({}, atTerminal, 'darwin').allowed, true)
+  })
+  it('Claude Code (stdin a pipe), CI, SSH, no display, or only printing the URL: no', () => {
+    assert.deepEqual(autoLoginAllowed({ DISPLAY: ':0' }, { stdinIsTTY: false, stderrIsTTY: true }, 'linux'), { allowed: false, reason: 'not at a terminal' })
+    assert.equal(autoLoginAllowed({ DISPLAY: ':0' }, { stdinIsTTY: true, stderrIsTTY: false }, 'linux').allowed, false)
+    assert.deepEqual(autoLoginAllowed({ CI: 'true' }, atTerminal, 'darwin'), { allowed: false, reason: 'running in CI' })
+    assert.equal(autoLoginAllowed({ SSH_TTY: '/dev/pts/0' }, atTerminal, 'darwin').allowed, false)
+    assert.equal(autoLoginAllowed({}, atTerminal, 'linux').allowed, false)
+    assert.equal(autoLoginAllowed({ CCRED_BROWSER: 'none', DISPLAY: ':0' }, atTerminal, 'linux').allowed, false)
   })
 })
