@@ -12,6 +12,7 @@ import { chromiumPath, launchBrowser, loginWithBrowser, loopbackPage, signInAtPr
 import { startGateway } from '../helpers/gateway.js'
 import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, PUBLIC_CLIENT_ID, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox, type CliResult } from '../helpers/sandbox.js'
+import { EXCHANGED_ISSUER, startTokenExchangeServer } from '../helpers/token-exchange-server.js'
 
 const REFRESH_TOKEN_NAME = 'oidc:corp:refresh_token'
 /** TTL 0 turns off the 401 heuristic, so repeated gets from this test are plain cache hits. */
@@ -268,6 +269,40 @@ resource = "${GATEWAY_AUDIENCE}"
       assert.match(login.stderr, /uses client_credentials \(a service account\): there is no one to sign in/)
     } finally {
       await gateway.close()
+    }
+  })
+
+  it('token exchange (RFC 8693): the IdP token is traded at the gateway\'s own token service for its credential', async () => {
+    const sts = await startTokenExchangeServer({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, audience: GATEWAY_AUDIENCE })
+    const box = sandbox(`
+[profiles.gw]
+source = "oidc"
+[profiles.gw.oidc]
+issuer = "${provider.issuer}"
+client_id = "${SECRET_CLIENT_ID}"
+grant = "client_credentials"
+client_secret = "env:CI_OIDC_SECRET"
+scopes = ["gateway"]
+resource = "${GATEWAY_AUDIENCE}"
+[profiles.gw.oidc.exchange]
+endpoint = "${sts.url}/token"
+audience = "llm-gateway"
+`, { CI_OIDC_SECRET: provider.clientSecret })
+    try {
+      const got = await box.run(['get', 'gw', '--json'], { env: NO_REISSUE })
+      assert.equal(got.code, 0, show(got))
+      const issued = JSON.parse(got.stdout) as { value: string; expiresAt: string }
+      const { payload } = await jwtVerify(issued.value, createRemoteJWKSet(new URL(sts.jwksUrl)), { issuer: EXCHANGED_ISSUER, audience: 'llm-gateway' })
+      assert.equal(payload.sub, SECRET_CLIENT_ID, 'the gateway credential names the IdP subject')
+      assert.deepEqual(sts.exchanged, [SECRET_CLIENT_ID])
+      assert.equal(Date.parse(issued.expiresAt), payload.exp! * 1000, 'expiry from the exchanged token')
+
+      box.writeConfig(readFileSync(box.configPath, 'utf8').replace('audience = "llm-gateway"', 'audience = "other"'))
+      const refused = await box.run(['get', 'gw'], { env: NO_REISSUE })
+      assert.equal(refused.code, 7, show(refused))
+      assert.match(refused.stderr, /token exchange failed: invalid_target \(unknown audience\)/)
+    } finally {
+      await sts.close()
     }
   })
 
