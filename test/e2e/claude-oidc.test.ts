@@ -3,12 +3,12 @@
 // verifies every token it receives against the provider's JWKS.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose'
+import type { JWTPayload } from 'jose'
 import { chromiumPath, launchBrowser, loginWithBrowser } from '../helpers/browser.js'
 import { runClaude } from '../helpers/claude.js'
 import { claudeEnv, claudeMissing, describeRun, helperCommand } from '../helpers/claude-world.js'
 import { startGateway } from '../helpers/gateway.js'
-import { GATEWAY_AUDIENCE, PUBLIC_CLIENT_ID, startTestProvider } from '../helpers/oidc-provider.js'
+import { idpTokenVerifier, LOGIN_CLIENT, oidcProfileToml, PUBLIC_CLIENT_ID, startTestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const CLAUDE_TIMEOUT_MS = 90_000
@@ -25,27 +25,9 @@ test('claude + ccred on an oidc profile: the gateway verifies the IdP access tok
   sandbox.writeConfig(`
 [broker]
 store = "file"
-
-[profiles.corp]
-source = "oidc"
-[profiles.corp.oidc]
-issuer = "${provider.issuer}"
-client_id = "${PUBLIC_CLIENT_ID}"
-scopes = ["openid", "offline_access", "gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-`)
-  const keys = createRemoteJWKSet(new URL(provider.jwksUrl))
+${oidcProfileToml(provider.issuer, 'corp', LOGIN_CLIENT)}`)
   const accepted: JWTPayload[] = []
-  const gateway = await startGateway({
-    verify: async (token) => {
-      try {
-        accepted.push((await jwtVerify(token, keys, { issuer: provider.issuer, audience: GATEWAY_AUDIENCE })).payload)
-        return undefined
-      } catch (error) {
-        return (error as Error).message
-      }
-    },
-  })
+  const gateway = await startGateway({ verify: idpTokenVerifier(provider, accepted) })
   const browser = await launchBrowser()
   try {
     const login = await loginWithBrowser(sandbox, browser, 'corp', 'erin@example.com')

@@ -7,7 +7,7 @@
 // consent pages a test browser fills in.
 import { generateKeyPairSync } from 'node:crypto'
 import http from 'node:http'
-import { exportJWK } from 'jose'
+import { createRemoteJWKSet, exportJWK, jwtVerify, type JWTPayload } from 'jose'
 import { listenOnLoopback } from './listen.js'
 
 export const GATEWAY_AUDIENCE = 'https://gateway.ccred.test'
@@ -137,5 +137,45 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
       server.closeAllConnections()
       server.close(() => resolve())
     }),
+  }
+}
+
+/** A `source = "oidc"` profile for this provider, asking for tokens for the gateway; `client` names the client and how it authenticates. */
+export function oidcProfileToml(issuer: string, name: string, client: string, extra = ''): string {
+  return `
+[profiles.${name}]
+source = "oidc"
+[profiles.${name}.oidc]
+issuer = "${issuer}"
+${client}
+resource = "${GATEWAY_AUDIENCE}"
+${extra}
+`
+}
+
+/** The public client a person logs in with. */
+export const LOGIN_CLIENT = `client_id = "${PUBLIC_CLIENT_ID}"\nscopes = ["openid", "offline_access", "gateway"]`
+/** The service account with client_secret_basic; the secret comes from CI_OIDC_SECRET. */
+export const SECRET_CLIENT = `client_id = "${SECRET_CLIENT_ID}"\ngrant = "client_credentials"\nclient_secret = "env:CI_OIDC_SECRET"\nscopes = ["gateway"]`
+/** The service account with private_key_jwt, its key in a PEM file. */
+export function keyClient(pemPath: string): string {
+  return `client_id = "${KEY_CLIENT_ID}"\ngrant = "client_credentials"\nprivate_key = "file:${pemPath}"\nscopes = ["gateway"]`
+}
+
+/**
+ * A gateway's check of an IdP access token (a `verify` for startGateway): signature
+ * against the provider's JWKS, issuer, audience, expiry. Every payload that verified
+ * is pushed to `accepted`.
+ */
+export function idpTokenVerifier(provider: Pick<TestProvider, 'issuer' | 'jwksUrl'>, accepted: JWTPayload[]): (token: string) => Promise<string | undefined> {
+  const keys = createRemoteJWKSet(new URL(provider.jwksUrl), { cooldownDuration: 0 })
+  return async (token) => {
+    try {
+      const { payload } = await jwtVerify(token, keys, { issuer: provider.issuer, audience: GATEWAY_AUDIENCE, requiredClaims: ['exp', 'iat', 'jti'] })
+      accepted.push(payload)
+      return undefined
+    } catch (error) {
+      return `${(error as { code?: string }).code ?? 'ERR'}: ${(error as Error).message}`
+    }
   }
 }

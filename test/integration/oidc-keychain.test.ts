@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { chromiumPath, launchBrowser, loginWithBrowser } from '../helpers/browser.js'
-import { GATEWAY_AUDIENCE, PUBLIC_CLIENT_ID, startTestProvider } from '../helpers/oidc-provider.js'
+import { LOGIN_CLIENT, oidcProfileToml, startTestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox } from '../helpers/sandbox.js'
 import { startSecretService } from '../helpers/secret-service.js'
 
@@ -45,15 +45,7 @@ test('oidc login: the refresh token is in the Secret Service, not in any file; g
     await provider.close()
     await ss.stop()
   })
-  box.writeConfig(`
-[profiles.corp]
-source = "oidc"
-[profiles.corp.oidc]
-issuer = "${provider.issuer}"
-client_id = "${PUBLIC_CLIENT_ID}"
-scopes = ["openid", "offline_access", "gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-`)
+  box.writeConfig(oidcProfileToml(provider.issuer, 'corp', LOGIN_CLIENT))
   const login = await loginWithBrowser(box, browser, 'corp', 'dana@example.com')
   assert.equal(login.code, 0, login.stderr)
   assert.match(login.stderr, /the refresh token is in the OS keychain/)

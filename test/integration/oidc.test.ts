@@ -3,14 +3,14 @@
  * (oidc-provider on loopback), with a real headless chromium playing the user.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose'
 import type { Browser } from 'playwright-core'
 import { chromiumPath, launchBrowser, loginWithBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
 import { startGateway } from '../helpers/gateway.js'
-import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, PUBLIC_CLIENT_ID, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
+import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, keyClient, LOGIN_CLIENT, idpTokenVerifier, oidcProfileToml, PUBLIC_CLIENT_ID, SECRET_CLIENT, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox, type CliResult } from '../helpers/sandbox.js'
 import { EXCHANGED_ISSUER, startTokenExchangeServer } from '../helpers/token-exchange-server.js'
 
@@ -34,15 +34,7 @@ after(async () => {
 })
 
 function corpProfile(extra = ''): string {
-  return `
-[profiles.corp]
-source = "oidc"
-[profiles.corp.oidc]
-issuer = "${provider.issuer}"
-client_id = "${PUBLIC_CLIENT_ID}"
-scopes = ["openid", "offline_access", "gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-${extra}`
+  return oidcProfileToml(provider.issuer, 'corp', LOGIN_CLIENT, extra)
 }
 
 function sandbox(profiles: string, env: Record<string, string> = {}): Sandbox {
@@ -61,18 +53,8 @@ function show(result: CliResult): string {
   return `exit ${String(result.code)}; stderr ${JSON.stringify(result.stderr)}`
 }
 
-/** The gateway's check: signature against the provider's JWKS, issuer, audience, expiry. */
 function verifierFor(accepted: JWTPayload[]): (token: string) => Promise<string | undefined> {
-  const keys = createRemoteJWKSet(new URL(provider.jwksUrl), { cooldownDuration: 0 })
-  return async (token) => {
-    try {
-      const { payload } = await jwtVerify(token, keys, { issuer: provider.issuer, audience: GATEWAY_AUDIENCE, requiredClaims: ['exp', 'iat', 'jti'] })
-      accepted.push(payload)
-      return undefined
-    } catch (error) {
-      return `${(error as { code?: string }).code ?? 'ERR'}: ${(error as Error).message}`
-    }
-  }
+  return idpTokenVerifier(provider, accepted)
 }
 
 /** `ccred login corp` with the test's chromium as the user's browser. */
@@ -226,31 +208,11 @@ describe('oidc: get without a login', () => {
 
 describe('oidc: CI service accounts (no browser, no keychain)', () => {
   it('client_credentials with client_secret_basic, and private_key_jwt: get returns a JWT the gateway verifies', async () => {
-    const box = sandbox(`
-[profiles.ci]
-source = "oidc"
-[profiles.ci.oidc]
-issuer = "${provider.issuer}"
-client_id = "${SECRET_CLIENT_ID}"
-grant = "client_credentials"
-client_secret = "env:CI_OIDC_SECRET"
-scopes = ["gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-
-[profiles.ci-key]
-source = "oidc"
-[profiles.ci-key.oidc]
-issuer = "${provider.issuer}"
-client_id = "${KEY_CLIENT_ID}"
-grant = "client_credentials"
-private_key = "file:${'KEYFILE'}"
-scopes = ["gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-`.replace('KEYFILE', join('/tmp', 'placeholder')), { CI_OIDC_SECRET: provider.clientSecret, CI: 'true' })
+    const box = new Sandbox({ CI_OIDC_SECRET: provider.clientSecret, CI: 'true' })
+    sandboxes.push(box)
     const keyFile = box.file('ci-key.pem')
-    const { writeFileSync } = await import('node:fs')
     writeFileSync(keyFile, provider.clientPrivateKeyPem, { mode: 0o600 })
-    box.writeConfig(readFileSync(box.configPath, 'utf8').replace(join('/tmp', 'placeholder'), keyFile))
+    box.writeConfig(`[broker]\nstore = "file"\n${oidcProfileToml(provider.issuer, 'ci', SECRET_CLIENT)}${oidcProfileToml(provider.issuer, 'ci-key', keyClient(keyFile))}`)
 
     const accepted: JWTPayload[] = []
     const gateway = await startGateway({ verify: verifierFor(accepted) })
@@ -274,20 +236,7 @@ resource = "${GATEWAY_AUDIENCE}"
 
   it('token exchange (RFC 8693): the IdP token is traded at the gateway\'s own token service for its credential', async () => {
     const sts = await startTokenExchangeServer({ issuer: provider.issuer, jwksUrl: provider.jwksUrl, audience: GATEWAY_AUDIENCE })
-    const box = sandbox(`
-[profiles.gw]
-source = "oidc"
-[profiles.gw.oidc]
-issuer = "${provider.issuer}"
-client_id = "${SECRET_CLIENT_ID}"
-grant = "client_credentials"
-client_secret = "env:CI_OIDC_SECRET"
-scopes = ["gateway"]
-resource = "${GATEWAY_AUDIENCE}"
-[profiles.gw.oidc.exchange]
-endpoint = "${sts.url}/token"
-audience = "llm-gateway"
-`, { CI_OIDC_SECRET: provider.clientSecret })
+    const box = sandbox(oidcProfileToml(provider.issuer, 'gw', SECRET_CLIENT, `[profiles.gw.oidc.exchange]\nendpoint = "${sts.url}/token"\naudience = "llm-gateway"`), { CI_OIDC_SECRET: provider.clientSecret })
     try {
       const got = await box.run(['get', 'gw', '--json'], { env: NO_REISSUE })
       assert.equal(got.code, 0, show(got))
@@ -307,16 +256,7 @@ audience = "llm-gateway"
   })
 
   it('a wrong client secret is ERR_SOURCE_DENIED naming the OAuth error, never the secret', async () => {
-    const box = sandbox(`
-[profiles.ci]
-source = "oidc"
-[profiles.ci.oidc]
-issuer = "${provider.issuer}"
-client_id = "${SECRET_CLIENT_ID}"
-grant = "client_credentials"
-client_secret = "env:CI_OIDC_SECRET"
-resource = "${GATEWAY_AUDIENCE}"
-`, { CI_OIDC_SECRET: 'not-the-secret-123' })
+    const box = sandbox(oidcProfileToml(provider.issuer, 'ci', SECRET_CLIENT), { CI_OIDC_SECRET: 'not-the-secret-123' })
     const got = await box.run(['get', 'ci'], { env: { ...NO_REISSUE, CCRED_NO_DAEMON: '1' } })
     assert.equal(got.code, 7, show(got))
     assert.match(got.stderr, /client_credentials grant at http:\/\/127\.0\.0\.1:\d+ failed: invalid_client \(/)
