@@ -6,7 +6,7 @@ import type { OidcConfiguration, TokenResponse } from './client.js'
 import { refreshTokenName, type OidcOptions } from './config.js'
 import { deviceLogin } from './device.js'
 import { loopbackLogin } from './loopback.js'
-import { startProgress } from './progress.js'
+import { startProgress, type Progress } from './progress.js'
 
 export type LoginFlow = 'auto' | 'browser' | 'device'
 
@@ -34,6 +34,8 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
   const decision = decideBrowser(io.env)
   const flow = input.flow === 'auto' ? (decision.loopback ? 'browser' : 'device') : input.flow
   if (input.flow === 'auto' && flow === 'device') io.stderr.write(`ccred: using the device code flow (${decision.reason})\n`)
+  // Started once the URL or code is shown, stopped when the flow settles.
+  let waiting: Progress | undefined
   let tokens: TokenResponse
   if (flow === 'browser') {
     tokens = await loopbackLogin({
@@ -68,6 +70,3 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
   const subject = tokens.claims()?.sub
   return { flow, ...(typeof subject === 'string' ? { subject } : {}) }
 }
-
-// Set by whichever flow runs; stopped when it settles.
-let waiting: { stop(): void } | undefined

@@ -125,11 +125,15 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
     }
   })
 
-  it('logout revokes at the IdP, deletes the refresh token and drops the daemon\'s cached token', async () => {
+  it('concurrent gets share one refresh; logout revokes at the IdP, deletes the refresh token and drops the daemon\'s cached token', async () => {
     const box = sandbox(corpProfile())
     assert.equal((await browserLogin(box, 'bob@example.com')).code, 0)
-    const got = await box.run(['get', 'corp'], { env: NO_REISSUE })
-    assert.equal(got.code, 0, show(got))
+    // Concurrent callers share one refresh: one refresh_token grant at the IdP, one token for all.
+    const refreshesBefore = provider.grants.filter((grant) => grant === 'refresh_token').length
+    const gets = await Promise.all(Array.from({ length: 8 }, () => box.run(['get', 'corp'], { env: NO_REISSUE, distinctCaller: true })))
+    for (const result of gets) assert.equal(result.code, 0, show(result))
+    assert.equal(new Set(gets.map((result) => result.stdout)).size, 1, 'every caller got the same token')
+    assert.equal(provider.grants.filter((grant) => grant === 'refresh_token').length - refreshesBefore, 1, 'one refresh for eight callers')
     const stored = storedSecrets(box)[REFRESH_TOKEN_NAME]!
     const logout = await box.run(['logout', 'corp'])
     assert.equal(logout.code, 0, show(logout))
