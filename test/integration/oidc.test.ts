@@ -117,7 +117,8 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
       assert.match(revoked.stderr, /identity provider ended the session \(invalid_grant.*\[ERR_LOGIN_REQUIRED\] — run: ccred login corp/)
       assert.equal(storedSecrets(box)[REFRESH_TOKEN_NAME], undefined, 'the dead refresh token is gone')
 
-      const shown = [login.stderr, got.stderr, afterRestart.stderr, revoked.stderr, box.auditLog(), box.daemonLog()].join('\n')
+      const status = await box.run(['status', '--json'])
+      const shown = [login.stderr, got.stderr, afterRestart.stderr, revoked.stderr, status.stdout, box.auditLog(), box.daemonLog()].join('\n')
       for (const secret of [firstRefresh!, rotated!, rotatedAgain!]) assert.ok(!shown.includes(secret), 'no refresh token in output or logs')
       assert.ok(!box.auditLog().includes(token) && !box.daemonLog().includes(token), 'no access token in logs')
     } finally {
@@ -146,9 +147,11 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
     assert.equal(await refreshAtProvider(provider.issuer, PUBLIC_CLIENT_ID, stored), 'invalid_grant')
   })
 
-  it('the device flow: ccred prints the code, the user confirms it on the provider\'s page, get works', async () => {
+  it('the device flow (chosen by itself in CI): ccred prints the code, the user confirms it on the provider\'s page, get works', async () => {
     const box = sandbox(corpProfile())
-    const login = box.start(['login', 'corp', '--device'])
+    // No --device: in CI ccred picks the device flow by itself.
+    const login = box.start(['login', 'corp'], { env: { CI: 'true' } })
+    await login.waitForStderr(/using the device code flow \(running in CI\)/)
     const [, verificationUri] = await login.waitForStderr(/visit (http:\/\/127\.0\.0\.1:\d+\/\S+) and enter the code/)
     const [, userCode] = await login.waitForStderr(/enter the code:\n\n {2}(\S+)\n/)
     const page = await loopbackPage(browser!)
