@@ -45,7 +45,17 @@ Examples (settings.json):
     .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean }) =>
       run(async () => {
         const [{ runGet }, { requestCredential }] = await Promise.all([import('./get.js'), import('../client/credentials.js')])
-        return runGet(profile, options, io, requestCredential)
+        return runGet(profile, options, io, async (query, env, warn) => {
+          try {
+            return await requestCredential(query, env, warn)
+          } catch (error) {
+            // login = "auto" (oidc): a person at a terminal signs in, then the value is asked for once more.
+            if ((error as { code?: unknown }).code !== 'ERR_LOGIN_REQUIRED') throw error
+            const { loginIfAutomatic } = await import('../oidc/auto-login.js')
+            if (!(await loginIfAutomatic(profile, io, { stdinIsTTY: Boolean(process.stdin.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY) }))) throw error
+            return requestCredential(query, env, warn)
+          }
+        })
       })())
 
   program.command('status')
@@ -66,6 +76,28 @@ Examples (settings.json):
       const { runSet, processSecretInput } = await import('./set.js')
       return runSet(profile, io, processSecretInput())
     })())
+
+  program.command('login')
+    .description('sign in with an oidc profile\'s identity provider (browser with PKCE, or the device code flow); the refresh token goes to the OS keychain')
+    .argument('<profile>', 'a profile with source = "oidc"')
+    .option('--device', 'use the device code flow: print a URL and a code to enter on any device')
+    .option('--browser', 'use the browser flow even where ccred would pick the device flow (SSH, CI, no display)')
+    .addHelpText('after', `
+The browser flow listens on http://127.0.0.1:<port>/callback. Without a display (SSH, CI,
+no DISPLAY/WAYLAND_DISPLAY) ccred uses the device code flow.
+
+Environment:
+  CCRED_BROWSER=none   print the sign-in URL instead of opening a browser
+
+Examples:
+  ccred login corp
+  ccred login corp --device`)
+    .action((profile: string, options: { device?: boolean; browser?: boolean }) => run(async () => (await import('./login.js')).runLogin(profile, options, io))())
+
+  program.command('logout')
+    .description('revoke an oidc profile\'s refresh token at the identity provider, delete it from the keychain, and drop the daemon\'s cached token')
+    .argument('<profile>', 'a profile with source = "oidc"')
+    .action((profile: string) => run(async () => (await import('./logout.js')).runLogout(profile, io))())
 
   program.command('env')
     .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one, AWS_* or AWS_BEARER_TOKEN_BEDROCK for an aws one')

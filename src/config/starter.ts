@@ -83,4 +83,24 @@ source = "demo"
 # path = "secret/litellm/claude-code"   # KV v1 or v2 (detected), or a dynamic secret's path
 # field = "api_key"
 # refresh = "5m"                    # KV: read again this often (a rotated key is picked up)
+
+# SSO with your company's OpenID Connect identity provider. Sign in once with:
+#   ccred login corp      (the refresh token goes to the OS keychain; ccred logout corp ends it)
+# [profiles.corp]
+# source = "oidc"
+# [profiles.corp.oidc]
+# issuer = "https://login.example.com"
+# client_id = "ccred"                # a public client; redirect URI http://127.0.0.1/callback
+# scopes = ["openid", "offline_access"]
+# resource = "https://llm-gateway.example.com"   # or audience = "…", as your IdP wants
+# token = "access_token"             # or "id_token"
+
+# A CI service account: client_credentials, no browser, no keychain.
+# [profiles.ci]
+# source = "oidc"
+# [profiles.ci.oidc]
+# issuer = "https://login.example.com"
+# client_id = "ci-claude"
+# grant = "client_credentials"
+# client_secret = "env:OIDC_CLIENT_SECRET"   # or private_key = "file:/run/secrets/ci.pem"
 `

@@ -12,6 +12,7 @@ const loaders: Record<string, () => Promise<SourceDefinition<any>>> = {
   gcp: async () => (await import('./gcp.js')).gcpSource,
   aws: async () => (await import('./aws.js')).awsSource,
   vault: async () => (await import('./vault.js')).vaultSource,
+  oidc: async () => (await import('./oidc.js')).oidcSource,
 }
 
 export const SOURCE_KINDS: readonly string[] = Object.keys(loaders)

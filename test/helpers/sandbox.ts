@@ -18,6 +18,14 @@ export interface CliResult {
  * A private world for one test: its own HOME, XDG dirs, config file and runtime
  * directory, so the real daemon started by the real CLI never meets another test's.
  */
+export interface RunningCli {
+  /** Resolves when the command exits. */
+  done: Promise<CliResult>
+  stderr(): string
+  /** Resolves with the first match of `pattern` in stderr so far or to come. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>
+}
+
 export interface AuditLine {
   event: string
   profile: string
@@ -114,6 +122,58 @@ export class Sandbox {
       })
       if (options.input !== undefined) child.stdin!.end(options.input)
     })
+  }
+
+  /**
+   * Starts the real CLI and returns at once, for commands a test interacts with
+   * while they run (`ccred login` prints a URL, then waits for the browser).
+   */
+  start(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): RunningCli {
+    const env: Record<string, string> = { ...this.env }
+    for (const [key, value] of Object.entries(options.env ?? {})) {
+      if (value === undefined) delete env[key]
+      else env[key] = value
+    }
+    const child = spawn(process.execPath, [this.cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const listeners = new Set<() => void>()
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      for (const listener of listeners) listener()
+    })
+    const done = new Promise<CliResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`ccred ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms; stderr: ${stderr}`))
+      }, options.timeoutMs ?? 60_000)
+      child.on('error', reject)
+      child.on('close', (code) => {
+        clearTimeout(timer)
+        for (const listener of listeners) listener()
+        resolve({ code, stdout, stderr })
+      })
+    })
+    return {
+      done,
+      stderr: () => stderr,
+      waitForStderr: (pattern, timeoutMs = 15_000) => new Promise<RegExpMatchArray>((resolve, reject) => {
+        const check = () => {
+          const match = stderr.match(pattern)
+          if (match !== null) finish(() => resolve(match))
+          else if (child.exitCode !== null) finish(() => reject(new Error(`ccred exited (${child.exitCode}) before printing ${pattern}; stderr: ${stderr}`)))
+        }
+        const timer = setTimeout(() => finish(() => reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms; stderr: ${stderr}`))), timeoutMs)
+        const finish = (settle: () => void) => {
+          clearTimeout(timer)
+          listeners.delete(check)
+          settle()
+        }
+        listeners.add(check)
+        check()
+      }),
+    }
   }
 
   daemonPid(): number | undefined {

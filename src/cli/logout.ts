@@ -1,0 +1,40 @@
+import { withInProcessService } from '../client/in-process.js'
+import { purgeCachedValue } from '../client/purge.js'
+import { refreshTokenName } from '../oidc/config.js'
+import type { Io } from './io.js'
+import { oidcProfile } from './login.js'
+
+/**
+ * `ccred logout <profile>`: revokes the refresh token at the identity provider
+ * (RFC 7009) where it offers revocation, deletes it from the secret store, and
+ * makes the daemon drop its cached token. A failed revocation is reported but
+ * does not keep the token on this machine.
+ */
+export async function runLogout(profileName: string, io: Io): Promise<number> {
+  return withInProcessService(io.env, async (service) => {
+    const { profile, oidc } = await oidcProfile(service, profileName, 'logout')
+    const store = service.store()
+    const name = refreshTokenName(profileName)
+    const refreshToken = await store.get(name)
+    let revoked = 'nothing to revoke'
+    if (refreshToken !== undefined) revoked = await revoke(refreshToken)
+    const deleted = await store.delete(name)
+    await purgeCachedValue(profileName, io)
+    io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'}; ${revoked}\n`)
+    return 0
+
+    async function revoke(token: string): Promise<string> {
+      const [client, { discoverClient, describeOidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
+      try {
+        const context = service.fetchContext(profile)
+        const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
+        if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} offers no revocation endpoint (the token stays valid there until it expires)`
+        await client.tokenRevocation(config, token, { token_type_hint: 'refresh_token' })
+        return `revoked at ${oidc.issuer}`
+      } catch (error) {
+        io.stderr.write(`ccred: warning: could not revoke the refresh token at ${oidc.issuer}: ${describeOidcError(error)}\n`)
+        return 'revocation failed (see the warning)'
+      }
+    }
+  })
+}

@@ -1,0 +1,96 @@
+import type * as Oidc from 'openid-client'
+import { CcredError } from '../errors.js'
+import { isLoopbackHost, type OidcOptions } from './config.js'
+
+export type OidcModule = typeof Oidc
+export type OidcConfiguration = Oidc.Configuration
+export type TokenResponse = Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers
+
+/** Resolves the profile's secret references (client_secret, private_key). */
+export type SecretResolver = (ref: NonNullable<OidcOptions['clientSecret']>, key: string) => Promise<string>
+
+export async function loadOidcModule(): Promise<OidcModule> {
+  return import('openid-client')
+}
+
+/**
+ * Discovers the issuer and builds the client. Plain-http requests are allowed only
+ * for a loopback issuer (a test IdP on 127.0.0.1); config parsing refuses http
+ * anywhere else, and this checks again so no path weakens https for a real IdP.
+ */
+export async function discoverClient(options: OidcOptions, resolveSecret: SecretResolver, profile: string): Promise<OidcConfiguration> {
+  const client = await loadOidcModule()
+  const issuerUrl = new URL(options.issuer)
+  const insecureLoopback = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)
+  const auth = await clientAuthentication(client, options, resolveSecret)
+  try {
+    return await client.discovery(issuerUrl, options.clientId, undefined, auth, insecureLoopback ? { execute: [client.allowInsecureRequests] } : undefined)
+  } catch (error) {
+    throw new CcredError('ERR_SOURCE_UNAVAILABLE', `oidc: discovery of ${options.issuer} failed: ${describeOidcError(error)}`, {
+      hint: `check issuer in [profiles.${profile}.oidc] (ccred reads ${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration) and the network`,
+      cause: error,
+    })
+  }
+}
+
+async function clientAuthentication(client: OidcModule, options: OidcOptions, resolveSecret: SecretResolver): Promise<Oidc.ClientAuth> {
+  if (options.clientSecret !== undefined) return client.ClientSecretBasic(await resolveSecret(options.clientSecret, 'oidc.client_secret'))
+  if (options.privateKey !== undefined) return client.PrivateKeyJwt(await importPrivateKey(await resolveSecret(options.privateKey, 'oidc.private_key')))
+  return client.None()
+}
+
+async function importPrivateKey(pem: string): Promise<Oidc.CryptoKey> {
+  const { createPrivateKey } = await import('node:crypto')
+  const { importPKCS8 } = await import('jose')
+  let keyType: string | undefined
+  let pkcs8: string
+  try {
+    const key = createPrivateKey(pem)
+    keyType = key.asymmetricKeyType
+    pkcs8 = key.export({ type: 'pkcs8', format: 'pem' }).toString()
+  } catch {
+    throw new CcredError('ERR_CONFIG', 'oidc.private_key is not a PEM private key', { hint: 'store a PKCS#8 or PKCS#1/SEC1 PEM private key under that reference' })
+  }
+  const alg = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : keyType === 'ed25519' ? 'EdDSA' : undefined
+  if (alg === undefined) throw new CcredError('ERR_CONFIG', `oidc.private_key is a ${keyType ?? 'unknown'} key; private_key_jwt here takes RSA, EC P-256 or Ed25519`, { hint: 'make one with: openssl genpkey -algorithm ed25519' })
+  return importPKCS8(pkcs8, alg)
+}
+
+/** The OAuth error code of a failed token or authorization response, if it has one. */
+export function oauthErrorCode(error: unknown): string | undefined {
+  return oauthError(error)?.code
+}
+
+/**
+ * The OAuth error in a response body (`error`, `error_description`), or in a 401's
+ * WWW-Authenticate challenge (openid-client then reports the parsed challenges as the cause).
+ */
+function oauthError(error: unknown): { code: string; description?: string } | undefined {
+  const body = error as { error?: unknown; error_description?: unknown } | undefined
+  if (typeof body?.error === 'string') return { code: body.error, ...(typeof body.error_description === 'string' && body.error_description !== '' ? { description: body.error_description } : {}) }
+  const challenges = (error as { code?: unknown; cause?: unknown } | undefined)
+  if (challenges?.code !== 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' || !Array.isArray(challenges.cause)) return undefined
+  for (const challenge of challenges.cause as { parameters?: Record<string, string> }[]) {
+    const code = challenge.parameters?.error
+    if (code !== undefined) return { code, ...(challenge.parameters?.error_description === undefined ? {} : { description: challenge.parameters.error_description }) }
+  }
+  return undefined
+}
+
+/** One line for messages: the OAuth error and its description, or the failure's message. Never a token. */
+export function describeOidcError(error: unknown): string {
+  const oauth = oauthError(error)
+  if (oauth !== undefined) return oauth.description === undefined ? oauth.code : `${oauth.code} (${oauth.description})`
+  const cause = (error as { cause?: unknown } | undefined)?.cause
+  const message = error instanceof Error ? error.message : String(error)
+  return cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message
+}
+
+/** Scope and resource indicator parameters shared by every grant. */
+export function grantParameters(options: OidcOptions): Record<string, string> {
+  const parameters: Record<string, string> = {}
+  if (options.scopes.length > 0) parameters.scope = options.scopes.join(' ')
+  if (options.audience !== undefined) parameters.audience = options.audience
+  if (options.resource !== undefined) parameters.resource = options.resource
+  return parameters
+}
