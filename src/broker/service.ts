@@ -170,6 +170,7 @@ export class CredentialService {
       clock: this.#options.clock,
       resolve: (ref, configKey) => resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name),
       vault: () => this.vaultConnections(),
+      store: () => this.store(),
     }
   }
 

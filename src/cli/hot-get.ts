@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty'
 import { isUnreachable, requestFromDaemon } from '../client/daemon-request.js'
 import { runGet } from './get.js'
 import { parseGetFastPath } from './get-fast-path.js'
@@ -25,6 +26,9 @@ export async function hotGet(args: string[], io: Io): Promise<number | undefined
     })
   } catch (error) {
     if (error instanceof HandOver) return undefined
+    // A person at a terminal may have login = "auto": the full CLI decides whether to sign in.
+    // Claude Code's helper runs (stdin a pipe) get the error at once.
+    if ((error as { code?: unknown }).code === 'ERR_LOGIN_REQUIRED' && isatty(0)) return undefined
     return reportError(io, error)
   }
 }

@@ -1,20 +1,7 @@
-import { configPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import type { Credential } from '../sources/source.js'
-import type { SecretStore } from '../store/store.js'
 import { describeOidcError, type OidcConfiguration, type TokenResponse } from './client.js'
 import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, type OidcOptions } from './config.js'
-
-/**
- * The secret store the config names (`[broker] store`). A source's FetchContext can
- * only read references, and the daemon must also write rotated refresh tokens, so
- * the source opens the same store the service does (keychain unless opted into file).
- */
-export async function openConfiguredStore(env: Record<string, string | undefined>): Promise<SecretStore> {
-  const [{ loadConfig }, { openStore }] = await Promise.all([import('../config/load.js'), import('../store/open.js')])
-  const config = await loadConfig(configPath(env), { explicit: Boolean(env.CCRED_CONFIG) })
-  return openStore(config.broker.store, env)
-}
 
 export function loginRequired(profile: string, why: string, cause?: unknown): CcredError {
   return new CcredError('ERR_LOGIN_REQUIRED', `profile ${profile}: ${why}`, { hint: `run: ccred login ${profile}`, ...(cause === undefined ? {} : { cause }) })

@@ -60,10 +60,11 @@ async function clientCredentials(config: import('../oidc/client.js').OidcConfigu
  * the only valid one; invalid_grant means the session ended: sign in again.
  */
 async function refresh(config: import('../oidc/client.js').OidcConfiguration, options: OidcOptions, ctx: FetchContext) {
-  const [client, { describeOidcError, grantParameters, oauthErrorCode }, { openConfiguredStore, loginRequired }] = await Promise.all([
+  const [client, { describeOidcError, grantParameters, oauthErrorCode }, { loginRequired }] = await Promise.all([
     import('openid-client'), import('../oidc/client.js'), import('../oidc/tokens.js'),
   ])
-  const store = await openConfiguredStore(process.env)
+  if (ctx.store === undefined) throw new TypeError('the oidc source needs the service\'s secret store in its FetchContext')
+  const store = ctx.store()
   const name = refreshTokenName(ctx.profile)
   const refreshToken = await store.get(name)
   if (refreshToken === undefined) throw loginRequired(ctx.profile, `not signed in to ${options.issuer} (no refresh token in ${store.describe()})`)

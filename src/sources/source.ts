@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
+import type { SecretStore } from '../store/store.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
 
@@ -35,6 +36,8 @@ export interface FetchContext {
   forced?: boolean
   /** The service's Vault connections (one token per connection, shared by every profile); for Vault-backed sources. */
   vault?: () => Promise<VaultConnections>
+  /** The configured secret store, for a source that must also write (a rotated refresh token). */
+  store?: () => SecretStore
 }
 
 /** Settings outside the profile's table that a source may build on. */

@@ -96,13 +96,19 @@ export class Sandbox {
    * `distinctCaller` runs the CLI under a process of its own, as a separate
    * Claude Code session would.
    */
+  /** The sandbox's environment with `extra` applied (an undefined value removes the variable). */
+  #envWith(extra: Record<string, string | undefined> = {}): Record<string, string> {
+    const env: Record<string, string> = { ...this.env }
+    for (const [key, value] of Object.entries(extra)) {
+      if (value === undefined) delete env[key]
+      else env[key] = value
+    }
+    return env
+  }
+
   run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean; cwd?: string } = {}): Promise<CliResult> {
     return new Promise((resolve, reject) => {
-      const env: Record<string, string> = { ...this.env }
-      for (const [key, value] of Object.entries(options.env ?? {})) {
-        if (value === undefined) delete env[key]
-        else env[key] = value
-      }
+      const env = this.#envWith(options.env)
       const argv = options.distinctCaller
         ? ['-e', DISTINCT_CALLER, this.cliPath, ...args]
         : [this.cliPath, ...args]
@@ -129,11 +135,7 @@ export class Sandbox {
    * while they run (`ccred login` prints a URL, then waits for the browser).
    */
   start(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): RunningCli {
-    const env: Record<string, string> = { ...this.env }
-    for (const [key, value] of Object.entries(options.env ?? {})) {
-      if (value === undefined) delete env[key]
-      else env[key] = value
-    }
+    const env = this.#envWith(options.env)
     const child = spawn(process.execPath, [this.cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
