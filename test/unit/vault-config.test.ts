@@ -92,7 +92,9 @@ auth = { method = "kubernetes", role = "gateway" }
 
 describe('starter config', () => {
   it('its commented vault example is valid once uncommented (one auth line at a time)', async () => {
-    const vaultPart = STARTER_CONFIG.slice(STARTER_CONFIG.indexOf('# [vault]'))
+    // The vault example runs from "# [vault]" to the blank line that ends it (other examples follow).
+    const fromVault = STARTER_CONFIG.slice(STARTER_CONFIG.indexOf('# [vault]'))
+    const vaultPart = fromVault.slice(0, fromVault.indexOf('\n\n') === -1 ? undefined : fromVault.indexOf('\n\n'))
     const authLines = vaultPart.split('\n').filter((line) => line.startsWith('# auth = '))
     assert.equal(authLines.length, 5)
     for (const auth of authLines) {
