@@ -64,6 +64,11 @@ source = "demo"
 
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 
+/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
+export function isProfileName(name: string): boolean {
+  return PROFILE_NAME.test(name)
+}
+
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
  * every request, and a stat on the thread pool costs more than the stat itself.
