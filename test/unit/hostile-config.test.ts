@@ -101,7 +101,7 @@ const PROFILE_NAMES = ['demo', 'a', 'x.y-z_1', '../../etc/passwd', 'with space',
 
 describe('hostile config: parseConfig', () => {
   it('arbitrary strings give a config or an ERR_CONFIG, never another exception', async () => {
-    await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 })), async (text) => checkConfig(text, [])), { numRuns: 300 })
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 })), async (text) => checkConfig(text, [])), { numRuns: 300, timeout: 2_000 })
   })
 
   it('TOML-shaped documents with every source kind and nested table: coded errors, secrets never echoed', async () => {
@@ -129,7 +129,7 @@ describe('hostile config: parseConfig', () => {
         }
       }
       await checkConfig(lines.join('\n'), [doc.secret])
-    }), { numRuns: 400 })
+    }), { numRuns: 400, timeout: 2_000 })
   })
 
   it('mutated starter configs (values flipped, deleted, retyped, replaced by a secret) stay coded', async () => {
@@ -159,7 +159,7 @@ describe('hostile config: parseConfig', () => {
                         : `${out[index]}\n${out[index]}`
       }
       await checkConfig(out.join('\n'), [secret])
-    }), { numRuns: 300 })
+    }), { numRuns: 300, timeout: 2_000 })
   })
 })
 
