@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -15,6 +15,7 @@ import { CcredError, EXIT_CODES } from '../../src/errors.js'
 import { placeholderProblems, renderClaim, templateProblems, type ClaimTemplate, type TemplateVariables } from '../../src/jwt/claims.js'
 import { JWT_ALGORITHMS, KeyProblem, loadSigningKey } from '../../src/jwt/keys.js'
 import { parseOutput } from '../../src/sources/exec.js'
+import { repoRoot } from '../helpers/claude.js'
 
 /**
  * Hostile input (issue 8, item 3): every parser that reads something a user, a
@@ -136,32 +137,57 @@ describe('hostile config: parseConfig', () => {
     const starter = uncommentedStarter()
     const valid = await parse(starter)
     assert.ok(valid.profiles.size >= 8, `the uncommented starter config parses: ${[...valid.invalidProfiles.values()].map((e) => e.message).join('; ')}`)
-    const lines = starter.split('\n')
-    const valueLines = lines.map((line, index) => ({ line, index })).filter(({ line }) => /^\w+ = /.test(line))
-    const mutation = fc.record({
-      at: fc.nat({ max: valueLines.length - 1 }),
-      how: fc.constantFrom('delete', 'secret', 'number', 'bool', 'array', 'table', 'empty', 'garbage', 'duplicate'),
-      garbage: fc.string({ maxLength: 20 }),
-    })
-    await fc.assert(fc.asyncProperty(secretArb, fc.array(mutation, { minLength: 1, maxLength: 4 }), async (secret, mutations) => {
-      const out = [...lines]
-      for (const { at, how, garbage } of mutations) {
-        const { index } = valueLines[at]!
-        const key = out[index]!.split(' = ')[0]
-        out[index] = how === 'delete' ? ''
-          : how === 'secret' ? `${key} = "${secret}"`
-            : how === 'number' ? `${key} = 42`
-              : how === 'bool' ? `${key} = true`
-                : how === 'array' ? `${key} = ["${secret}", 1]`
-                  : how === 'table' ? `${key} = { nested = "${secret}" }`
-                    : how === 'empty' ? `${key} = ""`
-                      : how === 'garbage' ? `${key} = ${garbage}`
-                        : `${out[index]}\n${out[index]}`
-      }
-      await checkConfig(out.join('\n'), [secret])
-    }), { numRuns: 300, timeout: 2_000 })
+    await checkMutations([starter], 300)
+  })
+
+  it("mutated README examples stay coded", async () => {
+    const blocks = [...readFileSync(join(repoRoot(), 'README.md'), 'utf8').matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    const examples: string[] = []
+    for (const block of blocks) {
+      try {
+        const config = await parse(block)
+        if (config.profiles.size > 0 || /^\[(vault|broker)\]/m.test(block)) examples.push(block)
+      } catch { /* a fragment, not a whole file */ }
+    }
+    assert.ok(examples.length >= 5, `the README has whole TOML examples (found ${examples.length} of ${blocks.length} blocks)`)
+    await checkMutations(examples, 300)
   })
 })
+
+/** Applies 1-4 random mutations to the `key = value` lines of one of `texts` and checks each result. */
+async function checkMutations(texts: string[], numRuns: number): Promise<void> {
+  const documents: { lines: string[]; valueLines: number[] }[] = []
+  for (const text of texts) {
+    const lines = text.split('\n')
+    const valueLines = lines.flatMap((line, index) => (/^\w+ = /.test(line) ? [index] : []))
+    // The unmutated text parses, so the mutations reach the profile parsers and not only TOML errors.
+    await parse(text)
+    if (valueLines.length > 0) documents.push({ lines, valueLines })
+  }
+  const mutation = fc.record({
+    at: fc.nat(),
+    how: fc.constantFrom('delete', 'secret', 'number', 'bool', 'array', 'table', 'empty', 'garbage', 'duplicate'),
+    garbage: fc.string({ maxLength: 20 }),
+  })
+  await fc.assert(fc.asyncProperty(fc.nat({ max: documents.length - 1 }), secretArb, fc.array(mutation, { minLength: 1, maxLength: 4 }), async (which, secret, mutations) => {
+    const { lines, valueLines } = documents[which]!
+    const out = [...lines]
+    for (const { at, how, garbage } of mutations) {
+      const index = valueLines[at % valueLines.length]!
+      const key = out[index]!.split(' = ')[0]
+      out[index] = how === 'delete' ? ''
+        : how === 'secret' ? `${key} = "${secret}"`
+          : how === 'number' ? `${key} = 42`
+            : how === 'bool' ? `${key} = true`
+              : how === 'array' ? `${key} = ["${secret}", 1]`
+                : how === 'table' ? `${key} = { nested = "${secret}" }`
+                  : how === 'empty' ? `${key} = ""`
+                    : how === 'garbage' ? `${key} = ${garbage}`
+                      : `${out[index]}\n${out[index]}`
+    }
+    await checkConfig(out.join('\n'), [secret])
+  }), { numRuns, timeout: 2_000 })
+}
 
 /**
  * The starter config with every example uncommented; where an example shows
