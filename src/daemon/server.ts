@@ -48,7 +48,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
-/** A request body that was refused unread: answer, then close (the rest of it is never read). */
+/** A request body over the limit: answered with 413 before the rest is read, never buffered. */
 class BodyTooLarge extends CcredError {
   constructor() {
     super('ERR_PROTOCOL', 'request body larger than 64 KiB', { hint: 'this is not a ccred client' })
@@ -78,7 +78,7 @@ function printable(text: string, maxChars: number): string {
 
 /**
  * Reads at most MAX_BODY_BYTES. A larger body is refused as soon as it is declared
- * (content-length) or seen (chunked), without reading the rest: not with a
+ * (content-length) or seen (chunked), without buffering the rest: not with a
  * for-await loop, whose early exit destroys the socket before the 413 is written.
  */
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
