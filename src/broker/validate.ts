@@ -29,6 +29,13 @@ export function checkCredential(credential: Credential, where: string, nowMs: nu
   if (value !== value.trim()) {
     throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential starts or ends with white space; refused`, { hint: 'remove the surrounding spaces from the stored value' })
   }
+  // An expiry past the Date range ("expires_in": 1e308) is an Invalid Date: it would pass the
+  // check below (NaN <= now is false) and then break the TTL maths and status output.
+  if (credential.expiresAt !== undefined && !Number.isFinite(credential.expiresAt.getTime())) {
+    throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the source returned an expiry that is not a valid time`, {
+      hint: "check the source's expires_at / expires_in values",
+    })
+  }
   if (credential.expiresAt !== undefined && credential.expiresAt.getTime() <= nowMs) {
     throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the source returned a credential that has already expired (${credential.expiresAt.toISOString()})`, {
       hint: "check the source's clock and the credential's lifetime",

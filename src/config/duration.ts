@@ -15,7 +15,10 @@ export function parseDurationMs(text: string): number | undefined {
     if (match === null || match.index !== start) return undefined
     totalMs += Number(match[1]) * UNIT_MS[match[2]!]!
   }
-  return Math.round(totalMs)
+  // "99999999999999999999d" is digits and a unit but no usable time: an Infinity or
+  // imprecise lifetime would become an invalid expiry date further on.
+  const ms = Math.round(totalMs)
+  return Number.isSafeInteger(ms) ? ms : undefined
 }
 
 export function requireDurationMs(text: string, where: string): number {

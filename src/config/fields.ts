@@ -70,8 +70,8 @@ export class TableReader {
     const value = this.#take(key)
     if (value === undefined) return fallback
     if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-      // Enumerated keys never hold secrets, so echoing a short value is safe and helpful.
-      const got = typeof value === 'string' && value.length <= 40 ? `"${value}"` : describe(value)
+      // Echoing a short value is helpful; a long one may be a key pasted into the wrong field.
+      const got = typeof value === 'string' ? quoteShort(value) : describe(value)
       this.problem(key, `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${got}`)
       return fallback
     }
@@ -97,15 +97,15 @@ export class TableReader {
     }
     const ms = parseDurationMs(value)
     if (ms === undefined) {
-      this.problem(key, `"${value}" is not a duration; write it like "90s", "5m", "1h" or "1h30m"`)
+      this.problem(key, `${quoteShort(value)} is not a duration; write it like "90s", "5m", "1h" or "1h30m"`)
       return options.fallbackMs
     }
     if (options.minMs !== undefined && ms < options.minMs) {
-      this.problem(key, `"${value}" is too short (at least ${options.minMs} ms)`)
+      this.problem(key, `${quoteShort(value)} is too short (at least ${options.minMs} ms)`)
       return options.fallbackMs
     }
     if (options.maxMs !== undefined && ms > options.maxMs) {
-      this.problem(key, `"${value}" is too long (at most ${options.maxMs} ms)`)
+      this.problem(key, `${quoteShort(value)} is too long (at most ${options.maxMs} ms)`)
       return options.fallbackMs
     }
     return ms
@@ -167,6 +167,15 @@ export class TableReader {
     if (this.problems.length === 0) return
     throw new CcredError('ERR_CONFIG', `${file}: ${this.problems.join('; ')}`, { hint: `fix ${file}, then check it with: ccred profiles` })
   }
+}
+
+/**
+ * A value quoted back in a message only when it is short and printable: a key
+ * pasted into the wrong field (a duration, an enumeration) must not be echoed
+ * to the terminal, the status output or a log.
+ */
+export function quoteShort(value: string): string {
+  return value.length <= 32 && !/[\u0000-\u001f\u007f]/.test(value) ? `"${value}"` : `a string of ${value.length} characters`
 }
 
 export function describe(value: unknown): string {

@@ -6,7 +6,7 @@ import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
-import { describe, isTable, TableReader } from './fields.js'
+import { describe, isTable, quoteShort, TableReader } from './fields.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -63,6 +63,11 @@ source = "demo"
 `
 
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
+/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
+export function isProfileName(name: string): boolean {
+  return PROFILE_NAME.test(name)
+}
 
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
@@ -180,7 +185,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   }
   const definition = await loadSourceDefinition(sourceKind)
   if (definition === undefined) {
-    throw fail(`source "${sourceKind}" is not a known source (known: ${SOURCE_KINDS.join(', ')})`)
+    throw fail(`source ${quoteShort(sourceKind)} is not a known source (known: ${SOURCE_KINDS.join(', ')})`)
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')

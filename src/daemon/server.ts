@@ -1,10 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../broker/service.js'
-import { HEADERS, type Header } from '../config/load.js'
+import { HEADERS, isProfileName, type Header } from '../config/load.js'
 import { CcredError, toCcredError } from '../errors.js'
 
 export const PROTOCOL_VERSION = 1
 const MAX_BODY_BYTES = 64 * 1024
+/** Our client sends a few hundred bytes of headers; anything near this is not a ccred client. */
+const MAX_HEADER_BYTES = 16 * 1024
+/**
+ * A client that opens a connection and trickles its request (slowloris) would hold
+ * a socket forever; our client sends each request at once. Only the request's
+ * arrival is timed, never the answer (an interactive login may take minutes).
+ */
+const HEADERS_TIMEOUT_MS = 10_000
+const REQUEST_TIMEOUT_MS = 30_000
 
 export interface DaemonInfo {
   pid: number
@@ -27,27 +37,78 @@ const STATUS_BY_CODE: Partial<Record<CcredError['code'], number>> = {
   ERR_CONFIG: 422,
   ERR_LOGIN_REQUIRED: 401,
   ERR_SOURCE_DENIED: 403,
+  // The client runs with another config than the daemon: a conflict to resolve, not a daemon fault.
+  ERR_DAEMON: 409,
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
   res.end(text)
 }
 
+/** A request body over the limit: answered with 413 before the rest is read, never buffered. */
+class BodyTooLarge extends CcredError {
+  constructor() {
+    super('ERR_PROTOCOL', 'request body larger than 64 KiB', { hint: 'this is not a ccred client' })
+  }
+}
+
 function sendError(res: ServerResponse, error: unknown): void {
   const failure = toCcredError(error)
+  if (failure instanceof BodyTooLarge) {
+    // Closing at once, with the client still sending, resets the connection and the
+    // client never reads the 413. So the rest is read and dropped (never buffered)
+    // for at most a second after the answer, then the connection is cut.
+    res.on('finish', () => {
+      res.req.resume()
+      setTimeout(() => res.req.socket.destroy(), 1_000).unref()
+    })
+    return send(res, 413, { error: failure.toJSON() })
+  }
   send(res, STATUS_BY_CODE[failure.code] ?? 500, { error: failure.toJSON() })
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_BODY_BYTES) throw new CcredError('ERR_PROTOCOL', 'request body larger than 64 KiB', { hint: 'this is not a ccred client' })
-    chunks.push(chunk)
-  }
+/** At most `maxChars` of `text` with control characters replaced: for quoting client input in messages. */
+function printable(text: string, maxChars: number): string {
+  const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?')
+  return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars)}…` : cleaned
+}
+
+/**
+ * Reads at most MAX_BODY_BYTES. A larger body is refused as soon as it is declared
+ * (content-length) or seen (chunked), without buffering the rest: not with a
+ * for-await loop, whose early exit destroys the socket before the 413 is written.
+ */
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_BODY_BYTES) return Promise.reject(new BodyTooLarge())
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData).off('end', onEnd)
+        req.pause()
+        reject(new BodyTooLarge())
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = () => {
+      try {
+        resolve(parseBody(chunks, size))
+      } catch (error) {
+        reject(error)
+      }
+    }
+    req.on('data', onData).on('end', onEnd).on('error', reject)
+  })
+}
+
+function parseBody(chunks: Buffer[], size: number): Record<string, unknown> {
   if (size === 0) return {}
   try {
     const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
@@ -60,6 +121,21 @@ function requireString(body: Record<string, unknown>, key: string): string {
   const value = body[key]
   if (typeof value !== 'string' || value === '') throw new CcredError('ERR_PROTOCOL', `"${key}" must be a non-empty string`, { hint: 'see the README section on the daemon API' })
   return value
+}
+
+/**
+ * The profile name, refused before any lookup unless it could name a profile: a
+ * name with "../", a NUL, a line break or 10 KB of text never reaches the service,
+ * a store key or a message (it is not quoted back).
+ */
+function requireProfile(body: Record<string, unknown>): string {
+  const name = requireString(body, 'profile')
+  if (!isProfileName(name)) {
+    throw new CcredError('ERR_PROFILE_UNKNOWN', 'no such profile: a profile name uses letters, digits, ".", "_" and "-" (at most 64)', {
+      hint: 'list the profiles with: ccred profiles',
+    })
+  }
+  return name
 }
 
 function optionalNumber(body: Record<string, unknown>, key: string): number | undefined {
@@ -81,11 +157,36 @@ function optionalBoolean(body: Record<string, unknown>, key: string): boolean | 
  * inspected with `curl --unix-socket`. Errors come back as {"error": {code, message, hint}}.
  */
 export function createDaemonServer(service: CredentialService, hooks: ServerHooks): Server {
-  const server = createServer((req, res) => {
+  const server = createServer({
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // How often the two timeouts above are checked (default 30 s, longer than both).
+    connectionsCheckingInterval: 1_000,
+  }, (req, res) => {
     hooks.onRequest()
     handle(req, res).catch((error) => sendError(res, error))
   })
   server.keepAliveTimeout = 5_000
+  // Node answers a request it cannot parse (huge headers, bad syntax, a timeout) with a
+  // bare status line; answer in our own JSON error shape so every client sees a coded error.
+  const answered = new WeakSet<Duplex>()
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // Data arriving after the error is reported again; destroying the socket then would
+    // drop the answer before it is flushed (seen with 1 MiB of headers).
+    if (answered.has(socket)) return
+    answered.add(socket)
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage
+    if (error.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+      socket.destroy()
+      return
+    }
+    const [status, reason, message] = error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'request headers larger than 16 KiB']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'the request did not arrive in time']
+        : [400, 'Bad Request', 'the request is not valid HTTP/1.1']
+    const text = JSON.stringify({ error: new CcredError('ERR_PROTOCOL', message, { hint: 'this is not a ccred client' }).toJSON() })
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`)
+  })
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]
@@ -95,10 +196,10 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         return send(res, 200, { ok: true, protocol: PROTOCOL_VERSION, ...hooks.info })
       case 'POST /v1/credential': {
         const body = await readJson(req)
-        const profile = requireString(body, 'profile')
+        const profile = requireProfile(body)
         const expectedConfig = body.configPath
         if (typeof expectedConfig === 'string' && expectedConfig !== hooks.info.configPath) {
-          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${expectedConfig}`, {
+          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${printable(expectedConfig, 300)}`, {
             hint: 'run: ccred daemon stop   (or give each config its own CCRED_RUNTIME_DIR)',
           })
         }
@@ -129,14 +230,14 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         return send(res, 200, { profiles: await service.listProfiles() })
       case 'POST /v1/purge': {
         const body = await readJson(req)
-        return send(res, 200, { purged: service.purge(requireString(body, 'profile')) })
+        return send(res, 200, { purged: service.purge(requireProfile(body)) })
       }
       case 'POST /v1/shutdown':
         send(res, 200, { stopping: true })
         res.on('finish', () => hooks.onShutdown())
         return
       default:
-        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${route}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
+        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${printable(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
     }
   }
 

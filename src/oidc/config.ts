@@ -1,4 +1,4 @@
-import type { TableReader } from '../config/fields.js'
+import { quoteShort, type TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
 
 export type OidcGrant = 'authorization_code' | 'client_credentials'
@@ -120,7 +120,8 @@ export function issuerProblem(text: string): string | undefined {
   try {
     url = new URL(text)
   } catch {
-    return `"${text.slice(0, 80)}" is not a URL; expected e.g. "https://login.example.com"`
+    // Not a URL: perhaps a secret pasted into the wrong key, so only a short value is quoted.
+    return `${quoteShort(text)} is not a URL; expected e.g. "https://login.example.com"`
   }
   if (url.protocol === 'https:') return undefined
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { AuthClient, IdTokenProvider } from 'google-auth-library'
+import { quoteShort } from '../config/fields.js'
 import { formatReference, type Reference } from '../config/references.js'
 import { CcredError } from '../errors.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
@@ -70,7 +71,7 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
       for (const key of impersonationKeys) if (gcp.has(key)) gcp.problem(key, 'only applies with impersonate')
     }
     for (const delegate of delegates) {
-      if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got "${delegate.slice(0, 80)}"`)
+      if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got ${quoteShort(delegate)}`) // a long value may be a pasted secret
     }
     if (iamEndpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(iamEndpoint)) {
       gcp.problem('iam_endpoint', 'expected a base URL like "https://iamcredentials.googleapis.com"')
