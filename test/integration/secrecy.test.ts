@@ -113,7 +113,7 @@ interface Ran {
 
 describe('secrecy: a canary secret in every source', () => {
   it('appears only where a credential is printed, in the opted-in file store, and in the files planted by this test', async (t) => {
-    const secrets = [CANARY, approleSecretId, approleRoleId, provider.clientSecret, CONTAINER_TOKEN]
+    const secrets: string[] = [CANARY, approleSecretId, approleRoleId, provider.clientSecret, CONTAINER_TOKEN]
     const gcpEnv: Record<string, string> = googleProxy === undefined || certificate === undefined ? {} : { HTTPS_PROXY: googleProxy.url, NODE_EXTRA_CA_CERTS: certificate.certPath }
     const box = new Sandbox({
       CANARY_ENV: CANARY,
@@ -295,6 +295,7 @@ field = "nope"
       const got = await run(['get', profile])
       assert.notEqual(got.code, 0, `${profile} fails: ${got.stdout}`)
       assert.match(got.stderr, /\[ERR_[A-Z_]+\]/, `${profile}: a coded error`)
+      t.diagnostic(`get ${profile}: ${got.stderr.trim().split('\n')[0]}`)
       await run(['get', profile, '--json'])
     }
     // Its own daemon (one daemon serves one config), with its runtime directory under HOME so the scan covers it.
@@ -311,6 +312,11 @@ field = "nope"
     // The scan: every output, the logs, every file under HOME and the runtime directory, with the
     // daemon running (pid file, lock) and again after it stopped (what it leaves behind).
     const allowed = new Set([join(box.dataDir, 'secrets.json'), ...planted])
+    // The credentials made from the planted secrets are secrets too: the tokens minted (jwt, oidc, gcp,
+    // the Bedrock key), the Vault token the approle login gave, the AWS session tokens.
+    secrets.push(...Object.values(values), ...vault.liveTokens('auth/approle/login').map((token) => token.id),
+      ...container.issued.map((key) => key.sessionToken!))
+    assert.ok(vault.liveTokens('auth/approle/login').length > 0 && container.issued.length > 0)
     const leaks: string[] = []
     const needles = secrets.flatMap((secret) => forms(secret).map((form) => ({ secret: secret === CANARY ? 'canary' : 'a planted secret', form })))
     const scan = (where: string, text: string) => {
