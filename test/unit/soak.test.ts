@@ -1,202 +1,28 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Broker, type BrokerProfile, type GetResult } from '../../src/broker/broker.js'
-import { FakeClock } from '../../src/clock.js'
-import { parseConfig } from '../../src/config/load.js'
-import { resolveReference } from '../../src/config/references.js'
-import { jwtSource, type JwtOptions } from '../../src/sources/jwt.js'
-import type { Credential, Source } from '../../src/sources/source.js'
+import { describeDay, LIFETIME_MS, MINUTE, mixedDay, refreshPeriodMs, SECOND, shortTtlDay, type DayResult } from '../helpers/soak-day.js'
 
 /**
- * Soak: a simulated day of Claude Code sessions asking for 5-minute tokens, on a
- * FakeClock (no sleeping). The clock is moved event by event (the next caller or the
- * next refresh-ahead, whichever comes first), so a refresh completes at the time it
- * was due, as it would on a real clock with a fast source.
+ * Soak: a simulated day of Claude Code sessions asking for 5-minute tokens through a
+ * real Broker on a FakeClock (no sleeping); see test/helpers/soak-day.ts for the day.
  */
 
-const SECOND = 1000
-const MINUTE = 60 * SECOND
-const DAY_MS = 24 * 60 * MINUTE
-const SKEW_MS = MINUTE
-const DEFAULT_TTL_MS = 300_000
-const LIFETIME_MS = 5 * MINUTE
+// Whole seconds: the jwt source's expiry has whole seconds, so its lifetime is exactly 5 min.
+const startMs = Date.UTC(2026, 10, 22, 0, 0, 0)
 
-/** Mints numbered values that live exactly LIFETIME_MS. */
-class CountingSource implements Source {
-  readonly kind = 'counting'
-  fetches = 0
-  constructor(readonly clock: FakeClock) {}
-  async fetch(): Promise<Credential> {
-    this.fetches++
-    return { value: `token-${this.fetches}`, expiresAt: new Date(this.clock.now() + LIFETIME_MS) }
-  }
-}
-
-/** A seeded PRNG (mulberry32): the same "random" day on every run, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/**
- * The refresh-ahead period for a value of `lifetimeMs` when the most demanding caller
- * needs `minValidityMs` (TTL + skew), after src/broker/broker.ts `#schedule`: a lead
- * before the value stops satisfying that caller, or at 40 % of its life when it never does.
- */
-function refreshPeriodMs(lifetimeMs: number, minValidityMs: number): number {
-  const usableMs = lifetimeMs - minValidityMs
-  const periodMs = usableMs > 0 ? usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2) : lifetimeMs * 0.4
-  return Math.max(periodMs, 1000)
-}
-
-interface Arrival {
-  atMs: number
-  ttlMs: number
-  callerPid?: number
-}
-
-/**
- * Sessions that each re-run the helper every TTL (as Claude Code does), starting at a
- * random time, plus one-off callers (a person's `ccred get`, no session pid) at random times.
- */
-function schedule(random: () => number, startMs: number, sessions: { ttlMs: number; count: number }[], oneOffs: number): Arrival[] {
-  const arrivals: Arrival[] = []
-  let pid = 1000
-  for (const { ttlMs, count } of sessions) {
-    for (let i = 0; i < count; i++) {
-      const callerPid = pid++
-      // Sessions start in the first hour and last until a random point of the day.
-      const fromMs = startMs + Math.floor(random() * 60 * MINUTE)
-      const untilMs = fromMs + Math.floor((0.5 + random() / 2) * (DAY_MS - 60 * MINUTE))
-      for (let at = fromMs; at <= untilMs; at += ttlMs) arrivals.push({ atMs: at, ttlMs, callerPid })
-    }
-  }
-  for (let i = 0; i < oneOffs; i++) {
-    arrivals.push({ atMs: startMs + Math.floor(random() * DAY_MS), ttlMs: random() < 0.5 ? DEFAULT_TTL_MS : 30 * SECOND })
-  }
-  return arrivals.sort((a, b) => a.atMs - b.atMs)
-}
-
-interface DayResult {
-  gets: number
-  fetches: number
-  firstAtMs: number
-  endMs: number
-  hits: number
-  notHits: string[]
-  expired: number
-  tooShort: string[]
-}
-
-/** Runs one simulated day through a real Broker; `fetches()` reads the source's own count. */
-async function simulateDay(clock: FakeClock, source: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
-  const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
-  const profile: BrokerProfile = {
-    key: 'soak#1', name: 'soak', sourceKind: source.kind, header: 'authorization', source,
-    context: {
-      profile: 'soak', clock,
-      resolve: (ref, key) => resolveReference(ref, `profiles.soak.${key}`, {
-        env: { SOAK_JWT_KEY: 'soak-hs256-key-for-a-simulated-day-0123456789' }, homeDir: '/nonexistent',
-        readFile: async () => { throw new Error('no files here') }, storeGet: async () => undefined, storeDescription: 'no store',
-      }, 'soak'),
-    },
-  }
-  // A refresh in progress finishes before the clock moves on (the source answers at once).
-  const settle = async () => {
-    for (let i = 0; i < 1000; i++) {
-      await new Promise<void>((resolve) => setImmediate(resolve))
-      if (!broker.status().some((s) => s.refreshing)) return
-    }
-    throw new Error('a refresh never finished')
-  }
-  const endMs = arrivals[0]!.atMs + DAY_MS
-  const result: DayResult = { gets: 0, fetches: 0, firstAtMs: arrivals[0]!.atMs, endMs, hits: 0, notHits: [], expired: 0, tooShort: [] }
-  const moveTo = async (targetMs: number) => {
-    for (;;) {
-      const next = broker.status()[0]?.nextRefreshAt
-      const nextMs = next === undefined ? Infinity : Date.parse(next)
-      if (nextMs > targetMs) break
-      clock.advance(Math.max(0, nextMs - clock.now()))
-      await settle()
-    }
-    clock.advance(targetMs - clock.now())
-    await settle()
-  }
-  for (const arrival of arrivals) {
-    if (arrival.atMs > endMs) break
-    await moveTo(arrival.atMs)
-    const got: GetResult = await broker.get({ profile, callerTtlMs: arrival.ttlMs, ...(arrival.callerPid === undefined ? {} : { callerPid: arrival.callerPid }) })
-    result.gets++
-    if (got.served === 'hit') result.hits++
-    else if (result.gets > 1) result.notHits.push(`${new Date(clock.now()).toISOString()}: ${got.served}`)
-    const remainingMs = got.credential.expiresAt!.getTime() - clock.now()
-    if (remainingMs <= 0) result.expired++
-    // The value outlives the caller's TTL + skew; a source whose values never can (5 min < 5 min
-    // + 1 min) is served until half its life (README "How the broker serves a credential").
-    const needMs = arrival.ttlMs + SKEW_MS
-    const okMs = lifetimeMs >= needMs ? needMs : lifetimeMs / 2
-    if (remainingMs < okMs && result.tooShort.length < 5) result.tooShort.push(`${new Date(clock.now()).toISOString()}: ${remainingMs} ms left, needed ${okMs} (ttl ${arrival.ttlMs})`)
-  }
-  await moveTo(endMs)
-  result.fetches = fetches()
-  broker.close()
-  return result
-}
-
-function expectedFetches(result: DayResult, lifetimeMs: number, minValidityMs: number): number {
-  return 1 + Math.floor((result.endMs - result.firstAtMs) / refreshPeriodMs(lifetimeMs, minValidityMs))
-}
-
-function report(label: string, result: DayResult, expected: number): void {
-  process.stdout.write(`# soak ${label}: ${result.gets} gets over 24 h, ${result.hits} hits, ${result.fetches} fetches (expected ${expected}), ${result.expired} expired, ${result.notHits.length} blocking after the first\n`)
-}
-
-async function jwtSourceWith(lifetime: string): Promise<Source> {
-  const toml = `[profiles.soak]\nsource = "jwt"\n[profiles.soak.jwt]\nalgorithm = "HS256"\nkey = "env:SOAK_JWT_KEY"\nlifetime = "${lifetime}"\n`
-  const config = await parseConfig(toml, '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
-  const invalid = config.invalidProfiles.get('soak')
-  if (invalid !== undefined) throw invalid
-  return jwtSource.create(config.profiles.get('soak')!.options as JwtOptions)
-}
-
-function countingFetches(source: Source): { source: Source; fetches: () => number } {
-  let fetches = 0
-  return {
-    source: { kind: source.kind, fetch: async (ctx) => { fetches++; return source.fetch(ctx) } },
-    fetches: () => fetches,
-  }
+function assertDay(result: DayResult): void {
+  assert.equal(result.expired, 0, 'no expired value handed out')
+  assert.deepEqual(result.tooShort, [], 'every value outlives TTL + skew, or half its life for a source that cannot')
+  assert.deepEqual(result.notHits, [], 'every get after the first is a cache hit')
 }
 
 describe('soak: a simulated 24 h of 5-minute tokens', () => {
-  // Whole seconds: the jwt source's expiry has whole seconds, so its lifetime is exactly 5 min.
-  const startMs = Date.UTC(2026, 10, 22, 0, 0, 0)
-
   for (const kind of ['counting', 'jwt'] as const) {
     it(`${kind} source, default TTL sessions + short-TTL sessions + one-off callers: nothing expired, nothing blocking, refreshes on schedule`, async () => {
-      const clock = new FakeClock(startMs)
-      const random = seeded(kind === 'counting' ? 42 : 7)
-      // The first caller has the default TTL, so the refresh target (the largest TTL + skew asked for) is set from the start.
-      const arrivals = [
-        { atMs: startMs, ttlMs: DEFAULT_TTL_MS, callerPid: 999 },
-        ...schedule(random, startMs + 1, [{ ttlMs: DEFAULT_TTL_MS, count: 6 }, { ttlMs: 60 * SECOND, count: 3 }, { ttlMs: 10 * SECOND, count: 1 }], 200),
-      ]
-      const counted = kind === 'counting'
-        ? (() => { const s = new CountingSource(clock); return { source: s as Source, fetches: () => s.fetches } })()
-        : countingFetches(await jwtSourceWith('5m'))
-      const minValidityMs = DEFAULT_TTL_MS + SKEW_MS
-      const result = await simulateDay(clock, counted.source, counted.fetches, arrivals, LIFETIME_MS)
-      const expected = expectedFetches(result, LIFETIME_MS, minValidityMs)
-      report(kind, result, expected)
+      const { result, expected, minValidityMs } = await mixedDay(kind, startMs)
+      process.stdout.write(`# ${describeDay(kind, result, expected)}\n`)
       assert.ok(result.gets > 2000, `a busy day: ${result.gets} gets`)
-      assert.equal(result.expired, 0, 'no expired value handed out')
-      assert.deepEqual(result.tooShort, [], 'every value outlives TTL + skew, or half its life for a source that cannot')
-      assert.deepEqual(result.notHits, [], 'every get after the first is a cache hit')
+      assertDay(result)
       // 5-minute values never satisfy TTL 5 min + skew 1 min: refreshed at 40 % of their life, every 2 min.
       assert.equal(refreshPeriodMs(LIFETIME_MS, minValidityMs), 2 * MINUTE)
       assert.ok(Math.abs(result.fetches - expected) <= 1, `${result.fetches} fetches, expected ${expected} ± 1`)
@@ -204,18 +30,10 @@ describe('soak: a simulated 24 h of 5-minute tokens', () => {
   }
 
   it('counting source, only short-TTL callers (60 s): values outlive TTL + skew, refreshed a lead before they stop doing so', async () => {
-    const clock = new FakeClock(startMs)
-    const random = seeded(3)
-    const ttlMs = 60 * SECOND
-    const arrivals = [{ atMs: startMs, ttlMs, callerPid: 999 }, ...schedule(random, startMs + 1, [{ ttlMs, count: 8 }], 0)]
-    const source = new CountingSource(clock)
-    const minValidityMs = ttlMs + SKEW_MS
-    const result = await simulateDay(clock, source, () => source.fetches, arrivals, LIFETIME_MS)
-    const expected = expectedFetches(result, LIFETIME_MS, minValidityMs)
-    report('counting, 60 s TTL', result, expected)
-    assert.equal(result.expired, 0)
-    assert.deepEqual(result.tooShort, [])
-    assert.deepEqual(result.notHits, [])
+    const { result, expected, minValidityMs } = await shortTtlDay(startMs)
+    process.stdout.write(`# ${describeDay('counting, 60 s TTL', result, expected)}\n`)
+    assert.ok(result.gets > 2000, `a busy day: ${result.gets} gets`)
+    assertDay(result)
     // usable 3 min, lead min(60 s, 30 s, 90 s) = 30 s: every 2.5 min.
     assert.equal(refreshPeriodMs(LIFETIME_MS, minValidityMs), 150 * SECOND)
     assert.ok(Math.abs(result.fetches - expected) <= 1, `${result.fetches} fetches, expected ${expected} ± 1`)
