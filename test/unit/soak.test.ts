@@ -20,7 +20,7 @@ describe('soak: a simulated 24 h of 5-minute tokens', () => {
   for (const kind of ['counting', 'jwt'] as const) {
     it(`${kind} source, default TTL sessions + short-TTL sessions + one-off callers: nothing expired, nothing blocking, refreshes on schedule`, async () => {
       const { result, expected, minValidityMs } = await mixedDay(kind, startMs)
-      process.stdout.write(`# ${describeDay(kind, result, expected)}\n`)
+      process.stdout.write(`${describeDay(kind, result, expected)}\n`)
       assert.ok(result.gets > 2000, `a busy day: ${result.gets} gets`)
       assertDay(result)
       // 5-minute values never satisfy TTL 5 min + skew 1 min: refreshed at 40 % of their life, every 2 min.
@@ -31,7 +31,7 @@ describe('soak: a simulated 24 h of 5-minute tokens', () => {
 
   it('counting source, only short-TTL callers (60 s): values outlive TTL + skew, refreshed a lead before they stop doing so', async () => {
     const { result, expected, minValidityMs } = await shortTtlDay(startMs)
-    process.stdout.write(`# ${describeDay('counting, 60 s TTL', result, expected)}\n`)
+    process.stdout.write(`${describeDay('counting, 60 s TTL', result, expected)}\n`)
     assert.ok(result.gets > 2000, `a busy day: ${result.gets} gets`)
     assertDay(result)
     // usable 3 min, lead min(60 s, 30 s, 90 s) = 30 s: every 2.5 min.
