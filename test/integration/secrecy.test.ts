@@ -358,6 +358,11 @@ field = "nope"
 
 describe('secrecy: the daemon process', () => {
   it('runs with core dumps off, autostarted or in the foreground, even when the shell allows them', async (t) => {
+    if (process.platform !== 'linux') {
+      t.diagnostic(`skipped: reads /proc/<pid>/limits, which ${process.platform} does not have`)
+      t.skip('not Linux')
+      return
+    }
     // Raise this process's core limit (children inherit it), so a daemon that did nothing would show it.
     const raised = spawnSync('prlimit', ['--pid', String(process.pid), '--core=unlimited:unlimited'], { encoding: 'utf8' })
     const limits = readFileSync(`/proc/${process.pid}/limits`, 'utf8')
