@@ -1,15 +1,18 @@
 import { benchJwtGet, type JwtGetResult } from './jwt-get.js'
+import { benchLoad, loadOptionsFromArgs, type LoadBenchResult } from './load.js'
+import { benchSoak, type SoakDay } from './soak.js'
 import { benchSingleFlight, type SingleFlightResult } from './single-flight.js'
 import { benchThroughput, type ThroughputResult } from './throughput.js'
 import { benchWarmGet, type WarmGetResult } from './warm-get.js'
 import { int, log, machineSummary, ms, numberOption, printMachine, ratio } from './lib.js'
 
 /**
- * `npm run bench`: the three benchmarks in sequence, each in its own sandbox
+ * `npm run bench`: the benchmarks in sequence, each in its own sandbox
  * (private HOME, config and daemon), then a Markdown summary for the README.
  * Options: --runs=N (warm get, default 30), --seconds=S (throughput phase, default 5),
  * --requests=N (throughput cap per phase), --concurrency=N (default 64),
- * --diagnostics=0 (skip the throughput breakdown), --http-clients=N, --cli-clients=N.
+ * --diagnostics=0 (skip the throughput breakdown), --http-clients=N, --cli-clients=N,
+ * --load-clients=N, --load-gets=N, --load-cli-gets=N (the mixed-profile load, default 200 × 50 + 40 CLI gets).
  */
 
 async function step<T>(name: string, work: () => Promise<T>): Promise<{ value?: T; error?: string; seconds: number }> {
@@ -51,6 +54,8 @@ const flight = await step('single-flight', () => benchSingleFlight({
   cliClients: numberOption('cli-clients', 20, 1, 200),
   out: log,
 }))
+const mixed = await step('load', () => benchLoad(loadOptionsFromArgs(log)))
+const soak = await step('soak', () => benchSoak(log))
 
 const rows: [string, string, string][] = []
 const failed = (error: string | undefined) => `not measured (${error ?? 'error'})`
@@ -91,10 +96,31 @@ function flightRows(result: SingleFlightResult | undefined, error?: string): voi
   }
 }
 
+function mixedRows(result: LoadBenchResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['load: 200 clients × 50 gets, 10 profiles', failed(error), '0 errors; daemon RSS ≤ 80 MiB'])
+  rows.push([`load: ${result.clients} clients × ${result.getsPerClient} gets across ${result.profiles} profiles (demo, static, exec, jwt)`,
+    `${int(result.requests)} gets, ${result.errors} errors, ${int(result.rps)} req/s, p50 / p99 ${ms(result.latency.p50, 1)} / ${ms(result.latency.p99, 1)}`, '0 errors'])
+  if (result.cli !== undefined) rows.push(['load: real `ccred get` processes alongside', `${result.cli.gets} gets, ${result.cli.errors} errors, p50 / p99 ${ms(result.cli.latency.p50, 0)} / ${ms(result.cli.latency.p99, 0)}`, '0 errors'])
+  if (result.rssStartKb !== undefined && result.rssAfterKb !== undefined) {
+    const primed = result.rssPrimedKb === undefined ? '' : `${int(result.rssPrimedKb / 1024)} MiB → `
+    rows.push(['daemon RSS: after start → every profile cached → after the load (peak)', `${int(result.rssStartKb / 1024)} MiB → ${primed}${int(result.rssAfterKb / 1024)} MiB (${int((result.rssPeakKb ?? result.rssAfterKb) / 1024)} MiB)`, '≤ 80 MiB'])
+  }
+}
+
+function soakRows(days: SoakDay[] | undefined, error?: string): void {
+  if (days === undefined) return void rows.push(['soak: simulated 24 h of 5-minute tokens', failed(error), '0 expired, 0 blocking'])
+  for (const { label, result, expected } of days) {
+    rows.push([`soak, simulated 24 h of 5-minute tokens: ${label}`,
+      `${int(result.gets)} gets, ${result.expired} expired, ${result.notHits.length} blocking after the first, ${int(result.fetches)} fetches (schedule: ${int(expected)})`, '0 expired, 0 blocking'])
+  }
+}
+
 warmRows(warm.value, warm.error)
 jwtRows(jwt.value, jwt.error)
 loadRows(load.value, load.error)
 flightRows(flight.value, flight.error)
+mixedRows(mixed.value, mixed.error)
+soakRows(soak.value, soak.error)
 
 const m = machineSummary()
 const totalSeconds = (performance.now() - started) / 1000
@@ -107,4 +133,4 @@ log('| Benchmark | Result | Target |')
 log('| --- | --- | --- |')
 for (const [what, result, target] of rows) log(`| ${what} | ${result} | ${target} |`)
 log('')
-log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s)`)
+log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s, load ${mixed.seconds.toFixed(1)} s, soak ${soak.seconds.toFixed(1)} s)`)

@@ -6,6 +6,7 @@ import { runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { isProcessAlive } from './process-alive.js'
+import { disableCoreDumps } from './core-dumps.js'
 import { ensurePrivateDir } from './runtime-dir.js'
 import { createDaemonServer } from './server.js'
 
@@ -142,6 +143,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 /** `ccred daemon run`: foreground until a signal or `ccred daemon stop`. */
 export async function runDaemonForeground(options: DaemonOptions): Promise<void> {
+  const coreProblem = disableCoreDumps()
+  if (coreProblem !== undefined) options.log(`ccred daemon: ${coreProblem}`)
   const daemon = await startDaemon(options)
   const onSignal = (signal: NodeJS.Signals) => {
     options.log(`ccred daemon: ${signal} received`)
