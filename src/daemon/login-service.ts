@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { DAEMON_V8_FLAGS } from '../client/autostart.js'
 
 type Env = Record<string, string | undefined>
 
@@ -31,7 +32,7 @@ export function loginService(env: Env, nodePath: string, binPath: string, platfo
       'Description=ccred: credential daemon for Claude Code',
       '',
       '[Service]',
-      `ExecStart=${[nodePath, binPath, 'daemon', 'run'].map(quote).join(' ')}`,
+      `ExecStart=${[nodePath, ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map(quote).join(' ')}`,
       ...passed.map(([name, value]) => `Environment=${quote(`${name}=${value}`)}`),
       'Restart=on-failure',
       '# No core dumps: the daemon holds credentials in memory.',
@@ -60,7 +61,7 @@ export function loginService(env: Env, nodePath: string, binPath: string, platfo
       '  <key>Label</key><string>dev.ccred.daemon</string>',
       '  <key>ProgramArguments</key>',
       '  <array>',
-      ...[nodePath, binPath, 'daemon', 'run'].map((arg) => `    <string>${xml(arg)}</string>`),
+      ...[nodePath, ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map((arg) => `    <string>${xml(arg)}</string>`),
       '  </array>',
       ...(passed.length === 0 ? [] : ['  <key>EnvironmentVariables</key>', '  <dict>', ...passed.map(([name, value]) => `    <key>${name}</key><string>${xml(value)}</string>`), '  </dict>']),
       '  <key>RunAtLoad</key><true/>',

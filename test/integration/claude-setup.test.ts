@@ -194,7 +194,7 @@ describe('ccred daemon install / uninstall', () => {
     const unitPath = join(box.home, '.config', 'systemd', 'user', 'ccred.service')
     assert.equal(installed.stdout, `${unitPath}\n`)
     const unit = read(unitPath)
-    assert.match(unit, /^ExecStart=\S+node \S+\/dist\/cmd\/ccred\.cjs daemon run$/m)
+    assert.match(unit, /^ExecStart=\S+node --max-semi-space-size=1 \S+\/dist\/cmd\/ccred\.cjs daemon run$/m, 'the same V8 memory flag as the autostarted daemon')
     assert.match(unit, /^LimitCORE=0$/m)
     assert.match(unit, new RegExp(`^Environment=CCRED_RUNTIME_DIR=${box.runtimeDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
     assert.match(installed.stderr, /to start it now and at login, run:\n {2}systemctl --user daemon-reload\n {2}systemctl --user enable --now ccred\.service/)
