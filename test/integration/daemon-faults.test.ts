@@ -6,6 +6,7 @@ import { CredentialService } from '../../src/broker/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { startSecretService } from '../helpers/secret-service.js'
 
 const sandboxes: Sandbox[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -116,5 +117,35 @@ describe('daemon faults', () => {
     } finally {
       await service.close()
     }
+  })
+
+  it('Secret Service gone mid-run: a cached keychain value keeps serving, a cold one is ERR_KEYCHAIN_UNAVAILABLE with a hint, nothing hangs', async (t) => {
+    const ss = await startSecretService()
+    if (!ss.ok) {
+      console.log(`skipping: Secret Service unavailable: ${ss.reason}`)
+      t.skip(ss.reason)
+      return
+    }
+    t.after(() => ss.stop())
+    // TTL 0: no 401 heuristic, so a repeated get is a plain hit.
+    const box = sandbox({ DBUS_SESSION_BUS_ADDRESS: ss.env['DBUS_SESSION_BUS_ADDRESS']!, CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' })
+    box.writeConfig(`[profiles.warm]\nsource = "static"\nvalue = "keychain:warm-key"\n\n[profiles.cold]\nsource = "static"\nvalue = "keychain:cold-key"\n`)
+    const warm = `sk-warm-${process.pid}-canary`
+    assert.equal((await box.run(['set', 'warm'], { input: warm })).code, 0)
+    assert.equal((await box.run(['set', 'cold'], { input: 'sk-cold-canary' })).code, 0)
+    assert.equal((await box.run(['get', 'warm'])).stdout, `${warm}\n`)
+    await ss.stop()
+    const startedAtMs = Date.now()
+    const hit = await box.run(['get', 'warm', '--json'], { timeoutMs: 20_000 })
+    assert.equal(hit.code, 0, hit.stderr)
+    const issued = JSON.parse(hit.stdout) as { value: string; served: string }
+    assert.equal(issued.value, warm)
+    assert.equal(issued.served, 'hit')
+    const cold = await box.run(['get', 'cold'], { timeoutMs: 20_000 })
+    assert.equal(cold.code, 10, cold.stderr)
+    assert.equal(cold.stdout, '')
+    assert.match(cold.stderr, /the OS keychain is unavailable: .* \[ERR_KEYCHAIN_UNAVAILABLE\] — .*store = "file"/)
+    assert.ok(Date.now() - startedAtMs < 15_000, 'bounded: the keychain timeout, not a hang')
+    assert.ok(!cold.stderr.includes('sk-cold-canary'))
   })
 })
