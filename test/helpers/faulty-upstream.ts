@@ -45,11 +45,17 @@ export interface FaultyUpstreamOptions {
   target: string
   /** How long `slow` holds a request before dropping it; make it longer than the client's timeout. */
   slowMs?: number
+  /**
+   * Headers every injected answer carries, as the real server's would (the metadata server's
+   * `Metadata-Flavor: Google`): so the fault reaches the body parsing, not a header check.
+   */
+  headers?: Record<string, string>
 }
 
 export async function startFaultyUpstream(options: FaultyUpstreamOptions): Promise<FaultyUpstream> {
   const target = new URL(options.target)
   const slowMs = options.slowMs ?? 30_000
+  const extra = options.headers ?? {}
   const timers = new Set<NodeJS.Timeout>()
   const sockets = new Set<Socket>()
   let flap = 0
@@ -89,16 +95,16 @@ export async function startFaultyUpstream(options: FaultyUpstreamOptions): Promi
       }
       case 'garbage':
         req.resume()
-        res.writeHead(200, { 'content-type': 'application/json' })
+        res.writeHead(200, { ...extra, 'content-type': 'application/json' })
         return res.end('<html><body>502 Bad Gateway from a captive portal</body></html>')
       case 'wrong-shape':
         req.resume()
-        res.writeHead(200, { 'content-type': 'application/json' })
+        res.writeHead(200, { ...extra, 'content-type': 'application/json' })
         return res.end(JSON.stringify({ unexpected: true, data: null, items: [1, 2, 3] }))
       case 'huge': {
         req.resume()
         // No content-length: a client must bound the read itself, not trust a header.
-        res.writeHead(200, { 'content-type': 'application/json' })
+        res.writeHead(200, { ...extra, 'content-type': 'application/json' })
         res.write('{"data": "')
         let sent = 0
         const pump = () => {
@@ -115,14 +121,14 @@ export async function startFaultyUpstream(options: FaultyUpstreamOptions): Promi
       }
       case 'cut':
         req.resume()
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' })
+        res.writeHead(200, { ...extra, 'content-type': 'application/json', 'content-length': '4096' })
         res.write('{"data": {"tok')
         // Let the partial answer reach the client, then drop the connection.
         return void setImmediate(() => res.socket?.destroy())
       case 'flapping':
         if (flap++ % 2 === 0) {
           req.resume()
-          res.writeHead(503, { 'content-type': 'application/json' })
+          res.writeHead(503, { ...extra, 'content-type': 'application/json' })
           return res.end(JSON.stringify({ errors: ['upstream flapping: 503'] }))
         }
         return forward(req, res)
