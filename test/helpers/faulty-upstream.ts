@@ -50,6 +50,12 @@ export interface FaultyUpstreamOptions {
    * `Metadata-Flavor: Google`): so the fault reaches the body parsing, not a header check.
    */
   headers?: Record<string, string>
+  /**
+   * In forwarded JSON answers, replace the target's origin with the proxy's: an OpenID provider's
+   * discovery document then names the proxy as issuer and token endpoint, so every request of
+   * the client passes through the faults.
+   */
+  rewriteOrigin?: boolean
 }
 
 export async function startFaultyUpstream(options: FaultyUpstreamOptions): Promise<FaultyUpstream> {
@@ -67,10 +73,24 @@ export async function startFaultyUpstream(options: FaultyUpstreamOptions): Promi
       port: target.port,
       method: req.method,
       path: req.url,
-      headers: { ...req.headers, host: target.host },
+      // Uncompressed answers when rewriting: the rewrite works on text.
+      headers: { ...req.headers, host: target.host, ...(options.rewriteOrigin ? { 'accept-encoding': 'identity' } : {}) },
     }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
+      if (!options.rewriteOrigin || !/json/.test(answer.headers['content-type'] ?? '')) {
+        res.writeHead(answer.statusCode ?? 502, answer.headers)
+        answer.pipe(res)
+        return
+      }
+      const chunks: Buffer[] = []
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk))
+      answer.on('end', () => {
+        const body = Buffer.from(Buffer.concat(chunks).toString('utf8').replaceAll(target.origin, faulty.url))
+        const headers = { ...answer.headers, 'content-length': String(body.length) }
+        delete headers['transfer-encoding']
+        delete headers['content-encoding']
+        res.writeHead(answer.statusCode ?? 502, headers)
+        res.end(body)
+      })
     })
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)

@@ -18,6 +18,7 @@ import { Sandbox } from '../helpers/sandbox.js'
 import { AwsKeyring, startContainerCredentials } from '../helpers/aws-servers.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
 import { GoogleTokens } from '../helpers/gcp-oauth-server.js'
+import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { HOUR, MINUTE, rejects, until, world } from '../helpers/vault-world.js'
 
 const MiB = 1024 * 1024
@@ -155,6 +156,16 @@ const GCP_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
 }
 // The AWS SDK's chain reports a container endpoint it got nothing usable from as "no credentials
 // from any providers" (ERR_LOGIN_REQUIRED, naming the endpoint), and retries 3 times, 1 s apart.
+const OIDC_CODES = /^ERR_SOURCE_UNAVAILABLE$/
+// openid-client reports a body ccred cut off at 1 MiB as one it could not parse.
+const OIDC_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
+  down: /client_credentials grant at http:\/\/127\.0\.0\.1:\d+ failed: fetch failed: connect ECONNREFUSED/,
+  slow: /client_credentials grant at .* failed: fetch failed: other side closed/,
+  garbage: /failed to parse "response" body as JSON/,
+  'wrong-shape': /"access_token" property must be a string/,
+  huge: /failed to parse "response" body as JSON|larger than 1024 KiB/,
+  cut: /failed to parse "response" body as JSON|terminated|other side closed/,
+}
 const AWS_CODES = /^ERR_(SOURCE_UNAVAILABLE|SOURCE_OUTPUT|LOGIN_REQUIRED)$/
 const AWS_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
   down: /the container credentials endpoint http:\/\/127\.0\.0\.1:\d+\/v2\/credentials\/task-1 \(no usable answer\)|no answer within 5s/,
@@ -487,5 +498,57 @@ describe('faults: AWS container credentials endpoint (AWS SDK) behind a faulty u
 
   it('flapping 503/success: the cached value serves throughout, gets recover by themselves', async () => {
     await exerciseFlapping(await awsSubject())
+  })
+})
+
+describe('faults: OIDC token endpoint (openid-client, client_credentials) behind a faulty upstream', () => {
+  let provider: TestProvider
+  before(async () => {
+    provider = await startTestProvider({ accessTokenTtlS: 600 })
+  })
+  after(async () => {
+    await provider.close()
+  })
+
+  async function oidcSubject(): Promise<Subject & { upstream: FaultyUpstream }> {
+    // slowMs: openid-client's own per-request timeout is 30 s; the proxy gives up sooner to keep the test short.
+    const upstream = await startFaultyUpstream({ target: provider.issuer, slowMs: 3_000, rewriteOrigin: true })
+    upstreams.push(upstream)
+    const box = new Sandbox({ CI_OIDC_SECRET: provider.clientSecret })
+    sandboxes.push(box)
+    box.writeConfig(oidcProfileToml(upstream.url, 'ci', SECRET_CLIENT))
+    // Behind real time: the token's expiry is the earlier of expires_in (this clock) and the JWT's
+    // exp (real time), so with this clock behind, expires_in decides, however far the test moves it.
+    const clock = new FakeClock(Date.now() - 24 * HOUR)
+    const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
+    services.push(service)
+    return {
+      clock,
+      upstream,
+      set: (mode) => upstream.set(mode),
+      get: (forceRefresh = false) => service.get({ profile: 'ci', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      status: async () => (await service.status()).profiles.find((p) => p.profile === 'ci')!,
+      // 600 s tokens, TTL 5 min + skew 1 min: refresh-ahead at 3 min.
+      toRefreshAheadMs: 3.5 * MINUTE,
+      toExpiryMs: 10 * MINUTE,
+    }
+  }
+
+  for (const mode of ['down', 'slow', 'garbage', 'wrong-shape', 'cut'] as const) {
+    it(`${mode}: cached value served, coded error after expiry, recovery without restart`, async () => {
+      await exercise(await oidcSubject(), mode, OIDC_CAUSES[mode], OIDC_CODES)
+    })
+  }
+
+  it('huge (50 MB): refused without reading it all; memory stays bounded', async () => {
+    const subject = await oidcSubject()
+    const { rssGrowthBytes } = await exercise(subject, 'huge', OIDC_CAUSES.huge, OIDC_CODES)
+    console.log(`oidc huge body: RSS growth ${(rssGrowthBytes / MiB).toFixed(1)} MiB`)
+    assertStoppedEarly(subject.upstream)
+    assert.ok(rssGrowthBytes < RSS_BOUND_BYTES, `RSS grew ${rssGrowthBytes} bytes`)
+  })
+
+  it('flapping 503/success: the cached value serves throughout, gets recover by themselves', async () => {
+    await exerciseFlapping(await oidcSubject())
   })
 })
