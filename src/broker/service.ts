@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { findCaller } from '../claude/caller.js'
 import { configStamp, DEFAULT_BROKER, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
-import { resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
+import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
@@ -187,7 +187,7 @@ export class CredentialService {
     const deps: ReferenceDeps = {
       env,
       homeDir: env.HOME || homedir(),
-      readFile: (path) => readFile(path, 'utf8'),
+      readFile: readSecretFile,
       storeGet: (secretName) => store.get(secretName),
       storeDescription: store.describe(),
     }

@@ -8,7 +8,8 @@
 // through the real daemon and CLI.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
+import { generateKeyPairSync } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { CredentialService } from '../../src/broker/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
@@ -551,4 +552,51 @@ describe('faults: OIDC token endpoint (openid-client, client_credentials) behind
   it('flapping 503/success: the cached value serves throughout, gets recover by themselves', async () => {
     await exerciseFlapping(await oidcSubject())
   })
+})
+
+describe('faults: jwt signing key behind file: (missing, unreadable, garbage, 50 MB)', () => {
+  // The key file plays the upstream: "down" deletes it, "wrong-shape" puts a directory in its place
+  // (unreadable: the tests may run as root, for whom chmod 000 changes nothing), "garbage" is text
+  // that is no key, "huge" is a 50 MB (sparse) file.
+  const JWT_CAUSES: Record<'down' | 'wrong-shape' | 'garbage' | 'huge', RegExp> = {
+    down: /profiles\.k\.jwt\.key: file .*signing\.pem does not exist/,
+    'wrong-shape': /profiles\.k\.jwt\.key: file .*signing\.pem cannot be read \(EISDIR\)/,
+    garbage: /profiles\.k\.jwt\.key \(file:.*signing\.pem\) /,
+    huge: /profiles\.k\.jwt\.key: file .*signing\.pem is larger than 64 KiB/,
+  }
+
+  async function jwtSubject(): Promise<Subject> {
+    const box = new Sandbox()
+    sandboxes.push(box)
+    const keyPath = box.file('signing.pem')
+    const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    const { clock, service } = await inProcessService(box, `[profiles.k]\nsource = "jwt"\n[profiles.k.jwt]\nalgorithm = "ES256"\nkey = "file:${keyPath}"\nlifetime = "1h"\nclaims = { iss = "ccred", aud = "gw" }\n`)
+    return {
+      clock,
+      set: async (mode) => {
+        rmSync(keyPath, { recursive: true, force: true })
+        if (mode === 'normal') writeFileSync(keyPath, pem, { mode: 0o600 })
+        else if (mode === 'wrong-shape') mkdirSync(keyPath)
+        else if (mode === 'garbage') writeFileSync(keyPath, 'this is not a PEM key\n', { mode: 0o600 })
+        else if (mode === 'huge') {
+          writeFileSync(keyPath, '')
+          truncateSync(keyPath, HUGE_BODY_BYTES)
+        }
+      },
+      get: (forceRefresh = false) => service.get({ profile: 'k', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      status: async () => (await service.status()).profiles.find((p) => p.profile === 'k')!,
+      toRefreshAheadMs: 53 * MINUTE,
+      toExpiryMs: 10 * MINUTE,
+    }
+  }
+
+  for (const mode of ['down', 'wrong-shape', 'garbage', 'huge'] as const) {
+    it(`${mode}: cached token served, coded error after expiry, recovery without restart`, async () => {
+      const { rssGrowthBytes } = await exercise(await jwtSubject(), mode, JWT_CAUSES[mode], /^ERR_(REFERENCE|CONFIG)$/)
+      if (mode === 'huge') {
+        console.log(`jwt key file of 50 MB: RSS growth ${(rssGrowthBytes / MiB).toFixed(1)} MiB`)
+        assert.ok(rssGrowthBytes < RSS_BOUND_BYTES, `RSS grew ${rssGrowthBytes} bytes`)
+      }
+    })
+  }
 })
