@@ -4,7 +4,7 @@ import type { AuthClient, IdTokenProvider } from 'google-auth-library'
 import { formatDurationMs } from '../config/duration.js'
 import { formatReference, type Reference } from '../config/references.js'
 import { CcredError } from '../errors.js'
-import { boundedFetch } from '../net/bounded-fetch.js'
+import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
 import { withDeadline } from '../net/deadline.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
 
@@ -115,14 +115,16 @@ const DEFAULT_GCP_TIMEOUT_MS = 30_000
 
 /**
  * Every client's HTTP layer (gaxios) reads a response body whole, whatever its
- * size: each client gets a fetch that stops at MAX_UPSTREAM_RESPONSE_BYTES.
+ * size, unless told a limit: `maxContentLength` refuses a larger Content-Length,
+ * and `size` (handed to node-fetch, which gaxios uses on Node, proxy support
+ * included) stops reading a streamed body past it.
  */
-const transporterOptions = { fetchImplementation: boundedFetch() }
+const transporterOptions = { maxContentLength: MAX_UPSTREAM_RESPONSE_BYTES, size: MAX_UPSTREAM_RESPONSE_BYTES } as { maxContentLength: number }
 
 /**
  * gcp-metadata (the metadata server, through GoogleAuth) uses gaxios's shared
- * instance, which takes no per-client options: its defaults get the bounded
- * fetch, on the gaxios that gcp-metadata itself loads.
+ * instance, which takes no per-client options: its defaults get the same limits,
+ * on the gaxios that gcp-metadata itself loads.
  */
 let metadataBounded = false
 async function boundMetadataReads(): Promise<void> {
@@ -130,7 +132,7 @@ async function boundMetadataReads(): Promise<void> {
   const { createRequire } = await import('node:module')
   const auth = createRequire(createRequire(import.meta.url).resolve('google-auth-library'))
   const gaxios = createRequire(auth.resolve('gcp-metadata'))('gaxios') as { instance: { defaults: Record<string, unknown> } }
-  gaxios.instance.defaults.fetchImplementation = transporterOptions.fetchImplementation
+  Object.assign(gaxios.instance.defaults, transporterOptions)
   metadataBounded = true
 }
 
