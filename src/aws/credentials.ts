@@ -1,5 +1,7 @@
 import type { TableReader } from '../config/fields.js'
+import { formatDurationMs } from '../config/duration.js'
 import { CcredError } from '../errors.js'
+import { withDeadline } from '../net/deadline.js'
 
 /**
  * Where AWS credentials come from: the one module every AWS consumer shares (the
@@ -11,6 +13,7 @@ import { CcredError } from '../errors.js'
  *   session_name   the role session name (default "ccred-<user>")
  *   duration       the role session length ("15m" to "12h", default "1h")
  *   sts_endpoint   a private or test STS endpoint
+ *   timeout        the longest one fetch may take, every request of the chain included (default "30s")
  * Without `profile`, the base credentials come from the SDK's default Node chain:
  * environment, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), ini/SSO,
  * container (ECS/EKS) and instance metadata.
@@ -23,6 +26,7 @@ export interface AwsCredentialOptions {
   sessionName?: string
   durationMs?: number
   stsEndpoint?: string
+  timeoutMs?: number
 }
 
 export interface AwsCredentials {
@@ -34,7 +38,15 @@ export interface AwsCredentials {
 
 export type AwsCredentialProvider = () => Promise<AwsCredentials>
 
-export const AWS_CREDENTIAL_KEYS = ['profile', 'region', 'role_arn', 'external_id', 'session_name', 'duration', 'sts_endpoint'] as const
+export const AWS_CREDENTIAL_KEYS = ['profile', 'region', 'role_arn', 'external_id', 'session_name', 'duration', 'sts_endpoint', 'timeout'] as const
+
+/**
+ * The SDK's own request timeout only logs a warning (smithy's node-http-handler
+ * throws on it only when told to, which its credential providers do not): a
+ * credentials endpoint that accepts the connection and never answers would hold
+ * a fetch open forever. ccred gives up after this.
+ */
+const DEFAULT_AWS_TIMEOUT_MS = 30_000
 
 const MIN_ROLE_SESSION_MS = 15 * 60_000
 const MAX_ROLE_SESSION_MS = 12 * 3_600_000
@@ -49,6 +61,7 @@ export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOpti
   const sessionName = reader.string('session_name')
   const durationMs = reader.durationMs('duration', { minMs: MIN_ROLE_SESSION_MS, maxMs: MAX_ROLE_SESSION_MS })
   const stsEndpoint = reader.string('sts_endpoint')
+  const timeoutMs = reader.durationMs('timeout', { minMs: 100, maxMs: 5 * 60_000 })
   if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)) {
     reader.problem('role_arn', 'expected a role ARN like "arn:aws:iam::123456789012:role/name"')
   }
@@ -68,6 +81,7 @@ export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOpti
   if (sessionName !== undefined) options.sessionName = sessionName
   if (durationMs !== undefined) options.durationMs = durationMs
   if (stsEndpoint !== undefined) options.stsEndpoint = stsEndpoint
+  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs
   return options
 }
 
@@ -102,9 +116,13 @@ export async function createAwsCredentialProvider(options: AwsCredentialOptions,
       clientConfig,
     })
   }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_AWS_TIMEOUT_MS
+  const where = options.profile === undefined ? 'the default AWS credential chain' : `AWS profile "${options.profile}"`
   return async () => {
     try {
-      const identity = await build()()
+      const identity = await withDeadline(build()(), timeoutMs, () => new CcredError('ERR_SOURCE_UNAVAILABLE', `AWS credentials from ${where}: no answer within ${formatDurationMs(timeoutMs)}`, {
+        hint: 'check network access to the credentials endpoint (container, instance metadata, SSO, STS), or raise `timeout`',
+      }))
       const credentials: AwsCredentials = { accessKeyId: identity.accessKeyId, secretAccessKey: identity.secretAccessKey }
       if (identity.sessionToken !== undefined && identity.sessionToken !== '') credentials.sessionToken = identity.sessionToken
       if (identity.expiration !== undefined) credentials.expiration = identity.expiration

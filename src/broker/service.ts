@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { findCaller } from '../claude/caller.js'
 import { configStamp, DEFAULT_BROKER, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
-import { resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
+import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
@@ -71,6 +71,8 @@ export class CredentialService {
   readonly #options: ServiceOptions
   #config: LoadedConfig | undefined
   #configError: CcredError | undefined
+  /** A config loaded successfully at least once: it keeps serving while the file is broken. */
+  #loadedOnce = false
   #loading: Promise<void> | undefined
   #store: SecretStore | undefined
   readonly #profiles = new Map<string, BrokerProfile>()
@@ -102,7 +104,7 @@ export class CredentialService {
       this.#loading ??= this.#reload().finally(() => { this.#loading = undefined })
       await this.#loading
     }
-    if (this.#configError !== undefined) throw this.#configError
+    if (this.#configError !== undefined && !this.#loadedOnce) throw this.#configError
     return this.#config!
   }
 
@@ -112,6 +114,7 @@ export class CredentialService {
       const storeChanged = this.#config?.broker.store !== loaded.broker.store
       this.#config = loaded
       this.#configError = undefined
+      this.#loadedOnce = true
       if (storeChanged && this.#options.store === undefined) this.#store = undefined
       const keys = new Map([...loaded.profiles.values()].map((p) => [p.name, keyOf(p)]))
       this.broker.retain(keys)
@@ -122,6 +125,9 @@ export class CredentialService {
       }
     } catch (error) {
       this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
+      // A config that loaded before keeps serving while the file is broken (a half-saved
+      // edit must not take every profile down); status reports the error. Only a first
+      // load with no good config behind it fails requests.
       // Remember which file version failed, so the next request does not re-parse it.
       this.#config = { ...(this.#config ?? emptyConfig(this.#options.configPath)), stamp: configStamp(this.#options.configPath) }
     }
@@ -181,7 +187,7 @@ export class CredentialService {
     const deps: ReferenceDeps = {
       env,
       homeDir: env.HOME || homedir(),
-      readFile: (path) => readFile(path, 'utf8'),
+      readFile: readSecretFile,
       storeGet: (secretName) => store.get(secretName),
       storeDescription: store.describe(),
     }
@@ -256,6 +262,8 @@ export class CredentialService {
     } catch (error) {
       configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
     }
+    // The file is broken but the last good config still serves: show why the edit did not apply.
+    configError ??= this.#configError
     const cached = new Map(this.broker.status().map((s) => [s.profile, s]))
     const profiles: ServiceStatus['profiles'] = []
     for (const profile of config?.profiles.values() ?? []) {

@@ -51,6 +51,9 @@ export function requestDaemon(socket: string, method: 'GET' | 'POST', path: stri
       chunks.push(chunk)
     })
     conn.on('end', () => {
+      // The daemon closed the connection without answering: it died mid-request
+      // (SIGKILL, OOM). Same as absent: the caller starts a new one and asks again once.
+      if (size === 0) return finish(new DaemonNotRunning('closed without an answer'))
       try {
         finish(undefined, parseResponse(Buffer.concat(chunks)))
       } catch (error) {
@@ -58,7 +61,8 @@ export function requestDaemon(socket: string, method: 'GET' | 'POST', path: stri
       }
     })
     conn.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') finish(new DaemonNotRunning(error.code))
+      // ECONNRESET/EPIPE: the daemon died with this request in flight (see 'end' above).
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || error.code === 'EPIPE') finish(new DaemonNotRunning(error.code))
       else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socket} (${error.code ?? error.message})`, { hint: 'run: ccred daemon stop, then try again' }))
     })
   })

@@ -56,6 +56,28 @@ export interface ReferenceDeps {
 const MAX_FILE_SECRET_BYTES = 64 * 1024
 
 /**
+ * Reads at most one byte more than a file secret may hold: enough for the size
+ * check in resolveReference, never the whole of a large file (or an endless one
+ * such as /dev/zero, or a FIFO that keeps writing) into the daemon's memory.
+ */
+export async function readSecretFile(path: string): Promise<string> {
+  const { open } = await import('node:fs/promises')
+  const handle = await open(path, 'r')
+  try {
+    const buffer = Buffer.alloc(MAX_FILE_SECRET_BYTES + 1)
+    let filled = 0
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
+      if (bytesRead === 0) break
+      filled += bytesRead
+    }
+    return buffer.subarray(0, filled).toString('utf8')
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
  * Resolves a reference to its secret. `where` names the config key for messages
  * ("profiles.demo.value"); messages never include the secret.
  */

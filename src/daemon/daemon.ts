@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
 import { DEFAULT_BROKER } from '../config/load.js'
@@ -79,6 +79,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let server: Server | undefined
   let service: CredentialService | undefined
   let idleTimer: NodeJS.Timeout | undefined
+  let socketWatch: NodeJS.Timeout | undefined
+  let relistening = false
   let resolveStopped!: () => void
   const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
   let stopping: Promise<void> | undefined
@@ -86,6 +88,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearTimeout(idleTimer)
+      clearInterval(socketWatch)
       await new Promise<void>((resolve) => {
         if (server === undefined) return resolve()
         server.close(() => resolve())
@@ -117,28 +120,52 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
     server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop() })
     removeQuietly(socket) // a stale socket from a crashed daemon; we hold the lock, so it is not live
-    // umask makes the socket 0600 from the moment it exists, not after a chmod race.
-    const previousUmask = process.umask(0o177)
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject)
-        server!.listen(socket, () => {
-          server!.off('error', reject)
-          resolve()
-        })
-      })
-    } finally {
-      process.umask(previousUmask)
-    }
-    if (process.platform !== 'win32') chmodSync(socket, 0o600)
+    await listenOn(server, socket)
     writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 })
     armIdle()
+    // Someone deleted the socket file (a tmp cleaner, rm -rf of the runtime dir): clients
+    // would see no daemon, and a new one cannot start while this one holds the lock. So
+    // this daemon notices and listens again, rather than lingering unreachable.
+    socketWatch = setInterval(() => {
+      if (stopping !== undefined || relistening || existsSync(socket)) return
+      relistening = true
+      log(`ccred daemon: socket ${socket} was removed; listening again`)
+      server!.close()
+      try {
+        ensurePrivateDir(dir)
+      } catch { /* listenOn reports it */ }
+      listenOn(server!, socket).catch((error: unknown) => {
+        log(`ccred daemon: cannot listen again (${(error as Error).message}); exiting`)
+        void stop()
+      }).finally(() => { relistening = false })
+    }, SOCKET_WATCH_INTERVAL_MS)
+    socketWatch.unref()
     log(`ccred daemon: listening on ${socket} (pid ${process.pid}, config ${path})`)
     return { socket, stopped, stop }
   } catch (error) {
     await stop()
     throw error
   }
+}
+
+/** How often the daemon checks that its socket file still exists. */
+const SOCKET_WATCH_INTERVAL_MS = 1_000
+
+async function listenOn(server: Server, socket: string): Promise<void> {
+  // umask makes the socket 0600 from the moment it exists, not after a chmod race.
+  const previousUmask = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(socket, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } finally {
+    process.umask(previousUmask)
+  }
+  if (process.platform !== 'win32') chmodSync(socket, 0o600)
 }
 
 /** `ccred daemon run`: foreground until a signal or `ccred daemon stop`. */

@@ -23,8 +23,17 @@ export async function discoverClient(options: OidcOptions, resolveSecret: Secret
   const issuerUrl = new URL(options.issuer)
   const insecureLoopback = issuerUrl.protocol === 'http:' && isLoopbackHost(issuerUrl.hostname)
   const auth = await clientAuthentication(client, options, resolveSecret)
+  // openid-client reads response bodies whole: every request of this client (discovery, token,
+  // exchange, revocation) goes through a fetch that stops at MAX_UPSTREAM_RESPONSE_BYTES.
+  const { boundedFetch } = await import('../net/bounded-fetch.js')
+  const fetchBounded = boundedFetch()
   try {
-    return await client.discovery(issuerUrl, options.clientId, undefined, auth, insecureLoopback ? { execute: [client.allowInsecureRequests] } : undefined)
+    const config = await client.discovery(issuerUrl, options.clientId, undefined, auth, {
+      [client.customFetch]: (url, init) => fetchBounded(url, init as RequestInit),
+      ...(insecureLoopback ? { execute: [client.allowInsecureRequests] } : {}),
+    })
+    config[client.customFetch] = (url, init) => fetchBounded(url, init as RequestInit)
+    return config
   } catch (error) {
     throw new CcredError('ERR_SOURCE_UNAVAILABLE', `oidc: discovery of ${options.issuer} failed: ${describeOidcError(error)}`, {
       hint: `check issuer in [profiles.${profile}.oidc] (ccred reads ${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration) and the network`,

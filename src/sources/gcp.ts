@@ -1,9 +1,12 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { AuthClient, IdTokenProvider } from 'google-auth-library'
+import { formatDurationMs } from '../config/duration.js'
 import { quoteShort } from '../config/fields.js'
 import { formatReference, type Reference } from '../config/references.js'
 import { CcredError } from '../errors.js'
+import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
+import { withDeadline } from '../net/deadline.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
 
 type GcpToken = 'access_token' | 'id_token'
@@ -20,6 +23,8 @@ interface GcpOptions {
   delegates: string[]
   /** Lifetime of an impersonated access token. */
   lifetimeMs: number
+  /** The longest one fetch may take, all of the library's requests and retries included. */
+  timeoutMs: number
   /** IAM Credentials API base URL (a Private Service Connect endpoint, say). */
   iamEndpoint: string | undefined
 }
@@ -55,6 +60,7 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
     const delegates = gcp.stringArray('delegates') ?? []
     const lifetimeMs = gcp.durationMs('lifetime', { fallbackMs: DEFAULT_IMPERSONATION_LIFETIME_MS, minMs: 1000, maxMs: MAX_IMPERSONATION_LIFETIME_MS }) ?? DEFAULT_IMPERSONATION_LIFETIME_MS
     const iamEndpoint = gcp.string('iam_endpoint')
+    const timeoutMs = gcp.durationMs('timeout', { fallbackMs: DEFAULT_GCP_TIMEOUT_MS, minMs: 100, maxMs: 5 * 60_000 }) ?? DEFAULT_GCP_TIMEOUT_MS
     if (token === 'id_token') {
       if (audience === undefined && !gcp.has('audience')) gcp.problem('audience', 'is required with token = "id_token" (the gateway URL, or the OAuth client id of IAP)')
       if (scopes !== undefined) gcp.problem('scopes', 'only applies with token = "access_token" (an ID token has an audience instead)')
@@ -85,6 +91,7 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
       impersonate,
       delegates,
       lifetimeMs,
+      timeoutMs,
       iamEndpoint: iamEndpoint?.replace(/\/$/, ''),
     }
   },
@@ -94,12 +101,41 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
   create(options) {
     return {
       kind: 'gcp',
-      fetch: (ctx) => fetchGoogleToken(options, ctx),
+      // google-auth-library has no overall deadline (gcp-metadata sets no timeout on Google Cloud).
+      fetch: (ctx) => withDeadline(fetchGoogleToken(options, ctx), options.timeoutMs, () => new CcredError('ERR_SOURCE_UNAVAILABLE', `gcp: Google did not answer within ${formatDurationMs(options.timeoutMs)}`, {
+        hint: 'check the network path to Google (or the metadata server), or raise `timeout`; ccred keeps serving a value that is still valid and retries with backoff',
+      })),
     }
   },
 }
 
 type GoogleAuthLibrary = typeof import('google-auth-library')
+
+/** The default `timeout`: the library itself has no overall one (gcp-metadata sets none on Google Cloud). */
+const DEFAULT_GCP_TIMEOUT_MS = 30_000
+
+/**
+ * Every client's HTTP layer (gaxios) reads a response body whole, whatever its
+ * size, unless told a limit: `maxContentLength` refuses a larger Content-Length,
+ * and `size` (handed to node-fetch, which gaxios uses on Node, proxy support
+ * included) stops reading a streamed body past it.
+ */
+const transporterOptions = { maxContentLength: MAX_UPSTREAM_RESPONSE_BYTES, size: MAX_UPSTREAM_RESPONSE_BYTES } as { maxContentLength: number }
+
+/**
+ * gcp-metadata (the metadata server, through GoogleAuth) uses gaxios's shared
+ * instance, which takes no per-client options: its defaults get the same limits,
+ * on the gaxios that gcp-metadata itself loads.
+ */
+let metadataBounded = false
+async function boundMetadataReads(): Promise<void> {
+  if (metadataBounded) return
+  const { createRequire } = await import('node:module')
+  const auth = createRequire(createRequire(import.meta.url).resolve('google-auth-library'))
+  const gaxios = createRequire(auth.resolve('gcp-metadata'))('gaxios') as { instance: { defaults: Record<string, unknown> } }
+  Object.assign(gaxios.instance.defaults, transporterOptions)
+  metadataBounded = true
+}
 
 /**
  * Builds the clients afresh on every fetch: the library caches tokens until 5
@@ -107,6 +143,7 @@ type GoogleAuthLibrary = typeof import('google-auth-library')
  */
 async function fetchGoogleToken(options: GcpOptions, ctx: FetchContext): Promise<Credential> {
   const lib = await import('google-auth-library')
+  await boundMetadataReads()
   // The source identity needs cloud-platform to call the IAM Credentials API.
   const sourceScopes = options.impersonate === undefined ? options.scopes : [CLOUD_PLATFORM]
   const base = options.credentials === undefined
@@ -115,6 +152,7 @@ async function fetchGoogleToken(options: GcpOptions, ctx: FetchContext): Promise
   const client = options.impersonate === undefined
     ? base
     : new lib.Impersonated({
+        transporterOptions,
         sourceClient: base,
         targetPrincipal: options.impersonate,
         delegates: options.delegates,
@@ -148,7 +186,7 @@ async function fetchGoogleToken(options: GcpOptions, ctx: FetchContext): Promise
           hint: `set impersonate = "<service account>" in [profiles.${ctx.profile}.gcp]: the ID token is then minted for that service account`,
         })
       }
-      const idTokens = new lib.IdTokenClient({ targetAudience: options.audience!, idTokenProvider: client as unknown as IdTokenProvider })
+      const idTokens = new lib.IdTokenClient({ transporterOptions, targetAudience: options.audience!, idTokenProvider: client as unknown as IdTokenProvider })
       await idTokens.getRequestHeaders()
       value = idTokens.credentials.id_token
       expiryMs = idTokens.credentials.expiry_date
@@ -168,7 +206,7 @@ async function fetchGoogleToken(options: GcpOptions, ctx: FetchContext): Promise
 
 /** ADC: GOOGLE_APPLICATION_CREDENTIALS, gcloud's well-known file, then the metadata server. */
 async function applicationDefaultClient(lib: GoogleAuthLibrary, scopes: string[]): Promise<AuthClient> {
-  const auth = new lib.GoogleAuth({ scopes, projectId: UNUSED_PROJECT_ID })
+  const auth = new lib.GoogleAuth({ scopes, projectId: UNUSED_PROJECT_ID, clientOptions: { transporterOptions } })
   try {
     return await auth.getClient()
   } catch (error) {
@@ -223,17 +261,17 @@ async function referencedClient(lib: GoogleAuthLibrary, text: string, ref: Refer
       case 'service_account': {
         if (typeof json.client_email !== 'string' || typeof json.private_key !== 'string') throw invalid('a service_account key needs "client_email" and "private_key"')
         if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(json.private_key)) throw invalid('"private_key" is not a PEM private key')
-        const client = new lib.JWT({ scopes })
+        const client = new lib.JWT({ scopes, transporterOptions })
         client.fromJSON(json)
         return client
       }
       case 'external_account': {
-        const client = lib.ExternalAccountClient.fromJSON({ ...(json as object), scopes } as Parameters<typeof lib.ExternalAccountClient.fromJSON>[0])
+        const client = lib.ExternalAccountClient.fromJSON({ ...(json as object), scopes, transporterOptions } as Parameters<typeof lib.ExternalAccountClient.fromJSON>[0])
         if (client === null) throw invalid('the external_account config names no credential_source ccred can use')
         return client
       }
       case 'authorized_user': {
-        const client = new lib.UserRefreshClient()
+        const client = new lib.UserRefreshClient({ transporterOptions })
         client.fromJSON(json)
         return client
       }

@@ -45,6 +45,7 @@ export class VaultClient {
 
   static async create(options: VaultClientOptions): Promise<VaultClient> {
     const { default: nodeVault } = await import('node-vault')
+    await capResponseSize()
     const vault = nodeVault({
       endpoint: options.address,
       apiVersion: 'v1',
@@ -80,7 +81,12 @@ export class VaultClient {
       timer.unref()
     })
     try {
-      return await Promise.race([fn(this.vault, this.requestOptions(token)), deadline])
+      const result = await Promise.race([fn(this.vault, this.requestOptions(token)), deadline])
+      // axios hands back a body that does not parse as JSON as a plain string, and node-vault
+      // passes it on: without this check an HTML error page from a proxy on the way would
+      // surface as a misleading "holds no fields".
+      if (typeof result === 'string' && result.trim() !== '') throw new VaultTransportError('other', 'the answer is not JSON (is something else answering at this address, such as a proxy?)')
+      return result
     } catch (error) {
       throw classify(error, this.options.timeoutMs)
     } finally {
@@ -96,6 +102,27 @@ export class VaultClient {
   write(path: string, body: Record<string, unknown>, token?: string): Promise<VaultBody> {
     return this.call((vault, options) => vault.write(path, body, options) as Promise<VaultBody>, token)
   }
+}
+
+/** A Vault answer is a few KiB; anything near this is not Vault (a proxy's error page, a hostile server). */
+export const MAX_VAULT_RESPONSE_BYTES = 1024 * 1024
+
+/**
+ * Bounds what node-vault reads. node-vault passes no size option through to axios
+ * (its per-call wrapper forwards timeout and agents only), and axios by default
+ * reads a body of any size into memory: a misbehaving upstream sending 50 MB would
+ * grow the daemon by that much before the timeout. axios.create() merges
+ * axios.defaults into each instance, so the cap is set on the axios module
+ * node-vault itself requires, before the client is created. Nothing else in ccred
+ * uses axios.
+ */
+async function capResponseSize(): Promise<void> {
+  const { createRequire } = await import('node:module')
+  const fromHere = createRequire(import.meta.url)
+  const axios = createRequire(fromHere.resolve('node-vault'))('axios') as { default?: { defaults: Record<string, unknown> }; defaults?: Record<string, unknown> }
+  const defaults = (axios.defaults ?? axios.default?.defaults)!
+  defaults.maxContentLength = MAX_VAULT_RESPONSE_BYTES
+  defaults.maxBodyLength = MAX_VAULT_RESPONSE_BYTES
 }
 
 /** A Vault JSON response (https://developer.hashicorp.com/vault/api-docs#http-status-codes). */

@@ -24,6 +24,7 @@ describe('gcp options', () => {
       impersonate: undefined,
       delegates: [],
       lifetimeMs: 3_600_000,
+      timeoutMs: 30_000,
       iamEndpoint: undefined,
     })
   })
@@ -47,6 +48,7 @@ iam_endpoint = "https://iamcredentials-psc.p.googleapis.com/"
       impersonate: 'gw@proj.iam.gserviceaccount.com',
       delegates: ['d@proj.iam.gserviceaccount.com'],
       lifetimeMs: 3_600_000,
+      timeoutMs: 30_000,
       iamEndpoint: 'https://iamcredentials-psc.p.googleapis.com',
     })
     assert.equal(secretName, 'gcp-ci-key')
