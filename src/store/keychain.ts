@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import { CcredError } from '../errors.js'
+import { withDeadline } from '../net/deadline.js'
 import { KEYCHAIN_SERVICE, type SecretStore } from './store.js'
 
 interface Keytar {
@@ -39,18 +40,11 @@ function loadKeytar(): Promise<Keytar> {
 
 async function call<T>(what: string, operation: (keytar: Keytar) => Promise<T>): Promise<T> {
   const keytar = await loadKeytar()
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(`${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`)), KEYCHAIN_TIMEOUT_MS)
-    timer.unref()
-  })
   try {
-    return await Promise.race([operation(keytar), timeout])
+    return await withDeadline(operation(keytar), KEYCHAIN_TIMEOUT_MS, () => unavailable(`${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`))
   } catch (error) {
     if (error instanceof CcredError) throw error
     throw unavailable(`${what} failed (${(error as Error).message.split('\n')[0]})`, error)
-  } finally {
-    clearTimeout(timer)
   }
 }
 

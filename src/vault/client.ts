@@ -1,4 +1,5 @@
 import type NodeVault from 'node-vault'
+import { withDeadline } from '../net/deadline.js'
 
 /** Vault answered with an error status; `errors` is its `{"errors": [...]}` body. */
 export class VaultHttpError extends Error {
@@ -74,14 +75,9 @@ export class VaultClient {
    * its token and no request carries a token it should not.
    */
   async call<T>(fn: (vault: NodeVault.client, requestOptions: VaultRequestOptions) => Promise<T>, token?: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      // Real time: a network deadline is not the broker's (injectable) clock.
-      timer = setTimeout(() => reject(new VaultTransportError('timeout', `no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs + 250)
-      timer.unref()
-    })
     try {
-      const result = await Promise.race([fn(this.vault, this.requestOptions(token)), deadline])
+      const result = await withDeadline(fn(this.vault, this.requestOptions(token)), this.options.timeoutMs + 250,
+        () => new VaultTransportError('timeout', `no answer within ${this.options.timeoutMs} ms`))
       // axios hands back a body that does not parse as JSON as a plain string, and node-vault
       // passes it on: without this check an HTML error page from a proxy on the way would
       // surface as a misleading "holds no fields".
@@ -90,7 +86,6 @@ export class VaultClient {
     } catch (error) {
       throw classify(error, this.options.timeoutMs)
     } finally {
-      clearTimeout(timer)
       this.vault.token = ''
     }
   }
