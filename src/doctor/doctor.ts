@@ -135,7 +135,7 @@ async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSetti
   try {
     const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs, forceRefresh: false }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
-    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${describeCredential(issued.value)}, ${issued.value.length} chars, ${expiresIn}`)
+    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(issued.value)}, ${issued.value.length} chars, ${expiresIn}`)
     if (issued.warning !== undefined) add(`profile ${profile.name} lifetime`, 'warn', issued.warning)
     else if (issued.expiresAt !== undefined) {
       add(`profile ${profile.name} lifetime`, 'ok', `outlives the helper TTL ${formatDurationMs(ttlMs)} (${ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`}) + skew ${formatDurationMs(skewMs)}`)
@@ -147,12 +147,12 @@ async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSetti
 }
 
 /** The kind of a credential, never its value: a JWT's header and a few claims, else "opaque". */
-export function describeCredential(value: string): string {
-  const parts = value.split('.')
-  if (parts.length !== 3) return 'opaque token'
+export async function describeCredential(value: string): Promise<string> {
+  if (value.split('.').length !== 3) return 'opaque token'
   try {
-    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>
-    const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>
+    const { decodeJwt, decodeProtectedHeader } = await import('jose')
+    const header = decodeProtectedHeader(value)
+    const claims = decodeJwt(value)
     const summary = ['iss', 'sub', 'aud'].filter((name) => claims[name] !== undefined).map((name) => `${name}=${JSON.stringify(claims[name]).slice(0, 60)}`)
     return `JWT (${String(header.alg)}${summary.length > 0 ? `; ${summary.join(', ')}` : ''})`
   } catch {
