@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../clock.js'
-import { formatDurationMs } from '../config/duration.js'
+import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/load.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
 import type { Credential, FetchContext, Source } from '../sources/source.js'
@@ -311,9 +311,8 @@ export class Broker {
   #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
-    // Up to whole seconds: a fetch takes a few ms and JWT expiry has whole seconds, and
-    // "1m59s" for a 2m lifetime reads as a bug.
-    const lifetimeMs = Math.ceil((expiresAtMs - cached.fetchedAtMs) / 1000) * 1000
+    // "1m59s" for a 2m lifetime would read as a bug.
+    const lifetimeMs = lifetimeInWholeSecondsMs(expiresAtMs - cached.fetchedAtMs)
     const { skewMs } = this.#settings()
     if (lifetimeMs >= callerTtlMs + skewMs) return entry.warning
     const suggestedTtlMs = Math.max(1000, Math.floor((lifetimeMs - skewMs > 0 ? lifetimeMs - skewMs : lifetimeMs / 2) / 1000) * 1000)

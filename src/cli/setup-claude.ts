@@ -7,6 +7,7 @@ import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode,
 import { requestCredential } from '../client/credentials.js'
 import { requestDaemon, unwrap } from '../client/transport.js'
 import { withInProcessService } from '../client/in-process.js'
+import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { socketPath, stateDir } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { usageError, type Io } from './io.js'
@@ -119,8 +120,7 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
   } catch {
     // No daemon (CCRED_NO_DAEMON): what is left is a safe lower bound.
   }
-  // Whole seconds, rounded up: a JWT's expiry has whole seconds, so a 1h token measures 59m59.x s.
-  return helperTtlFor(Math.ceil(lifetimeMs / 1000) * 1000, skewMs)
+  return helperTtlFor(lifetimeInWholeSecondsMs(lifetimeMs), skewMs)
 }
 
 function report(plan: SetupPlan, dryRun: boolean, io: Io): void {

@@ -30,6 +30,14 @@ export function requireDurationMs(text: string, where: string): number {
 }
 
 /** 330000 -> "5m30s"; for messages and status, not for parsing back exactly. */
+/**
+ * A lifetime measured from a fetch, in whole seconds rounded up: the fetch itself takes
+ * a few ms and JWT expiry has whole seconds, so a 2m token measures 1m59.x s.
+ */
+export function lifetimeInWholeSecondsMs(ms: number): number {
+  return Math.ceil(ms / 1000) * 1000
+}
+
 export function formatDurationMs(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms)
   const sign = ms < 0 ? '-' : ''
