@@ -11,6 +11,7 @@ import { startGateway } from '../helpers/gateway.js';
 import { startForwardProxy } from '../helpers/forward-proxy.js';
 import { runClaude, claudeAvailable } from '../helpers/claude.js';
 import type { RunClaudeResult } from '../helpers/claude.js';
+import { shQuote } from '../helpers/claude-world.js';
 
 let root = '';
 before(() => {
@@ -27,9 +28,6 @@ function scratch(name: string): { dir: string; home: string } {
   return { dir, home };
 }
 
-function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /**
  * Writes an executable sh script that, on each run, bumps a counter, logs the run's time (ms),

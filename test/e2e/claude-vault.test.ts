@@ -4,8 +4,8 @@
 // old key after a rotation in Vault: Claude Code re-runs the helper, ccred re-reads Vault.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { delimiter, dirname } from 'node:path'
-import { claudeAvailable, runClaude, type RunClaudeResult } from '../helpers/claude.js'
+import { runClaude, type RunClaudeResult } from '../helpers/claude.js'
+import { claudeEnv, claudeMissing, describeRun as describeClaudeRun, helperCommand } from '../helpers/claude-world.js'
 import { startGateway, type RecordedRequest } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'
 import { startVaultServer } from '../helpers/vault-server.js'
@@ -13,33 +13,11 @@ import { startVaultServer } from '../helpers/vault-server.js'
 const CLAUDE_TIMEOUT_MS = 90_000
 const TEST_TIMEOUT_MS = CLAUDE_TIMEOUT_MS + 30_000
 
-function claudeMissing(t: { skip(message?: string): void; diagnostic(message: string): void }): boolean {
-  const availability = claudeAvailable()
-  if (availability.ok) return false
-  t.diagnostic(`skipped: ${availability.reason}`)
-  t.skip(availability.reason)
-  return true
-}
-
-const shQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
-
-/** The sandbox's directories and this node on PATH, plus what the daemon needs to reach Vault. */
-function claudeEnv(sandbox: Sandbox, extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const name of ['XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME', 'CCRED_RUNTIME_DIR']) env[name] = sandbox.env[name]!
-  env.PATH = [dirname(process.execPath), process.env.PATH ?? '/usr/bin:/bin'].join(delimiter)
-  return { ...env, ...extra }
-}
-
 const messages = (requests: RecordedRequest[]) => requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/messages'))
 
+/** What Claude Code and the daemon did, with the gateway's view, for a failing assertion. */
 function describeRun(run: RunClaudeResult, sandbox: Sandbox, requests: RecordedRequest[]): string {
-  return [
-    `claude: code=${run.code} signal=${run.signal} timedOut=${run.timedOut} ${run.durationMs} ms`,
-    `stdout: ${run.stdout.trim()}`, `stderr: ${run.stderr.trim()}`,
-    `gateway: ${requests.map((r) => `${r.method} ${r.path} ${r.status ?? '-'}`).join('; ')}`,
-    `audit:\n${sandbox.auditLog().trim()}`, `daemon log:\n${sandbox.daemonLog().trim()}`,
-  ].join('\n')
+  return describeClaudeRun(run, sandbox, `gateway: ${requests.map((r) => `${r.method} ${r.path} ${r.status ?? '-'}`).join('; ')}`)
 }
 
 test('claude + ccred get on a vault profile: the gateway receives the key kept in Vault; a rotated key reaches Claude Code after a 401', { timeout: TEST_TIMEOUT_MS * 2 }, async (t) => {
@@ -63,7 +41,7 @@ path = "secret/litellm/claude-code"
 field = "api_key"
 `)
     const env = claudeEnv(sandbox, { ANTHROPIC_BASE_URL: gateway.url, VAULT_ROLE_ID: ids.roleId, VAULT_SECRET_ID: ids.secretId })
-    const settings = { apiKeyHelper: `${shQuote(process.execPath)} ${shQuote(sandbox.cliPath)} get litellm` }
+    const settings = { apiKeyHelper: helperCommand(sandbox, 'get litellm', true) }
 
     const first = await runClaude({ home: sandbox.home, settings, env, timeoutMs: CLAUDE_TIMEOUT_MS })
     assert.equal(first.code, 0, describeRun(first, sandbox, gateway.requests))
