@@ -87,10 +87,14 @@ export function serializeSettings(settings: Settings, indent: string): string {
   return `${JSON.stringify(settings, null, indent)}\n`
 }
 
-/** Atomic replace (temp file + rename) keeping the file's mode; creates the directory if needed. */
-export function writeFileAtomic(path: string, text: string): void {
+/**
+ * Atomic replace (temp file + rename) keeping the file's mode, or taking `modeOf`'s
+ * (a backup must be no more readable than the file it copies, which may hold a key);
+ * creates the directory if needed.
+ */
+export function writeFileAtomic(path: string, text: string, modeOf: string = path): void {
   mkdirSync(dirname(path), { recursive: true })
-  const mode = existsSync(path) ? statSync(path).mode & 0o777 : 0o644
+  const mode = existsSync(modeOf) ? statSync(modeOf).mode & 0o777 : 0o644
   const temp = join(dirname(path), `.${randomBytes(6).toString('hex')}.ccred-tmp`)
   try {
     writeFileSync(temp, text, { mode })

@@ -191,7 +191,7 @@ export function applyFilePlan(plan: FilePlan, profile: string, ledgerPath: strin
   const entry: LedgerEntry = previous ?? { profile, at: now.toISOString(), existed: plan.file.exists, changes: [] }
   if (previous === undefined && plan.file.exists) {
     entry.backupPath = `${plan.file.path}.ccred-backup`
-    writeFileAtomic(entry.backupPath, plan.file.text)
+    writeFileAtomic(entry.backupPath, plan.file.text, plan.file.path)
   }
   for (const change of plan.changes) {
     const known = entry.changes.find((c) => keyName(c.key) === keyName(change.key))

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { startGateway } from '../helpers/gateway.js'
@@ -40,6 +40,7 @@ describe('ccred setup claude', () => {
     const box = sandbox()
     const original = '{\n    "model": "opus",\n    "permissions": { "allow": ["Bash(ls)"] },\n    "env": { "FOO": "bar", "ANTHROPIC_API_KEY": "sk-canary-leftover-77" }\n}\n'
     writeJson(userSettings(box), original)
+    chmodSync(userSettings(box), 0o600)
 
     const dry = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix', '--dry-run'])
     assert.equal(dry.code, 0, dry.stderr)
@@ -64,6 +65,8 @@ describe('ccred setup claude', () => {
     })
     assert.match(written, /^\{\n {4}"model"/, 'the file keeps its 4-space indentation')
     assert.equal(read(`${userSettings(box)}.ccred-backup`), original)
+    assert.equal(statSync(`${userSettings(box)}.ccred-backup`).mode & 0o777, 0o600, 'the backup (which holds the removed key) is as private as the file')
+    assert.equal(statSync(userSettings(box)).mode & 0o777, 0o600, 'the rewritten file keeps its mode')
     for (const output of [dry.stdout, dry.stderr, done.stdout, done.stderr, read(join(box.stateDir, 'claude-setup.json'))]) {
       assert.ok(!output.includes('sk-canary-leftover-77'), 'a removed secret is never shown or recorded')
     }
