@@ -38,7 +38,11 @@ export function templateProblems(value: unknown, where: string): string[] {
   if (typeof value === 'boolean') return []
   if (Array.isArray(value)) return value.flatMap((item, index) => templateProblems(item, `${where}[${index}]`))
   if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
-    return Object.entries(value).flatMap(([key, item]) => templateProblems(item, `${where}.${key}`))
+    // Names are never templated: a "${" in one would go out literally, which is never what was meant.
+    return Object.entries(value).flatMap(([key, item]) => [
+      ...(key.includes('${') ? [`${where}: the claim name "${key.slice(0, 40)}" has "\${": claim names are not templated, only values`] : []),
+      ...templateProblems(item, `${where}.${key}`),
+    ])
   }
   return [`${where}: expected a string, number, boolean, array or table`]
 }

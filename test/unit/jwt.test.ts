@@ -213,6 +213,7 @@ describe('jwt source: config errors, all in one message', () => {
     assert.match(await configProblem('algorithm = "ES256"\nkey = "env:K"\nlifetime = "5s"'), /profiles\.gw\.jwt\.lifetime: "5s" is too short \(at least 30000 ms\)/)
     assert.match(await configProblem('algorithm = "ES256"\nkey = "env:K"\nlifetime = "48h"'), /profiles\.gw\.jwt\.lifetime: "48h" is too long/)
     assert.match(await configProblem('key = "env:K"'), /profiles\.gw\.jwt\.algorithm: is required \(one of HS256/)
+    assert.match(await configProblem('algorithm = "ES256"\nkey = "env:K"\nclaims = { "${USER}" = "x" }'), /profiles\.gw\.jwt\.claims: the claim name "\$\{USER\}" has "\$\{": claim names are not templated, only values/)
     const config = await parseConfig('[profiles.gw]\nsource = "jwt"\n', '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
     assert.match(config.invalidProfiles.get('gw')!.message, /profiles\.gw\.jwt: is required \(a \[profiles\.gw\.jwt\] table\)/)
   })
