@@ -115,6 +115,9 @@ async function pushUntilAnswered(path: string, head: string, piece: Buffer, tota
     const flushed = socket.write(piece)
     writtenBytes += piece.length
     if (!flushed) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed, new Promise((resolve) => socket.once('data', resolve))])
+    // Let an answer that has arrived be seen: small pieces fit the kernel's socket buffer,
+    // so without yielding the loop could write everything before any 'data' event runs.
+    else await new Promise((resolve) => setImmediate(resolve))
   }
   socket.end()
   let timer: NodeJS.Timeout | undefined
