@@ -14,9 +14,13 @@ export async function loadOidcModule(): Promise<OidcModule> {
 }
 
 /**
- * Discovers the issuer and builds the client. Plain-http requests are allowed only
- * for a loopback issuer (a test IdP on 127.0.0.1); config parsing refuses http
- * anywhere else, and this checks again so no path weakens https for a real IdP.
+ * Discovers the issuer and builds the client. An issuer URL is tried as the specs say:
+ * OpenID Connect discovery first (`<issuer>/.well-known/openid-configuration`), then
+ * RFC 8414 authorization-server metadata (`/.well-known/oauth-authorization-server`,
+ * inserted before the issuer's path), which is all a plain OAuth server such as the
+ * Claude apps gateway publishes. Plain-http requests are allowed only for a loopback
+ * issuer (a test IdP on 127.0.0.1); config parsing refuses http anywhere else, and this
+ * checks again so no path weakens https for a real IdP.
  */
 export async function discoverClient(options: OidcOptions, resolveSecret: SecretResolver, profile: string): Promise<OidcConfiguration> {
   const client = await loadOidcModule()
@@ -27,19 +31,28 @@ export async function discoverClient(options: OidcOptions, resolveSecret: Secret
   // exchange, revocation) goes through a fetch that stops at MAX_UPSTREAM_RESPONSE_BYTES.
   const { boundedFetch } = await import('../net/bounded-fetch.js')
   const fetchBounded = boundedFetch()
+  const discover = (algorithm: 'oidc' | 'oauth2') => client.discovery(issuerUrl, options.clientId, undefined, auth, {
+    algorithm,
+    [client.customFetch]: (url, init) => fetchBounded(url, init as RequestInit),
+    ...(insecureLoopback ? { execute: [client.allowInsecureRequests] } : {}),
+  })
+  let config: OidcConfiguration
   try {
-    const config = await client.discovery(issuerUrl, options.clientId, undefined, auth, {
-      [client.customFetch]: (url, init) => fetchBounded(url, init as RequestInit),
-      ...(insecureLoopback ? { execute: [client.allowInsecureRequests] } : {}),
-    })
-    config[client.customFetch] = (url, init) => fetchBounded(url, init as RequestInit)
-    return config
-  } catch (error) {
-    throw new CcredError('ERR_SOURCE_UNAVAILABLE', `oidc: discovery of ${options.issuer} failed: ${describeOidcError(error)}`, {
-      hint: `check issuer in [profiles.${profile}.oidc] (ccred reads ${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration) and the network`,
-      cause: error,
-    })
+    config = await discover('oidc')
+  } catch (oidcError) {
+    try {
+      config = await discover('oauth2')
+    } catch (oauthError) {
+      // Both failed: report the OpenID Connect failure (the common case) and keep both as the cause.
+      const base = options.issuer.replace(/\/$/, '')
+      throw new CcredError('ERR_SOURCE_UNAVAILABLE', `oidc: discovery of ${options.issuer} failed: ${describeOidcError(oidcError)}; RFC 8414 metadata: ${describeOidcError(oauthError)}`, {
+        hint: `check issuer in [profiles.${profile}.oidc] (ccred reads ${base}/.well-known/openid-configuration, then the RFC 8414 /.well-known/oauth-authorization-server) and the network`,
+        cause: new AggregateError([oidcError, oauthError], 'OpenID Connect discovery and RFC 8414 metadata both failed'),
+      })
+    }
   }
+  config[client.customFetch] = (url, init) => fetchBounded(url, init as RequestInit)
+  return config
 }
 
 async function clientAuthentication(client: OidcModule, options: OidcOptions, resolveSecret: SecretResolver): Promise<Oidc.ClientAuth> {

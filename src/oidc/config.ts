@@ -35,6 +35,8 @@ export interface OidcOptions {
   loginTimeoutMs: number
 }
 
+/** The client_id sent when a login profile names none. */
+export const DEFAULT_CLIENT_ID = 'ccred'
 export const DEFAULT_SCOPES = ['openid', 'offline_access']
 export const DEFAULT_LOGIN_TIMEOUT_MS = 300_000
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -47,10 +49,14 @@ export function parseOidcTable(oidc: TableReader): OidcOptions {
     const problem = issuerProblem(issuer)
     if (problem !== undefined) oidc.problem('issuer', problem)
   }
-  const clientId = oidc.string('client_id', { required: true })
   const grant = oidc.oneOf('grant', ['authorization_code', 'client_credentials'] as const, 'authorization_code')
   const clientSecret = oidc.reference('client_secret')
   const privateKey = oidc.reference('private_key')
+  // A public client that signs a person in may leave client_id out: some servers (the
+  // Claude apps gateway) ignore it, and a registered client is named anyway. A client
+  // that authenticates (a secret, a key, a service account) is always named.
+  const clientAuthenticates = grant === 'client_credentials' || clientSecret !== undefined || privateKey !== undefined
+  const clientId = (clientAuthenticates ? oidc.string('client_id', { required: true }) : oidc.string('client_id')) ?? DEFAULT_CLIENT_ID
   if (clientSecret !== undefined && privateKey !== undefined) oidc.problem('private_key', 'set either client_secret or private_key, not both')
   if (grant === 'client_credentials' && clientSecret === undefined && privateKey === undefined) {
     oidc.problem('grant', 'client_credentials needs client_secret or private_key (a reference such as "env:OIDC_CLIENT_SECRET")')
@@ -69,7 +75,7 @@ export function parseOidcTable(oidc: TableReader): OidcOptions {
   oidc.rejectUnknownKeys()
   const options: OidcOptions = {
     issuer: issuer ?? 'https://invalid.example',
-    clientId: clientId ?? '',
+    clientId,
     grant,
     scopes,
     token,
