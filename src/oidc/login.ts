@@ -25,6 +25,26 @@ export interface LoginResult {
 }
 
 /**
+ * The flow asked for, or for `auto` the browser where one can open and the server has an
+ * authorization endpoint; a server with only the device grant (the Claude apps gateway)
+ * gets the device flow. `--browser` against such a server is the user's mistake, said so.
+ */
+function chooseFlow(input: LoginInput, decision: { loopback: boolean }): 'browser' | 'device' {
+  const browserPossible = offersAuthorizationEndpoint(input.config)
+  if (input.flow === 'auto') return decision.loopback && browserPossible ? 'browser' : 'device'
+  if (input.flow === 'browser' && !browserPossible) {
+    throw new CcredError('ERR_USAGE', `${input.options.issuer} offers no authorization endpoint, so there is no browser sign-in for profile ${input.profile}`, {
+      hint: `sign in with the device code flow: ccred login ${input.profile} --device`,
+    })
+  }
+  return input.flow
+}
+
+function offersAuthorizationEndpoint(config: OidcConfiguration): boolean {
+  return typeof config.serverMetadata().authorization_endpoint === 'string'
+}
+
+/**
  * Signs a person in and files the refresh token in the secret store. Nothing is
  * written unless the sign-in succeeded, so a timeout or an IdP error leaves no residue.
  */
@@ -32,8 +52,8 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
   const { io, profile, options } = input
   const stderr = io.stderr as Io['stderr'] & { isTTY?: boolean }
   const decision = decideBrowser(io.env)
-  const flow = input.flow === 'auto' ? (decision.loopback ? 'browser' : 'device') : input.flow
-  if (input.flow === 'auto' && flow === 'device') io.stderr.write(`ccred: using the device code flow (${decision.reason})\n`)
+  const flow = chooseFlow(input, decision)
+  if (input.flow === 'auto' && flow === 'device') io.stderr.write(`ccred: using the device code flow (${offersAuthorizationEndpoint(input.config) ? decision.reason : `${options.issuer} offers only the device code flow`})\n`)
   // Started once the URL or code is shown, stopped when the flow settles.
   let waiting: Progress | undefined
   let tokens: TokenResponse
