@@ -20,7 +20,7 @@ export async function runLogout(profileName: string, io: Io): Promise<number> {
     if (refreshToken !== undefined) revoked = await revoke(refreshToken)
     const deleted = await store.delete(name)
     await purgeCachedValue(profileName, io)
-    io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'}; ${revoked}\n`)
+    io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'} and the cached token forgotten; ${revoked}\n`)
     return 0
 
     async function revoke(token: string): Promise<string> {
@@ -28,7 +28,7 @@ export async function runLogout(profileName: string, io: Io): Promise<number> {
       try {
         const context = service.fetchContext(profile)
         const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
-        if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} offers no revocation endpoint (the token stays valid there until it expires)`
+        if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} has no revocation endpoint, so nothing was revoked there (its session ends when its tokens expire)`
         await client.tokenRevocation(config, token, { token_type_hint: 'refresh_token' })
         return `revoked at ${oidc.issuer}`
       } catch (error) {

@@ -83,7 +83,10 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
   }
   if (tokens.refresh_token === undefined) {
     throw new CcredError('ERR_SOURCE_OUTPUT', `login for profile ${profile}: the identity provider returned no refresh token, so ccred could not renew tokens without asking again`, {
-      hint: `add "offline_access" to scopes in [profiles.${profile}.oidc] and allow the refresh_token grant for client ${options.clientId} at the identity provider`,
+      hint: offersAuthorizationEndpoint(input.config)
+        ? `add "offline_access" to scopes in [profiles.${profile}.oidc] and allow the refresh_token grant for client ${options.clientId} at the identity provider`
+        // A device-only server such as the Claude apps gateway hands back its own IdP's refresh token.
+        : `ask the operator of ${options.issuer} to let its identity provider issue refresh tokens (the Claude apps gateway: offline_access, and oidc.extra_auth_params prompt: consent where the IdP needs it)`,
     })
   }
   await input.store.set(refreshTokenName(profile), tokens.refresh_token)
