@@ -5,12 +5,14 @@
 // flow (the only grant offered), hands the gateway's JWT to Claude Code as apiKeyHelper, and
 // recovers from a jwt_secret rotation through Claude Code's 401 re-run and the broker's re-issue.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { decodeJwt } from 'jose'
 import { chromiumPath, launchBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
 import { runClaude } from '../helpers/claude.js'
 import { freeLoopbackPort, startClaudeGateway, startGatewayIdp, type ClaudeGateway, type GatewayIdp } from '../helpers/claude-gateway.js'
-import { claudeEnv, claudeMissing, describeRun, helperCommand } from '../helpers/claude-world.js'
+import { claudeEnv, claudeMissing, describeRun } from '../helpers/claude-world.js'
 import { startGateway as startUpstream, type Gateway as Upstream } from '../helpers/gateway.js'
 import { postgresMissing, startPostgres, type PostgresCluster } from '../helpers/postgres.js'
 import { Sandbox } from '../helpers/sandbox.js'
@@ -117,10 +119,19 @@ issuer = "${gateway.url}"
     if (claims2.iat !== claims1.iat) assert.notEqual(token2, token1, 'a token minted in another second differs')
     assert.equal(await askGateway(running, token2), 200, details())
 
-    // Claude Code answers through the gateway with ccred as its apiKeyHelper.
-    const settings = { apiKeyHelper: helperCommand(sandbox, 'get gw') }
-    const env = claudeEnv(sandbox, { ANTHROPIC_BASE_URL: running.url })
-    const firstRun = await runClaude({ home: sandbox.home, settings, env, timeoutMs: CLAUDE_TIMEOUT_MS })
+    // Claude Code answers through the gateway with ccred as its apiKeyHelper, as `setup claude` writes it.
+    const setup = await sandbox.run(['setup', 'claude', 'gw', '--gateway', running.url], { timeoutMs: 20_000 })
+    assert.equal(setup.code, 0, setup.stderr)
+    const written = JSON.parse(readFileSync(join(sandbox.home, '.claude', 'settings.json'), 'utf8')) as { apiKeyHelper?: string; env?: Record<string, string> }
+    assert.match(written.apiKeyHelper ?? '', / get gw$/)
+    assert.equal(written.env?.ANTHROPIC_BASE_URL, running.url)
+    assert.equal(written.env?.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC, '1')
+    const doctor = await sandbox.run(['doctor', 'gw'], { timeoutMs: 30_000 })
+    assert.equal(doctor.code, 0, doctor.stdout)
+    assert.match(doctor.stdout, /^claude credential +ok +Claude Code sends the apiKeyHelper value/m)
+    assert.ok(!doctor.stdout.includes(token2), 'doctor never prints the token')
+    const env = claudeEnv(sandbox)
+    const firstRun = await runClaude({ home: sandbox.home, env, timeoutMs: CLAUDE_TIMEOUT_MS })
     assert.equal(firstRun.code, 0, describeRun(firstRun, sandbox, details()))
     assert.match(firstRun.stdout, /pong/)
     const upstreamCalls = upstream.requests.filter((request) => request.method === 'POST' && request.path.startsWith('/v1/messages'))
@@ -130,7 +141,7 @@ issuer = "${gateway.url}"
     await running.rotateSecret()
     assert.equal(await askGateway(running, token2), 401, details())
     const reissuesBefore = sandbox.auditLines().filter((line) => line.served === 'reissue').length
-    const secondRun = await runClaude({ home: sandbox.home, settings, env, timeoutMs: CLAUDE_TIMEOUT_MS })
+    const secondRun = await runClaude({ home: sandbox.home, env, timeoutMs: CLAUDE_TIMEOUT_MS })
     assert.equal(secondRun.code, 0, describeRun(secondRun, sandbox, details()))
     assert.match(secondRun.stdout, /pong/)
     assert.ok(sandbox.auditLines().filter((line) => line.served === 'reissue').length > reissuesBefore, `Claude Code's re-run after the 401 got a re-issued token\n${details()}`)
