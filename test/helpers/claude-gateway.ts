@@ -17,6 +17,10 @@ export const GATEWAY_CLIENT_ID = 'claude-gateway'
 const GATEWAY_READY_TIMEOUT_MS = 30_000
 const GATEWAY_STOP_TIMEOUT_MS = 10_000
 
+/** Gateways still running: killed if the test process exits before stopping them (a timeout, a crash). */
+const runningGateways = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of runningGateways) child.kill('SIGKILL') })
+
 export interface GatewayIdp {
   issuer: string
   clientSecret: string
@@ -145,6 +149,8 @@ export async function startClaudeGateway(input: ClaudeGatewayInput): Promise<Cla
     }
     const started = spawn(claudeBin(), ['gateway', '--config', configPath], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
     child = started
+    runningGateways.add(started)
+    started.once('exit', () => runningGateways.delete(started))
     started.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
     started.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
     const deadline = Date.now() + GATEWAY_READY_TIMEOUT_MS

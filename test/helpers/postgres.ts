@@ -19,6 +19,10 @@ export interface PostgresCluster {
 }
 
 const PG_USER = 'ccred'
+
+/** Servers still running: killed if the test process exits before stopping them (a timeout, a crash). */
+const running = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of running) child.kill('SIGKILL') })
 const READY_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 10_000
 
@@ -85,29 +89,32 @@ export async function startPostgres(): Promise<PostgresCluster> {
   // A port picked free can be taken before the server binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt += 1) {
     port = await freeLoopbackPort()
-    server = spawn(path.join(bin, 'postgres'), [
+    const child = spawn(path.join(bin, 'postgres'), [
       '-D', dataDir, '-p', String(port), '-k', dir,
       '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=50', '-c', 'shared_buffers=16MB',
     ], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], ...asOwner })
-    server.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
-    server.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
-    if (await waitReady(server, bin, dir, port, env, asOwner)) break
-    await stopProcess(server)
+    server = child
+    running.add(child)
+    child.once('exit', () => running.delete(child))
+    child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString('utf8') })
+    if (await waitReady(child, bin, dir, port, env, asOwner)) break
+    await stopProcess(child)
     server = undefined
   }
   if (server === undefined) {
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`postgres did not start: ${output.slice(-2000)}`)
   }
-  const running = server
+  const started = server
   return {
     url: `postgres://${PG_USER}@127.0.0.1:${port}/postgres`,
     port,
     dir,
     log: () => output,
     async stop() {
-      await stopProcess(running)
+      await stopProcess(started)
       rmSync(dir, { recursive: true, force: true })
     },
   }
