@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { shellQuote } from '../output/format.js'
-import { SCOPES, type Scope } from '../claude/settings.js'
+import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
+import { readSettings, SCOPES, settingsLocations, type Scope } from '../claude/settings.js'
 import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode, type SetupPlan } from '../claude/setup.js'
 import { requestCredential } from '../client/credentials.js'
 import { requestDaemon, unwrap } from '../client/transport.js'
@@ -96,8 +97,23 @@ export async function runSetupClaude(profileName: string | undefined, options: S
   for (const file of [plan.target, ...plan.others]) applyFilePlan(file, profile.name, ledgerPath, now)
   const undoNote = plan.target.file.exists ? 'previous version kept for: ccred setup claude --undo' : 'a new file: ccred setup claude --undo removes it again'
   io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (${undoNote})` : ''}\n`)
+  if (profile.header !== 'proxy-authorization') warnAboutClaudeGatewayLogin(io, projectDir)
   io.stderr.write('ccred: check it with: ccred doctor\n')
   return 0
+}
+
+/** While Claude Code is signed in to a gateway itself, it ignores the apiKeyHelper just written: say so. */
+function warnAboutClaudeGatewayLogin(io: Io, projectDir: string): void {
+  const forced = settingsLocations(io.env, projectDir).some((location) => {
+    try {
+      return readSettings(location).settings.forceLoginMethod === 'gateway'
+    } catch {
+      return false
+    }
+  })
+  const saved = readClaudeGatewayLogin(io.env).saved
+  if (saved !== undefined) io.stderr.write(`ccred: warning: Claude Code holds its own sign-in to ${saved.url ?? 'a gateway'} and ignores apiKeyHelper while it does; run /logout in Claude Code to have it use ccred\n`)
+  else if (forced) io.stderr.write('ccred: warning: forceLoginMethod "gateway" is set: once someone signs in with /login, Claude Code ignores apiKeyHelper\n')
 }
 
 /** Fetches once (through the daemon) to learn how long the profile's credentials live. */
