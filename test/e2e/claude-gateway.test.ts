@@ -149,6 +149,12 @@ issuer = "${gateway.url}"
     assert.equal(third.code, 0, third.stderr)
     assert.equal(await askGateway(running, third.stdout.trim()), 200, 'the re-issued token is valid under the new secret')
 
+    // A script or Agent SDK app under `ccred exec`: ANTHROPIC_AUTH_TOKEN is the gateway's token.
+    const script = `fetch(process.env.GW_URL + '/v1/messages', { method: 'POST', headers: { authorization: 'Bearer ' + process.env.ANTHROPIC_AUTH_TOKEN, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 16, messages: [{ role: 'user', content: 'ping' }] }) }).then(async (r) => { console.log(r.status, JSON.stringify(await r.json())) })`
+    const exec = await sandbox.run(['exec', 'gw', '--', process.execPath, '-e', script], { env: { GW_URL: running.url }, timeoutMs: 30_000 })
+    assert.equal(exec.code, 0, exec.stderr)
+    assert.match(exec.stdout, /^200 .*pong/)
+
     for (const token of [token1, token2, third.stdout.trim()]) {
       assert.ok(!sandbox.auditLog().includes(token), 'no token in the audit log')
       assert.ok(!sandbox.daemonLog().includes(token), 'no token in the daemon log')
