@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
 import { ensurePrivateDir } from '../daemon/runtime-dir.js'
 import { CcredError } from '../errors.js'
-import type { DaemonInfo } from '../daemon/server.js'
+import { ROUTES, type HealthResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
 const READY_TIMEOUT_MS = 5_000
@@ -19,9 +19,9 @@ const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 
 /** The running daemon's facts, or undefined when none answers on the socket. */
-export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<DaemonInfo | undefined> {
+export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<HealthResponse | undefined> {
   try {
-    return unwrap<DaemonInfo>(await requestDaemon(socket, 'GET', '/v1/health', undefined, timeoutMs))
+    return unwrap<HealthResponse>(await requestDaemon(socket, 'GET', ROUTES.health, undefined, timeoutMs))
   } catch (error) {
     if (error instanceof DaemonNotRunning) return undefined
     throw error
