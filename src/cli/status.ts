@@ -7,7 +7,7 @@ import { ROUTES, type StatusResponse } from '../protocol.js'
 import type { Io } from './io.js'
 
 /** Asks the running daemon; when none runs, reports the config alone (it never starts one). */
-export async function collectStatus(io: Io): Promise<StatusResponse> {
+async function collectStatus(io: Io): Promise<StatusResponse> {
   const socket = socketPath(io.env)
   try {
     return unwrap<StatusResponse>(await requestDaemon(socket, 'GET', ROUTES.status, undefined, 10_000))
