@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
+import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
 import type { CcredError } from '../../src/errors.js'
 import { CLAUDE_CODE_HELPER_ENV, isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
@@ -70,6 +71,14 @@ describe('daemon lifecycle', () => {
     assert.deepEqual(audit.map((line) => line.served), ['fetch', 'hit', 'reissue'])
     assert.ok(audit.every((line) => line.profile === 'demo' && typeof line.callerPid === 'number' && typeof line.expiresAt === 'string'))
     assert.ok(!box.auditLog().includes(value) && !box.daemonLog().includes(value), 'no secret in the audit or daemon log')
+  })
+
+  it('the autostarted daemon runs with the V8 flags of daemon/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['get', 'demo'])).code, 0)
+    const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')
+    for (const flag of DAEMON_V8_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`)
+    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as the README says')
   })
 
   it('two racing first gets start exactly one daemon', async () => {
