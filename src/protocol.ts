@@ -11,6 +11,7 @@ import { DEFAULT_HELPER_TTL_MS, HELPER_HOOKS, type CallerMarks, type HelperHook 
 import type { Header } from './config/load.js'
 import { isProfileName } from './config/profile-name.js'
 import { CcredError, type CcredErrorJson } from './errors.js'
+import type { StoreAvailability } from './store/store.js'
 
 export type { CallerMarks, HelperHook } from './claude/helper-context.js'
 
@@ -158,7 +159,7 @@ export interface ProfilesResponse {
 /** What the service knows: config, store, audit log, and each profile's cache facts (never a secret). */
 export interface ServiceStatus {
   config: { path: string; fromFile: boolean; error?: CcredErrorJson }
-  store: { kind: string; description: string }
+  store: { kind: string; description: string; availability?: StoreAvailability }
   audit: { path: string } | null
   profiles: (ProfileStatus & { description?: string })[]
 }

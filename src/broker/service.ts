@@ -244,7 +244,7 @@ export class CredentialService {
     const store = this.store()
     return {
       config: { path: this.#options.configPath, fromFile: config?.fromFile ?? true, ...(configError === undefined ? {} : { error: configError.toJSON() }) },
-      store: { kind: store.kind, description: store.describe() },
+      store: { kind: store.kind, description: store.describe(), ...(store.availability === undefined ? {} : { availability: store.availability() }) },
       audit: this.#audit !== undefined && config?.broker.audit !== false ? { path: this.#audit.path } : null,
       profiles: profiles.sort((a, b) => a.profile.localeCompare(b.profile)),
     }

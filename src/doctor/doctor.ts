@@ -96,7 +96,10 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     const store = service.store()
     try {
       await store.get('ccred-doctor-probe')
-      add('secret store', 'ok', store.describe())
+      const availability = store.availability?.()
+      // Served, but by the fallback binding: worth a warning with the fix for keytar.
+      const degraded = availability !== undefined && availability.hint !== undefined
+      add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
       const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
