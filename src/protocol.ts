@@ -6,7 +6,6 @@
  *
  * On the warm `get` path: it imports only light modules (no config parser, no SDK).
  */
-import type { ProfileStatus } from './broker/broker.js'
 import { DEFAULT_HELPER_TTL_MS, HELPER_HOOKS, type CallerMarks, type HelperHook } from './claude/helper-context.js'
 import type { Header } from './config/load.js'
 import { isProfileName } from './config/profile-name.js'
@@ -154,6 +153,25 @@ export interface ProfileListing {
 
 export interface ProfilesResponse {
   profiles: ProfileListing[]
+}
+
+/** One profile's cache facts as the broker reports them (never a secret). */
+export interface ProfileStatus {
+  profile: string
+  source: string
+  header: Header
+  cached: boolean
+  expiresAt?: string
+  lastRefreshAt?: string
+  nextRefreshAt?: string
+  refreshing: boolean
+  lastError?: { code: string; message: string; at: string }
+  consecutiveFailures: number
+  hits: number
+  fetches: number
+  reissues: number
+  warning?: string
+  meta?: Record<string, string>
 }
 
 /** What the service knows: config, store, audit log, and each profile's cache facts (never a secret). */

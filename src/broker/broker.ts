@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/load.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
+import type { ProfileStatus } from '../protocol.js'
 import type { Credential, FetchContext, Source } from '../sources/source.js'
 import { checkCredential } from './validate.js'
 
@@ -73,24 +74,6 @@ export interface BrokerOptions {
   random?: () => number
   backoffBaseMs?: number
   backoffMaxMs?: number
-}
-
-export interface ProfileStatus {
-  profile: string
-  source: string
-  header: Header
-  cached: boolean
-  expiresAt?: string
-  lastRefreshAt?: string
-  nextRefreshAt?: string
-  refreshing: boolean
-  lastError?: { code: string; message: string; at: string }
-  consecutiveFailures: number
-  hits: number
-  fetches: number
-  reissues: number
-  warning?: string
-  meta?: Record<string, string>
 }
 
 interface Cached {

@@ -8,13 +8,13 @@ import { auditLogPath, configPath } from '../config/paths.js'
 import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
-import type { CredentialRequest, IssuedCredential, ProfileListing, ServiceStatus } from '../protocol.js'
+import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
 import { openStore } from '../store/open.js'
 import type { FetchContext } from '../sources/source.js'
 import type { SecretStore } from '../store/store.js'
 import { defaultVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
-import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
+import { Broker, type BrokerProfile } from './broker.js'
 
 export interface ServiceOptions {
   env: Record<string, string | undefined>
