@@ -14,7 +14,7 @@ interface DaemonStatus extends ServiceStatus {
 export async function collectStatus(io: Io): Promise<DaemonStatus> {
   const socket = socketPath(io.env)
   try {
-    return unwrap<DaemonStatus>(await requestDaemon(socket, 'GET', '/v1/status', undefined, 10_000))
+    return unwrap<DaemonStatus>(await requestDaemon(io.env, 'GET', '/v1/status', undefined, 10_000))
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) throw error
   }

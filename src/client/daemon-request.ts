@@ -1,7 +1,7 @@
 import { isatty } from 'node:tty'
 import type { Header } from '../config/load.js'
-import { configPath, runtimeDir, socketPath } from '../config/paths.js'
-import { checkPrivateDir } from '../daemon/runtime-dir.js'
+import { configPath } from '../config/paths.js'
+import { isUnsafeRuntimeDir } from '../daemon/runtime-dir.js'
 import type { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
@@ -31,10 +31,8 @@ export function processStartedAtMs(): number {
  * returned, not thrown.
  */
 export async function requestFromDaemon(query: CredentialQuery, env: Env): Promise<IssuedCredential | DaemonUnreachable> {
-  const dirProblem = checkPrivateDir(runtimeDir(env))
-  if (dirProblem !== undefined) return { reason: 'unsafe-dir', error: dirProblem }
   try {
-    const response = await requestDaemon(socketPath(env), 'POST', '/v1/credential', {
+    const response = await requestDaemon(env, 'POST', '/v1/credential', {
       profile: query.profile,
       callerTtlMs: query.callerTtlMs,
       refresh: query.forceRefresh,
@@ -49,6 +47,7 @@ export async function requestFromDaemon(query: CredentialQuery, env: Env): Promi
     return unwrap<IssuedCredential>(response)
   } catch (error) {
     if (error instanceof DaemonNotRunning) return { reason: 'not-running' }
+    if (isUnsafeRuntimeDir(error)) return { reason: 'unsafe-dir', error }
     throw error
   }
 }

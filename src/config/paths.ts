@@ -1,4 +1,4 @@
-import { homedir, tmpdir } from 'node:os'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 
 /**
@@ -41,12 +41,16 @@ export function dataDir(env: Env = process.env): string {
   return env.XDG_DATA_HOME ? join(env.XDG_DATA_HOME, 'ccred') : platformDir(env, 'data')
 }
 
-/** Private per-user directory that holds the socket, pid file and locks (like ssh-agent's). */
+/**
+ * Private per-user directory that holds the socket, pid file and locks (like ssh-agent's).
+ * Without XDG_RUNTIME_DIR it lives under the user's home, not at a predictable name in
+ * /tmp that another user could create first (and so deny or hijack the daemon).
+ */
 export function runtimeDir(env: Env = process.env): string {
   if (env.CCRED_RUNTIME_DIR) return env.CCRED_RUNTIME_DIR
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'ccred')
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
-  return join(tmpdir(), `ccred-${uid}`)
+  if (process.platform === 'darwin') return join(home(env), 'Library', 'Caches', 'ccred', 'run')
+  return join(env.XDG_CACHE_HOME || join(home(env), '.cache'), 'ccred', 'run')
 }
 
 export function socketPath(env: Env = process.env): string {
