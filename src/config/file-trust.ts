@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { CcredError } from '../errors.js'
 
 /**
@@ -56,7 +56,9 @@ export function readTrustedConfigFile(path: string): string {
     if (!info.isFile()) throw refused(path, 'is not a regular file', `point CCRED_CONFIG at a file, or remove ${path}`)
     if (info.size > CONFIG_MAX_BYTES) throw new CcredError('ERR_CONFIG', `config ${path} is ${info.size} bytes, over the ${CONFIG_MAX_BYTES / 1024 / 1024} MiB limit; refusing to read it`, { hint: 'a ccred config is a few KiB: check that CCRED_CONFIG names the right file' })
     if (process.platform !== 'win32') {
-      const problem = othersCanChange(path, info, { stickyIsFine: false }) ?? checkDirectories(realpathSync.native(path))
+      // Both where the name is (a dotfiles symlink could be replaced there) and where the file really is.
+      const real = realpathSync.native(path)
+      const problem = othersCanChange(path, info, { stickyIsFine: false }) ?? checkDirectories(resolve(path)) ?? (real === resolve(path) ? undefined : checkDirectories(real))
       if (problem !== undefined) throw problem
     }
     // Read at most one byte over the cap: a file that grows after the fstat is still refused.

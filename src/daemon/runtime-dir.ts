@@ -69,10 +69,10 @@ function checkOwnDir(dir: string, info: Stats): CcredError | undefined {
  * not writable by group or others unless sticky (/tmp), so nobody else can
  * rename or replace what lies below it.
  */
-export function checkParentChain(dir: string): CcredError | undefined {
+export function checkParentChain(dir: string, from = dirname(dir)): CcredError | undefined {
   let real: string
   try {
-    real = realpathSync.native(dirname(dir))
+    real = realpathSync.native(from)
   } catch (error) {
     return unsafeDir(dir, `cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'} on its parent)`, `check ${dirname(dir)}, or set CCRED_RUNTIME_DIR to a private directory`)
   }
@@ -145,7 +145,7 @@ export function checkPrivateDir(dir: string): CcredError | undefined {
     openRuntimeDir(dir).close()
     return undefined
   } catch (error) {
-    if (error instanceof RuntimeDirMissing) return checkParentChain(dir) // absent is fine if it could be made safely
+    if (error instanceof RuntimeDirMissing) return checkParentChainOfMissing(dir) // absent is fine if it could be made safely
     return error as CcredError
   }
 }
@@ -175,7 +175,7 @@ function checkParentChainOfMissing(dir: string): CcredError | undefined {
   while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing)
   if (existing === dir) return checkParentChain(dir)
   // `existing` will be a parent: check it and everything above it.
-  return checkParentChain(`${existing}${sep}x`)
+  return checkParentChain(dir, existing)
 }
 
 /** Kept for callers that only need the check (creates, checks, closes). */
