@@ -1,5 +1,5 @@
 import { connect } from 'node:net'
-import { runtimeDir, socketPath } from '../config/paths.js'
+import { runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
 import { openRuntimeDir, RuntimeDirMissing } from '../daemon/runtime-dir.js'
 import { CcredError } from '../errors.js'
 
@@ -46,8 +46,6 @@ export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: stri
     dir.close()
   }
 }
-
-export const SOCKET_NAME = 'ccred.sock'
 
 function requestOverSocket(socket: string, socketForMessages: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<DaemonResponse> {
   return new Promise((resolve, reject) => {

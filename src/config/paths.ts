@@ -53,12 +53,16 @@ export function runtimeDir(env: Env = process.env): string {
   return join(env.XDG_CACHE_HOME || join(home(env), '.cache'), 'ccred', 'run')
 }
 
+/** The socket's name inside the runtime directory. */
+export const SOCKET_NAME = 'ccred.sock'
+
+/** The socket by its ordinary path, for messages (commands connect through the checked directory: client/transport.ts). */
 export function socketPath(env: Env = process.env): string {
   if (process.platform === 'win32') {
     const user = (env.USERNAME || 'user').replace(/[^A-Za-z0-9_.-]/g, '_')
     return `\\\\.\\pipe\\ccred-${user}`
   }
-  return join(runtimeDir(env), 'ccred.sock')
+  return join(runtimeDir(env), SOCKET_NAME)
 }
 
 export const runtimeFiles = {
