@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { daemonLogPath, runtimeDir, stateDir } from '../config/paths.js'
+import { daemonLogPath, RUNTIME_FILE_NAMES, runtimeDir, stateDir } from '../config/paths.js'
 import { createOwnedFile, isHolderAlive, readLockHolder, removeIfOwn, type OwnedFile } from '../daemon/owned-files.js'
 import { ensureRuntimeDir, type PinnedRuntimeDir } from '../daemon/runtime-dir.js'
 import { CcredError } from '../errors.js'
@@ -50,8 +50,8 @@ function takeSpawnLock(path: string): OwnedFile | undefined {
 
 /** Why no daemon answered although one was started: names the lock's holder when there is one. */
 function notReadyError(dir: PinnedRuntimeDir, env: Env): CcredError {
-  const holder = readLockHolder(dir.file('daemon.lock'))
-  const lock = dir.displayFile('daemon.lock')
+  const holder = readLockHolder(dir.file(RUNTIME_FILE_NAMES.daemonLock))
+  const lock = dir.displayFile(RUNTIME_FILE_NAMES.daemonLock)
   if (holder !== undefined && isHolderAlive(holder)) {
     return new CcredError('ERR_DAEMON', `no daemon answers, and ${lock} is held by pid ${holder.pid}, which does not answer on the socket`, { hint: `stop it (kill ${holder.pid}) if it is a stuck ccred daemon; see ${daemonLogPath(env)}` })
   }
@@ -89,7 +89,7 @@ export async function startDaemonInBackground(env: Env): Promise<StartResult> {
 async function startIn(dir: PinnedRuntimeDir, env: Env): Promise<StartResult> {
   if (await isReady(env)) return { ok: true, spawned: false }
 
-  const spawnLock = takeSpawnLock(dir.file('spawn.lock'))
+  const spawnLock = takeSpawnLock(dir.file(RUNTIME_FILE_NAMES.spawnLock))
   const spawning = spawnLock !== undefined
   let exitedEarly: { code: number | null } | undefined
   let child: ReturnType<typeof spawn> | undefined

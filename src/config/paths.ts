@@ -65,11 +65,12 @@ export function socketPath(env: Env = process.env): string {
   return join(runtimeDir(env), SOCKET_NAME)
 }
 
-export const runtimeFiles = {
-  pid: (env: Env = process.env) => join(runtimeDir(env), 'daemon.pid'),
-  daemonLock: (env: Env = process.env) => join(runtimeDir(env), 'daemon.lock'),
-  spawnLock: (env: Env = process.env) => join(runtimeDir(env), 'spawn.lock'),
-}
+/** The other files in the runtime directory, reached through the checked directory (daemon/runtime-dir.ts). */
+export const RUNTIME_FILE_NAMES = {
+  pid: 'daemon.pid',
+  daemonLock: 'daemon.lock',
+  spawnLock: 'spawn.lock',
+} as const
 
 export function auditLogPath(env: Env = process.env): string {
   return join(stateDir(env), 'audit.log')

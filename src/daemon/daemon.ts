@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
 import { DEFAULT_BROKER } from '../config/load.js'
-import { runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
+import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
 import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
@@ -87,8 +87,8 @@ function releaseHolding(holding: Holding): void {
   holding.dir.close()
 }
 
-const LOCK_NAME = 'daemon.lock'
-const PID_NAME = 'daemon.pid'
+const LOCK_NAME = RUNTIME_FILE_NAMES.daemonLock
+const PID_NAME = RUNTIME_FILE_NAMES.pid
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { env, log } = options
