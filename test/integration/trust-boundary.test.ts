@@ -262,6 +262,11 @@ describe('trust boundary: the owner\'s own files', () => {
     box.writeConfig(profile('').replace('vault.example.com', '127.0.0.1'))
     const loopback = await box.run(['profiles'], { env: { CCRED_NO_DAEMON: '1' } })
     assert.doesNotMatch(loopback.stdout + loopback.stderr, /plain http/)
+    // No address in the config: VAULT_ADDR from the environment is held to the same rule.
+    box.writeConfig('[profiles.v]\nsource = "vault"\n[profiles.v.vault]\npath = "secret/x"\nfield = "k"\n')
+    const fromEnv = await box.run(['get', 'v'], { env: { CCRED_NO_DAEMON: '1', VAULT_ADDR: 'http://vault.example.com:8200', VAULT_TOKEN: 'hvs.not-sent' } })
+    assert.equal(fromEnv.code, 3, fromEnv.stderr)
+    assert.match(fromEnv.stderr, /VAULT_ADDR: plain http to vault\.example\.com would send the Vault token unencrypted/)
   })
 
   it('without XDG_RUNTIME_DIR the runtime directory is private under the home, not /tmp/ccred-<uid>', async () => {
