@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { daemonHealth } from '../client/autostart.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { withInProcessService } from '../client/in-process.js'
@@ -74,7 +75,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
   const dirProblem = checkPrivateDir(runtimeDir(deps.env))
-  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} is private (0700, yours)` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
   try {
     const info = await daemonHealth(deps.env)
