@@ -7,6 +7,7 @@ import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
+import { ProblemsRecorded } from './schema.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -189,7 +190,13 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
-  const options = definition.parse(reader, shared)
+  let options: unknown
+  try {
+    options = definition.parse(reader, shared)
+  } catch (error) {
+    // Invalid options: no object at all, only problems, reported below with the profile's own.
+    if (!(error instanceof ProblemsRecorded)) throw error
+  }
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
