@@ -115,6 +115,11 @@ export function refine<T>(field: Field<T>, key: string, check: (value: T) => str
   }
 }
 
+/** `refine` for an optional value: the check applies only when the value is set. */
+export function whenSet<T>(field: Field<T | undefined>, key: string, check: (value: T) => string | undefined): Field<T | undefined> {
+  return refine(field, key, (value) => (value === undefined ? undefined : check(value)))
+}
+
 /** A valid value turned into another (derived defaults, units, shapes); an invalid one stays invalid. */
 export function map<T, U>(field: Field<T>, transform: (value: T, reader: TableReader) => U): Field<U> {
   return (reader) => {
