@@ -43,9 +43,12 @@ export class ProblemsRecorded extends Error {
  * problems wait in the reader, so the caller can add its own before reporting).
  */
 export function parseWith<T>(field: Field<T>, reader: TableReader): T {
+  const before = reader.problems.length
   const value = field(reader)
-  if (value === INVALID) throw new ProblemsRecorded(reader.where)
-  return value
+  if (value !== INVALID) return value
+  // A field that fails must say why, or the profile would be refused without a message.
+  if (reader.problems.length === before) throw new TypeError(`${reader.where}: a config field was invalid without recording a problem`)
+  throw new ProblemsRecorded(reader.where)
 }
 
 export const isValid = <T>(value: T | Invalid): value is T => value !== INVALID
