@@ -3,15 +3,16 @@ import { requestCredential } from '../client/credentials.js'
 import { envExports, envVariables } from '../output/format.js'
 import { parseHeaderOption } from './get.js'
 import type { Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export async function issuedVariables(profile: string, headerOption: string | undefined, io: Io): Promise<Record<string, string>> {
   const header = parseHeaderOption(headerOption)
   const issued = await requestCredential(
     { profile, callerTtlMs: helperContext(io.env).callerTtlMs, forceRefresh: false, ...(header === undefined ? {} : { header }) },
     io.env,
-    (line) => io.stderr.write(`${line}\n`),
+    (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )
-  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   return envVariables(issued, issued.header)
 }
 

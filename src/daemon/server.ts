@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../broker/service.js'
 import { HEADERS, isProfileName, type Header } from '../config/load.js'
 import { CcredError, toCcredError } from '../errors.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export const PROTOCOL_VERSION = 1
 const MAX_BODY_BYTES = 64 * 1024
@@ -68,12 +69,6 @@ function sendError(res: ServerResponse, error: unknown): void {
     return send(res, 413, { error: failure.toJSON() })
   }
   send(res, STATUS_BY_CODE[failure.code] ?? 500, { error: failure.toJSON() })
-}
-
-/** At most `maxChars` of `text` with control characters replaced: for quoting client input in messages. */
-function printable(text: string, maxChars: number): string {
-  const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?')
-  return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars)}…` : cleaned
 }
 
 /**
@@ -199,7 +194,7 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         const profile = requireProfile(body)
         const expectedConfig = body.configPath
         if (typeof expectedConfig === 'string' && expectedConfig !== hooks.info.configPath) {
-          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${printable(expectedConfig, 300)}`, {
+          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${sanitizeLine(expectedConfig, 300)}`, {
             hint: 'run: ccred daemon stop   (or give each config its own CCRED_RUNTIME_DIR)',
           })
         }
@@ -237,7 +232,7 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         res.on('finish', () => hooks.onShutdown())
         return
       default:
-        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${printable(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
+        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${sanitizeLine(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
     }
   }
 

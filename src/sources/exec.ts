@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
 import type { Credential, SourceDefinition } from './source.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 interface ExecOptions {
   argv: string[]
@@ -120,7 +121,7 @@ function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
 function lastLine(stderr: string, stdout: string): string {
   const line = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
   const secret = stdout.trim()
-  const cleaned = line.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300)
+  const cleaned = sanitizeLine(line, 300)
   return secret.length >= 4 && cleaned.includes(secret) ? '(stderr withheld: it contains the command output)' : cleaned
 }
 
