@@ -1,6 +1,7 @@
 import { CcredError } from '../errors.js'
 import { hasConnectionKeys, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnection } from '../vault/connections.js'
+import { vaultHttpStatus } from '../vault/errors.js'
 import { pickField, type SecretRead } from '../vault/kv.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
 
@@ -101,7 +102,7 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
         held.renewable = renewed.renewable
         return { value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
       } catch (error) {
-        if (error instanceof CcredError && error.code === 'ERR_SOURCE_UNAVAILABLE' && /\(400\)$/.test(error.message)) return undefined
+        if (vaultHttpStatus(error) === 400) return undefined
         throw error
       }
     }

@@ -5,7 +5,7 @@ import { authMethod } from './auth/index.js'
 import { loginResult, type AuthDeps } from './auth/login.js'
 import { VaultClient, VaultHttpError, type VaultBody } from './client.js'
 import { connectionKey, type VaultConnectionConfig } from './config.js'
-import { vaultError } from './errors.js'
+import { vaultError, vaultHttpStatus } from './errors.js'
 import { apiPathFor, configuredMount, parseMount, pickField, secretFromBody, type MountInfo, type SecretRead } from './kv.js'
 import { VaultTokenManager } from './tokens.js'
 
@@ -218,7 +218,8 @@ export class VaultConnection {
       mount = parseMount(body)
     } catch (error) {
       // No mount information (an old Vault, or no mount there): read the path as it is written.
-      if (!(error instanceof CcredError && error.code === 'ERR_SOURCE_UNAVAILABLE' && /\((400|404)\)$/.test(error.message))) throw error
+      const status = vaultHttpStatus(error)
+      if (status !== 400 && status !== 404) throw error
     }
     const info = mount ?? { path: '', type: 'unknown' }
     this.#mounts.set(path, info)
