@@ -28,7 +28,7 @@ export async function runJwtDecode(io: Io, input: TokenInput): Promise<number> {
     claims = decodeJwt(token) as Record<string, unknown>
   } catch (error) {
     // jose's message names the part that is wrong; it never includes the token.
-    throw new CcredError('ERR_USAGE', `stdin is not a signed JWT: ${(error as Error).message}`, { hint: 'a JWT is three base64url parts joined by dots: header.claims.signature' })
+    throw new CcredError('ERR_USAGE', `stdin is not a signed JWT: ${(error as Error).message}`, { cause: error, hint: 'a JWT is three base64url parts joined by dots: header.claims.signature' })
   }
   const times: Record<string, string> = {}
   for (const name of ['iat', 'nbf', 'exp'] as const) {

@@ -100,7 +100,7 @@ export async function resolveReference(ref: Reference, where: string, deps: Refe
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`
-        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { hint: `create it with the secret on one line (chmod 600), or change ${where}` })
+        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { cause: error, hint: `create it with the secret on one line (chmod 600), or change ${where}` })
       }
       if (Buffer.byteLength(text) > MAX_FILE_SECRET_BYTES) {
         throw new CcredError('ERR_REFERENCE', `${where}: file ${path} is larger than 64 KiB; it does not look like a secret`, { hint: `point ${where} at a file that holds only the secret` })

@@ -13,7 +13,7 @@ export function checkPrivateDir(dir: string): CcredError | undefined {
     info = lstatSync(dir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    return new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be checked (${(error as NodeJS.ErrnoException).code})`, { hint: `check ${dir}, or set CCRED_RUNTIME_DIR to a private directory` })
+    return new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be checked (${(error as NodeJS.ErrnoException).code})`, { cause: error, hint: `check ${dir}, or set CCRED_RUNTIME_DIR to a private directory` })
   }
   const uid = process.getuid?.() ?? info.uid
   if (info.isSymbolicLink() || !info.isDirectory()) {
@@ -34,7 +34,7 @@ export function ensurePrivateDir(dir: string): void {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
     } catch (error) {
-      throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
+      throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { cause: error, hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
     }
   }
   const problem = checkPrivateDir(dir)

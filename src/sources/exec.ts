@@ -99,7 +99,7 @@ function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const why = error.code === 'ENOENT' ? 'was not found' : error.code === 'EACCES' ? 'is not executable' : `could not start (${error.code ?? error.message})`
-      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { hint: 'use an absolute path in `command`, and check it runs by hand' }))
+      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { cause: error, hint: 'use an absolute path in `command`, and check it runs by hand' }))
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)

@@ -1,7 +1,6 @@
-import { CcredError } from '../errors.js'
+import { CcredError, isCcredError } from '../errors.js'
 import { hasConnectionKeys, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnection } from '../vault/connections.js'
-import { vaultHttpStatus } from '../vault/errors.js'
 import { pickField, type SecretRead } from '../vault/kv.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
 
@@ -102,7 +101,7 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
         held.renewable = renewed.renewable
         return { value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
       } catch (error) {
-        if (vaultHttpStatus(error) === 400) return undefined
+        if (isCcredError(error, 'ERR_SOURCE_UNAVAILABLE') && error.detail.httpStatus === 400) return undefined
         throw error
       }
     }

@@ -1,4 +1,4 @@
-import { CcredError, isCcredError } from '../errors.js'
+import { CcredError } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { VaultHttpError, VaultTransportError } from './client.js'
 
@@ -8,15 +8,10 @@ export function vaultText(errors: string[], status: number): string {
   return (text === '' ? `HTTP ${status}` : text).slice(0, 300)
 }
 
-/** The HTTP status Vault answered a failed call with, or undefined when it never answered. */
-export function vaultHttpStatus(error: unknown): number | undefined {
-  return isCcredError(error) ? error.detail.httpStatus : undefined
-}
-
 /**
  * Maps a failed Vault call to a CcredError: "vault: read secret/data/x: permission
  * denied". `action` says what ccred tried, `path` the Vault path a policy must allow.
- * The HTTP status travels as `detail.httpStatus` (read it with vaultHttpStatus), the
+ * The HTTP status travels as `detail.httpStatus` (callers act on it, never on the message), the
  * Vault client's error as `cause`.
  */
 export function vaultError(error: unknown, action: string, address: string, path?: string): CcredError {
