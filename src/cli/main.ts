@@ -16,6 +16,7 @@ Exit codes:
   5  missing env/file/keychain    11  daemon error (or: daemon status, not running)
      reference                    12  protocol error between client and daemon
                                   13  ccred doctor found a problem
+  exec: the command's own status; 126 cannot run it, 127 not found
 `
 
 /** Builds the CLI. Command handlers are imported on use, so `get` loads only what it needs. */

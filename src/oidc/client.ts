@@ -96,7 +96,15 @@ export function describeOidcError(error: unknown): string {
   if (oauth !== undefined) return sanitizeLine(oauth.description === undefined ? oauth.code : `${oauth.code} (${oauth.description})`, 300)
   const cause = (error as { cause?: unknown } | undefined)?.cause
   const message = error instanceof Error ? error.message : String(error)
+  if (cause instanceof Response) return sanitizeLine(`${message} (HTTP ${cause.status})`, 300)
   return sanitizeLine(cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message, 300)
+}
+
+/** The HTTP status of a failed IdP call: openid-client keeps it on the error, or on the Response it gives as cause. */
+function upstreamStatus(error: unknown): number | undefined {
+  const failure = error as { status?: unknown; cause?: unknown } | undefined
+  if (typeof failure?.status === 'number') return failure.status
+  return failure?.cause instanceof Response ? failure.cause.status : undefined
 }
 
 /**
@@ -129,12 +137,12 @@ export function oidcErrorCode(error: unknown, codes: OidcErrorCodes = {}): Error
 export function oidcError(error: unknown, what: string | ((description: string) => string), hint: (code: ErrorCode) => string, codes: OidcErrorCodes = {}): CcredError {
   const code = oidcErrorCode(error, codes)
   const oauth = oauthErrorCode(error)
-  const status = (error as { status?: unknown } | undefined)?.status
+  const status = upstreamStatus(error)
   const message = typeof what === 'string' ? `${what}: ${describeOidcError(error)}` : what(describeOidcError(error))
   return new CcredError(code, message, {
     hint: hint(code),
     cause: error,
-    detail: { ...(oauth === undefined ? {} : { oauthError: oauth }), ...(typeof status === 'number' ? { httpStatus: status } : {}) },
+    detail: { ...(oauth === undefined ? {} : { oauthError: oauth }), ...(status === undefined ? {} : { httpStatus: status }) },
   })
 }
 
