@@ -11,6 +11,7 @@ import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { socketPath, stateDir } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { usageError, type Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export interface SetupClaudeOptions {
   scope?: string
@@ -106,7 +107,7 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
     issued = await requestCredential({ profile, callerTtlMs: 0, forceRefresh: false }, io.env, (line) => io.stderr.write(`${line}\n`))
   } catch (error) {
     const failure = error as CcredError
-    io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${failure.message}); Claude Code keeps its default 5 min TTL\n`)
+    io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${sanitizeLine(failure.message)}); Claude Code keeps its default 5 min TTL\n`)
     return undefined
   }
   if (issued.expiresAt === undefined) return undefined

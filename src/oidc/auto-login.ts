@@ -1,5 +1,6 @@
 import type { Io } from '../cli/io.js'
 import { decideBrowser, isCi } from './browser.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export interface Terminal {
   stdinIsTTY: boolean
@@ -32,6 +33,6 @@ export async function loginIfAutomatic(profileName: string, io: Io, terminal: Te
     return profile.sourceKind === 'oidc' && (profile.options as { login?: string }).login === 'auto'
   })
   if (!automatic) return false
-  io.stderr.write(`ccred: profile ${profileName} needs a login (login = "auto"): starting it\n`)
+  io.stderr.write(`ccred: profile ${sanitizeLine(profileName)} needs a login (login = "auto"): starting it\n`)
   return (await runLogin(profileName, {}, io)) === 0
 }
