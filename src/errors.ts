@@ -39,6 +39,14 @@ export const EXIT_CODES = {
 export type ErrorCode = keyof typeof ERROR_EXIT_CODES
 
 /**
+ * The failures that only pass by themselves (a network blip, an upstream that is down, a
+ * locked keychain, a daemon restarting): worth retrying with backoff. Every other code
+ * waits for a person (a config edit, a login, a policy change) and is terminal, as
+ * aws-sdk's providers say with tryNextLink: retrying it only hammers the upstream.
+ */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_SOURCE_UNAVAILABLE', 'ERR_KEYCHAIN_UNAVAILABLE', 'ERR_DAEMON', 'ERR_INTERNAL'])
+
+/**
  * Facts about a failure that a caller acts on, so nobody parses a message for them.
  * Never a secret: these are shown nowhere, but may be logged one day.
  */
@@ -77,6 +85,11 @@ export class CcredError extends Error {
 
   get exitCode(): number {
     return ERROR_EXIT_CODES[this.code]
+  }
+
+  /** False when retrying cannot help until someone acts (see RETRYABLE_CODES). */
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code)
   }
 
   toJSON(): CcredErrorJson {

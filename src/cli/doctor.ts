@@ -14,8 +14,9 @@ async function probeUrl(url: string): Promise<number> {
     await response.body?.cancel()
     return response.status
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    throw new Error(cause?.code ?? cause?.message ?? (error as Error).message)
+    // fetch reports the socket's errno (ECONNREFUSED, ENOTFOUND) as its cause.
+    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined
+    throw new Error(cause?.code ?? cause?.message ?? (error as Error).message, { cause: error })
   }
 }
 

@@ -78,6 +78,7 @@ export function oauthErrorCode(error: unknown): string | undefined {
 function oauthError(error: unknown): { code: string; description?: string } | undefined {
   const body = error as { error?: unknown; error_description?: unknown } | undefined
   if (typeof body?.error === 'string') return { code: body.error, ...(typeof body.error_description === 'string' && body.error_description !== '' ? { description: body.error_description } : {}) }
+  // openid-client's own code (not a ccred one): a 401 whose WWW-Authenticate challenges are the cause.
   const challenges = (error as { code?: unknown; cause?: unknown } | undefined)
   if (challenges?.code !== 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' || !Array.isArray(challenges.cause)) return undefined
   for (const challenge of challenges.cause as { parameters?: Record<string, string> }[]) {

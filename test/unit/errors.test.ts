@@ -56,6 +56,16 @@ describe('cause and detail', () => {
   })
 })
 
+describe('which failures are worth retrying', () => {
+  it('an unavailable upstream, keychain or daemon is; a config, login, denial, bad output or usage error is not', () => {
+    const retryable: ErrorCode[] = ['ERR_SOURCE_UNAVAILABLE', 'ERR_KEYCHAIN_UNAVAILABLE', 'ERR_DAEMON', 'ERR_INTERNAL']
+    for (const code of Object.keys(ERROR_EXIT_CODES) as ErrorCode[]) {
+      assert.equal(new CcredError(code, 'x').retryable, retryable.includes(code), code)
+      assert.equal(withContext(new CcredError(code, 'x'), 'profile p').retryable, retryable.includes(code), `${code} through withContext`)
+    }
+  })
+})
+
 describe('exit codes: one table', () => {
   it('every entry has an exit code of its own; the error codes are a part of it', () => {
     const values = Object.values(EXIT_CODES)
