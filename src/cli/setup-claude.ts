@@ -130,12 +130,13 @@ function report(plan: SetupPlan, dryRun: boolean, io: Io): void {
   if (files.length === 0) io.stdout.write(`${plan.target.file.path}: no changes\n`)
   for (const file of files) {
     io.stdout.write(`${dryRun ? 'would change' : 'changing'} ${file.file.path}${file.file.exists ? '' : ' (new file)'}:\n`)
-    for (const line of describeChanges(file)) io.stdout.write(`  ${line}\n`)
+    // A project's settings come with the repository: its keys and values pass the sanitizer.
+    for (const line of describeChanges(file)) io.stdout.write(`  ${sanitizeLine(line)}\n`)
   }
   for (const conflict of plan.conflicts) {
     const fixed = conflict.fixable && plan.others.concat(plan.target).some((file) => file.file.path === conflict.path && file.changes.some((c) => c.after === undefined && conflict.key.endsWith(c.key.at(-1)!)))
     const where = conflict.where === 'shell' ? 'your shell environment' : `${conflict.where} settings ${conflict.path}`
-    io.stderr.write(`ccred: ${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}\n`)
+    io.stderr.write(`ccred: ${sanitizeLine(`${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}`)}\n`)
   }
 }
 
