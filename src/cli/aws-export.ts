@@ -1,5 +1,5 @@
 import type { CredentialFetcher } from '../client/credentials.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { awsExportCredentials } from '../output/format.js'
 import type { Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
@@ -35,5 +35,5 @@ export async function runAwsExport(profile: string, options: { refresh?: boolean
   }
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   io.stdout.write(`${issued.value}\n`)
-  return 0
+  return EXIT_CODES.OK
 }

@@ -4,6 +4,7 @@ import { envExports, envVariables } from '../output/format.js'
 import { parseHeaderOption } from './get.js'
 import type { Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { EXIT_CODES } from '../errors.js'
 
 export async function issuedVariables(profile: string, headerOption: string | undefined, io: Io): Promise<Record<string, string>> {
   const header = parseHeaderOption(headerOption)
@@ -19,5 +20,5 @@ export async function issuedVariables(profile: string, headerOption: string | un
 /** `ccred env <profile>`: shell exports for `eval "$(ccred env corp)"`. */
 export async function runEnv(profile: string, options: { header?: string }, io: Io): Promise<number> {
   io.stdout.write(envExports(await issuedVariables(profile, options.header, io)))
-  return 0
+  return EXIT_CODES.OK
 }

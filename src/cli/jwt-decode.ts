@@ -1,4 +1,4 @@
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import type { Io } from './io.js'
 import { stringifyJsonSafely } from '../text/sanitize.js'
 
@@ -39,5 +39,5 @@ export async function runJwtDecode(io: Io, input: TokenInput): Promise<number> {
   // Whoever made the token chose the claims: C1 and bidi controls are escaped like C0 ones.
   io.stdout.write(`${stringifyJsonSafely({ header, claims, times, verified: false }, 2)}\n`)
   io.stderr.write('ccred: not verified: this shows what the token claims, not that it is genuine (the gateway checks the signature)\n')
-  return 0
+  return EXIT_CODES.OK
 }

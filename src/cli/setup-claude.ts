@@ -9,7 +9,7 @@ import { requestDaemon, unwrap } from '../client/transport.js'
 import { withInProcessService } from '../client/in-process.js'
 import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { socketPath, stateDir } from '../config/paths.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
@@ -92,13 +92,13 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     fix: options.fix === true,
   }, io.env, projectDir)
   report(plan, options.dryRun === true, io)
-  if (options.dryRun) return 0
+  if (options.dryRun) return EXIT_CODES.OK
   const now = new Date()
   for (const file of [plan.target, ...plan.others]) applyFilePlan(file, profile.name, ledgerPath, now)
   const undoNote = plan.target.file.exists ? 'previous version kept for: ccred setup claude --undo' : 'a new file: ccred setup claude --undo removes it again'
   io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (${undoNote})` : ''}\n`)
   io.stderr.write('ccred: check it with: ccred doctor\n')
-  return 0
+  return EXIT_CODES.OK
 }
 
 /** Fetches once (through the daemon) to learn how long the profile's credentials live. */
@@ -144,7 +144,7 @@ function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
   const results = undoSetup(ledgerPath, dryRun)
   if (results.length === 0) {
     io.stderr.write('ccred: nothing to undo: ccred has not changed any Claude Code settings (or they were already restored)\n')
-    return 0
+    return EXIT_CODES.OK
   }
   for (const result of results) {
     const what = result.removed
@@ -153,5 +153,5 @@ function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
     io.stdout.write(`${what}: ${result.restored.join(', ') || 'nothing'}\n`)
     if (result.keptUserEdits.length > 0) io.stderr.write(`ccred: kept your later edits of ${result.keptUserEdits.join(', ')} in ${result.path}\n`)
   }
-  return 0
+  return EXIT_CODES.OK
 }

@@ -1,6 +1,7 @@
 import type { Io } from '../cli/io.js'
 import { decideBrowser, isCi } from './browser.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { EXIT_CODES } from '../errors.js'
 
 export interface Terminal {
   stdinIsTTY: boolean
@@ -34,5 +35,5 @@ export async function loginIfAutomatic(profileName: string, io: Io, terminal: Te
   })
   if (!automatic) return false
   io.stderr.write(`ccred: profile ${sanitizeLine(profileName)} needs a login (login = "auto"): starting it\n`)
-  return (await runLogin(profileName, {}, io)) === 0
+  return (await runLogin(profileName, {}, io)) === EXIT_CODES.OK
 }
