@@ -1,8 +1,8 @@
 import { daemonHealth, startDaemonInBackground } from '../client/autostart.js'
 import { requestDaemon } from '../client/transport.js'
 import { socketPath } from '../config/paths.js'
-import type { DaemonInfo } from '../daemon/server.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
+import { ROUTES, type DaemonInfo } from '../protocol.js'
 import type { Io } from './io.js'
 import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 
@@ -25,7 +25,7 @@ export async function runDaemonStop(io: Io): Promise<number> {
     io.stderr.write('ccred daemon: not running\n')
     return EXIT_CODES.OK
   }
-  await requestDaemon(socket, 'POST', '/v1/shutdown', {}, 5_000)
+  await requestDaemon(socket, 'POST', ROUTES.shutdown, {}, 5_000)
   const deadline = Date.now() + 5_000
   while (Date.now() < deadline) {
     if ((await health(io)) === undefined) {

@@ -4,8 +4,9 @@ import { homedir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
 import { ensurePrivateDir } from '../daemon/runtime-dir.js'
+import { DAEMON_V8_FLAGS } from '../daemon/v8-flags.js'
 import { CcredError } from '../errors.js'
-import type { DaemonInfo } from '../daemon/server.js'
+import { ROUTES, type HealthResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
 const READY_TIMEOUT_MS = 5_000
@@ -19,9 +20,9 @@ const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 
 /** The running daemon's facts, or undefined when none answers on the socket. */
-export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<DaemonInfo | undefined> {
+export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<HealthResponse | undefined> {
   try {
-    return unwrap<DaemonInfo>(await requestDaemon(socket, 'GET', '/v1/health', undefined, timeoutMs))
+    return unwrap<HealthResponse>(await requestDaemon(socket, 'GET', ROUTES.health, undefined, timeoutMs))
   } catch (error) {
     if (error instanceof DaemonNotRunning) return undefined
     throw error
@@ -49,15 +50,6 @@ function takeSpawnLock(path: string): boolean {
 }
 
 /**
- * V8's young generation grows to 3 × 16 MiB under a burst of requests and stays
- * that size: 200 concurrent clients left the daemon at 90+ MiB RSS (bench/load.ts),
- * over the 80 MiB budget. Semi-spaces of 1 MiB hold it under (70–78 MiB, of which
- * ~41 MiB is node's own mapped binary) at no measurable cost in req/s: the daemon's
- * garbage is short-lived request objects, which a small young generation collects cheaply.
- */
-export const DAEMON_V8_FLAGS = ['--max-semi-space-size=1']
-
-/**
  * Starts the daemon in the background and waits until it answers. Two clients
  * racing here start one daemon: the spawn lock keeps the second from spawning,
  * and the daemon's own lock settles any race that slips through.
@@ -80,7 +72,7 @@ export async function startDaemonInBackground(env: Record<string, string | undef
       mkdirSync(stateDir(env), { recursive: true, mode: 0o700 })
       const logPath = daemonLogPath(env)
       const logFd = openSync(logPath, 'a', 0o600)
-      const nodeArgs = ['--max-semi-space-size=2', CLI_ENTRY, 'daemon', 'run']
+      const nodeArgs = [...DAEMON_V8_FLAGS, CLI_ENTRY, 'daemon', 'run']
       const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
       // Not the cwd of whichever command happened to start it: a daemon must not pin a project directory.
       const home = env.HOME || homedir()

@@ -7,6 +7,7 @@ import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
+import { isProfileName } from './profile-name.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -62,12 +63,6 @@ export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`
 source = "demo"
 `
 
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
-export function isProfileName(name: string): boolean {
-  return PROFILE_NAME.test(name)
-}
 
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
@@ -176,7 +171,7 @@ function readBroker(value: unknown, problems: string[]): BrokerSettings {
 
 async function readProfile(name: string, table: unknown, label: string, shared: SharedConfig, vaultTable: unknown): Promise<ProfileConfig> {
   const fail = (message: string) => new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${message}`, { hint: `fix ${label}, then check it with: ccred profiles` })
-  if (!PROFILE_NAME.test(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
+  if (!isProfileName(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
   if (!isTable(table)) throw fail(`expected a table [profiles.${name}], got ${describe(table)}`)
   const reader = new TableReader(table, `profiles.${name}`)
   const sourceKind = reader.string('source')

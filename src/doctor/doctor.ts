@@ -5,7 +5,7 @@ import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../config/load.js'
 import { runtimeDir, socketPath } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
-import { parseHelperTtlMs } from '../claude/helper-context.js'
+import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
@@ -135,11 +135,12 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
 }
 
 async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
-  const ttlVariable = profile.header === 'proxy-authorization' ? 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' : 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'
+  // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
+  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')
   const ttl = claude.env(ttlVariable)
   const ttlMs = parseHelperTtlMs(ttl?.value)
   try {
-    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs, forceRefresh: false }, deps.env, () => {})
+    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
     add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(issued.value)}, ${issued.value.length} chars, ${expiresIn}`)
     if (issued.warning !== undefined) add(`profile ${profile.name} lifetime`, 'warn', issued.warning)
