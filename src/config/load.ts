@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
@@ -8,6 +7,7 @@ import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
 import { isProfileName } from './profile-name.js'
+import { readTrustedConfigFile } from './file-trust.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -86,8 +86,9 @@ export async function loadConfig(path: string, options: { explicit: boolean }): 
   let text: string
   let fromFile = true
   try {
-    text = await readFile(path, 'utf8')
+    text = readTrustedConfigFile(path)
   } catch (error) {
+    if (error instanceof CcredError) throw error // untrusted or oversized (file-trust.ts)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && !options.explicit) {
       text = EMBEDDED_CONFIG
