@@ -84,8 +84,9 @@ export async function readSecretFile(path: string): Promise<string> {
 export async function resolveReference(ref: Reference, where: string, deps: ReferenceDeps, profile: string): Promise<string> {
   switch (ref.kind) {
     case 'env': {
-      const value = deps.env[ref.target]
-      if (value === undefined || value === '') {
+      // Own variables only: env:toString must not find Object.prototype's function.
+      const value = Object.hasOwn(deps.env, ref.target) ? deps.env[ref.target] : undefined
+      if (typeof value !== 'string' || value === '') {
         throw new CcredError('ERR_REFERENCE', `${where}: environment variable ${ref.target} is not set in the daemon's environment`, {
           hint: `export ${ref.target} in the shell, then run: ccred daemon stop   (the daemon keeps the environment it started with)`,
         })
