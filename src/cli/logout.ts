@@ -3,6 +3,7 @@ import { purgeCachedValue } from '../client/purge.js'
 import { refreshTokenName } from '../oidc/config.js'
 import type { Io } from './io.js'
 import { oidcProfile } from './login.js'
+import { EXIT_CODES } from '../errors.js'
 
 /**
  * `ccred logout <profile>`: revokes the refresh token at the identity provider
@@ -21,7 +22,7 @@ export async function runLogout(profileName: string, io: Io): Promise<number> {
     const deleted = await store.delete(name)
     await purgeCachedValue(profileName, io)
     io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'} and the cached token forgotten; ${revoked}\n`)
-    return 0
+    return EXIT_CODES.OK
 
     async function revoke(token: string): Promise<string> {
       const [client, { discoverClient, describeOidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])

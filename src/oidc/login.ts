@@ -7,6 +7,7 @@ import { refreshTokenName, type OidcOptions } from './config.js'
 import { deviceLogin } from './device.js'
 import { loopbackLogin } from './loopback.js'
 import { startProgress, type Progress } from './progress.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export type LoginFlow = 'auto' | 'browser' | 'device'
 
@@ -65,7 +66,7 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
       timeoutMs: options.loginTimeoutMs,
       present: async (url) => {
         const launched = decision.launch && (await launchBrowser(url.href))
-        io.stderr.write(`ccred: ${launched ? 'opened your browser to sign in; if it did not open, visit' : 'to sign in, open this URL in a browser'}:\n\n  ${url.href}\n\n`)
+        io.stderr.write(`ccred: ${launched ? 'opened your browser to sign in; if it did not open, visit' : 'to sign in, open this URL in a browser'}:\n\n  ${sanitizeLine(url.href)}\n\n`)
         waiting = startProgress(stderr, `waiting for the sign-in to ${options.issuer} to finish in the browser`)
       },
     }).finally(() => waiting?.stop())
@@ -76,7 +77,8 @@ export async function signIn(input: LoginInput): Promise<LoginResult> {
       profile,
       timeoutMs: options.loginTimeoutMs,
       present: (prompt) => {
-        io.stderr.write(`ccred: to sign in, visit ${prompt.verificationUri} and enter the code:\n\n  ${prompt.userCode}\n\n${prompt.verificationUriComplete === undefined ? '' : `  (or open ${prompt.verificationUriComplete})\n\n`}`)
+        // The identity provider chose these strings: they pass the terminal sanitizer.
+        io.stderr.write(`ccred: to sign in, visit ${sanitizeLine(prompt.verificationUri)} and enter the code:\n\n  ${sanitizeLine(prompt.userCode)}\n\n${prompt.verificationUriComplete === undefined ? '' : `  (or open ${sanitizeLine(prompt.verificationUriComplete)})\n\n`}`)
         waiting = startProgress(stderr, `waiting for the code to be confirmed (expires in ${Math.round(prompt.expiresInS / 60)} min)`)
       },
     }).finally(() => waiting?.stop())
