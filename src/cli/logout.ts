@@ -13,20 +13,20 @@ import { oidcProfile } from './login.js'
 export async function runLogout(profileName: string, io: Io): Promise<number> {
   return withInProcessService(io.env, async (service) => {
     const { profile, oidc } = await oidcProfile(service, profileName, 'logout')
-    const store = service.store()
+    const store = service.runtime.store()
     const name = refreshTokenName(profileName)
     const refreshToken = await store.get(name)
     let revoked = 'nothing to revoke'
     if (refreshToken !== undefined) revoked = await revoke(refreshToken)
     const deleted = await store.delete(name)
-    await purgeCachedValue(profileName, io)
+    await purgeCachedValue(profileName, io.env, (line) => io.stderr.write(`${line}\n`))
     io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'}; ${revoked}\n`)
     return 0
 
     async function revoke(token: string): Promise<string> {
       const [client, { discoverClient, describeOidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
       try {
-        const context = service.fetchContext(profile)
+        const context = service.runtime.fetchContext(profile)
         const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
         if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} offers no revocation endpoint (the token stays valid there until it expires)`
         await client.tokenRevocation(config, token, { token_type_hint: 'refresh_token' })

@@ -5,7 +5,7 @@ import type { Io } from './io.js'
 /** `ccred profiles`: what the config defines, and which profiles have errors. Reads the config only. */
 export async function runProfiles(options: { json?: boolean }, io: Io): Promise<number> {
   return withInProcessService(io.env, async (service) => {
-    const config = await service.config()
+    const config = await service.config.current()
     const profiles = await service.listProfiles()
     if (options.json) {
       io.stdout.write(JSON.stringify({ config: config.fromFile ? config.path : null, profiles }, null, 2) + '\n')

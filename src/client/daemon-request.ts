@@ -1,5 +1,5 @@
 import { isatty } from 'node:tty'
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 import { configPath, runtimeDir, socketPath } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import type { CcredError } from '../errors.js'

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../broker/service.js'
-import { HEADERS, isProfileName, type Header } from '../config/load.js'
+import { HEADERS, isProfileName, type Header } from '../config/settings.js'
 import { CcredError, toCcredError } from '../errors.js'
 
 export const PROTOCOL_VERSION = 1

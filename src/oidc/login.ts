@@ -1,4 +1,3 @@
-import type { Io } from '../cli/io.js'
 import { CcredError } from '../errors.js'
 import type { SecretStore } from '../store/store.js'
 import { decideBrowser, launchBrowser } from './browser.js'
@@ -10,12 +9,18 @@ import { startProgress, type Progress } from './progress.js'
 
 export type LoginFlow = 'auto' | 'browser' | 'device'
 
+/** Where a sign-in talks to the person: the environment (which browser) and stderr (the URL, the code). */
+export interface LoginIo {
+  env: Record<string, string | undefined>
+  stderr: { write(text: string): unknown; isTTY?: boolean }
+}
+
 export interface LoginInput {
   profile: string
   options: OidcOptions
   config: OidcConfiguration
   store: SecretStore
-  io: Io
+  io: LoginIo
   flow: LoginFlow
 }
 
@@ -30,7 +35,7 @@ export interface LoginResult {
  */
 export async function signIn(input: LoginInput): Promise<LoginResult> {
   const { io, profile, options } = input
-  const stderr = io.stderr as Io['stderr'] & { isTTY?: boolean }
+  const stderr = io.stderr
   const decision = decideBrowser(io.env)
   const flow = input.flow === 'auto' ? (decision.loopback ? 'browser' : 'device') : input.flow
   if (input.flow === 'auto' && flow === 'device') io.stderr.write(`ccred: using the device code flow (${decision.reason})\n`)

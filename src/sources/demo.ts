@@ -17,11 +17,15 @@ export const demoSource: SourceDefinition<DemoOptions> = {
   parse(reader) {
     return { lifetimeMs: reader.durationMs('lifetime', { fallbackMs: DEFAULT_LIFETIME_MS, minMs: 1000 }) ?? DEFAULT_LIFETIME_MS }
   },
+  references() {
+    return []
+  },
   create(options) {
     return {
       kind: 'demo',
       async fetch(ctx) {
         return {
+          kind: 'token',
           value: `ccred-demo-${randomBytes(16).toString('hex')}`,
           expiresAt: new Date(ctx.clock.now() + options.lifetimeMs),
           meta: { note: 'demo token, not a real credential; run `ccred init` to configure real profiles' },

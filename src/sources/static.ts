@@ -15,6 +15,9 @@ export const staticSource: SourceDefinition<StaticOptions> = {
     const scheme = reader.oneOf('scheme', ['bearer', 'basic'], 'bearer')
     return { value: value ?? { kind: 'env', target: 'UNSET' }, scheme: scheme === 'basic' ? 'Basic' : 'Bearer' }
   },
+  references(options) {
+    return [options.value]
+  },
   storedSecretName(options) {
     return options.value.kind === 'keychain' ? options.value.target : undefined
   },
@@ -23,7 +26,7 @@ export const staticSource: SourceDefinition<StaticOptions> = {
       kind: 'static',
       async fetch(ctx) {
         const value = await ctx.resolve(options.value, 'value')
-        return { value, scheme: options.scheme, meta: { reference: formatReference(options.value) } }
+        return { kind: 'token', value, scheme: options.scheme, meta: { reference: formatReference(options.value) } }
       },
     }
   },

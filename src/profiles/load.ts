@@ -6,22 +6,8 @@ import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
-import { describe, isTable, quoteShort, TableReader } from './fields.js'
-
-export type Header = 'authorization' | 'proxy-authorization'
-export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
-export type StoreKind = 'keychain' | 'file'
-
-export interface BrokerSettings {
-  /** Extra validity beyond the caller's TTL. */
-  skewMs: number
-  store: StoreKind
-  /** The daemon exits after this long without a request. */
-  idleExitMs: number
-  /** At most one 401-aware re-issue per profile within this interval. */
-  reissueIntervalMs: number
-  audit: boolean
-}
+import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
+import { DEFAULT_BROKER, HEADERS, isProfileName, type BrokerSettings, type Header } from '../config/settings.js'
 
 export interface ProfileConfig {
   name: string
@@ -48,26 +34,11 @@ export interface LoadedConfig {
   stamp: string
 }
 
-export const DEFAULT_BROKER: BrokerSettings = {
-  skewMs: 60_000,
-  store: 'keychain',
-  idleExitMs: 8 * 3_600_000,
-  reissueIntervalMs: 10_000,
-  audit: true,
-}
-
 /** Used when no config file exists, so `npx ccred get demo` works on a fresh machine. */
 export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`ccred init\` to write one)
 [profiles.demo]
 source = "demo"
 `
-
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
-export function isProfileName(name: string): boolean {
-  return PROFILE_NAME.test(name)
-}
 
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
@@ -176,7 +147,7 @@ function readBroker(value: unknown, problems: string[]): BrokerSettings {
 
 async function readProfile(name: string, table: unknown, label: string, shared: SharedConfig, vaultTable: unknown): Promise<ProfileConfig> {
   const fail = (message: string) => new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${message}`, { hint: `fix ${label}, then check it with: ccred profiles` })
-  if (!PROFILE_NAME.test(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
+  if (!isProfileName(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
   if (!isTable(table)) throw fail(`expected a table [profiles.${name}], got ${describe(table)}`)
   const reader = new TableReader(table, `profiles.${name}`)
   const sourceKind = reader.string('source')
@@ -193,7 +164,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
-  const usesVault = vaultTable !== undefined && (sourceKind === 'vault' || JSON.stringify(table).includes('"vault:'))
+  const usesVault = vaultTable !== undefined && (definition.vaultConnection?.(options) !== undefined || definition.references(options).some((ref) => ref.kind === 'vault'))
   const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
   return { name, sourceKind, header, description, hash, definition, options }
 }
