@@ -38,7 +38,10 @@ export class ProfileRuntime {
   /** A new config loaded: drops what it no longer describes (sources of edited profiles, a store it no longer names, unused Vault connections). */
   configLoaded(loaded: LoadedConfig, previous: LoadedConfig | undefined): void {
     if (previous?.broker.store !== loaded.broker.store && this.#options.store === undefined) this.#store = undefined
-    for (const [name, profile] of this.#profiles) if (loaded.profiles.get(name) === undefined || profileKey(loaded.profiles.get(name)!) !== profile.key) this.#profiles.delete(name)
+    for (const [name, built] of this.#profiles) {
+      const profile = loaded.profiles.get(name)
+      if (profile === undefined || profileKey(profile) !== built.key) this.#profiles.delete(name)
+    }
     if (this.#vault !== undefined) {
       const live = vaultConnectionsOf(loaded)
       void this.#vault.then((connections) => connections.retain(live), () => undefined)

@@ -64,7 +64,7 @@ export interface ServiceStatus {
  * and reports status. The config snapshot and the profile runtime do the rest.
  */
 export class CredentialService {
-  readonly broker: Broker
+  readonly #broker: Broker
   readonly config: ConfigSnapshot
   readonly runtime: ProfileRuntime
   readonly #audit: AuditLog | undefined
@@ -74,12 +74,12 @@ export class CredentialService {
       path: options.configPath,
       explicit: options.explicitConfig,
       onLoad: (loaded, previous) => {
-        this.broker.retain(new Map([...loaded.profiles.values()].map((p) => [p.name, profileKey(p)])))
+        this.#broker.retain(new Map([...loaded.profiles.values()].map((p) => [p.name, profileKey(p)])))
         this.runtime.configLoaded(loaded, previous)
       },
     })
     this.runtime = new ProfileRuntime({ env: options.env, clock: options.clock, config: this.config, ...(options.store === undefined ? {} : { store: options.store }) })
-    this.broker = new Broker({
+    this.#broker = new Broker({
       clock: options.clock,
       settings: () => this.config.latest?.broker ?? DEFAULT_BROKER,
       onEvent: (event) => {
@@ -92,7 +92,7 @@ export class CredentialService {
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.config.profile(request.profile)
     const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
-    const result = await this.broker.get({
+    const result = await this.#broker.get({
       profile: this.runtime.brokerProfile(profile),
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
@@ -135,7 +135,7 @@ export class CredentialService {
     }
     // The file is broken but the last good config still serves: show why the edit did not apply.
     configError ??= this.config.error
-    const cached = new Map(this.broker.status().map((s) => [s.profile, s]))
+    const cached = new Map(this.#broker.status().map((s) => [s.profile, s]))
     const profiles: ServiceStatus['profiles'] = []
     for (const profile of config?.profiles.values() ?? []) {
       const status = cached.get(profile.name) ?? notAskedYet(profile.name, profile.sourceKind, profile.header)
@@ -154,12 +154,12 @@ export class CredentialService {
   }
 
   purge(name: string): boolean {
-    return this.broker.purge(name)
+    return this.#broker.purge(name)
   }
 
   /** Stops refresh timers, closes Vault connections and flushes the audit log. */
   async close(): Promise<void> {
-    this.broker.close()
+    this.#broker.close()
     await this.runtime.close()
     await this.#audit?.close()
   }
