@@ -6,7 +6,7 @@ import { auditLogPath, configPath } from '../config/paths.js'
 import { credentialBody } from '../credential.js'
 import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
-import type { SecretStore } from '../store/store.js'
+import type { SecretStore, StoreAvailability } from '../store/store.js'
 import { AuditLog } from './audit.js'
 import { Broker, type ProfileStatus } from './broker.js'
 import { ConfigSnapshot } from './config-snapshot.js'
@@ -53,7 +53,7 @@ export interface ProfileListing {
 
 export interface ServiceStatus {
   config: { path: string; fromFile: boolean; error?: { code: string; message: string; hint?: string } }
-  store: { kind: string; description: string }
+  store: { kind: string; description: string; availability?: StoreAvailability }
   audit: { path: string } | null
   profiles: (ProfileStatus & { description?: string })[]
 }
@@ -147,7 +147,7 @@ export class CredentialService {
     const store = this.runtime.store()
     return {
       config: { path: this.config.path, fromFile: config?.fromFile ?? true, ...(configError === undefined ? {} : { error: configError.toJSON() }) },
-      store: { kind: store.kind, description: store.describe() },
+      store: { kind: store.kind, description: store.describe(), ...(store.availability === undefined ? {} : { availability: store.availability() }) },
       audit: this.#audit !== undefined && config?.broker.audit !== false ? { path: this.#audit.path } : null,
       profiles: profiles.sort((a, b) => a.profile.localeCompare(b.profile)),
     }
