@@ -164,7 +164,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
-  const usesVault = vaultTable !== undefined && (definition.vaultConnection?.(options) !== undefined || definition.references(options).some((ref) => ref.kind === 'vault'))
+  const usesVault = vaultTable !== undefined && (definition.vaultConnection?.(options) !== undefined || (definition.references?.(options) ?? []).some((ref) => ref.kind === 'vault'))
   const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
   return { name, sourceKind, header, description, hash, definition, options }
 }

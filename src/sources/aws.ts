@@ -46,9 +46,6 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
     aws.rejectUnknownKeys()
     return { token, credentials, bedrockKeyLifetimeMs }
   },
-  references() {
-    return []
-  },
   yieldsAwsCredentials(options) {
     return options.token === 'credentials'
   },

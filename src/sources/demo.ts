@@ -17,9 +17,6 @@ export const demoSource: SourceDefinition<DemoOptions> = {
   parse(reader) {
     return { lifetimeMs: reader.durationMs('lifetime', { fallbackMs: DEFAULT_LIFETIME_MS, minMs: 1000 }) ?? DEFAULT_LIFETIME_MS }
   },
-  references() {
-    return []
-  },
   create(options) {
     return {
       kind: 'demo',

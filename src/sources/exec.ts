@@ -43,9 +43,6 @@ export const execSource: SourceDefinition<ExecOptions> = {
     const timeoutMs = reader.durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }) ?? DEFAULT_TIMEOUT_MS
     return { argv, shell, lifetimeMs, timeoutMs }
   },
-  references() {
-    return []
-  },
   create(options) {
     return {
       kind: 'exec',

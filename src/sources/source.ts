@@ -63,10 +63,10 @@ export interface SourceDefinition<Options = unknown> {
   parse(reader: TableReader, shared: SharedConfig): Options
   create(options: Options, deps: SourceDeps): Source
   /**
-   * Every reference the profile reads (env:, file:, keychain:, vault:). A `vault:`
-   * one makes the `[vault]` table part of the profile's cache key.
+   * Every reference the profile reads (env:, file:, keychain:, vault:); none when
+   * left out. A `vault:` one makes the `[vault]` table part of the profile's cache key.
    */
-  references(options: Options): Reference[]
+  references?(options: Options): Reference[]
   /** The Vault connection the profile talks to itself, if any (kept open while configured; in its cache key). */
   vaultConnection?(options: Options): VaultConnectionConfig | undefined
   /** What `ccred doctor` checks for this profile beyond fetching once (Vault: status, token, capabilities). */
