@@ -1,4 +1,4 @@
-import { socketPath } from '../config/paths.js'
+import { ROUTES, type PurgeRequest, type PurgeResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
 /**
@@ -8,7 +8,7 @@ import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
  */
 export async function purgeCachedValue(profile: string, env: Record<string, string | undefined>, warn: (line: string) => void): Promise<void> {
   try {
-    unwrap(await requestDaemon(socketPath(env), 'POST', '/v1/purge', { profile }, 5_000))
+    unwrap<PurgeResponse>(await requestDaemon(env, 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) warn(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop`)
   }

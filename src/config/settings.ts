@@ -22,10 +22,3 @@ export const DEFAULT_BROKER: BrokerSettings = {
   reissueIntervalMs: 10_000,
   audit: true,
 }
-
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
-export function isProfileName(name: string): boolean {
-  return PROFILE_NAME.test(name)
-}

@@ -1,20 +1,6 @@
 import type { Header } from '../config/settings.js'
 import type { CredentialBody } from '../credential.js'
-
-/**
- * What the client needs to print a credential; the same shape comes from the
- * daemon: facts about the issuance plus the credential's body, tagged by `kind`.
- */
-export type IssuedCredential = IssuedFacts & CredentialBody
-
-export interface IssuedFacts {
-  profile: string
-  source: string
-  header: Header
-  expiresAt?: string
-  served: string
-  warning?: string
-}
+import type { IssuedCredential } from '../protocol.js'
 
 /**
  * The credential as one line of text: a token as it is, AWS credentials as the

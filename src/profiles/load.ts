@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
-import { DEFAULT_BROKER, HEADERS, isProfileName, type BrokerSettings, type Header } from '../config/settings.js'
+import { readTrustedConfigFile } from '../config/file-trust.js'
+import { isProfileName } from '../config/profile-name.js'
+import { DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
 
 export interface ProfileConfig {
   name: string
@@ -62,8 +63,9 @@ export async function loadConfig(path: string, options: { explicit: boolean }): 
   let text: string
   let fromFile = true
   try {
-    text = await readFile(path, 'utf8')
+    text = readTrustedConfigFile(path)
   } catch (error) {
+    if (error instanceof CcredError) throw error // untrusted or oversized (file-trust.ts)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && !options.explicit) {
       text = EMBEDDED_CONFIG

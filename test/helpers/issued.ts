@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import type { Credential } from '../../src/credential.js'
-import { credentialText, type IssuedCredential } from '../../src/output/format.js'
+import { credentialText } from '../../src/output/format.js'
+import type { IssuedCredential } from '../../src/protocol.js'
 
 /** An issued credential with its text as `get --json` prints it in `value` (a token, or AWS credentials as JSON). */
 export function withText(issued: IssuedCredential): IssuedCredential & { value: string } {
