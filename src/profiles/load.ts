@@ -4,11 +4,12 @@ import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
-import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
+import { defaultVaultConnection, vaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
 import { readTrustedConfigFile } from '../config/file-trust.js'
 import { isProfileName } from '../config/profile-name.js'
-import { DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
+import { INVALID, isValid, ProblemsRecorded, type Field, type Invalid } from '../config/schema.js'
+import { brokerTable, DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
 
 export interface ProfileConfig {
   name: string
@@ -95,11 +96,11 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   const unknownTop = Object.keys(doc).filter((key) => key !== 'broker' && key !== 'vault' && key !== 'profiles')
   const problems = unknownTop.map((key) => `${key}: unknown top-level key (expected [broker], [vault] or [profiles.NAME])`)
 
-  const broker = readBroker(doc.broker, problems)
-  const vault = readVault(doc.vault, problems)
+  const broker = readTopTable(doc.broker, 'broker', brokerTable, { ...DEFAULT_BROKER }, problems)
+  const vault = readTopTable(doc.vault, 'vault', vaultConnection(), defaultVaultConnection(), problems)
   const profilesTable = doc.profiles ?? {}
   if (!isTable(profilesTable)) problems.push(`profiles: expected tables like [profiles.NAME], got ${describe(profilesTable)}`)
-  if (problems.length > 0) {
+  if (problems.length > 0 || !isValid(broker) || !isValid(vault)) {
     throw new CcredError('ERR_CONFIG', `${label}: ${problems.join('; ')}`, { hint: `fix ${label}, then check it with: ccred profiles` })
   }
 
@@ -115,33 +116,15 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   return { path: meta.path, fromFile: meta.fromFile, broker, vault, profiles, invalidProfiles, stamp: meta.stamp }
 }
 
-function readVault(value: unknown, problems: string[]): VaultConnectionConfig {
-  if (value === undefined) return defaultVaultConnection()
+/** A top-level table (`[broker]`, `[vault]`): its settings, `absent` when it is left out. */
+function readTopTable<T>(value: unknown, name: string, field: Field<T>, absent: T, problems: string[]): T | Invalid {
+  if (value === undefined) return absent
   if (!isTable(value)) {
-    problems.push(`vault: expected a table [vault], got ${describe(value)}`)
-    return defaultVaultConnection()
+    problems.push(`${name}: expected a table [${name}], got ${describe(value)}`)
+    return INVALID
   }
-  const reader = new TableReader(value, 'vault')
-  const connection = readVaultConnection(reader)
-  reader.rejectUnknownKeys()
-  problems.push(...reader.problems)
-  return connection
-}
-
-function readBroker(value: unknown, problems: string[]): BrokerSettings {
-  if (value === undefined) return { ...DEFAULT_BROKER }
-  if (!isTable(value)) {
-    problems.push(`broker: expected a table [broker], got ${describe(value)}`)
-    return { ...DEFAULT_BROKER }
-  }
-  const reader = new TableReader(value, 'broker')
-  const settings: BrokerSettings = {
-    skewMs: reader.durationMs('skew', { fallbackMs: DEFAULT_BROKER.skewMs, maxMs: 3_600_000 }) ?? DEFAULT_BROKER.skewMs,
-    store: reader.oneOf('store', ['keychain', 'file'], DEFAULT_BROKER.store),
-    idleExitMs: reader.durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }) ?? DEFAULT_BROKER.idleExitMs,
-    reissueIntervalMs: reader.durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }) ?? DEFAULT_BROKER.reissueIntervalMs,
-    audit: reader.boolean('audit', DEFAULT_BROKER.audit),
-  }
+  const reader = new TableReader(value, name)
+  const settings = field(reader)
   reader.rejectUnknownKeys()
   problems.push(...reader.problems)
   return settings
@@ -162,7 +145,13 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
-  const options = definition.parse(reader, shared)
+  let options: unknown
+  try {
+    options = definition.parse(reader, shared)
+  } catch (error) {
+    // Invalid options: no object at all, only problems, reported below with the profile's own.
+    if (!(error instanceof ProblemsRecorded)) throw error
+  }
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.

@@ -14,7 +14,7 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
   kind: 'oidc',
   summary: 'OpenID Connect SSO: ccred login once, then fresh access/ID tokens from the refresh token (or client_credentials in CI)',
   parse(reader) {
-    return parseOidcTable(reader.nested('oidc', { required: true }))
+    return parseOidcTable(reader)
   },
   references(options) {
     return [options.clientSecret, options.privateKey].filter((ref) => ref !== undefined)
