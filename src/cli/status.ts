@@ -1,3 +1,5 @@
+import type { BudgetStatus } from '../broker/broker.js'
+import { REFRESH_FLOOR_FRACTION } from '../broker/budget.js'
 import type { ServiceStatus } from '../broker/service.js'
 import { withInProcessService } from '../client/in-process.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
@@ -27,6 +29,13 @@ function relative(iso: string | undefined, nowMs: number): string {
   return deltaMs >= 0 ? `in ${formatDurationMs(deltaMs)}` : `${formatDurationMs(-deltaMs)} ago`
 }
 
+/** "2/3 forced, backoff 30s": forced refreshes left of the bucket, and a failing source's backoff. */
+function budgetCell(budget: BudgetStatus | undefined, nowMs: number): string {
+  if (budget === undefined) return '-'
+  const forced = `${budget.forcedTokens}/${budget.forcedCapacity} forced`
+  return budget.backoffUntil === undefined ? forced : `${forced}, retry ${relative(budget.backoffUntil, nowMs)}`
+}
+
 /** `ccred status [--json]`: daemon state and per-profile cache facts. Never a secret. */
 export async function runStatus(options: { json?: boolean }, io: Io): Promise<number> {
   const status = await collectStatus(io)
@@ -49,12 +58,15 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     io.stdout.write('no profiles configured\n')
     return 0
   }
-  const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'HITS', 'FETCHES', 'LAST ERROR']]
+  const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'NEXT REFRESH', 'SAFE TTL', 'BUDGET', 'HITS', 'FETCHES', 'LAST ERROR']]
   for (const p of status.profiles) {
     rows.push([
       p.profile, p.source, p.header, p.cached ? 'yes' : 'no',
       p.cached ? (p.expiresAt === undefined ? 'never' : relative(p.expiresAt, nowMs)) : '-',
-      relative(p.lastRefreshAt, nowMs), String(p.hits), String(p.fetches),
+      relative(p.lastRefreshAt, nowMs), relative(p.nextRefreshAt, nowMs),
+      p.budget?.safeHelperTtlMs === undefined ? '-' : `${p.budget.safeHelperTtlMs} ms`,
+      budgetCell(p.budget, nowMs),
+      String(p.hits), String(p.fetches),
       p.lastError === undefined ? '-' : `${p.lastError.code}${p.consecutiveFailures > 0 ? ` (${p.consecutiveFailures}x)` : ''}`,
     ])
   }
@@ -64,6 +76,10 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     ...(p.warning === undefined ? [] : [`${p.profile}: warning: ${p.warning}`]),
     ...(p.meta?.note === undefined ? [] : [`${p.profile}: ${p.meta.note}`]),
   ])
+  const budget = status.profiles.find((p) => p.budget !== undefined)?.budget
+  if (budget !== undefined) {
+    notes.push(`budget: refresh-ahead no sooner than ${REFRESH_FLOOR_FRACTION * 100}% of a credential's lifetime after its fetch; ${budget.forcedCapacity} forced refreshes or re-issues, one more every ${formatDurationMs(budget.forcedRefillMs)}; a failing source is retried with backoff`)
+  }
   if (notes.length > 0) io.stdout.write('\n' + notes.join('\n') + '\n')
   return 0
 }
