@@ -3,7 +3,7 @@ import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.j
 import type { Header } from '../config/load.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
 import type { Credential, FetchContext, Source } from '../sources/source.js'
-import { backoffMs, Demands, REFRESH_FLOOR_FRACTION, refreshAgeMs, safeHelperTtlMs, TokenBucket } from './budget.js'
+import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
@@ -338,10 +338,11 @@ export class Broker {
   }
 
   /**
-   * A value that outlives the caller's need is usable. So is one younger than the
-   * budget's refresh floor: fetching again that soon would break the budget, and a
-   * caller whose TTL needs more than that is told to lower it (see safeHelperTtlMs).
-   * Without this, a lifetime just above TTL + skew made every get a fetch.
+   * A value that outlives the caller's need is usable. For a need the source cannot
+   * cover within the budget (see coversWithinBudget) a value is used until half its
+   * life: fetching sooner would break the budget, and the caller is told to lower its
+   * TTL (see safeHelperTtlMs). Before, a lifetime just above TTL + skew fell between
+   * the two rules and made every get a fetch.
    */
   #usable(cached: Cached, minValidityMs: number, nowMs: number): boolean {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
@@ -349,7 +350,7 @@ export class Broker {
     const remainingMs = expiresAtMs - nowMs
     if (remainingMs >= minValidityMs) return true
     const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-    return remainingMs > 0 && nowMs - cached.fetchedAtMs < lifetimeMs * REFRESH_FLOOR_FRACTION
+    return !coversWithinBudget(lifetimeMs, minValidityMs) && remainingMs > 0 && nowMs - cached.fetchedAtMs < lifetimeMs * SHORT_LIVED_SERVE_FRACTION
   }
 
   /**
@@ -486,7 +487,8 @@ export class Broker {
     if (refreshAtMs === Infinity) return undefined
     // The demand may be forgotten before then: look again at that time.
     const demandEndsAtMs = entry.demands.expiresAtMs(this.#clock.now())
-    const atMs = Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS)
+    // Whole milliseconds: a fractional due time can sit a rounding error after "now" when its timer fires, re-arming forever.
+    const atMs = Math.ceil(Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS))
     return demandEndsAtMs !== undefined && demandEndsAtMs < atMs ? Math.max(demandEndsAtMs, this.#clock.now()) + 1 : atMs
   }
 

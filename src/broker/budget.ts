@@ -4,7 +4,8 @@
  * clock), so the numbers can be checked with a FakeClock and stated in the README.
  *
  * - Refresh-ahead never runs sooner than REFRESH_FLOOR_FRACTION of a credential's
- *   lifetime after it was fetched (at most 4 background fetches per lifetime).
+ *   lifetime after it was fetched (at most 4 background fetches per lifetime); for
+ *   a caller whose TTL needs more than that allows, at 40 % of the lifetime.
  * - Forced refreshes (`get --refresh`) and re-issues (a caller's value refused)
  *   take a token from a bucket: FORCED_BUCKET_CAPACITY tokens, one more every
  *   FORCED_REFILL_MS.
@@ -22,7 +23,7 @@ export const FORCED_BUCKET_CAPACITY = 3
 /** One more forced refresh or re-issue allowed per this many ms. */
 export const FORCED_REFILL_MS = 10_000
 /** How long a caller's minimum validity keeps driving refresh-ahead after it last asked. */
-export const DEMAND_MEMORY_MS = 15 * 60_000
+export const DEMAND_MEMORY_MS = 60 * 60_000
 export const BACKOFF_BASE_MS = 1000
 export const BACKOFF_MAX_MS = 5 * 60_000
 
@@ -55,11 +56,28 @@ export function safeHelperTtlMs(lifetimeMs: number, skewMs: number): number {
 }
 
 /**
- * Age (ms after the fetch) at which refresh-ahead renews a value so that it still
- * covers `minValidityMs`, never sooner than the budget's floor.
+ * A caller whose TTL is more than the source can serve safely (its values would have
+ * to be renewed sooner than the floor): its values are renewed at this fraction of
+ * their life and served until SHORT_LIVED_SERVE_FRACTION of it. The warning, `status`
+ * and `doctor` tell it to lower its TTL.
+ */
+export const SHORT_LIVED_REFRESH_FRACTION = 0.4
+export const SHORT_LIVED_SERVE_FRACTION = 0.5
+
+/** Whether a fresh value of this lifetime covers `minValidityMs` long enough for the budget's floor. */
+export function coversWithinBudget(lifetimeMs: number, minValidityMs: number): boolean {
+  return lifetimeMs - minValidityMs - refreshLeadMs(lifetimeMs) >= lifetimeMs * REFRESH_FLOOR_FRACTION
+}
+
+/**
+ * Age (ms after the fetch) at which refresh-ahead renews a value: a lead before it
+ * would stop covering `minValidityMs`, which is never sooner than the budget's
+ * floor; for a need the source cannot cover so, at 40 % of its life.
  */
 export function refreshAgeMs(lifetimeMs: number, minValidityMs: number): number {
-  return Math.max(lifetimeMs * REFRESH_FLOOR_FRACTION, lifetimeMs - minValidityMs - refreshLeadMs(lifetimeMs))
+  return coversWithinBudget(lifetimeMs, minValidityMs)
+    ? lifetimeMs - minValidityMs - refreshLeadMs(lifetimeMs)
+    : lifetimeMs * SHORT_LIVED_REFRESH_FRACTION
 }
 
 /** Delay before retry number `failures` (1 = after the first failure): jittered exponential. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile } from '../../src/broker/broker.js'
-import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION } from '../../src/broker/budget.js'
+import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import type { Credential, Source } from '../../src/sources/source.js'
@@ -324,7 +324,7 @@ describe('broker: a refusal the caller reports (proxyAuthHelper after a 407)', (
 
 describe('broker: refresh-ahead of values barely longer-lived than callers need', () => {
   // Issue 12 replaced "refreshed about once a second" (the loop the budget forbids) with the budget's floor.
-  it('a 2-minute value, callers needing 1m58s: refreshed at most once per quarter lifetime, not in a loop', async () => {
+  it('a 2-minute value, callers needing 1m58s: refreshed at 40 % of its life, not in a loop', async () => {
     const clock = new FakeClock()
     const source = new CountingSource(clock, 2 * MINUTE)
     const broker = new Broker({ clock, settings: () => ({ skewMs: 117_000, reissueIntervalMs: 10_000 }) })
@@ -336,9 +336,9 @@ describe('broker: refresh-ahead of values barely longer-lived than callers need'
       await settle()
       const result = await broker.get({ profile, callerTtlMs: 1000 })
       const remainingMs = result.credential.expiresAt!.getTime() - clock.now()
-      assert.ok(remainingMs >= 2 * MINUTE * (1 - REFRESH_FLOOR_FRACTION), `every value served is younger than a quarter of its life (${remainingMs} ms left)`)
+      assert.ok(remainingMs >= 2 * MINUTE * (1 - SHORT_LIVED_SERVE_FRACTION), `every value served is younger than half its life (${remainingMs} ms left)`)
     }
-    const periodMs = 2 * MINUTE * REFRESH_FLOOR_FRACTION
+    const periodMs = 2 * MINUTE * SHORT_LIVED_REFRESH_FRACTION
     assert.ok(source.fetches <= 1 + (10 * MINUTE) / periodMs, `${source.fetches} fetches in 10 min: at most one per ${periodMs} ms`)
     broker.close()
   })
@@ -362,7 +362,7 @@ describe('broker: the upstream budget (issue 12)', () => {
       await settle()
     }
     const afterHour = source.fetches
-    const periodMs = 10 * MINUTE * REFRESH_FLOOR_FRACTION
+    const periodMs = 10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION
     assert.ok(afterHour <= 1 + (DEMAND_MEMORY_MS + 2 * 599_500) / periodMs, `${afterHour} fetches in the first hour (the loop made ~3600)`)
     for (let m = 0; m < 60; m++) {
       clock.advance(MINUTE)
@@ -433,7 +433,7 @@ describe('broker: the upstream budget (issue 12)', () => {
       assert.ok(result.credential.expiresAt!.getTime() - clock.now() >= TTL_MS + SKEW_MS, 'the script always gets TTL + skew')
     }
     // Ideal for 10-min credentials and a 6-min need: one fetch per 3 min = 40 in 2 h; the larger demand costs a few more at first.
-    assert.ok(source.fetches <= 40 + DEMAND_MEMORY_MS / (10 * MINUTE * REFRESH_FLOOR_FRACTION) + 2, `${source.fetches} fetches in 2 h`)
+    assert.ok(source.fetches <= 40 + DEMAND_MEMORY_MS / (10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION) + 2, `${source.fetches} fetches in 2 h`)
   })
 })
 
