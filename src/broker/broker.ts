@@ -58,6 +58,9 @@ export type BrokerEvent =
 export interface BrokerSettingsView {
   skewMs: number
   reissueIntervalMs: number
+  /** The upstream budget's bucket (defaults in budget.ts). */
+  forcedBurst?: number
+  forcedRefillMs?: number
 }
 
 export interface BrokerOptions {
@@ -186,7 +189,7 @@ export class Broker {
     const entry = this.#entry(profile)
     const nowMs = this.#clock.now()
     const minValidityMs = Math.max(0, request.callerTtlMs) + this.#settings().skewMs
-    const demandBefore = entry.demands.current(nowMs)
+    const demandBefore = entry.demands.current(nowMs, this.#lifetimeMs(entry.current))
     entry.demands.ask(minValidityMs, nowMs)
     if (demandBefore === undefined || minValidityMs > demandBefore) this.#schedule(entry)
 
@@ -194,9 +197,12 @@ export class Broker {
     if (served === undefined && this.#refused(entry, request, nowMs)) served = 'reissue'
     let budgetNote: string | undefined
     // A forced fetch costs a token from the bucket, unless it joins one already under way
-    // or there is nothing cached to keep serving.
-    if (served !== undefined && entry.current !== undefined && entry.inflight?.forced !== true && !this.#inBackoff(entry, nowMs)) {
-      if (!entry.bucket.take(nowMs)) {
+    // or there is nothing cached to keep serving. With a token it is not held back by the
+    // backoff: the bucket is its budget.
+    let forcedWithToken = false
+    if (served !== undefined && entry.current !== undefined && entry.inflight?.forced !== true) {
+      if (entry.bucket.take(nowMs)) forcedWithToken = true
+      else {
         const waitMs = entry.bucket.nextTokenAtMs(nowMs) - nowMs
         if (served === 'refresh') budgetNote = `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`
         served = undefined
@@ -206,7 +212,7 @@ export class Broker {
       entry.hits++
       return this.#serve(entry, entry.current, 'hit', request, budgetNote)
     }
-    if (entry.inflight === undefined && this.#inBackoff(entry, nowMs)) {
+    if (!forcedWithToken && entry.inflight === undefined && this.#inBackoff(entry, nowMs)) {
       // The source failed again and again: no new upstream call before the backoff ends.
       // A value that is still valid beats an error; otherwise the remembered error.
       const expiresAtMs = entry.current?.credential.expiresAt?.getTime()
@@ -287,9 +293,9 @@ export class Broker {
       forcedRefillMs: entry.bucket.refillMs,
     }
     if (entry.backoffUntilMs !== undefined && entry.consecutiveFailures > 0 && entry.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.backoffUntilMs).toISOString()
-    const demand = entry.demands.current(nowMs)
-    if (demand !== undefined) budget.minValidityMs = demand
     const lifetimeMs = this.#lifetimeMs(entry.current)
+    const demand = entry.demands.current(nowMs, lifetimeMs)
+    if (demand !== undefined) budget.minValidityMs = demand
     if (lifetimeMs !== undefined) {
       budget.lifetimeMs = lifetimeMs
       budget.safeHelperTtlMs = safeHelperTtlMs(lifetimeMs, this.#settings().skewMs)
@@ -316,7 +322,7 @@ export class Broker {
       profile,
       fetchSeq: 0,
       demands: new Demands(),
-      bucket: new TokenBucket(this.#clock.now()),
+      bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs),
       consecutiveFailures: 0,
       hits: 0,
       fetches: 0,
@@ -476,7 +482,8 @@ export class Broker {
   #refreshDueAtMs(entry: Entry): number | undefined {
     const cached = entry.current
     if (cached === undefined) return undefined
-    const demand = entry.demands.current(this.#clock.now())
+    const lifetimeMs = this.#lifetimeMs(cached) ?? 0
+    const demand = entry.demands.current(this.#clock.now(), lifetimeMs)
     if (demand === undefined) return undefined
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     const softRefreshAtMs = cached.credential.refreshAt?.getTime()
@@ -486,7 +493,7 @@ export class Broker {
     if (expiresAtMs !== undefined) refreshAtMs = Math.min(refreshAtMs, cached.fetchedAtMs + refreshAgeMs(expiresAtMs - cached.fetchedAtMs, demand))
     if (refreshAtMs === Infinity) return undefined
     // The demand may be forgotten before then: look again at that time.
-    const demandEndsAtMs = entry.demands.expiresAtMs(this.#clock.now())
+    const demandEndsAtMs = entry.demands.expiresAtMs(this.#clock.now(), lifetimeMs)
     // Whole milliseconds: a fractional due time can sit a rounding error after "now" when its timer fires, re-arming forever.
     const atMs = Math.ceil(Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS))
     return demandEndsAtMs !== undefined && demandEndsAtMs < atMs ? Math.max(demandEndsAtMs, this.#clock.now()) + 1 : atMs

@@ -12,8 +12,8 @@
  * - A failing source is retried after a jittered exponential backoff; meanwhile
  *   foreground gets with nothing usable get the remembered error.
  * - What a caller asked for (its TTL + skew) is remembered for DEMAND_MEMORY_MS
- *   after it last asked (or twice its own size, if longer); then it stops
- *   driving refresh-ahead.
+ *   after it last asked (or twice its own size, or the credential's lifetime, if
+ *   longer); then it stops driving refresh-ahead.
  */
 
 /** Refresh-ahead waits at least this fraction of the credential's lifetime after a fetch. */
@@ -136,11 +136,15 @@ export class Demands {
     this.#lastAskedAtMs.set(minValidityMs, nowMs)
   }
 
-  /** The largest minimum validity still remembered; undefined when nobody asked lately. */
-  current(nowMs: number): number | undefined {
+  /**
+   * The largest minimum validity still remembered; undefined when nobody asked lately.
+   * `lifetimeMs`: of the cached value; a demand lasts at least that long, so a caller of
+   * long-lived credentials (6 h) finds the next one fresh after a quiet spell.
+   */
+  current(nowMs: number, lifetimeMs = 0): number | undefined {
     let largest: number | undefined
     for (const [minValidityMs, askedAtMs] of this.#lastAskedAtMs) {
-      if (nowMs - askedAtMs > demandMemoryMs(minValidityMs)) {
+      if (nowMs - askedAtMs > demandMemoryMs(minValidityMs, lifetimeMs)) {
         this.#lastAskedAtMs.delete(minValidityMs)
         continue
       }
@@ -150,14 +154,14 @@ export class Demands {
   }
 
   /** When the demand that is largest now is forgotten, unless asked again. */
-  expiresAtMs(nowMs: number): number | undefined {
-    const largest = this.current(nowMs)
+  expiresAtMs(nowMs: number, lifetimeMs = 0): number | undefined {
+    const largest = this.current(nowMs, lifetimeMs)
     if (largest === undefined) return undefined
-    return this.#lastAskedAtMs.get(largest)! + demandMemoryMs(largest)
+    return this.#lastAskedAtMs.get(largest)! + demandMemoryMs(largest, lifetimeMs)
   }
 }
 
 /** A caller asks again about once per TTL (Claude Code's cache); two of those missed means it stopped. */
-function demandMemoryMs(minValidityMs: number): number {
-  return Math.max(DEMAND_MEMORY_MS, 2 * minValidityMs)
+function demandMemoryMs(minValidityMs: number, lifetimeMs: number): number {
+  return Math.max(DEMAND_MEMORY_MS, 2 * minValidityMs, lifetimeMs)
 }

@@ -21,6 +21,9 @@ export interface BrokerSettings {
   /** At most one 401-aware re-issue per profile within this interval. */
   reissueIntervalMs: number
   audit: boolean
+  /** The upstream budget's bucket: forced refreshes and re-issues at once, and one more per `forcedRefillMs`. */
+  forcedBurst: number
+  forcedRefillMs: number
 }
 
 export interface ProfileConfig {
@@ -54,6 +57,8 @@ export const DEFAULT_BROKER: BrokerSettings = {
   idleExitMs: 8 * 3_600_000,
   reissueIntervalMs: 10_000,
   audit: true,
+  forcedBurst: 3,
+  forcedRefillMs: 10_000,
 }
 
 /** Used when no config file exists, so `npx ccred get demo` works on a fresh machine. */
@@ -168,6 +173,13 @@ function readBroker(value: unknown, problems: string[]): BrokerSettings {
     idleExitMs: reader.durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }) ?? DEFAULT_BROKER.idleExitMs,
     reissueIntervalMs: reader.durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }) ?? DEFAULT_BROKER.reissueIntervalMs,
     audit: reader.boolean('audit', DEFAULT_BROKER.audit),
+    forcedBurst: DEFAULT_BROKER.forcedBurst,
+    forcedRefillMs: reader.durationMs('forced_refresh_every', { fallbackMs: DEFAULT_BROKER.forcedRefillMs, minMs: 1000, maxMs: 3_600_000 }) ?? DEFAULT_BROKER.forcedRefillMs,
+  }
+  const burst = reader.raw('forced_refresh_burst')
+  if (burst !== undefined) {
+    if (typeof burst === 'number' && Number.isInteger(burst) && burst >= 1 && burst <= 100) settings.forcedBurst = burst
+    else reader.problem('forced_refresh_burst', 'expected a whole number from 1 to 100')
   }
   reader.rejectUnknownKeys()
   problems.push(...reader.problems)

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION } from '../../src/broker/budget.js'
+import { FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION } from '../../src/broker/budget.js'
 import { requestDaemon, type DaemonResponse } from '../../src/client/transport.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
@@ -84,7 +84,6 @@ command = ["${box.writeScript('p.sh', COUNTING_JSON(counter, 600))}"]
       assert.equal(response.status, 200, JSON.stringify(response.body))
     }
     assert.equal(runs(counter), 1)
-    assert.ok(DEMAND_MEMORY_MS < 60 * 60_000, 'a demand is forgotten within the hour (unit-tested with the FakeClock)')
   })
 
   it('get --refresh ×70: at most the bucket and its refills reach the upstream; status shows the bucket', async () => {
@@ -139,7 +138,7 @@ command = ["${box.writeScript('down.sh', `#!/bin/sh\necho run >> ${counter}\nech
     assert.ok(runs(counter) <= bound, `${runs(counter)} upstream calls for 131 gets in ${elapsedMs} ms (at most ${bound})`)
     assert.ok(messages.filter((m) => /retrying in \d+ s/.test(m)).length >= 120, messages.slice(-1)[0])
     const last = await box.run(['get', 'down'])
-    assert.match(last.stderr, /upstream is down.*retrying in \d+ s.*\[ERR_SOURCE_UNAVAILABLE\]/)
+    assert.match(last.stderr, /upstream is down.*\[ERR_SOURCE_UNAVAILABLE\]/)
     assert.equal(last.stderr.trim().split('\n').length, 1, 'one line')
     const status = await statusOf(box, 'down')
     assert.ok(status.budget?.backoffUntil !== undefined, 'status shows the backoff')
