@@ -103,7 +103,7 @@ export async function runSetupClaude(profileName: string | undefined, options: S
 async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promise<number | undefined> {
   let issued
   try {
-    issued = await requestCredential({ profile, callerTtlMs: 0, forceRefresh: false }, io.env, (line) => io.stderr.write(`${line}\n`))
+    issued = await requestCredential({ profile, callerTtlMs: 0 }, io.env, (line) => io.stderr.write(`${line}\n`))
   } catch (error) {
     const failure = error as CcredError
     io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${failure.message}); Claude Code keeps its default 5 min TTL\n`)

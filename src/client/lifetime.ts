@@ -1,5 +1,5 @@
 import { lifetimeInWholeSecondsMs } from '../config/duration.js'
-import { socketPath } from '../config/paths.js'
+import { ROUTES, type StatusResponse } from '../protocol.js'
 import { requestDaemon, unwrap } from './transport.js'
 
 /**
@@ -11,7 +11,7 @@ export async function issuedLifetimeMs(profile: string, expiresAt: string, env: 
   const expiresAtMs = Date.parse(expiresAt)
   let lifetimeMs = expiresAtMs - nowMs
   try {
-    const status = unwrap<{ profiles: { profile: string; lastRefreshAt?: string }[] }>(await requestDaemon(socketPath(env), 'GET', '/v1/status', undefined, 5_000))
+    const status = unwrap<StatusResponse>(await requestDaemon(env, 'GET', ROUTES.status, undefined, 5_000))
     const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
     if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
   } catch {

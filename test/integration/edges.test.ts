@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION } from '../../src/broker/budget.js'
 import { requestDaemon, type DaemonResponse } from '../../src/client/transport.js'
+import { ROUTES } from '../../src/protocol.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
@@ -44,6 +45,7 @@ interface ProfileStatusJson {
   lastRefreshAt?: string
   nextRefreshAt?: string
   fetches: number
+  consecutiveFailures: number
   lastError?: { code: string; message: string }
   budget?: { forcedTokens: number; forcedCapacity: number; forcedRefillMs: number; backoffUntil?: string; safeHelperTtlMs?: number; minValidityMs?: number }
 }
@@ -58,7 +60,7 @@ async function statusOf(box: Sandbox, profile: string): Promise<ProfileStatusJso
 
 /** Straight to the daemon's socket: many requests without starting a CLI process for each. */
 function ask(box: Sandbox, body: Record<string, unknown>): Promise<DaemonResponse> {
-  return requestDaemon(join(box.runtimeDir, 'ccred.sock'), 'POST', '/v1/credential', { callerTtlMs: 300_000, ...body }, 30_000)
+  return requestDaemon(box.env, 'POST', ROUTES.credential, { callerTtlMs: 300_000, ...body }, 30_000)
 }
 
 describe('edges: the upstream budget', () => {
@@ -97,7 +99,7 @@ command = ["${box.writeScript('p.sh', COUNTING_JSON(counter, 3600))}"]
     assert.equal((await box.run(['get', 'p'])).code, 0)
     const startedMs = Date.now()
     for (let i = 0; i < 70; i++) {
-      const response = await ask(box, { profile: 'p', refresh: true })
+      const response = await ask(box, { profile: 'p', forceRefresh: true })
       assert.equal(response.status, 200, JSON.stringify(response.body))
     }
     const elapsedMs = Date.now() - startedMs
@@ -141,7 +143,9 @@ command = ["${box.writeScript('down.sh', `#!/bin/sh\necho run >> ${counter}\nech
     assert.match(last.stderr, /upstream is down.*\[ERR_SOURCE_UNAVAILABLE\]/)
     assert.equal(last.stderr.trim().split('\n').length, 1, 'one line')
     const status = await statusOf(box, 'down')
-    assert.ok(status.budget?.backoffUntil !== undefined, 'status shows the backoff')
+    // The backoff may have ended by now on a loaded machine; the failures and the budget are shown either way.
+    assert.ok(status.consecutiveFailures >= 2, `status counts the failures (${status.consecutiveFailures})`)
+    assert.equal(status.budget?.forcedCapacity, FORCED_BUCKET_CAPACITY)
   })
 })
 
