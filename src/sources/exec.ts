@@ -2,18 +2,50 @@ import { spawn } from 'node:child_process'
 import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
 import { parseReference, type Reference } from '../config/references.js'
+import { boolean, durationMs, INVALID, parseWith, raw, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { Credential, SourceDefinition } from './source.js'
 
-interface ExecOptions {
-  argv: string[]
-  shell: boolean
-  lifetimeMs: number | undefined
-  timeoutMs: number
-  /** The helper's own variables (values may be references); nothing else of the daemon's environment but a minimal base. */
-  env: Record<string, string | Reference>
+const DEFAULT_TIMEOUT_MS = 30_000
+
+/** `command`: an argv array, or with shell = true the shell command line (kept as a one-element argv). */
+const commandArgv: Field<string[]> = (reader) => {
+  const command = reader.raw('command')
+  const problem = (message: string): Invalid => {
+    reader.problem('command', message)
+    return INVALID
+  }
+  if (command === undefined) return problem('is required (an argv array such as ["/usr/local/bin/get-key", "--json"])')
+  // `shell` is read and checked as its own field; anything but true means an argv.
+  if (reader.raw('shell') === true) {
+    return typeof command === 'string' && command.trim() !== '' ? [command] : problem('with shell = true, expected the shell command line as one non-empty string')
+  }
+  if (Array.isArray(command) && command.length > 0 && command.every((part) => typeof part === 'string') && command[0] !== '') return command as string[]
+  if (typeof command === 'string') return problem('expected an argv array such as ["get-key", "--json"]; to run a shell command line, also set shell = true')
+  return problem('expected a non-empty argv array of strings')
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000
+/** `env`: the helper's own variables, NAME = "value" or a reference ("env:NAME", "keychain:NAME"); resolved at each run. */
+const helperEnv = raw('env', (value, problem): Record<string, string | Reference> | Invalid => {
+  const env: Record<string, string | Reference> = {}
+  if (value === undefined) return env
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return problem('expected a table of NAME = "value" (a value may be a reference such as "env:NAME")')
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return problem(`"${name.slice(0, 40)}" is not a variable name (letters, digits, _)`)
+    if (typeof entry !== 'string') return problem(`${name}: expected a string (a value or a reference such as "env:NAME")`)
+    env[name] = parseReference(entry) ?? entry
+  }
+  return env
+})
+
+const execOptions = table({
+  shell: boolean('shell', false),
+  argv: commandArgv,
+  /** The helper's own variables; nothing else of the daemon's environment but a minimal base. */
+  env: helperEnv,
+  lifetimeMs: durationMs('lifetime', { minMs: 1000 }),
+  timeoutMs: durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }),
+})
+type ExecOptions = Infer<typeof execOptions>
 const MAX_STDOUT_BYTES = 64 * 1024
 const MAX_STDERR_BYTES = 16 * 1024
 
@@ -26,36 +58,7 @@ export const execSource: SourceDefinition<ExecOptions> = {
   kind: 'exec',
   summary: 'runs a command (argv, no shell) and reads the credential from its stdout',
   parse(reader) {
-    const shell = reader.boolean('shell', false)
-    let argv: string[] = []
-    const command = reader.raw('command')
-    if (command === undefined) {
-      reader.problem('command', 'is required (an argv array such as ["/usr/local/bin/get-key", "--json"])')
-    } else if (shell) {
-      if (typeof command === 'string' && command.trim() !== '') argv = [command]
-      else reader.problem('command', 'with shell = true, expected the shell command line as one non-empty string')
-    } else if (Array.isArray(command) && command.length > 0 && command.every((part) => typeof part === 'string') && command[0] !== '') {
-      argv = command as string[]
-    } else if (typeof command === 'string') {
-      reader.problem('command', 'expected an argv array such as ["get-key", "--json"]; to run a shell command line, also set shell = true')
-    } else {
-      reader.problem('command', 'expected a non-empty argv array of strings')
-    }
-    const lifetimeMs = reader.durationMs('lifetime', { minMs: 1000 })
-    const timeoutMs = reader.durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }) ?? DEFAULT_TIMEOUT_MS
-    const env: Record<string, string | Reference> = {}
-    const table = reader.raw('env')
-    if (table !== undefined) {
-      if (table === null || typeof table !== 'object' || Array.isArray(table)) reader.problem('env', 'expected a table of NAME = "value" (a value may be a reference such as "env:NAME")')
-      else {
-        for (const [name, value] of Object.entries(table as Record<string, unknown>)) {
-          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) reader.problem(`env.${name}`, 'expected a variable name (letters, digits, _)')
-          else if (typeof value !== 'string') reader.problem(`env.${name}`, 'expected a string (a value or a reference such as "env:NAME")')
-          else env[name] = parseReference(value) ?? value
-        }
-      }
-    }
-    return { argv, shell, lifetimeMs, timeoutMs, env }
+    return parseWith(execOptions, reader)
   },
   create(options) {
     return {
