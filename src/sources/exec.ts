@@ -4,6 +4,7 @@ import { formatDurationMs } from '../config/duration.js'
 import { parseReference, type Reference } from '../config/references.js'
 import { boolean, durationMs, INVALID, parseWith, raw, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { Credential, SourceDefinition } from './source.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -174,7 +175,7 @@ function runCommand(options: ExecOptions, env: Record<string, string>): Promise<
     })
     child.on('error', (error: NodeJS.ErrnoException) => {
       const why = error.code === 'ENOENT' ? 'was not found' : error.code === 'EACCES' ? 'is not executable' : `could not start (${error.code ?? error.message})`
-      failure ??= new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { hint: 'use an absolute path in `command`, and check it runs by hand' })
+      failure ??= new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { cause: error, hint: 'use an absolute path in `command`, and check it runs by hand' })
       finish()
     })
     child.on('exit', (code, signal) => {
@@ -242,9 +243,8 @@ export function redactSecrets(text: string, secrets: string[]): string {
 function stderrExcerpt(stderr: string, secrets: string[]): string {
   const redacted = redactSecrets(stderr, secrets)
   const line = redacted.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
-  // eslint-disable-next-line no-control-regex
-  const printable = line.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, ' ')
-  return printable.length > STDERR_EXCERPT_CHARS ? `${printable.slice(0, STDERR_EXCERPT_CHARS)}…` : printable
+  // The one sanitizer for terminal output (C0/C1 controls, bidi), then cut short.
+  return sanitizeLine(line, STDERR_EXCERPT_CHARS)
 }
 
 export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetimeMs' | 'argv' | 'shell'>, nowMs: number): Credential {
