@@ -102,6 +102,8 @@ export interface Fault {
   status?: number
   errors?: string[]
   delayMs?: number
+  /** Set by the server once a delay has run out: a client that gave up earlier saw its own timeout. */
+  delayEnded?: boolean
   /** How many requests it applies to; default: until cleared. */
   times?: number
 }
@@ -287,7 +289,10 @@ export class VaultTestServer {
     for await (const chunk of req) raw += String(chunk)
     try {
       const fault = this.#takeFault(`${record.method} ${record.path}`)
-      if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault?.delayMs !== undefined) {
+        await new Promise((r) => setTimeout(r, fault.delayMs))
+        fault.delayEnded = true
+      }
       if (fault?.status !== undefined) throw new HttpFailure(fault.status, fault.errors ?? [])
       let body: Record<string, unknown> = {}
       if (raw.trim() !== '') {

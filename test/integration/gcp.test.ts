@@ -5,7 +5,6 @@
 // profile's iam_endpoint, and STS through token_url in the external_account config.
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FakeClock } from '../../src/clock.js'
@@ -22,7 +21,7 @@ import {
   type TestCertificate,
 } from '../helpers/gcp-oauth-server.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
-import { listenOnLoopback } from '../helpers/listen.js'
+import { refusedLoopbackPort } from '../helpers/listen.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
 
@@ -69,9 +68,7 @@ before(async () => {
   if (google.tlsPort !== undefined) proxy = await startForwardProxy({ upstreamPort: google.tlsPort, requireProxyAuth: () => true })
   metadata = await startMetadataServer({ tokens, email: VM_SA })
   // A port nobody listens on: "no metadata server here", answered at once.
-  const probe = http.createServer()
-  closedPort = await listenOnLoopback(probe)
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  closedPort = await refusedLoopbackPort()
 })
 
 after(async () => {
@@ -392,8 +389,10 @@ describe('gcp source: refresh-ahead on a fake clock', () => {
       const first = await service.get({ profile: 'vm', callerTtlMs: 300_000 })
       assert.equal(first.served, 'fetch')
       const calls = tokenCalls()
-      // 3599 s token, 300 s TTL + 60 s skew, 60 s lead: the refresh is due at 3179 s.
-      clock.advance(3_170_000)
+      // 300 s TTL + 60 s skew + 60 s lead: the refresh is due 420 s before expiry. The expiry comes
+      // from the library's real clock after its first load, so the lead is taken from what it returned.
+      const lifetimeMs = Date.parse(first.expiresAt!) - clock.now()
+      clock.advance(lifetimeMs - 420_000 - 5_000)
       assert.equal(tokenCalls(), calls, 'not yet')
       clock.advance(10_000)
       await waitFor(async () => (await service.status()).profiles[0]?.refreshing === false && tokenCalls() === calls + 1, 'the refresh-ahead fetch')

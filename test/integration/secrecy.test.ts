@@ -12,13 +12,12 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AwsKeyring, startContainerCredentials, type AwsKey, type ContainerRequest, type StubServer } from '../helpers/aws-servers.js'
 import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
 import { GoogleTokens, makeGoogleTokenCertificate, startGoogleOAuth, type GoogleOAuthServer, type TestCertificate } from '../helpers/gcp-oauth-server.js'
-import { listenOnLoopback } from '../helpers/listen.js'
+import { refusedLoopbackPort } from '../helpers/listen.js'
 import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
@@ -81,9 +80,7 @@ before(async () => {
     if (google.tlsPort !== undefined) googleProxy = await startForwardProxy({ upstreamPort: google.tlsPort, requireProxyAuth: () => true })
     else gcpMissing = 'the Google stub has no TLS port'
   }
-  const probe = http.createServer()
-  closedPort = await listenOnLoopback(probe)
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  closedPort = await refusedLoopbackPort()
 })
 
 after(async () => {
