@@ -87,7 +87,7 @@ export async function startDaemonInBackground(env: Record<string, string | undef
       mkdirSync(stateDir(env), { recursive: true, mode: 0o700 })
       const logPath = daemonLogPath(env)
       const logFd = openSync(logPath, 'a', 0o600)
-      const nodeArgs = ['--max-semi-space-size=2', CLI_ENTRY, 'daemon', 'run']
+      const nodeArgs = [...DAEMON_V8_FLAGS, CLI_ENTRY, 'daemon', 'run']
       const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
       // Not the cwd of whichever command happened to start it: a daemon must not pin a project directory.
       const home = env.HOME || homedir()
