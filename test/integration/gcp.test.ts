@@ -45,6 +45,8 @@ let google: GoogleOAuthServer
 let proxy: Proxy | undefined
 let metadata: MetadataServer
 let closedPort: number
+/** The org policy that lets the gateway service account mint tokens of over 1 h. */
+const lifetimeExtensionAllowed = new Set<string>()
 let ciKey: Record<string, string>
 const sandboxes: Sandbox[] = []
 
@@ -64,6 +66,7 @@ before(async () => {
       [DELEGATE_SA, [CI_SA]],
     ]),
     sts: { subjectToken: CI_OIDC_TOKEN, audience: WIF_AUDIENCE, principal: WIF_PRINCIPAL },
+    lifetimeExtensionAllowed,
   }, certificate)
   if (google.tlsPort !== undefined) proxy = await startForwardProxy({ upstreamPort: google.tlsPort, requireProxyAuth: () => true })
   metadata = await startMetadataServer({ tokens, email: VM_SA })
@@ -158,11 +161,13 @@ scopes = ["${CLOUD_PLATFORM}", "https://www.googleapis.com/auth/userinfo.email"]
 iam_endpoint = "${google.url}"
 `)
     const before = google.requests.length
-    const started = Date.now()
+    lifetimeExtensionAllowed.add(GATEWAY_SA)
     const got = await box.run(['get', 'gw', '--json'])
+    lifetimeExtensionAllowed.delete(GATEWAY_SA)
     assert.equal(got.code, 0, got.stderr)
     const json = JSON.parse(got.stdout) as GetJson
-    assert.equal(tokens.accessTokens.get(json.value)?.principal, GATEWAY_SA)
+    const issued = tokens.accessTokens.get(json.value)
+    assert.equal(issued?.principal, GATEWAY_SA)
     const generate = google.requests.slice(before).find((r) => r.kind === 'generateAccessToken')
     assert.ok(generate, 'generateAccessToken was called')
     assert.equal(generate.principal, CI_SA, 'called with the key\'s own token')
@@ -171,9 +176,17 @@ iam_endpoint = "${google.url}"
       scope: [CLOUD_PLATFORM, 'https://www.googleapis.com/auth/userinfo.email'],
       lifetime: '7200s',
     })
-    const lifetimeMs = Date.parse(json.expiresAt) - started
-    assert.ok(lifetimeMs > 7_190_000 && lifetimeMs < 7_210_000, `a 2h token (got ${lifetimeMs} ms)`)
+    // The expiry ccred reports is the one Google set (expireTime has whole seconds), not a wall-clock guess.
+    assert.ok(Math.abs(Date.parse(json.expiresAt) - issued!.expiresAtMs) < 1_000, `a 2h token (ccred says ${json.expiresAt}, Google set ${new Date(issued!.expiresAtMs).toISOString()})`)
     await assertSecretsKept(box, [json.value], got.stderr)
+
+    // Without the org policy, Google refuses over 1 h: a clear error that gives the limit.
+    const refused = await box.run(['get', 'gw', '--refresh'], { distinctCaller: true })
+    assert.equal(refused.code, 7, refused.stderr)
+    assert.equal(refused.stdout, '')
+    assert.match(refused.stderr, new RegExp(`gcp: Google refused a 2h token lifetime for ${GATEWAY_SA.replace(/\./g, '\\.')} \\(INVALID_ARGUMENT: The lifetime must be between 1s and 3600s`))
+    assert.match(refused.stderr, /\[ERR_SOURCE_DENIED\] — the limit is 1h unless an organization policy \(constraints\/iam\.allowServiceAccountCredentialLifetimeExtension\) lists .*, then 12h: set lifetime = "1h" in \[profiles\.gw\.gcp\]/)
+    assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
   })
 
   it('gcloud user ADC (authorized_user in ~/.config/gcloud); a reauth demand says to log in again', async (t) => {
