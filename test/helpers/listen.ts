@@ -18,7 +18,9 @@ export async function listenOnLoopback(server: Server): Promise<number> {
  * ephemeral range, so no test server can take this one; it is checked once to be refused.
  */
 export async function refusedLoopbackPort(): Promise<number> {
-  const port = 9 // discard: no service on a test machine
+  // Privileged (no test server can bind it) and not on fetch's "bad ports" list (which 9 is: fetch
+  // would refuse it before connecting, and the test would see "bad port" instead of a refusal).
+  const port = 1023
   const refused = await new Promise<boolean>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port })
     socket.once('connect', () => { socket.destroy(); resolve(false) })
