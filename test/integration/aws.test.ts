@@ -2,6 +2,7 @@
 // AWS's Bedrock token generator, against loopback stand-ins (test/helpers/aws-servers.ts): the
 // container credentials endpoint, STS (via sts_endpoint) and the IAM Identity Center portal (via
 // AWS_ENDPOINT_URL_SSO), with ini and SSO files in the sandbox's HOME.
+import { EXIT_CODES } from '../../src/errors.js'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -293,6 +294,23 @@ describe('aws source: Bedrock API keys', () => {
     assert.match(refused.stderr, /makes a Bedrock API key \(token = "bedrock-api-key"\), not AWS credentials \[ERR_USAGE\]/)
     assert.equal(refused.stdout, '')
     await assertSecretsKept(box, [json.value, key.secretAccessKey], got.stderr + refused.stderr)
+  })
+
+  it('from AWS credentials that have already expired: a coded error, no key signed with them', async () => {
+    // A container endpoint that hands out credentials which expired a minute ago (a clock gone wrong, a stale cache).
+    const stale = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN, lifetimeMs: -60_000 })
+    try {
+      const box = sandbox({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${stale.url}/v2/credentials/task-1`, AWS_CONTAINER_AUTHORIZATION_TOKEN: CONTAINER_TOKEN })
+      box.writeConfig('[profiles.key]\nsource = "aws"\n[profiles.key.aws]\ntoken = "bedrock-api-key"\nregion = "us-west-2"\n')
+      const got = await box.run(['get', 'key'], { timeoutMs: 60_000 })
+      assert.equal(got.stdout, '')
+      assert.ok(stale.requests.length > 0, 'the expired credentials were fetched')
+      assert.match(got.stderr, /^ccred: profile key: aws: the AWS credentials have already expired; no Bedrock API key can be made from them \[ERR_SOURCE_OUTPUT\] — check the credential source \(aws sso login, the role session duration\) and the system clock\n$/)
+      assert.equal(got.code, EXIT_CODES.ERR_SOURCE_OUTPUT, got.stderr)
+      await assertSecretsKept(box, stale.issued.map((key) => key.secretAccessKey), got.stderr)
+    } finally {
+      await stale.close()
+    }
   })
 
   it('from long-term ini keys with a configured lifetime', async () => {
