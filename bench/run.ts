@@ -1,4 +1,5 @@
 import { benchJwtGet, type JwtGetResult } from './jwt-get.js'
+import { benchKeychain, type KeychainBenchResult } from './keychain.js'
 import { benchLoad, loadOptionsFromArgs, type LoadBenchResult } from './load.js'
 import { benchSoak, type SoakDay } from './soak.js'
 import { benchSingleFlight, type SingleFlightResult } from './single-flight.js'
@@ -56,6 +57,7 @@ const flight = await step('single-flight', () => benchSingleFlight({
 }))
 const mixed = await step('load', () => benchLoad(loadOptionsFromArgs(log)))
 const soak = await step('soak', () => benchSoak(log))
+const keychain = await step('keychain', () => benchKeychain({ runs: numberOption('keychain-runs', 50, 5, 1000), out: log }))
 
 const rows: [string, string, string][] = []
 const failed = (error: string | undefined) => `not measured (${error ?? 'error'})`
@@ -115,12 +117,21 @@ function soakRows(days: SoakDay[] | undefined, error?: string): void {
   }
 }
 
+function keychainRows(result: KeychainBenchResult | undefined, error?: string): void {
+  if (result === undefined) return void rows.push(['keychain bindings (gnome-keyring)', failed(error), ''])
+  for (const [name, figures] of [['keytar', result.keytar], ['@napi-rs/keyring (fallback)', result.napi]] as const) {
+    rows.push([`keychain via ${name}: load / set / get / delete (medians, ${result.runs} runs)`, `${ms(figures.loadMs)} / ${ms(figures.set.p50, 2)} / ${ms(figures.get.p50, 2)} / ${ms(figures.delete.p50, 2)}`, ''])
+  }
+  rows.push(['keychain get: fallback ÷ keytar (medians)', ratio(result.getRatio), ''])
+}
+
 warmRows(warm.value, warm.error)
 jwtRows(jwt.value, jwt.error)
 loadRows(load.value, load.error)
 flightRows(flight.value, flight.error)
 mixedRows(mixed.value, mixed.error)
 soakRows(soak.value, soak.error)
+keychainRows(keychain.value, keychain.error)
 
 const m = machineSummary()
 const totalSeconds = (performance.now() - started) / 1000
@@ -133,4 +144,4 @@ log('| Benchmark | Result | Target |')
 log('| --- | --- | --- |')
 for (const [what, result, target] of rows) log(`| ${what} | ${result} | ${target} |`)
 log('')
-log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s, load ${mixed.seconds.toFixed(1)} s, soak ${soak.seconds.toFixed(1)} s)`)
+log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s, load ${mixed.seconds.toFixed(1)} s, soak ${soak.seconds.toFixed(1)} s, keychain ${keychain.seconds.toFixed(1)} s)`)

@@ -10,7 +10,7 @@ import { CcredError } from '../errors.js'
 import type { IssuedCredential } from '../output/format.js'
 import { openStore } from '../store/open.js'
 import type { FetchContext } from '../sources/source.js'
-import type { SecretStore } from '../store/store.js'
+import type { SecretStore, StoreAvailability } from '../store/store.js'
 import { defaultVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
 import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
@@ -56,7 +56,7 @@ export interface ProfileListing {
 
 export interface ServiceStatus {
   config: { path: string; fromFile: boolean; error?: { code: string; message: string; hint?: string } }
-  store: { kind: string; description: string }
+  store: { kind: string; description: string; availability?: StoreAvailability }
   audit: { path: string } | null
   profiles: (ProfileStatus & { description?: string })[]
 }
@@ -276,7 +276,7 @@ export class CredentialService {
     const store = this.store()
     return {
       config: { path: this.#options.configPath, fromFile: config?.fromFile ?? true, ...(configError === undefined ? {} : { error: configError.toJSON() }) },
-      store: { kind: store.kind, description: store.describe() },
+      store: { kind: store.kind, description: store.describe(), ...(store.availability === undefined ? {} : { availability: store.availability() }) },
       audit: this.#audit !== undefined && config?.broker.audit !== false ? { path: this.#audit.path } : null,
       profiles: profiles.sort((a, b) => a.profile.localeCompare(b.profile)),
     }

@@ -217,6 +217,8 @@ export interface UndoResult {
   keptUserEdits: string[]
   /** The file is byte-for-byte what it was before setup (or gone again, if setup created it). */
   original: boolean
+  /** Setup had created the file, and undo removed it again. */
+  removed: boolean
 }
 
 /** Reverts ccred's own changes in every file it set up; keys edited since are left alone. */
@@ -226,7 +228,7 @@ export function undoSetup(ledgerPath: string, dryRun: boolean): UndoResult[] {
   for (const [path, entry] of Object.entries(ledger)) {
     const current = readSettings({ scope: 'user', path })
     const next = structuredClone(current.settings)
-    const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false }
+    const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false, removed: false }
     const backup = entry.backupPath !== undefined && existsSync(entry.backupPath) ? readSettings({ scope: 'user', path: entry.backupPath }) : undefined
     for (const change of entry.changes) {
       if (!isDeepStrictEqual(getSetting(next, change.key), change.wrote)) {
@@ -237,13 +239,14 @@ export function undoSetup(ledgerPath: string, dryRun: boolean): UndoResult[] {
       setSetting(next, change.key, change.hadBefore ? before : undefined)
       result.restored.push(keyName(change.key))
     }
+    const backToBackup = backup !== undefined && isDeepStrictEqual(next, backup.settings)
+    result.removed = !backToBackup && !entry.existed && Object.keys(next).length === 0
+    result.original = backToBackup || result.removed
     if (!dryRun) {
-      if (backup !== undefined && isDeepStrictEqual(next, backup.settings)) {
+      if (backToBackup) {
         writeFileAtomic(path, backup.text)
-        result.original = true
-      } else if (!entry.existed && Object.keys(next).length === 0) {
+      } else if (result.removed) {
         rmSync(path, { force: true })
-        result.original = true
       } else {
         writeFileAtomic(path, serializeSettings(next, current.indent))
       }

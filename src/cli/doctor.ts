@@ -1,5 +1,7 @@
 import { requestCredential } from '../client/credentials.js'
 import { runDoctorChecks, type Check } from '../doctor/doctor.js'
+import { probeGateway } from '../doctor/gateway-probe.js'
+import { CcredError } from '../errors.js'
 import { formatTable } from '../output/table.js'
 import type { Io } from './io.js'
 
@@ -7,22 +9,23 @@ import type { Io } from './io.js'
 export const DOCTOR_FAILED_EXIT_CODE = 13
 
 const GATEWAY_PROBE_TIMEOUT_MS = 5_000
+/** Claude Code's own limit for a proxyAuthHelper run. */
+const PROXY_HELPER_TIMEOUT_MS = 30_000
 
-/** Any HTTP answer means the gateway is reachable (it may well want a credential first). */
-async function probeUrl(url: string): Promise<number> {
-  try {
-    const response = await fetch(url, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(GATEWAY_PROBE_TIMEOUT_MS) })
-    await response.body?.cancel()
-    return response.status
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
-    throw new Error(cause?.code ?? cause?.message ?? (error as Error).message)
-  }
+/** Runs a helper command under sh, as Claude Code does; stdout trimmed, never shown. */
+async function runHelper(command: string, extraEnv: Record<string, string>, env: Record<string, string | undefined>): Promise<string> {
+  const { execFile } = await import('node:child_process')
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', command], { env: { ...env, ...extraEnv }, timeout: PROXY_HELPER_TIMEOUT_MS, maxBuffer: 64 * 1024 }, (error, stdout) => {
+      if (error !== null) reject(new CcredError('ERR_SOURCE_UNAVAILABLE', error.killed ? `timed out after ${PROXY_HELPER_TIMEOUT_MS / 1000}s` : `exited with status ${String(error.code)}`, { cause: error }))
+      else resolve(stdout.trim())
+    })
+  })
 }
 
 /** `ccred doctor [profile] [--json]`: one line per check with a verdict; exit 13 when any fails. */
 export async function runDoctor(profile: string | undefined, options: { json?: boolean }, io: Io, projectDir = process.cwd()): Promise<number> {
-  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, projectDir, fetchCredential: requestCredential, probeUrl, nowMs: () => Date.now() })
+  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), runHelper: (command, extraEnv) => runHelper(command, extraEnv, io.env), nowMs: () => Date.now() })
   const failed = checks.filter((c) => c.verdict === 'fail').length
   const warned = checks.filter((c) => c.verdict === 'warn').length
   if (options.json) {

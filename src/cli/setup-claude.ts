@@ -94,7 +94,8 @@ export async function runSetupClaude(profileName: string | undefined, options: S
   if (options.dryRun) return 0
   const now = new Date()
   for (const file of [plan.target, ...plan.others]) applyFilePlan(file, profile.name, ledgerPath, now)
-  io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (previous version kept for: ccred setup claude --undo)` : ''}\n`)
+  const undoNote = plan.target.file.exists ? 'previous version kept for: ccred setup claude --undo' : 'a new file: ccred setup claude --undo removes it again'
+  io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (${undoNote})` : ''}\n`)
   io.stderr.write('ccred: check it with: ccred doctor\n')
   return 0
 }
@@ -144,7 +145,10 @@ function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
     return 0
   }
   for (const result of results) {
-    io.stdout.write(`${dryRun ? 'would restore' : 'restored'} ${result.path}${result.original ? ' to exactly what it was' : ''}: ${result.restored.join(', ') || 'nothing'}\n`)
+    const what = result.removed
+      ? `${dryRun ? 'would remove' : 'removed'} ${result.path}, which ccred setup had created`
+      : `${dryRun ? 'would restore' : 'restored'} ${result.path}${result.original ? ' to exactly what it was' : ''}`
+    io.stdout.write(`${what}: ${result.restored.join(', ') || 'nothing'}\n`)
     if (result.keptUserEdits.length > 0) io.stderr.write(`ccred: kept your later edits of ${result.keptUserEdits.join(', ')} in ${result.path}\n`)
   }
   return 0

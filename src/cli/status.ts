@@ -42,7 +42,9 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     : `daemon:  not running (socket ${d.socket}); \`ccred get\` starts it`)
   lines.push(`config:  ${status.config.fromFile ? status.config.path : `embedded default (no file at ${status.config.path}; run \`ccred init\`)`}`)
   if (status.config.error !== undefined) lines.push(`         error: ${status.config.error.message} [${status.config.error.code}]`)
-  lines.push(`store:   ${status.store.description}`)
+  const availability = status.store.availability
+  lines.push(`store:   ${availability?.ok === false ? availability.detail : `${status.store.description}${availability === undefined ? '' : ` ${availability.detail}`}`}`)
+  if (availability?.hint !== undefined) lines.push(`         fix: ${availability.hint}`)
   lines.push(`audit:   ${status.audit === null ? 'off' : status.audit.path}`)
   io.stdout.write(lines.join('\n') + '\n\n')
   if (status.profiles.length === 0) {

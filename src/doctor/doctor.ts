@@ -9,6 +9,7 @@ import { parseHelperTtlMs } from '../claude/helper-context.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
+import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import { packageVersion } from '../version.js'
 
@@ -24,8 +25,10 @@ export interface DoctorDeps {
   env: Record<string, string | undefined>
   projectDir: string
   fetchCredential: CredentialFetcher
-  /** Probes a URL; resolves to an HTTP status, rejects when unreachable. */
-  probeUrl(url: string): Promise<number>
+  /** Probes the gateway the way Claude Code reaches it (through its proxy, with the proxyAuthHelper value). */
+  probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
+  /** Runs a Claude Code helper command as Claude Code would (sh -c) and returns its trimmed stdout. */
+  runHelper(command: string, extraEnv: Record<string, string>): Promise<string>
   nowMs(): number
 }
 
@@ -96,7 +99,10 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     const store = service.store()
     try {
       await store.get('ccred-doctor-probe')
-      add('secret store', 'ok', store.describe())
+      const availability = store.availability?.()
+      // Served, but by the fallback binding: worth a warning with the fix for keytar.
+      const degraded = availability !== undefined && availability.hint !== undefined
+      add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
       const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
@@ -194,10 +200,27 @@ async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, a
     : claude.env('CLAUDE_CODE_USE_VERTEX')?.value === '1' ? 'ANTHROPIC_VERTEX_BASE_URL' : 'ANTHROPIC_BASE_URL'
   const gateway = claude.env(variable)
   if (gateway === undefined) return
+  let proxyUrl: string | undefined
   try {
-    const status = await deps.probeUrl(gateway.value)
-    add('gateway', 'ok', `${variable}=${gateway.value} (${gateway.scope}) answers (HTTP ${status})`)
-  } catch (error) {
-    add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is unreachable: ${(error as Error).message}`)
+    proxyUrl = proxyFor(gateway.value, (name) => claude.env(name)?.value)
+  } catch {
+    add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is not a URL`)
+    return
   }
+  const route: ProbeRoute = proxyUrl === undefined ? {} : { proxyUrl }
+  const helper = claude.value('proxyAuthHelper')
+  if (proxyUrl !== undefined && claude.env('CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER')?.value === '1' && typeof helper?.value === 'string') {
+    try {
+      // What Claude Code would send on the proxy hop; used for the probe only, never shown.
+      route.proxyAuthorization = await deps.runHelper(helper.value, { CLAUDE_CODE_PROXY_URL: proxyUrl, CLAUDE_CODE_PROXY_HOST: new URL(proxyUrl).host })
+    } catch (error) {
+      add('gateway', 'fail', `proxyAuthHelper from ${helper.scope} settings failed: ${toCcredError(error).message}`)
+      return
+    }
+  }
+  const via = proxyUrl === undefined ? '' : ` through the proxy ${proxyUrl}${route.proxyAuthorization === undefined ? '' : ' with the proxyAuthHelper value'}`
+  const result = await deps.probeGateway(gateway.value, route)
+  if (result.ok) add('gateway', 'ok', `${variable}=${gateway.value} (${gateway.scope}) answers${via} (HTTP ${result.status})`)
+  else if (result.where === 'proxy') add('gateway', 'fail', `the proxy ${proxyUrl} for ${variable}=${gateway.value} ${/^(answered|no answer)/.test(result.reason) ? result.reason : `is unreachable: ${result.reason}`}: Claude Code cannot reach the gateway`)
+  else add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is unreachable${via}: ${result.reason}`)
 }

@@ -1,7 +1,56 @@
 import { createRequire } from 'node:module'
 import { CcredError } from '../errors.js'
 import { withDeadline } from '../net/deadline.js'
-import { KEYCHAIN_SERVICE, type SecretStore } from './store.js'
+import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './store.js'
+
+/**
+ * The OS keychain through one of two native bindings:
+ * - keytar (libsecret on Linux, Keychain Services on macOS, Credential Manager on
+ *   Windows): built from source by the install, so it is missing wherever the
+ *   build failed (no libsecret headers, no node-gyp headers offline);
+ * - @napi-rs/keyring (the Rust `keyring` crate): prebuilt per platform, so it loads
+ *   where keytar could not be built.
+ * keytar is preferred (secrets stored by earlier versions live under its attributes);
+ * the other is the fallback. The two file a secret under different attributes, so a
+ * read that misses in keytar also looks in the fallback: a secret stored while keytar
+ * was unavailable is still found after keytar comes back. Nothing is lost either way.
+ */
+interface KeychainBackend {
+  readonly name: 'keytar' | '@napi-rs/keyring'
+  get(account: string): Promise<string | null>
+  set(account: string, password: string): Promise<void>
+  delete(account: string): Promise<boolean>
+}
+
+/** What `status` and `doctor` say about the keychain; never a secret. */
+export interface KeychainState {
+  /** The binding in use, or undefined when neither loads. */
+  backend?: KeychainBackend['name']
+  /** Why keytar (and, without a backend, the fallback too) could not be loaded. */
+  problems: string[]
+  /** What to do about them: a fix that works for this install. */
+  hint?: string
+}
+
+/** A keychain that does not answer (a locked keyring waiting on a prompt nobody sees) must not hang `get`. */
+const KEYCHAIN_TIMEOUT_MS = 10_000
+
+const KEYTAR_FIX = process.platform === 'linux'
+  ? 'to build keytar: apt-get install libsecret-1-dev (or your distribution\'s libsecret development package), then run `npm rebuild keytar` in the directory ccred is installed in'
+  : 'reinstall ccred (npm install -g) so that keytar is built for this Node'
+
+function unavailable(detail: string, cause?: unknown): CcredError {
+  const hint = process.platform === 'linux'
+    ? /locked/i.test(detail)
+      ? 'unlock your login keyring (e.g. log in to the desktop session, or: gnome-keyring-daemon --unlock); or opt in to a file store with `store = "file"` under [broker]'
+      : 'run a Secret Service such as gnome-keyring in your session (and install libsecret-1-0); or opt in to a file store with `store = "file"` under [broker]'
+    : 'unlock the OS keychain; or opt in to a file store with `store = "file"` under [broker]'
+  return new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the OS keychain is unavailable: ${detail}`, { hint, cause })
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!
+}
 
 interface Keytar {
   getPassword(service: string, account: string): Promise<string | null>
@@ -9,62 +58,166 @@ interface Keytar {
   deletePassword(service: string, account: string): Promise<boolean>
 }
 
-/** A keychain that does not answer (a locked keyring waiting on a prompt nobody sees) must not hang `get`. */
-const KEYCHAIN_TIMEOUT_MS = 10_000
-
-function unavailable(detail: string, cause?: unknown): CcredError {
-  const hint = process.platform === 'linux'
-    ? /locked/i.test(detail)
-      ? 'unlock your login keyring (e.g. log in to the desktop session, or: gnome-keyring-daemon --unlock); or opt in to a file store with `store = "file"` under [broker]'
-      : 'install libsecret (apt-get install libsecret-1-0) and run a Secret Service such as gnome-keyring in your session; or opt in to a file store with `store = "file"` under [broker]'
-    : 'unlock the OS keychain; or opt in to a file store with `store = "file"` under [broker]'
-  return new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the OS keychain is unavailable: ${detail}`, { hint, cause })
-}
-
-let keytarPromise: Promise<Keytar> | undefined
-
-/** keytar is an optional native dependency: loaded on first use, never on the `get` client path. */
-function loadKeytar(): Promise<Keytar> {
-  keytarPromise ??= (async () => {
-    try {
-      const require = createRequire(import.meta.url)
-      const loaded = require('keytar') as Keytar & { default?: Keytar }
-      return loaded.default ?? loaded
-    } catch (error) {
-      keytarPromise = undefined
-      throw unavailable(`the keytar module could not be loaded (${(error as Error).message.split('\n')[0]})`, error)
-    }
-  })()
-  return keytarPromise
-}
-
-async function call<T>(what: string, operation: (keytar: Keytar) => Promise<T>): Promise<T> {
-  const keytar = await loadKeytar()
-  try {
-    return await withDeadline(operation(keytar), KEYCHAIN_TIMEOUT_MS, () => unavailable(`${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`))
-  } catch (error) {
-    if (error instanceof CcredError) throw error
-    throw unavailable(`${what} failed (${(error as Error).message.split('\n')[0]})`, error)
+interface NapiKeyring {
+  AsyncEntry: new (service: string, username: string) => {
+    getPassword(): Promise<string | null | undefined>
+    setPassword(password: string): Promise<void>
+    deletePassword(): Promise<boolean>
   }
+}
+
+function loadKeytarBackend(): KeychainBackend {
+  const require = createRequire(import.meta.url)
+  const loaded = require('keytar') as Keytar & { default?: Keytar }
+  const keytar = loaded.default ?? loaded
+  return {
+    name: 'keytar',
+    get: (account) => keytar.getPassword(KEYCHAIN_SERVICE, account),
+    set: (account, password) => keytar.setPassword(KEYCHAIN_SERVICE, account, password),
+    delete: (account) => keytar.deletePassword(KEYCHAIN_SERVICE, account),
+  }
+}
+
+function loadNapiBackend(): KeychainBackend {
+  const require = createRequire(import.meta.url)
+  const { AsyncEntry } = require('@napi-rs/keyring') as NapiKeyring
+  return {
+    name: '@napi-rs/keyring',
+    get: async (account) => (await new AsyncEntry(KEYCHAIN_SERVICE, account).getPassword()) ?? null,
+    set: (account, password) => new AsyncEntry(KEYCHAIN_SERVICE, account).setPassword(password),
+    delete: async (account) => {
+      try {
+        return await new AsyncEntry(KEYCHAIN_SERVICE, account).deletePassword()
+      } catch (error) {
+        // The crate reports a missing entry as an error; keytar answers false.
+        if (/no (matching )?(entry|result)/i.test(firstLine(error))) return false
+        throw error
+      }
+    },
+  }
+}
+
+interface Loaded {
+  primary?: KeychainBackend
+  /** The other binding, for reads that miss in the primary one (see above). */
+  secondary?: KeychainBackend
+  state: KeychainState
+}
+
+/**
+ * Which bindings load here; decided once per process. CCRED_KEYCHAIN_BACKEND=keytar or
+ * =@napi-rs/keyring allows only that one (any other value: neither), to diagnose one
+ * binding or to see what an install without keytar does.
+ */
+function loadBackends(env: Record<string, string | undefined>): Loaded {
+  const forced = env.CCRED_KEYCHAIN_BACKEND
+  const problems: string[] = []
+  const attempt = (name: KeychainBackend['name'], load: () => KeychainBackend): KeychainBackend | undefined => {
+    if (forced !== undefined && forced !== '' && forced !== name) return undefined
+    try {
+      return load()
+    } catch (error) {
+      problems.push(`${name} could not be loaded (${firstLine(error)})`)
+      return undefined
+    }
+  }
+  if (forced !== undefined && forced !== '' && forced !== 'keytar' && forced !== '@napi-rs/keyring') {
+    problems.push(`CCRED_KEYCHAIN_BACKEND=${forced.slice(0, 40)} allows neither keytar nor @napi-rs/keyring`)
+  }
+  const keytar = attempt('keytar', loadKeytarBackend)
+  const napi = attempt('@napi-rs/keyring', loadNapiBackend)
+  const primary = keytar ?? napi
+  const state: KeychainState = { problems }
+  if (primary !== undefined) state.backend = primary.name
+  if (keytar === undefined && forced !== '@napi-rs/keyring') state.hint = KEYTAR_FIX
+  const loaded: Loaded = { state }
+  if (primary !== undefined) loaded.primary = primary
+  if (keytar !== undefined && napi !== undefined) loaded.secondary = napi
+  return loaded
+}
+
+let loadedOnce: Loaded | undefined
+
+/** Native bindings are loaded on first use, never on the `get` client path. */
+function backends(env: Record<string, string | undefined>): Loaded {
+  loadedOnce ??= loadBackends(env)
+  return loadedOnce
 }
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const
+  readonly #env: Record<string, string | undefined>
+
+  constructor(env: Record<string, string | undefined> = process.env) {
+    this.#env = env
+  }
 
   describe(): string {
     return `the OS keychain (service "${KEYCHAIN_SERVICE}")`
   }
 
+  /** Which binding serves the keychain here, and why another could not; for `status` and `doctor`. */
+  state(): KeychainState {
+    return backends(this.#env).state
+  }
+
+  availability(): StoreAvailability {
+    const { backend, problems, hint } = this.state()
+    if (backend === undefined) {
+      return { ok: false, detail: `keychain unavailable: ${problems.join('; ')}`, hint: `${hint ?? KEYTAR_FIX}; or opt in to a file store with \`store = "file"\` under [broker]` }
+    }
+    const availability: StoreAvailability = { ok: true, detail: `via ${backend}${problems.length === 0 ? '' : ` (${problems.join('; ')})`}` }
+    if (hint !== undefined) availability.hint = hint
+    return availability
+  }
+
+  #primary(): KeychainBackend {
+    const { primary } = backends(this.#env)
+    if (primary === undefined) {
+      const { detail, hint } = this.availability()
+      throw new CcredError('ERR_KEYCHAIN_UNAVAILABLE', detail, hint === undefined ? {} : { hint })
+    }
+    return primary
+  }
+
+  async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(operation(), KEYCHAIN_TIMEOUT_MS, () => unavailable(`${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`))
+    } catch (error) {
+      if (error instanceof CcredError) throw error
+      throw unavailable(`${what} failed (${firstLine(error)})`, error)
+    }
+  }
+
   async get(name: string): Promise<string | undefined> {
-    const value = await call('reading a secret', (k) => k.getPassword(KEYCHAIN_SERVICE, name))
-    return value ?? undefined
+    const primary = this.#primary()
+    const value = await this.#call('reading a secret', () => primary.get(name))
+    if (value !== null) return value
+    const secondary = backends(this.#env).secondary
+    if (secondary === undefined) return undefined
+    // Best effort: the fallback binding's own failures must not hide keytar's clean miss.
+    try {
+      return (await withDeadline(secondary.get(name), KEYCHAIN_TIMEOUT_MS, () => new Error('timeout'))) ?? undefined
+    } catch {
+      return undefined
+    }
   }
 
   async set(name: string, value: string): Promise<void> {
-    await call('storing a secret', (k) => k.setPassword(KEYCHAIN_SERVICE, name, value))
+    const primary = this.#primary()
+    await this.#call('storing a secret', () => primary.set(name, value))
   }
 
   async delete(name: string): Promise<boolean> {
-    return call('deleting a secret', (k) => k.deletePassword(KEYCHAIN_SERVICE, name))
+    const primary = this.#primary()
+    const deleted = await this.#call('deleting a secret', () => primary.delete(name))
+    const secondary = backends(this.#env).secondary
+    if (secondary === undefined) return deleted
+    // A copy filed under the fallback's attributes goes too, or a later get would find it again.
+    try {
+      return (await withDeadline(secondary.delete(name), KEYCHAIN_TIMEOUT_MS, () => new Error('timeout'))) || deleted
+    } catch {
+      return deleted
+    }
   }
 }

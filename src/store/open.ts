@@ -5,5 +5,5 @@ import { KeychainStore } from './keychain.js'
 import type { SecretStore } from './store.js'
 
 export function openStore(kind: StoreKind, env: Record<string, string | undefined> = process.env): SecretStore {
-  return kind === 'file' ? new FileStore(dataDir(env)) : new KeychainStore()
+  return kind === 'file' ? new FileStore(dataDir(env)) : new KeychainStore(env)
 }

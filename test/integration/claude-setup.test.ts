@@ -87,9 +87,19 @@ describe('ccred setup claude', () => {
 
   it('a new file is removed again by --undo; a key edited after setup is kept', async () => {
     const box = sandbox()
-    assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
+    const created = await box.run(['setup', 'claude', 'demo'])
+    assert.equal(created.code, 0, created.stderr)
     assert.ok(existsSync(userSettings(box)))
-    assert.equal((await box.run(['setup', 'claude', '--undo'])).code, 0)
+    // Messages say what really happened to a file that did not exist: no "previous version".
+    assert.match(created.stderr, /a new file: ccred setup claude --undo removes it again/)
+    assert.doesNotMatch(created.stderr, /previous version/)
+    const dryUndo = await box.run(['setup', 'claude', '--undo', '--dry-run'])
+    assert.match(dryUndo.stdout, /^would remove .*settings\.json, which ccred setup had created: /m)
+    assert.ok(existsSync(userSettings(box)), 'a dry run changes nothing')
+    const removed = await box.run(['setup', 'claude', '--undo'])
+    assert.equal(removed.code, 0, removed.stderr)
+    assert.match(removed.stdout, /^removed .*settings\.json, which ccred setup had created: /m)
+    assert.doesNotMatch(removed.stdout, /exactly what it was/)
     assert.ok(!existsSync(userSettings(box)), 'setup created it, undo removed it')
 
     assert.equal((await box.run(['setup', 'claude', 'demo', '--gateway', 'https://a.example.com'])).code, 0)

@@ -1,0 +1,78 @@
+/**
+ * The keychain's two native bindings against a real Secret Service (gnome-keyring on a
+ * private D-Bus session), through the real CLI and daemon: keytar (built from source) and
+ * the prebuilt @napi-rs/keyring fallback that serves when keytar cannot be loaded.
+ * CCRED_KEYCHAIN_BACKEND allows one binding only, which is how an install without keytar
+ * looks to ccred. What `status` and `doctor` say must be true in each case.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { test } from 'node:test'
+import { Sandbox, type CliResult } from '../helpers/sandbox.js'
+import { startSecretService } from '../helpers/secret-service.js'
+
+const CONFIG = `
+[profiles.gw]
+source = "static"
+value = "keychain:gw-key"
+`
+
+function show(result: CliResult): string {
+  return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
+}
+
+test('keychain bindings: the fallback serves without keytar, keytar finds what the fallback stored, and status/doctor say which', async (t) => {
+  const ss = await startSecretService()
+  if (!ss.ok) {
+    console.log(`skipping: Secret Service unavailable: ${ss.reason}`)
+    t.skip(ss.reason)
+    return
+  }
+  const bus = { DBUS_SESSION_BUS_ADDRESS: ss.env['DBUS_SESSION_BUS_ADDRESS']! }
+  const napiOnly = new Sandbox({ ...bus, CCRED_KEYCHAIN_BACKEND: '@napi-rs/keyring' })
+  const both = new Sandbox(bus)
+  const neither = new Sandbox({ ...bus, CCRED_KEYCHAIN_BACKEND: 'none' })
+  t.after(async () => {
+    await Promise.all([napiOnly.cleanup(), both.cleanup(), neither.cleanup()])
+    await ss.stop()
+  })
+  const secret = `sk-fallback-${randomBytes(12).toString('hex')}`
+
+  // keytar "missing": the prebuilt binding stores and serves, and status names it.
+  napiOnly.writeConfig(CONFIG)
+  const set = await napiOnly.run(['set', 'gw'], { input: `${secret}\n` })
+  assert.equal(set.code, 0, show(set))
+  const got = await napiOnly.run(['get', 'gw'])
+  assert.equal(got.code, 0, show(got))
+  assert.equal(got.stdout, `${secret}\n`)
+  const status = await napiOnly.run(['status'])
+  assert.equal(status.code, 0, show(status))
+  assert.match(status.stdout, /^store: {3}the OS keychain \(service "ccred"\) via @napi-rs\/keyring$/m)
+  const statusJson = JSON.parse((await napiOnly.run(['status', '--json'])).stdout) as { store: { availability?: { ok: boolean; detail: string } } }
+  assert.deepEqual(statusJson.store.availability, { ok: true, detail: 'via @napi-rs/keyring' })
+
+  // keytar back: the secret the fallback stored (under its own attributes) is still found.
+  both.writeConfig(CONFIG)
+  const viaKeytar = await both.run(['get', 'gw'])
+  assert.equal(viaKeytar.code, 0, show(viaKeytar))
+  assert.equal(viaKeytar.stdout, `${secret}\n`)
+  assert.match((await both.run(['status'])).stdout, /^store: {3}the OS keychain \(service "ccred"\) via keytar$/m)
+
+  // Neither binding: status and doctor say so with a fix; get is a coded error, never a silent miss.
+  neither.writeConfig(CONFIG)
+  const missing = await neither.run(['get', 'gw'])
+  assert.equal(missing.code, 10, show(missing))
+  assert.match(missing.stderr, /keychain unavailable: .*\[ERR_KEYCHAIN_UNAVAILABLE\]/)
+  assert.match(missing.stderr, /store = "file"/)
+  const down = await neither.run(['status'])
+  assert.match(down.stdout, /^store: {3}keychain unavailable: CCRED_KEYCHAIN_BACKEND=none allows neither keytar nor @napi-rs\/keyring$/m)
+  assert.match(down.stdout, /^ {9}fix: .*npm rebuild keytar/m)
+  const doctor = await neither.run(['doctor'])
+  assert.notEqual(doctor.code, 0, show(doctor))
+  assert.match(doctor.stdout + doctor.stderr, /secret store.*keychain unavailable/)
+
+  for (const output of [set, got, status, viaKeytar, missing, down, doctor]) {
+    assert.ok(!output.stderr.includes(secret), 'no secret on stderr')
+  }
+  assert.ok(!down.stdout.includes(secret) && !status.stdout.includes(secret))
+})
