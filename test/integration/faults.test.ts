@@ -28,8 +28,9 @@ const MiB = 1024 * 1024
 const upstreams: FaultyUpstream[] = []
 const sandboxes: Sandbox[] = []
 const services: CredentialService[] = []
-// The sources' short timeouts (1–2 s) would otherwise include each library's first load, which takes
-// seconds on a busy machine: load them once here, so a timeout measures the upstream only.
+// The sources' timeouts (Vault 5 s, GCP 4 s, AWS 5 s; the slow upstream holds 10 s) would otherwise
+// include each library's first load, which takes seconds on a busy machine: load them once here,
+// so a timeout measures the upstream only, and no normal answer comes near one.
 before(async () => {
   await Promise.all([import('google-auth-library'), import('node-vault'), import('@aws-sdk/credential-providers'), import('openid-client')])
 })
@@ -45,7 +46,7 @@ after(async () => {
  */
 const CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
   down: /cannot reach Vault at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
-  slow: /Vault at http:\/\/127\.0\.0\.1:\d+ did not answer \(no answer within 1000 ms\)/,
+  slow: /Vault at http:\/\/127\.0\.0\.1:\d+ did not answer \(no answer within 5000 ms\)/,
   garbage: /read database\/creds\/gateway: the answer is not JSON/,
   'wrong-shape': /database\/creds\/gateway holds no fields/,
   huge: /maxContentLength size of 1048576 exceeded/,
@@ -176,12 +177,12 @@ function assertStoppedEarly(upstream: FaultyUpstream): void {
 // For down, cut and huge the message alone cannot tell them from a hang, so the GCP cases also check
 // what the upstream saw (gcpFaultSeen): the fault itself was met, and the answers were not held open.
 const GCP_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
-  down: /gcp: Google did not answer within 2s$/,
-  slow: /gcp: Google did not answer within 2s$/,
+  down: /gcp: Google did not answer within 4s$/,
+  slow: /gcp: Google did not answer within 4s$/,
   garbage: /gcp: Cannot create property 'refresh_token' on string '<html>/,
   'wrong-shape': /gcp: Could not refresh access token\.$/,
-  huge: /gcp: Google did not answer within 2s$|larger than 1024 KiB/,
-  cut: /gcp: Google did not answer within 2s$|terminated|aborted/,
+  huge: /gcp: Google did not answer within 4s$|larger than 1024 KiB/,
+  cut: /gcp: Google did not answer within 4s$|terminated|aborted/,
 }
 /** google-auth-library retried the fault (it did not wait on one held request): more than one attempt met it. */
 function assertGcpMetTheFault(upstream: FaultyUpstream, mode: FaultMode): void {
@@ -216,7 +217,7 @@ describe('faults: Vault (node-vault) behind a faulty upstream', () => {
   async function vaultSubject(): Promise<Subject & { upstream: FaultyUpstream }> {
     const w = await world((server) => {
       server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 24 * HOUR, renewable: false })
-      return '[vault]\ntimeout = "1s"\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
+      return '[vault]\ntimeout = "5s"\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
     })
     w.env.T = w.server.createToken({ policies: ['root'] })
     const upstream = await startFaultyUpstream({ target: w.server.url, slowMs: 10_000 })
@@ -291,7 +292,7 @@ esac
 
 const EXEC_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
   down: /exited with status 1: helper: connection refused by the key service/,
-  slow: /timed out after 1s/,
+  slow: /timed out after 5s/,
   garbage: /starts with "\{" but is not valid JSON/,
   'wrong-shape': /JSON without a string "token" field/,
   huge: /printed more than 64 KiB/,
@@ -303,7 +304,7 @@ describe('faults: exec helper (in process, FakeClock)', () => {
     const box = new Sandbox()
     sandboxes.push(box)
     const helper = execHelper(box)
-    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
+    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "5s"\n`)
     const clock = new FakeClock()
     const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
     services.push(service)
@@ -345,7 +346,7 @@ describe('faults: exec helper through the real daemon and CLI', () => {
     const box = new Sandbox({ CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' })
     sandboxes.push(box)
     const helper = execHelper(box)
-    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
+    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "5s"\n`)
     const first = await box.run(['get', 'x'])
     assert.equal(first.code, 0, first.stderr)
     const value = first.stdout.trim()
@@ -433,7 +434,7 @@ describe('faults: GCP metadata server (google-auth-library) behind a faulty upst
     sandboxes.push(box)
     restoreEnv()
     restoreEnv = withProcessEnv({ GCE_METADATA_HOST: `127.0.0.1:${upstream.port}`, GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: box.file('no-gcloud') })
-    const { clock, service } = await inProcessService(box, '[profiles.vm]\nsource = "gcp"\n[profiles.vm.gcp]\ntimeout = "2s"\n')
+    const { clock, service } = await inProcessService(box, '[profiles.vm]\nsource = "gcp"\n[profiles.vm.gcp]\ntimeout = "4s"\n')
     tokens.lifetimeSeconds = 3599
     return {
       clock,
