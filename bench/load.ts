@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Sandbox } from '../test/helpers/sandbox.js'
 import { processStartedAtMs } from '../src/client/daemon-request.js'
 import { int, isMain, log, ms, numberOption, printMachine, processRssKb, rawRequest, summarize, type Log, type Summary } from './lib.js'
+import type { CredentialRequest } from '../src/protocol.js'
 
 /**
  * Load: many clients at once across several profiles of mixed sources (none needs
@@ -99,9 +100,9 @@ export async function benchLoad(options: LoadOptions): Promise<LoadBenchResult> 
     const socket = join(sandbox.runtimeDir, 'ccred.sock')
     // The body the real CLI sends (src/client/daemon-request.ts), one per profile.
     const bodies = profiles.map((profile) => JSON.stringify({
-      profile, callerTtlMs: 300_000, refresh: false, clientPid: process.pid, clientParentPid: process.ppid,
+      profile, callerTtlMs: 300_000, forceRefresh: false, clientPid: process.pid, clientParentPid: process.ppid,
       clientStartedAtMs: processStartedAtMs(), interactive: false, configPath: sandbox.configPath,
-    }))
+    } satisfies CredentialRequest))
 
     // Each profile fetched once (jose loaded, keys parsed, scripts run): what the daemon holds before any load.
     for (const body of bodies) {

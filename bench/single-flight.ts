@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Sandbox, type CliResult } from '../test/helpers/sandbox.js'
 import { isMain, log, ms, numberOption, printMachine, rawRequest, summarize, type Log, type RawResponse } from './lib.js'
+import type { CredentialRequest } from '../src/protocol.js'
 
 /**
  * Cold single-flight: a slow exec profile (the script counts its runs, sleeps
@@ -119,7 +120,7 @@ export async function benchSingleFlight(options: SingleFlightOptions): Promise<S
     if (start.code !== 0) throw new Error(`ccred daemon start failed (exit ${start.code}): ${start.stderr.trim()}`)
     const socket = join(sandbox.runtimeDir, 'ccred.sock')
 
-    const body = JSON.stringify({ profile: 'sf-http', callerTtlMs: 300_000, refresh: false, interactive: false, configPath: sandbox.configPath })
+    const body = JSON.stringify({ profile: 'sf-http', callerTtlMs: 300_000, forceRefresh: false, interactive: false, configPath: sandbox.configPath } satisfies CredentialRequest)
     const started = performance.now()
     const settled = await Promise.allSettled(Array.from({ length: options.httpClients }, () => rawRequest(socket, 'POST', '/v1/credential', body, 30_000)))
     const wallMs = performance.now() - started

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Sandbox } from '../test/helpers/sandbox.js'
 import { int, isMain, log, machineBusyPct, machineCpuTicks, ms, numberOption, printMachine, processCpuMs, processRssKb, rawRequest, ratio, sleep, summarize, type Log, type Summary } from './lib.js'
+import type { CredentialRequest } from '../src/protocol.js'
 import { processStartedAtMs } from '../src/client/daemon-request.js'
 
 /**
@@ -162,9 +163,9 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
     // The body the real CLI sends (src/client/daemon-request.ts); clientPid is this process, whose
     // nearest non-shell ancestor the daemon looks up per request, as it does for Claude Code.
     const cliBody = JSON.stringify({
-      profile: 'demo', callerTtlMs: 300_000, refresh: false, clientPid: process.pid, clientParentPid: process.ppid,
+      profile: 'demo', callerTtlMs: 300_000, forceRefresh: false, clientPid: process.pid, clientParentPid: process.ppid,
       clientStartedAtMs: processStartedAtMs(), interactive: false, configPath: sandbox.configPath,
-    })
+    } satisfies CredentialRequest)
     const warm = { ...options, durationMs: Math.min(500, options.durationMs), maxRequests: Math.min(2_000, options.maxRequests), out: () => undefined }
     await load('warm-up', baselineSocket, 'POST', '/v1/credential', cliBody, warm, undefined)
     await load('warm-up', socket, 'POST', '/v1/credential', cliBody, warm, undefined)
@@ -185,7 +186,7 @@ export async function benchThroughput(options: ThroughputOptions): Promise<Throu
       out(describe(single))
       // Where the daemon's per-request time goes: the same load without the caller lookup
       // (no clientPid: no /proc walk), then also with the audit log switched off.
-      const noPidBody = JSON.stringify({ profile: 'demo', callerTtlMs: 300_000, refresh: false, interactive: false, configPath: sandbox.configPath })
+      const noPidBody = JSON.stringify({ profile: 'demo', callerTtlMs: 300_000, forceRefresh: false, interactive: false, configPath: sandbox.configPath } satisfies CredentialRequest)
       const noPid = await load('diag: no clientPid', socket, 'POST', '/v1/credential', noPidBody, short, daemonPid)
       out(describe(noPid))
       // Same profile table, so the cached value survives the reload; only [broker] changes.

@@ -8,14 +8,14 @@
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { hotGet } from '../src/cli/hot-get.js'
+import { warmGet } from '../src/cli/warm-get.js'
 import { directIo } from '../src/cli/io.js'
 
 // dist/cmd/ in both forms: the bundle (CommonJS, __dirname) and tsc's output (ESM).
 const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url))
 
 async function run(): Promise<number> {
-  const handled = await hotGet(process.argv.slice(2), directIo)
+  const handled = await warmGet(process.argv.slice(2), directIo)
   if (handled !== undefined) return handled
   // A reader that goes away (`ccred status | head`) is not an error worth a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -38,8 +38,6 @@ export interface AwsCredentials {
 
 export type AwsCredentialProvider = () => Promise<AwsCredentials>
 
-export const AWS_CREDENTIAL_KEYS = ['profile', 'region', 'role_arn', 'external_id', 'session_name', 'duration', 'sts_endpoint', 'timeout'] as const
-
 /**
  * The SDK's own request timeout only logs a warning (smithy's node-http-handler
  * throws on it only when told to, which its credential providers do not): a

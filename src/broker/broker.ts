@@ -1,7 +1,9 @@
+import type { HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/load.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
+import type { ProfileStatus } from '../protocol.js'
 import type { Credential, FetchContext, Source } from '../sources/source.js'
 import { checkCredential } from './validate.js'
 
@@ -33,6 +35,12 @@ export interface GetRequest {
   clientStartedAtMs?: number
   /** A person at a terminal: asking again soon is not a sign of a 401. */
   interactive?: boolean
+  /**
+   * Set only when Claude Code itself ran this get, to the setting that ran it. Only an
+   * apiKeyHelper re-run is read as a 401; scripts, CI and Makefiles that call `get` on
+   * every request are served from the cache.
+   */
+  claudeCodeHook?: HelperHook
   /**
    * What the caller says about the value it holds: true, it was refused (Claude
    * Code's proxyAuthHelper re-run after a 407); false, it was not; undefined, the
@@ -66,24 +74,6 @@ export interface BrokerOptions {
   random?: () => number
   backoffBaseMs?: number
   backoffMaxMs?: number
-}
-
-export interface ProfileStatus {
-  profile: string
-  source: string
-  header: Header
-  cached: boolean
-  expiresAt?: string
-  lastRefreshAt?: string
-  nextRefreshAt?: string
-  refreshing: boolean
-  lastError?: { code: string; message: string; at: string }
-  consecutiveFailures: number
-  hits: number
-  fetches: number
-  reissues: number
-  warning?: string
-  meta?: Record<string, string>
 }
 
 interface Cached {
@@ -269,9 +259,9 @@ export class Broker {
 
   /**
    * Whether the value this caller holds was refused, so it needs a new one. A
-   * caller that says so is believed; otherwise the same caller asking again well
-   * inside the TTL of the value it was given means a refusal (Claude Code re-runs
-   * the helper at once on a 401). Either way, a caller given a value that has since
+   * caller that says so is believed; otherwise Claude Code's apiKeyHelper asking
+   * again well inside the TTL of the value it was given means a refusal (Claude Code
+   * re-runs the helper at once on a 401); no other caller's second ask is. Either way, a caller given a value that has since
    * been replaced gets the replacement, not another fetch; and re-issues are
    * rate-limited per profile so a misbehaving caller cannot hammer the source.
    */
@@ -282,6 +272,7 @@ export class Broker {
     const sinceReissueMs = entry.lastReissueAtMs === undefined ? Infinity : nowMs - entry.lastReissueAtMs
     if (request.rejected === true) return sinceReissueMs >= Math.min(this.#settings().reissueIntervalMs, SIGNALLED_REISSUE_INTERVAL_MS)
 
+    if (request.claudeCodeHook !== 'apiKeyHelper') return false
     if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
     if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false

@@ -2,18 +2,19 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { systemClock, type Clock } from '../clock.js'
 import { findCaller } from '../claude/caller.js'
+import { isClaudeCodeHelperRun } from '../claude/helper-context.js'
 import { configStamp, DEFAULT_BROKER, loadConfig, type Header, type LoadedConfig, type ProfileConfig } from '../config/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
 import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
-import type { IssuedCredential } from '../output/format.js'
+import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
 import { openStore } from '../store/open.js'
 import type { FetchContext } from '../sources/source.js'
-import type { SecretStore, StoreAvailability } from '../store/store.js'
+import type { SecretStore } from '../store/store.js'
 import { defaultVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
-import { Broker, type BrokerProfile, type ProfileStatus } from './broker.js'
+import { Broker, type BrokerProfile } from './broker.js'
 
 export interface ServiceOptions {
   env: Record<string, string | undefined>
@@ -24,41 +25,6 @@ export interface ServiceOptions {
   auditPath?: string
   /** Tests inject a store; otherwise [broker] store picks one. */
   store?: SecretStore
-}
-
-export interface CredentialRequest {
-  profile: string
-  callerTtlMs: number
-  /** pid of the ccred client; the caller is its nearest non-shell ancestor. */
-  clientPid?: number
-  /** The client's parent pid, which saves the daemon a /proc read. */
-  clientParentPid?: number
-  /** When the client process started (epoch ms): a 401 re-run starts after the value was given. */
-  clientStartedAtMs?: number
-  /**
-   * The client's stdin is a terminal: a person at a shell, not Claude Code (whose
-   * helper stdin is a pipe). Asking twice by hand is not a 401, so no re-issue.
-   */
-  interactive?: boolean
-  forceRefresh?: boolean
-  /** The caller says the value it holds was refused (true) or not (false); undefined: unknown. */
-  rejected?: boolean
-  header?: Header
-}
-
-export interface ProfileListing {
-  name: string
-  source: string
-  header: Header
-  description?: string
-  error?: { code: string; message: string; hint?: string }
-}
-
-export interface ServiceStatus {
-  config: { path: string; fromFile: boolean; error?: { code: string; message: string; hint?: string } }
-  store: { kind: string; description: string; availability?: StoreAvailability }
-  audit: { path: string } | null
-  profiles: (ProfileStatus & { description?: string })[]
 }
 
 /**
@@ -220,10 +186,12 @@ export class CredentialService {
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.profile(request.profile)
     const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
+    const claudeCode = isClaudeCodeHelperRun(request.caller, caller?.command)
     const result = await this.broker.get({
       profile: this.#brokerProfile(profile),
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
+      ...(claudeCode ? { claudeCodeHook: request.caller?.hook ?? 'unknown' } : {}),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
       ...(request.rejected === undefined ? {} : { rejected: request.rejected }),
@@ -232,7 +200,7 @@ export class CredentialService {
     const issued: IssuedCredential = {
       profile: profile.name,
       source: profile.sourceKind,
-      header: request.header ?? profile.header,
+      header: profile.header,
       value: result.credential.value,
       scheme: result.credential.scheme ?? 'Bearer',
       served: result.served,

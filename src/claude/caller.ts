@@ -22,7 +22,7 @@ const CACHE_MS = 2_000
 const CACHE_MAX_ENTRIES = 1024
 const cache = new Map<number, { info: ProcessInfo | undefined; readAtMs: number }>()
 
-export function processInfo(pid: number): ProcessInfo | undefined {
+function processInfo(pid: number): ProcessInfo | undefined {
   const nowMs = Date.now()
   const hit = cache.get(pid)
   if (hit !== undefined && nowMs - hit.readAtMs < CACHE_MS) return hit.info

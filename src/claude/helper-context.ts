@@ -15,34 +15,95 @@ export function parseHelperTtlMs(text: string | undefined): number {
   return Number.isSafeInteger(ms) ? ms : DEFAULT_HELPER_TTL_MS
 }
 
+/**
+ * Which Claude Code setting ran `ccred get`, as far as the environment tells:
+ * CLAUDE_CODE_PROXY_URL is set only for proxyAuthHelper runs, CLAUDE_CODE_MCP_SERVER_NAME
+ * only for an MCP server's headersHelper; everything else counts as apiKeyHelper.
+ * otelHeadersHelper runs carry no mark of their own (the OTEL_* variables reach every
+ * helper when the user sets them), so they are never told apart: "unknown" is kept for
+ * callers that cannot say.
+ */
+export type HelperHook = 'apiKeyHelper' | 'proxyAuthHelper' | 'headersHelper' | 'unknown'
+export const HELPER_HOOKS: readonly HelperHook[] = ['apiKeyHelper', 'proxyAuthHelper', 'headersHelper', 'unknown']
+
+export function helperHook(env: Record<string, string | undefined>): HelperHook {
+  if (env.CLAUDE_CODE_PROXY_URL) return 'proxyAuthHelper'
+  if (env.CLAUDE_CODE_MCP_SERVER_NAME) return 'headersHelper'
+  return 'apiKeyHelper'
+}
+
+/** The variable that holds the cache TTL of the hook's value in Claude Code. */
+export function helperTtlVariable(hook: HelperHook): 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' | 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS' {
+  return hook === 'proxyAuthHelper' ? 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' : 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'
+}
+
+/**
+ * What the environment says about who ran `ccred get` (see
+ * shared/claude-code-auth.md, "how to tell Claude Code from a script"). Only
+ * names and marks, never CLAUDE_CODE_MESSAGING_TOKEN or any other value of
+ * Claude Code's own.
+ */
+export interface CallerMarks {
+  hook: HelperHook
+  /** AI_AGENT: `claude-code_<version>_harness` on a helper run, `…_agent` in the agent's Bash tool. */
+  aiAgent?: string
+  /** CLAUDECODE=1: set in the agent's Bash tool, never on a helper run. */
+  agentShell?: boolean
+  /** CLAUDE_CODE_ENTRYPOINT (`cli`, `sdk-cli`, …). */
+  entrypoint?: string
+}
+
+export function callerMarks(env: Record<string, string | undefined>): CallerMarks {
+  const marks: CallerMarks = { hook: helperHook(env) }
+  if (env.AI_AGENT) marks.aiAgent = env.AI_AGENT.slice(0, 100)
+  if (env.CLAUDECODE === '1') marks.agentShell = true
+  if (env.CLAUDE_CODE_ENTRYPOINT) marks.entrypoint = env.CLAUDE_CODE_ENTRYPOINT.slice(0, 100)
+  return marks
+}
+
+/**
+ * Whether Claude Code itself ran this `get` as one of its helpers (not a script,
+ * a Makefile, CI, or a command the agent runs through its Bash tool). Since 2.1.330
+ * Claude Code says so: `AI_AGENT=claude-code_<v>_harness` without CLAUDECODE marks a
+ * helper run, `…_agent` or CLAUDECODE=1 a command of the agent. Older releases set no
+ * AI_AGENT: then CLAUDE_CODE_ENTRYPOINT, or the nearest non-shell ancestor being the
+ * `claude` process, marks a helper run (the agent's commands carry CLAUDECODE=1).
+ */
+export function isClaudeCodeHelperRun(marks: Omit<CallerMarks, 'hook'> | undefined, callerCommand: string | undefined): boolean {
+  if (marks?.agentShell === true) return false
+  const agent = marks?.aiAgent
+  if (agent !== undefined) return agent.startsWith('claude-code_') && agent.endsWith('_harness')
+  return marks?.entrypoint !== undefined || callerCommand === 'claude'
+}
+
 export interface HelperContext {
   /** How long the caller will keep using the value. */
   callerTtlMs: number
-  /** Set when Claude Code runs us as proxyAuthHelper: print a full Proxy-Authorization value. */
-  proxyHelper: boolean
+  /** Which Claude Code setting ran us (apiKeyHelper unless the environment says otherwise). */
+  hook: HelperHook
   /**
    * Whether the caller says the value it holds was refused. Claude Code says so only
    * for proxyAuthHelper runs (CLAUDE_CODE_PROXY_AUTHENTICATE, the proxy's challenge, is
    * set on the re-run after a 407), so it is undefined for everything else: the daemon
-   * then infers a 401 from the caller asking again early.
+   * then infers a 401 from Claude Code asking again early.
    */
   rejected?: boolean
 }
 
-/**
- * Claude Code sets CLAUDE_CODE_PROXY_URL only for proxyAuthHelper runs, whose cache
- * TTL is CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS; apiKeyHelper runs use
- * CLAUDE_CODE_API_KEY_HELPER_TTL_MS.
- */
+/** How Claude Code ran us: the hook, its TTL variable, and a 407 challenge if any. */
 export function helperContext(env: Record<string, string | undefined>): HelperContext {
-  const proxyHelper = Boolean(env.CLAUDE_CODE_PROXY_URL)
-  const ttl = proxyHelper ? env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS : env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS
-  const context: HelperContext = { callerTtlMs: parseHelperTtlMs(ttl), proxyHelper }
-  if (proxyHelper) context.rejected = env.CLAUDE_CODE_PROXY_AUTHENTICATE !== undefined
+  const hook = helperHook(env)
+  const context: HelperContext = { callerTtlMs: parseHelperTtlMs(env[helperTtlVariable(hook)]), hook }
+  if (hook === 'proxyAuthHelper') context.rejected = env.CLAUDE_CODE_PROXY_AUTHENTICATE !== undefined
   return context
 }
 
-export function headerFor(context: HelperContext, explicit: Header | undefined): Header | undefined {
+/**
+ * The header whose value `get` prints: the one asked for, else Proxy-Authorization
+ * for a proxyAuthHelper run (Claude Code sends that output verbatim as the header),
+ * else the profile's own.
+ */
+export function headerFor(context: HelperContext, explicit: Header | undefined, profileHeader: Header): Header {
   if (explicit !== undefined) return explicit
-  return context.proxyHelper ? 'proxy-authorization' : undefined
+  return context.hook === 'proxyAuthHelper' ? 'proxy-authorization' : profileHeader
 }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/load.js'
 import { CcredError } from '../errors.js'
+import { helperTtlVariable } from './helper-context.js'
 import {
   getSetting, keyName, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
   type Scope, type SettingKey, type Settings, type SettingsFile,
@@ -79,7 +80,7 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
     wanted.push([['apiKeyHelper'], `${request.ccredCommand} get ${request.profile}`])
   }
   if (request.helperTtlMs !== undefined && !awsExport) {
-    wanted.push([['env', proxy ? 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' : 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'], String(request.helperTtlMs)])
+    wanted.push([['env', helperTtlVariable(proxy ? 'proxyAuthHelper' : 'apiKeyHelper')], String(request.helperTtlMs)])
   }
   // Without this, the helper's value also goes to Anthropic's telemetry endpoints (claude-code-auth.md).
   wanted.push([['env', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC'], '1'])

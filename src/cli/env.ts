@@ -7,12 +7,12 @@ import type { Io } from './io.js'
 export async function issuedVariables(profile: string, headerOption: string | undefined, io: Io): Promise<Record<string, string>> {
   const header = parseHeaderOption(headerOption)
   const issued = await requestCredential(
-    { profile, callerTtlMs: helperContext(io.env).callerTtlMs, forceRefresh: false, ...(header === undefined ? {} : { header }) },
+    { profile, callerTtlMs: helperContext(io.env).callerTtlMs },
     io.env,
     (line) => io.stderr.write(`${line}\n`),
   )
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
-  return envVariables(issued, issued.header)
+  return envVariables(issued, header ?? issued.header)
 }
 
 /** `ccred env <profile>`: shell exports for `eval "$(ccred env corp)"`. */

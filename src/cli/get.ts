@@ -10,6 +10,7 @@ export interface GetOptions {
   json?: boolean
 }
 
+/** The one check of a `--header` option (get, env, exec); the daemon never sees it. */
 export function parseHeaderOption(value: string | undefined): Header | undefined {
   if (value === undefined) return undefined
   const normalized = value.toLowerCase()
@@ -19,23 +20,25 @@ export function parseHeaderOption(value: string | undefined): Header | undefined
 
 /**
  * `ccred get <profile>`: the credential and one newline on stdout, nothing else.
- * Never reads stdin (Claude Code leaves it open) and never prompts.
+ * Never reads stdin (Claude Code leaves it open) and never prompts. Which header
+ * the value is printed for is decided here, after the answer: `--header`, else
+ * Claude Code's proxyAuthHelper context, else the profile's header.
  */
 export async function runGet(profile: string, options: GetOptions, io: Io, fetchCredential: CredentialFetcher): Promise<number> {
   const context = helperContext(io.env)
-  const header = headerFor(context, parseHeaderOption(options.header))
+  const explicitHeader = parseHeaderOption(options.header)
   const issued = await fetchCredential(
     {
       profile,
       callerTtlMs: context.callerTtlMs,
       forceRefresh: options.refresh === true,
       ...(context.rejected === undefined ? {} : { rejected: context.rejected }),
-      ...(header === undefined ? {} : { header }),
     },
     io.env,
     (line) => io.stderr.write(`${line}\n`),
   )
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
-  io.stdout.write(options.json ? jsonOutput(issued) : `${headerValue(issued, issued.header)}\n`)
+  const printed = { ...issued, header: headerFor(context, explicitHeader, issued.header) }
+  io.stdout.write(options.json ? jsonOutput(printed) : `${headerValue(printed, printed.header)}\n`)
   return 0
 }

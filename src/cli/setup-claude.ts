@@ -8,8 +8,9 @@ import { requestCredential } from '../client/credentials.js'
 import { requestDaemon, unwrap } from '../client/transport.js'
 import { withInProcessService } from '../client/in-process.js'
 import { lifetimeInWholeSecondsMs } from '../config/duration.js'
-import { socketPath, stateDir } from '../config/paths.js'
+import { stateDir } from '../config/paths.js'
 import { CcredError } from '../errors.js'
+import { ROUTES, type StatusResponse } from '../protocol.js'
 import { usageError, type Io } from './io.js'
 
 export interface SetupClaudeOptions {
@@ -104,7 +105,7 @@ export async function runSetupClaude(profileName: string | undefined, options: S
 async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promise<number | undefined> {
   let issued
   try {
-    issued = await requestCredential({ profile, callerTtlMs: 0, forceRefresh: false }, io.env, (line) => io.stderr.write(`${line}\n`))
+    issued = await requestCredential({ profile, callerTtlMs: 0 }, io.env, (line) => io.stderr.write(`${line}\n`))
   } catch (error) {
     const failure = error as CcredError
     io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${failure.message}); Claude Code keeps its default 5 min TTL\n`)
@@ -115,7 +116,7 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
   let lifetimeMs = expiresAtMs - Date.now()
   try {
     // The daemon knows when the value was fetched: its whole lifetime, not what is left of it.
-    const status = unwrap<{ profiles: { profile: string; lastRefreshAt?: string }[] }>(await requestDaemon(socketPath(io.env), 'GET', '/v1/status', undefined, 5_000))
+    const status = unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 5_000))
     const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
     if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
   } catch {

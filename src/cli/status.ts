@@ -1,20 +1,16 @@
-import type { ServiceStatus } from '../broker/service.js'
 import { withInProcessService } from '../client/in-process.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
 import { formatDurationMs } from '../config/duration.js'
 import { socketPath } from '../config/paths.js'
 import { formatTable } from '../output/table.js'
+import { ROUTES, type StatusResponse } from '../protocol.js'
 import type { Io } from './io.js'
 
-interface DaemonStatus extends ServiceStatus {
-  daemon: { running: boolean; pid?: number; version?: string; socket: string; uptimeMs?: number; startedAt?: string }
-}
-
 /** Asks the running daemon; when none runs, reports the config alone (it never starts one). */
-export async function collectStatus(io: Io): Promise<DaemonStatus> {
+async function collectStatus(io: Io): Promise<StatusResponse> {
   const socket = socketPath(io.env)
   try {
-    return unwrap<DaemonStatus>(await requestDaemon(socket, 'GET', '/v1/status', undefined, 10_000))
+    return unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 10_000))
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) throw error
   }

@@ -1,6 +1,5 @@
-import { isatty } from 'node:tty'
-import type { IssuedCredential } from '../output/format.js'
-import { isUnreachable, requestFromDaemon, type CredentialQuery, type Env } from './daemon-request.js'
+import type { IssuedCredential } from '../protocol.js'
+import { isUnreachable, requestFromDaemon, withClientFacts, type CredentialQuery, type Env } from './daemon-request.js'
 
 export type { CredentialQuery } from './daemon-request.js'
 
@@ -9,7 +8,7 @@ export type CredentialFetcher = (query: CredentialQuery, env: Env, warn: (line: 
 
 async function fromThisProcess(query: CredentialQuery, env: Env): Promise<IssuedCredential> {
   const { withInProcessService } = await import('./in-process.js')
-  return withInProcessService(env, (service) => service.get({ ...query, clientPid: process.pid, interactive: isatty(0) }))
+  return withInProcessService(env, (service) => service.get(withClientFacts(query, env)))
 }
 
 /**

@@ -1,19 +1,13 @@
 import { isatty } from 'node:tty'
-import type { Header } from '../config/load.js'
-import { configPath, runtimeDir, socketPath } from '../config/paths.js'
-import { checkPrivateDir } from '../daemon/runtime-dir.js'
+import { callerMarks } from '../claude/helper-context.js'
+import { configPath } from '../config/paths.js'
+import { isUnsafeRuntimeDir } from '../daemon/runtime-dir.js'
 import type { CcredError } from '../errors.js'
-import type { IssuedCredential } from '../output/format.js'
+import { ROUTES, type CredentialRequest, type IssuedCredential } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
-export interface CredentialQuery {
-  profile: string
-  callerTtlMs: number
-  forceRefresh: boolean
-  /** The caller says the value it holds was refused (see HelperContext.rejected). */
-  rejected?: boolean
-  header?: Header
-}
+/** What a command asks for; the client adds the facts about itself (clientFacts). */
+export type CredentialQuery = Pick<CredentialRequest, 'profile' | 'callerTtlMs' | 'forceRefresh' | 'rejected'>
 
 export type Env = Record<string, string | undefined>
 
@@ -25,30 +19,34 @@ export function processStartedAtMs(): number {
 }
 
 /**
+ * The request as this process sends it, to the daemon or to the in-process
+ * service alike: the query plus who is asking (pids, start time, a terminal or
+ * not, and what the environment says about Claude Code and its hook).
+ */
+export function withClientFacts(query: CredentialQuery, env: Env): CredentialRequest {
+  return {
+    ...query,
+    clientPid: process.pid,
+    clientParentPid: process.ppid,
+    clientStartedAtMs: processStartedAtMs(),
+    interactive: isatty(0),
+    caller: callerMarks(env),
+  }
+}
+
+/**
  * Asks a running daemon. Light on purpose (net and a few small modules): this
  * is the whole warm path of `ccred get`. A daemon error is thrown as the
  * CcredError it raised; an absent daemon or an unsafe runtime directory is
  * returned, not thrown.
  */
 export async function requestFromDaemon(query: CredentialQuery, env: Env): Promise<IssuedCredential | DaemonUnreachable> {
-  const dirProblem = checkPrivateDir(runtimeDir(env))
-  if (dirProblem !== undefined) return { reason: 'unsafe-dir', error: dirProblem }
   try {
-    const response = await requestDaemon(socketPath(env), 'POST', '/v1/credential', {
-      profile: query.profile,
-      callerTtlMs: query.callerTtlMs,
-      refresh: query.forceRefresh,
-      ...(query.rejected === undefined ? {} : { rejected: query.rejected }),
-      clientPid: process.pid,
-      clientParentPid: process.ppid,
-      clientStartedAtMs: processStartedAtMs(),
-      interactive: isatty(0),
-      configPath: configPath(env),
-      ...(query.header === undefined ? {} : { header: query.header }),
-    })
-    return unwrap<IssuedCredential>(response)
+    const request: CredentialRequest = { ...withClientFacts(query, env), configPath: configPath(env) }
+    return unwrap<IssuedCredential>(await requestDaemon(env, 'POST', ROUTES.credential, request))
   } catch (error) {
     if (error instanceof DaemonNotRunning) return { reason: 'not-running' }
+    if (isUnsafeRuntimeDir(error)) return { reason: 'unsafe-dir', error }
     throw error
   }
 }

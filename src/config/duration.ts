@@ -1,5 +1,3 @@
-import { CcredError } from '../errors.js'
-
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y
 
@@ -19,14 +17,6 @@ export function parseDurationMs(text: string): number | undefined {
   // imprecise lifetime would become an invalid expiry date further on.
   const ms = Math.round(totalMs)
   return Number.isSafeInteger(ms) ? ms : undefined
-}
-
-export function requireDurationMs(text: string, where: string): number {
-  const ms = parseDurationMs(text)
-  if (ms === undefined) {
-    throw new CcredError('ERR_CONFIG', `${where}: "${text}" is not a duration`, { hint: 'write it like "90s", "5m", "1h" or "1h30m"' })
-  }
-  return ms
 }
 
 /** 330000 -> "5m30s"; for messages and status, not for parsing back exactly. */

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
+import { isProfileName } from './profile-name.js'
+import { readTrustedConfigFile } from './file-trust.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -62,12 +63,6 @@ export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`
 source = "demo"
 `
 
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-/** Whether `name` can name a profile at all (the daemon refuses others before any lookup). */
-export function isProfileName(name: string): boolean {
-  return PROFILE_NAME.test(name)
-}
 
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
@@ -91,8 +86,9 @@ export async function loadConfig(path: string, options: { explicit: boolean }): 
   let text: string
   let fromFile = true
   try {
-    text = await readFile(path, 'utf8')
+    text = readTrustedConfigFile(path)
   } catch (error) {
+    if (error instanceof CcredError) throw error // untrusted or oversized (file-trust.ts)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && !options.explicit) {
       text = EMBEDDED_CONFIG
@@ -176,7 +172,7 @@ function readBroker(value: unknown, problems: string[]): BrokerSettings {
 
 async function readProfile(name: string, table: unknown, label: string, shared: SharedConfig, vaultTable: unknown): Promise<ProfileConfig> {
   const fail = (message: string) => new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${message}`, { hint: `fix ${label}, then check it with: ccred profiles` })
-  if (!PROFILE_NAME.test(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
+  if (!isProfileName(name)) throw fail('a profile name uses letters, digits, ".", "_" and "-" (at most 64)')
   if (!isTable(table)) throw fail(`expected a table [profiles.${name}], got ${describe(table)}`)
   const reader = new TableReader(table, `profiles.${name}`)
   const sourceKind = reader.string('source')

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { DAEMON_V8_FLAGS } from '../client/autostart.js'
+import { DAEMON_V8_FLAGS } from './v8-flags.js'
 
 type Env = Record<string, string | undefined>
 

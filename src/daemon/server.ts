@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../broker/service.js'
-import { HEADERS, isProfileName, type Header } from '../config/load.js'
 import { CcredError, toCcredError } from '../errors.js'
+import {
+  parseCredentialRequest, parsePurgeRequest, printable, PROTOCOL_VERSION, ROUTES,
+  type DaemonInfo, type HealthResponse, type ProfilesResponse, type PurgeResponse, type ShutdownResponse, type StatusResponse,
+} from '../protocol.js'
 
-export const PROTOCOL_VERSION = 1
 const MAX_BODY_BYTES = 64 * 1024
 /** Our client sends a few hundred bytes of headers; anything near this is not a ccred client. */
 const MAX_HEADER_BYTES = 16 * 1024
@@ -15,14 +17,6 @@ const MAX_HEADER_BYTES = 16 * 1024
  */
 const HEADERS_TIMEOUT_MS = 10_000
 const REQUEST_TIMEOUT_MS = 30_000
-
-export interface DaemonInfo {
-  pid: number
-  version: string
-  startedAt: string
-  socket: string
-  configPath: string
-}
 
 export interface ServerHooks {
   info: DaemonInfo
@@ -70,12 +64,6 @@ function sendError(res: ServerResponse, error: unknown): void {
   send(res, STATUS_BY_CODE[failure.code] ?? 500, { error: failure.toJSON() })
 }
 
-/** At most `maxChars` of `text` with control characters replaced: for quoting client input in messages. */
-function printable(text: string, maxChars: number): string {
-  const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?')
-  return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars)}…` : cleaned
-}
-
 /**
  * Reads at most MAX_BODY_BYTES. A larger body is refused as soon as it is declared
  * (content-length) or seen (chunked), without buffering the rest: not with a
@@ -115,41 +103,6 @@ function parseBody(chunks: Buffer[], size: number): Record<string, unknown> {
     if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>
   } catch { /* reported below */ }
   throw new CcredError('ERR_PROTOCOL', 'request body is not a JSON object', { hint: 'send JSON, e.g. {"profile": "demo"}' })
-}
-
-function requireString(body: Record<string, unknown>, key: string): string {
-  const value = body[key]
-  if (typeof value !== 'string' || value === '') throw new CcredError('ERR_PROTOCOL', `"${key}" must be a non-empty string`, { hint: 'see the README section on the daemon API' })
-  return value
-}
-
-/**
- * The profile name, refused before any lookup unless it could name a profile: a
- * name with "../", a NUL, a line break or 10 KB of text never reaches the service,
- * a store key or a message (it is not quoted back).
- */
-function requireProfile(body: Record<string, unknown>): string {
-  const name = requireString(body, 'profile')
-  if (!isProfileName(name)) {
-    throw new CcredError('ERR_PROFILE_UNKNOWN', 'no such profile: a profile name uses letters, digits, ".", "_" and "-" (at most 64)', {
-      hint: 'list the profiles with: ccred profiles',
-    })
-  }
-  return name
-}
-
-function optionalNumber(body: Record<string, unknown>, key: string): number | undefined {
-  const value = body[key]
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new CcredError('ERR_PROTOCOL', `"${key}" must be a non-negative number`, { hint: 'see the README section on the daemon API' })
-  return value
-}
-
-function optionalBoolean(body: Record<string, unknown>, key: string): boolean | undefined {
-  const value = body[key]
-  if (value === undefined) return undefined
-  if (typeof value !== 'boolean') throw new CcredError('ERR_PROTOCOL', `"${key}" must be true or false`, { hint: 'see the README section on the daemon API' })
-  return value
 }
 
 /**
@@ -192,48 +145,27 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
     const path = (req.url ?? '/').split('?')[0]
     const route = `${req.method} ${path}`
     switch (route) {
-      case 'GET /v1/health':
-        return send(res, 200, { ok: true, protocol: PROTOCOL_VERSION, ...hooks.info })
-      case 'POST /v1/credential': {
-        const body = await readJson(req)
-        const profile = requireProfile(body)
-        const expectedConfig = body.configPath
-        if (typeof expectedConfig === 'string' && expectedConfig !== hooks.info.configPath) {
-          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${printable(expectedConfig, 300)}`, {
+      case `GET ${ROUTES.health}`:
+        return send(res, 200, { ok: true, protocol: PROTOCOL_VERSION, ...hooks.info } satisfies HealthResponse)
+      case `POST ${ROUTES.credential}`: {
+        const request = parseCredentialRequest(await readJson(req))
+        if (request.configPath !== undefined && request.configPath !== hooks.info.configPath) {
+          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${printable(request.configPath, 300)}`, {
             hint: 'run: ccred daemon stop   (or give each config its own CCRED_RUNTIME_DIR)',
           })
         }
-        const header = body.header
-        if (header !== undefined && !(HEADERS as readonly unknown[]).includes(header)) {
-          throw new CcredError('ERR_PROTOCOL', `"header" must be one of ${HEADERS.join(', ')}`, { hint: 'see ccred get --help' })
-        }
-        const clientPid = optionalNumber(body, 'clientPid')
-        const clientParentPid = optionalNumber(body, 'clientParentPid')
-        const clientStartedAtMs = optionalNumber(body, 'clientStartedAtMs')
-        const rejected = optionalBoolean(body, 'rejected')
-        const issued = await service.get({
-          profile,
-          callerTtlMs: optionalNumber(body, 'callerTtlMs') ?? 300_000,
-          forceRefresh: body.refresh === true,
-          ...(rejected === undefined ? {} : { rejected }),
-          interactive: body.interactive === true,
-          ...(clientPid === undefined ? {} : { clientPid }),
-          ...(clientParentPid === undefined ? {} : { clientParentPid }),
-          ...(clientStartedAtMs === undefined ? {} : { clientStartedAtMs }),
-          ...(header === undefined ? {} : { header: header as Header }),
-        })
-        return send(res, 200, issued)
+        return send(res, 200, await service.get(request))
       }
-      case 'GET /v1/status':
-        return send(res, 200, { daemon: { running: true, ...hooks.info, uptimeMs: Date.now() - Date.parse(hooks.info.startedAt) }, ...(await service.status()) })
-      case 'GET /v1/profiles':
-        return send(res, 200, { profiles: await service.listProfiles() })
-      case 'POST /v1/purge': {
-        const body = await readJson(req)
-        return send(res, 200, { purged: service.purge(requireProfile(body)) })
+      case `GET ${ROUTES.status}`: {
+        const status: StatusResponse = { daemon: { running: true, ...hooks.info, uptimeMs: Date.now() - Date.parse(hooks.info.startedAt) }, ...(await service.status()) }
+        return send(res, 200, status)
       }
-      case 'POST /v1/shutdown':
-        send(res, 200, { stopping: true })
+      case `GET ${ROUTES.profiles}`:
+        return send(res, 200, { profiles: await service.listProfiles() } satisfies ProfilesResponse)
+      case `POST ${ROUTES.purge}`:
+        return send(res, 200, { purged: service.purge(parsePurgeRequest(await readJson(req)).profile) } satisfies PurgeResponse)
+      case `POST ${ROUTES.shutdown}`:
+        send(res, 200, { stopping: true } satisfies ShutdownResponse)
         res.on('finish', () => hooks.onShutdown())
         return
       default:

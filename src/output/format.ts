@@ -1,16 +1,5 @@
 import type { Header } from '../config/load.js'
-
-/** What the client needs to print a credential; the same shape comes from the daemon. */
-export interface IssuedCredential {
-  profile: string
-  source: string
-  header: Header
-  value: string
-  scheme: 'Bearer' | 'Basic'
-  expiresAt?: string
-  served: string
-  warning?: string
-}
+import type { IssuedCredential } from '../protocol.js'
 
 /**
  * The text that goes on stdout for `get`. Authorization: the bare token (Claude

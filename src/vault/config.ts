@@ -28,6 +28,8 @@ export interface VaultConnectionConfig {
   caCert?: string
   /** Turns TLS certificate verification off. Never the default, never from the environment. */
   insecureSkipTlsVerify: boolean
+  /** Plain http to a host that is not loopback: the token would cross the network in the clear, so only when the table says so. */
+  allowInsecureHttp: boolean
   timeoutMs: number
   auth: VaultAuthConfig
   /** The table the auth settings came from, for messages ("vault.auth"). */
@@ -37,11 +39,11 @@ export interface VaultConnectionConfig {
 export const DEFAULT_VAULT_TIMEOUT_MS = 10_000
 export const KUBERNETES_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token'
 export const VAULT_AUTH_METHODS: readonly VaultAuthMethod[] = ['token', 'approle', 'jwt', 'kubernetes', 'aws']
-const CONNECTION_KEYS = ['address', 'namespace', 'ca_cert', 'insecure_skip_tls_verify', 'timeout', 'auth'] as const
+const CONNECTION_KEYS = ['address', 'namespace', 'ca_cert', 'insecure_skip_tls_verify', 'allow_insecure_http', 'timeout', 'auth'] as const
 
 /** The connection used when there is no `[vault]` table: VAULT_ADDR and a token, like the vault CLI. */
 export function defaultVaultConnection(): VaultConnectionConfig {
-  return { where: 'vault', insecureSkipTlsVerify: false, timeoutMs: DEFAULT_VAULT_TIMEOUT_MS, auth: { method: 'token' }, authWhere: 'vault.auth' }
+  return { where: 'vault', insecureSkipTlsVerify: false, allowInsecureHttp: false, timeoutMs: DEFAULT_VAULT_TIMEOUT_MS, auth: { method: 'token' }, authWhere: 'vault.auth' }
 }
 
 /** Whether a vault profile table sets connection keys of its own (else it uses `[vault]`). */
@@ -59,6 +61,11 @@ export function readVaultConnection(reader: TableReader, base: VaultConnectionCo
   const namespace = reader.string('namespace')
   const caCert = reader.string('ca_cert')
   const insecure = reader.boolean('insecure_skip_tls_verify', base.insecureSkipTlsVerify)
+  const allowInsecureHttp = reader.boolean('allow_insecure_http', base.allowInsecureHttp)
+  if (address !== undefined && !allowInsecureHttp) {
+    const problem = plainHttpProblem(address)
+    if (problem !== undefined) reader.problem('address', problem)
+  }
   const timeoutMs = reader.durationMs('timeout', { fallbackMs: base.timeoutMs, minMs: 100, maxMs: 5 * 60_000 }) ?? base.timeoutMs
   const hasAuth = reader.has('auth')
   const auth = hasAuth ? readVaultAuth(reader.nested('auth')) : base.auth
@@ -66,6 +73,7 @@ export function readVaultConnection(reader: TableReader, base: VaultConnectionCo
   const config: VaultConnectionConfig = {
     where: reader.where,
     insecureSkipTlsVerify: insecure,
+    allowInsecureHttp,
     timeoutMs,
     auth,
     authWhere: hasAuth ? reader.path('auth') : base.authWhere,
@@ -150,4 +158,24 @@ function readVaultAuth(reader: TableReader): VaultAuthConfig {
 /** Identifies a connection: profiles with the same one share one Vault token. */
 export function connectionKey(config: VaultConnectionConfig): string {
   return JSON.stringify(config)
+}
+
+/**
+ * A Vault token sent over plain http to another host can be read on the way, so
+ * http is accepted only for loopback (a dev server), as the oidc source does for
+ * issuers, unless the table sets `allow_insecure_http = true`.
+ */
+export function plainHttpProblem(address: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(address)
+  } catch {
+    return undefined // the URL check reports it
+  }
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return undefined
+  return `plain http to ${url.hostname} would send the Vault token unencrypted; use https://, or set allow_insecure_http = true in this table if the network is trusted`
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
 }

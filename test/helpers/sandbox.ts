@@ -5,6 +5,15 @@ import { join } from 'node:path'
 import { isProcessAlive } from '../../src/daemon/process-alive.js'
 import { repoRoot } from './claude.js'
 
+/**
+ * The marks Claude Code (2.1.330+) puts in the environment of a helper it runs
+ * (shared/claude-code-auth.md). Only with them is an early re-run read as a 401;
+ * tests that expect a re-issue from a re-run pass these. The sandbox's own
+ * environment is built from scratch, so marks inherited from a Claude Code session
+ * that runs the suite (AI_AGENT, CLAUDECODE, CLAUDE_CODE_*) never reach the CLI.
+ */
+export const CLAUDE_CODE_HELPER_ENV: Readonly<Record<string, string>> = { AI_AGENT: 'claude-code_2-1-330_harness', CLAUDE_CODE_ENTRYPOINT: 'sdk-cli' }
+
 /** A parent process that is not a shell: runs the CLI and exits with its status. */
 const DISTINCT_CALLER = `const r = require('node:child_process').spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit' }); process.exit(r.status ?? 1)`
 
@@ -90,12 +99,6 @@ export class Sandbox {
     return join(this.root, name)
   }
 
-  /**
-   * Runs the real CLI as a child process. stdin is /dev/null unless `input` is given.
-   * The daemon treats the same caller asking again within its TTL as a 401 re-run;
-   * `distinctCaller` runs the CLI under a process of its own, as a separate
-   * Claude Code session would.
-   */
   /** The sandbox's environment with `extra` applied (an undefined value removes the variable). */
   #envWith(extra: Record<string, string | undefined> = {}): Record<string, string> {
     const env: Record<string, string> = { ...this.env }
@@ -106,6 +109,12 @@ export class Sandbox {
     return env
   }
 
+  /**
+   * Runs the real CLI as a child process. stdin is /dev/null unless `input` is given.
+   * The daemon treats Claude Code (CLAUDE_CODE_HELPER_ENV) asking again within its TTL
+   * as a 401 re-run; `distinctCaller` runs the CLI under a process of its own, as a
+   * separate Claude Code session would.
+   */
   run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean; cwd?: string } = {}): Promise<CliResult> {
     return new Promise((resolve, reject) => {
       const env = this.#envWith(options.env)

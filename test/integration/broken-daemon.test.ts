@@ -7,8 +7,9 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { parseGetFastPath } from '../../src/cli/get-fast-path.js'
+import { parseWarmGet as parseGetFastPath } from '../../src/cli/parse-warm-get.js'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
+import { SOCKET_NAME } from '../../src/config/paths.js'
 import { CcredError, EXIT_CODES } from '../../src/errors.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
@@ -47,10 +48,13 @@ function httpReply(status: number, body: string): Reply {
   return (socket) => socket.end(`HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
 }
 
-function tempSocket(): string {
+/** A private runtime directory (as the daemon makes it) for the fake: its socket path and the env that points there. */
+function tempSocket(): { path: string; env: Record<string, string> } {
   const dir = mkdtempSync(join(tmpdir(), 'ccred-fake-daemon-'))
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
-  return join(dir, 'ccred.sock')
+  const runtime = join(dir, 'run')
+  mkdirSync(runtime, { mode: 0o700 })
+  return { path: join(runtime, SOCKET_NAME), env: { CCRED_RUNTIME_DIR: runtime, HOME: dir } }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<CcredError> {
@@ -66,8 +70,8 @@ async function rejection(promise: Promise<unknown>): Promise<CcredError> {
 describe('the client facing a broken daemon reply (requestDaemon, a fake server on the socket)', () => {
   it('no answer: ERR_DAEMON at the timeout it was given, not a hang', async () => {
     const socket = tempSocket()
-    await fakeDaemon(socket, () => undefined) // reads the request, never answers
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 300))
+    await fakeDaemon(socket.path, () => undefined) // reads the request, never answers
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 300))
     assert.equal(error.code, 'ERR_DAEMON')
     assert.match(error.message, /^the daemon did not answer within 0s$|^the daemon did not answer within \d+s$/)
     assert.match(error.hint ?? '', /ccred daemon stop/)
@@ -76,7 +80,7 @@ describe('the client facing a broken daemon reply (requestDaemon, a fake server 
   it('more than 1 MiB: ERR_PROTOCOL, and the client stops reading', async () => {
     const socket = tempSocket()
     let written = 0
-    await fakeDaemon(socket, (conn) => {
+    await fakeDaemon(socket.path, (conn) => {
       conn.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n')
       const chunk = Buffer.alloc(64 * 1024, 'a')
       const pump = () => {
@@ -88,31 +92,31 @@ describe('the client facing a broken daemon reply (requestDaemon, a fake server 
       }
       pump()
     })
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 30_000))
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 30_000))
     assert.equal(error.code, 'ERR_PROTOCOL')
     assert.equal(error.message, 'the daemon sent more than 1 MiB')
   })
 
   it('not HTTP: ERR_PROTOCOL "malformed"', async () => {
     const socket = tempSocket()
-    await fakeDaemon(socket, (conn) => conn.end('SSH-2.0-OpenSSH_9.6\r\n'))
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 30_000))
+    await fakeDaemon(socket.path, (conn) => conn.end('SSH-2.0-OpenSSH_9.6\r\n'))
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 30_000))
     assert.equal(error.code, 'ERR_PROTOCOL')
     assert.equal(error.message, 'the daemon sent a malformed response')
   })
 
   it('HTTP with a body that is not JSON: ERR_PROTOCOL "not JSON"', async () => {
     const socket = tempSocket()
-    await fakeDaemon(socket, httpReply(200, '<html>proxy error</html>'))
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 30_000))
+    await fakeDaemon(socket.path, httpReply(200, '<html>proxy error</html>'))
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 30_000))
     assert.equal(error.code, 'ERR_PROTOCOL')
     assert.equal(error.message, 'the daemon sent a response that is not JSON')
   })
 
   it('an error code this client does not know (a newer daemon): ERR_PROTOCOL saying so, never a crash', async () => {
     const socket = tempSocket()
-    await fakeDaemon(socket, httpReply(500, JSON.stringify({ error: { code: 'ERR_FROM_THE_FUTURE', message: 'something new', hint: 'upgrade' } })))
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 30_000).then((response) => unwrap(response)))
+    await fakeDaemon(socket.path, httpReply(500, JSON.stringify({ error: { code: 'ERR_FROM_THE_FUTURE', message: 'something new', hint: 'upgrade' } })))
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 30_000).then((response) => unwrap(response)))
     assert.equal(error.code, 'ERR_PROTOCOL')
     assert.equal(error.message, 'the daemon sent an error ccred does not understand')
     assert.match(error.hint ?? '', /ccred daemon stop/)
@@ -120,8 +124,8 @@ describe('the client facing a broken daemon reply (requestDaemon, a fake server 
 
   it('a known error code comes back as that error', async () => {
     const socket = tempSocket()
-    await fakeDaemon(socket, httpReply(404, JSON.stringify({ error: { code: 'ERR_PROFILE_UNKNOWN', message: 'no profile "x"', hint: 'run: ccred profiles' } })))
-    const error = await rejection(requestDaemon(socket, 'GET', '/v1/health', undefined, 30_000).then((response) => unwrap(response)))
+    await fakeDaemon(socket.path, httpReply(404, JSON.stringify({ error: { code: 'ERR_PROFILE_UNKNOWN', message: 'no profile "x"', hint: 'run: ccred profiles' } })))
+    const error = await rejection(requestDaemon(socket.env, 'GET', '/v1/health', undefined, 30_000).then((response) => unwrap(response)))
     assert.deepEqual([error.code, error.message, error.hint], ['ERR_PROFILE_UNKNOWN', 'no profile "x"', 'run: ccred profiles'])
   })
 })
@@ -138,7 +142,7 @@ describe('`ccred get` facing a broken daemon (the real CLI, a fake server on the
       box.writeConfig('[profiles.demo]\nsource = "demo"\n')
       // The runtime directory as the daemon would make it (0700), with the fake on its socket.
       mkdirSync(box.runtimeDir, { recursive: true, mode: 0o700 })
-      await fakeDaemon(join(box.runtimeDir, 'ccred.sock'), reply)
+      await fakeDaemon(join(box.runtimeDir, SOCKET_NAME), reply)
       const got = await box.run(['get', 'demo'], { timeoutMs: 30_000 })
       assert.equal(got.stdout, '')
       assert.match(got.stderr, expected)

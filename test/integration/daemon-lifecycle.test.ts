@@ -6,7 +6,7 @@ import { mkdirSync, existsSync, rmSync, utimesSync, writeFileSync } from 'node:f
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { runtimeFiles } from '../../src/config/paths.js'
+import { RUNTIME_FILE_NAMES, SOCKET_NAME } from '../../src/config/paths.js'
 import { EXIT_CODES } from '../../src/errors.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
@@ -31,7 +31,7 @@ describe('autostart failures: get still answers, in-process, and says why', () =
   it('the daemon exits during start-up (it cannot take its lock): the exit status is named at once', async () => {
     const box = sandbox()
     // A directory where the lock file goes: the daemon's lock cannot be taken and it exits with ERR_DAEMON's code.
-    mkdirSync(runtimeFiles.daemonLock(box.env))
+    mkdirSync(join(box.runtimeDir, RUNTIME_FILE_NAMES.daemonLock))
     const got = await box.run(['get', 'demo'], { timeoutMs: 60_000 })
     assert.equal(got.code, 0, got.stderr)
     assert.match(got.stdout, /^ccred-demo-[0-9a-f]+\n$/, 'the credential, fetched in this process')
@@ -41,12 +41,12 @@ describe('autostart failures: get still answers, in-process, and says why', () =
     assert.match(warning[1]!, new RegExp(`^the daemon exited during start-up \\(status ${EXIT_CODES.ERR_DAEMON}\\); see .*daemon\\.log, or run it in the foreground: ccred daemon run$`))
     assert.match(box.daemonLog(), /cannot take the daemon lock/)
     assert.equal(box.daemonPid(), undefined, 'no daemon is left running')
-    assert.ok(!existsSync(runtimeFiles.spawnLock(box.env)), 'the spawn lock is released')
+    assert.ok(!existsSync(join(box.runtimeDir, RUNTIME_FILE_NAMES.spawnLock)), 'the spawn lock is released')
   })
 
   it('the daemon never becomes ready (another client holds a fresh spawn lock): the wait ends, then in-process', async () => {
     const box = sandbox()
-    writeFileSync(runtimeFiles.spawnLock(box.env), '')
+    writeFileSync(join(box.runtimeDir, RUNTIME_FILE_NAMES.spawnLock), '')
     const got = await box.run(['get', 'demo'], { timeoutMs: 60_000 })
     assert.equal(got.code, 0, got.stderr)
     assert.match(got.stdout, /^ccred-demo-[0-9a-f]+\n$/)
@@ -54,12 +54,12 @@ describe('autostart failures: get still answers, in-process, and says why', () =
     assert.ok(warning !== null, got.stderr)
     assert.match(warning[1]!, /^the daemon did not become ready within \d+s; see .*daemon\.log/)
     assert.equal(box.daemonPid(), undefined, 'this client did not spawn one: the lock said another was')
-    assert.ok(existsSync(runtimeFiles.spawnLock(box.env)), 'another client\'s lock is not this client\'s to remove')
+    assert.ok(existsSync(join(box.runtimeDir, RUNTIME_FILE_NAMES.spawnLock)), 'another client\'s lock is not this client\'s to remove')
   })
 
   it('a stale spawn lock (its client died mid-start) is taken over: the daemon starts, no warning', async () => {
     const box = sandbox()
-    const lock = runtimeFiles.spawnLock(box.env)
+    const lock = join(box.runtimeDir, RUNTIME_FILE_NAMES.spawnLock)
     writeFileSync(lock, '')
     const longAgo = new Date(Date.now() - 60 * 60_000)
     utimesSync(lock, longAgo, longAgo)
@@ -82,7 +82,7 @@ describe('the daemon\'s idle exit', () => {
     assert.ok(isAlive(pid))
     await waitFor(() => !isAlive(pid), 'the idle daemon to exit', 60_000)
     assert.match(box.daemonLog(), /ccred daemon: idle for .*, exiting/)
-    assert.ok(!existsSync(join(box.runtimeDir, 'ccred.sock')), 'socket removed')
+    assert.ok(!existsSync(join(box.runtimeDir, SOCKET_NAME)), 'socket removed')
     assert.equal(box.daemonPid(), undefined, 'pid file removed')
     // The next get starts a new one.
     const again = await box.run(['get', 'demo'])
@@ -110,7 +110,7 @@ describe('`ccred daemon stop` when the daemon does not go', () => {
   it('gives up after its wait with ERR_DAEMON and the pid to kill', async () => {
     const box = sandbox()
     // A daemon that acknowledges the shutdown and stays: a fake that always answers health.
-    const info = { pid: process.pid, version: 'test', startedAt: new Date().toISOString(), socket: join(box.runtimeDir, 'ccred.sock'), configPath: box.configPath }
+    const info = { pid: process.pid, version: 'test', startedAt: new Date().toISOString(), socket: join(box.runtimeDir, SOCKET_NAME), configPath: box.configPath }
     const server = createServer((socket: Socket) => {
       socket.on('error', () => undefined)
       socket.once('data', (chunk: Buffer) => {

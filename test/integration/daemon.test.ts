@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
+import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
 import type { CcredError } from '../../src/errors.js'
-import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { CLAUDE_CODE_HELPER_ENV, isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -55,8 +56,8 @@ describe('daemon lifecycle', () => {
     assert.equal(got.stderr, '')
     const again = await box.run(['get', 'demo'], { distinctCaller: true })
     assert.equal(assertOneLine(again.stdout), value, 'served from the daemon cache')
-    // The same caller asking again at once looks like Claude Code after a 401: a new value.
-    const reissued = await box.run(['get', 'demo'])
+    // Claude Code's apiKeyHelper asking again at once: a 401, so a new value.
+    const reissued = await box.run(['get', 'demo'], { env: CLAUDE_CODE_HELPER_ENV })
     assert.notEqual(assertOneLine(reissued.stdout), value)
     const status = await box.run(['status'])
     assert.equal(status.code, 0)
@@ -70,6 +71,14 @@ describe('daemon lifecycle', () => {
     assert.deepEqual(audit.map((line) => line.served), ['fetch', 'hit', 'reissue'])
     assert.ok(audit.every((line) => line.profile === 'demo' && typeof line.callerPid === 'number' && typeof line.expiresAt === 'string'))
     assert.ok(!box.auditLog().includes(value) && !box.daemonLog().includes(value), 'no secret in the audit or daemon log')
+  })
+
+  it('the autostarted daemon runs with the V8 flags of daemon/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const box = sandbox()
+    assert.equal((await box.run(['get', 'demo'])).code, 0)
+    const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')
+    for (const flag of DAEMON_V8_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`)
+    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as the README says')
   })
 
   it('two racing first gets start exactly one daemon', async () => {
@@ -179,7 +188,7 @@ command = ["${box.writeScript('slow-b.sh', COUNTER_SCRIPT(counterB))}"]
 lifetime = "10m"
 `)
     assert.equal((await box.run(['daemon', 'start'])).code, 0)
-    const socket = `${box.runtimeDir}/ccred.sock`
+    const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const responses = await Promise.all(Array.from({ length: 100 }, () =>
       requestDaemon(socket, 'POST', '/v1/credential', { profile: 'slow', callerTtlMs: 300_000 }).then((r) => unwrap<{ value: string }>(r))))
     assert.equal(runs(counter), 1)
@@ -188,6 +197,34 @@ lifetime = "10m"
     assert.ok(cli.every((r) => r.code === 0))
     assert.equal(new Set(cli.map((r) => r.stdout)).size, 1)
     assert.equal(runs(counterB), 1)
+  })
+
+  it('two gets from a plain script share one value and one fetch; Claude Code asking again inside the TTL gets a new one', async () => {
+    const box = sandbox()
+    const counter = box.file('count')
+    box.writeConfig(`[profiles.tok]\nsource = "exec"\ncommand = ["${box.writeScript('tok.sh', COUNTER_SCRIPT(counter, 0))}"]\nlifetime = "10m"\n`)
+    // A shell script that calls get twice, as a Makefile or CI step would: its nearest non-shell ancestor is this test.
+    const script = box.writeScript('twice.sh', `#!/bin/sh\n"${process.execPath}" "${box.cliPath}" get tok\n"${process.execPath}" "${box.cliPath}" get tok\n`)
+    const twice = spawnSync('/bin/sh', [script], { env: box.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    assert.equal(twice.status, 0, twice.stderr)
+    const [first, second] = twice.stdout.split('\n')
+    assert.match(first!, /^tok-[0-9a-f]{12}$/)
+    assert.equal(second, first, 'the script gets the cached value')
+    assert.equal(runs(counter), 1, 'one upstream fetch')
+    // A command of Claude Code's agent (its Bash tool) is a script too.
+    const agent = await box.run(['get', 'tok'], { env: { AI_AGENT: 'claude-code_2-1-330_agent', CLAUDECODE: '1', CLAUDE_CODE_ENTRYPOINT: 'cli' } })
+    assert.equal(assertOneLine(agent.stdout), first)
+    assert.equal(runs(counter), 1)
+
+    // Claude Code's apiKeyHelper: one process (here a node stand-in, not a shell) runs the helper, then again inside its TTL (after a 401).
+    const claudeStandIn = `const { spawnSync } = require('node:child_process'); for (let i = 0; i < 2; i++) process.stdout.write(spawnSync(process.execPath, [${JSON.stringify(box.cliPath)}, 'get', 'tok'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).stdout)`
+    const helperRuns = spawnSync(process.execPath, ['-e', claudeStandIn], { env: { ...box.env, ...CLAUDE_CODE_HELPER_ENV }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const [helper, rerun] = helperRuns.stdout.split('\n')
+    assert.equal(helper, first, helperRuns.stderr + ' (the first run of this Claude Code process is served from the cache)')
+    assert.match(rerun!, /^tok-[0-9a-f]{12}$/)
+    assert.notEqual(rerun, first, 'a re-run inside the TTL is a 401: a new value')
+    assert.equal(runs(counter), 2)
+    assert.deepEqual(box.auditLines().filter((line) => line.event === 'issue').map((line) => line.served), ['fetch', 'hit', 'hit', 'hit', 'reissue'])
   })
 
   it('as proxyAuthHelper, a re-run with the 407 challenge gets a new value and one without it never does', async () => {
@@ -206,7 +243,7 @@ lifetime = "10m"
     const served = box.auditLines().filter((line) => line.event === 'issue').map((line) => line.served)
     assert.deepEqual(served, ['fetch', 'hit', 'reissue'])
 
-    const socket = `${box.runtimeDir}/ccred.sock`
+    const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const wrongType = await requestDaemon(socket, 'POST', '/v1/credential', { profile: 'demo', rejected: 'yes' })
     assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /"rejected" must be true or false/.test(error.message))
   })

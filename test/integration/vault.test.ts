@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
+import { CLAUDE_CODE_HELPER_ENV, Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
 import { AWS_PROFILE_KEY, AWS_TEST_KEY, createIssuer, startGithubOidcStub, type GithubOidcStub, type Issuer } from '../helpers/vault-fixtures.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
 
@@ -221,13 +221,13 @@ describe('vault through the daemon: references, leases, re-issue', () => {
     await assertNoLeak(box, [SECRET, db.value])
   })
 
-  it('a 401 re-issue (the same caller asking again at once) reads the rotated key without waiting for refresh', async () => {
+  it('a 401 re-issue (Claude Code asking again at once) reads the rotated key without waiting for refresh', async () => {
     server.kvPut('secret/litellm/rotating', { api_key: 'sk-rotate-1' })
     const box = sandbox({ T: server.createToken({ policies: ['gateway'] }) })
     box.writeConfig(`[vault]\nauth = { method = "token", token = "env:T" }\n\n${vaultProfile('gw', 'secret/litellm/rotating', 'api_key')}`)
-    assert.equal(value(await box.run(['get', 'gw'])), 'sk-rotate-1')
+    assert.equal(value(await box.run(['get', 'gw'], { env: CLAUDE_CODE_HELPER_ENV })), 'sk-rotate-1')
     server.kvPut('secret/litellm/rotating', { api_key: 'sk-rotate-2' })
-    assert.equal(value(await box.run(['get', 'gw'])), 'sk-rotate-2')
+    assert.equal(value(await box.run(['get', 'gw'], { env: CLAUDE_CODE_HELPER_ENV })), 'sk-rotate-2')
     assert.deepEqual(box.auditLines().filter((l) => l.profile === 'gw').map((l) => l.served), ['fetch', 'reissue'])
   })
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Broker, type BrokerEvent, type BrokerProfile } from '../../src/broker/broker.js'
+import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import type { Credential, Source } from '../../src/sources/source.js'
@@ -46,7 +46,7 @@ function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueInterv
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean } = {}) =>
+  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean; claudeCodeHook?: GetRequest['claudeCodeHook'] } = {}) =>
     broker.get({ profile, callerTtlMs: TTL_MS, ...extra })
   return { clock, source, broker, profile, get, events }
 }
@@ -224,11 +224,31 @@ describe('broker: single-flight', () => {
 })
 
 describe('broker: 401-aware re-issue', () => {
+  /** The service sets this when Claude Code ran the get as its apiKeyHelper (helper-context.ts). */
+  const claudeCode = { claudeCodeHook: 'apiKeyHelper' as const }
+
+  it('only Claude Code\'s apiKeyHelper asking again early is a 401: a script, a proxyAuthHelper or headersHelper run is served from the cache', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    const first = await get({ callerPid: 4242 })
+    clock.advance(1000)
+    const script = await get({ callerPid: 4242 })
+    assert.equal(script.served, 'hit', 'a script asking twice')
+    assert.equal(script.credential.value, first.credential.value)
+    clock.advance(1000)
+    assert.equal((await get({ callerPid: 4242, claudeCodeHook: 'proxyAuthHelper' })).served, 'hit', 'proxyAuthHelper: only its 407 challenge counts')
+    clock.advance(1000)
+    assert.equal((await get({ callerPid: 4242, claudeCodeHook: 'headersHelper' })).served, 'hit', 'an MCP headersHelper runs once per connection')
+    assert.equal(source.fetches, 1)
+    clock.advance(1000)
+    assert.equal((await get({ ...claudeCode, callerPid: 4242 })).served, 'reissue', 'Claude Code\'s apiKeyHelper asking again early')
+    assert.equal(source.fetches, 2)
+  })
+
   it('the same caller asking again well inside the TTL gets a new value', async () => {
     const { clock, source, broker, get } = setup(10 * MINUTE)
-    const first = await get({ callerPid: 4242 })
+    const first = await get({ ...claudeCode, callerPid: 4242 })
     clock.advance(1000) // Claude Code re-runs the helper about 1 s after a 401
-    const second = await get({ callerPid: 4242 })
+    const second = await get({ ...claudeCode, callerPid: 4242 })
     assert.equal(second.served, 'reissue')
     assert.notEqual(second.credential.value, first.credential.value)
     assert.equal(source.fetches, 2)
@@ -237,12 +257,12 @@ describe('broker: 401-aware re-issue', () => {
 
   it('other callers, interactive callers and callers at the end of their TTL get the cached value', async () => {
     const { clock, source, get } = setup(10 * MINUTE)
-    await get({ callerPid: 1 })
-    assert.equal((await get({ callerPid: 2 })).served, 'hit', 'another Claude Code session')
-    assert.equal((await get({ callerPid: 2, interactive: true })).served, 'hit', 'a person at a terminal')
+    await get({ ...claudeCode, callerPid: 1 })
+    assert.equal((await get({ ...claudeCode, callerPid: 2 })).served, 'hit', 'another Claude Code session')
+    assert.equal((await get({ ...claudeCode, callerPid: 2, interactive: true })).served, 'hit', 'a person at a terminal')
     assert.equal((await get()).served, 'hit', 'no caller known')
     clock.advance(2.5 * MINUTE) // half the TTL: a normal re-run, not a 401
-    assert.equal((await get({ callerPid: 1 })).served, 'hit')
+    assert.equal((await get({ ...claudeCode, callerPid: 1 })).served, 'hit')
     assert.equal(source.fetches, 1)
   })
 
@@ -250,34 +270,34 @@ describe('broker: 401-aware re-issue', () => {
     const { clock, source, get } = setup(10 * MINUTE)
     const startedAtMs = clock.now()
     clock.advance(30)
-    await get({ callerPid: 11, clientStartedAtMs: startedAtMs })
+    await get({ ...claudeCode, callerPid: 11, clientStartedAtMs: startedAtMs })
     clock.advance(5)
-    const concurrent = await get({ callerPid: 11, clientStartedAtMs: startedAtMs })
+    const concurrent = await get({ ...claudeCode, callerPid: 11, clientStartedAtMs: startedAtMs })
     assert.equal(concurrent.served, 'hit')
     clock.advance(1000)
-    const rerun = await get({ callerPid: 11, clientStartedAtMs: clock.now() - 30 })
+    const rerun = await get({ ...claudeCode, callerPid: 11, clientStartedAtMs: clock.now() - 30 })
     assert.equal(rerun.served, 'reissue', 'a process started after the value was given')
     assert.equal(source.fetches, 2)
   })
 
   it('is rate-limited per profile', async () => {
     const { clock, source, get } = setup(10 * MINUTE, { reissueIntervalMs: 10_000 })
-    await get({ callerPid: 7 })
+    await get({ ...claudeCode, callerPid: 7 })
     clock.advance(1000)
-    assert.equal((await get({ callerPid: 7 })).served, 'reissue')
+    assert.equal((await get({ ...claudeCode, callerPid: 7 })).served, 'reissue')
     clock.advance(1000)
-    assert.equal((await get({ callerPid: 7 })).served, 'hit', 'within the interval: the same value again')
+    assert.equal((await get({ ...claudeCode, callerPid: 7 })).served, 'hit', 'within the interval: the same value again')
     clock.advance(10_000)
-    assert.equal((await get({ callerPid: 7 })).served, 'reissue')
+    assert.equal((await get({ ...claudeCode, callerPid: 7 })).served, 'reissue')
     assert.equal(source.fetches, 3)
   })
 
   it('a caller that was given an older value gets the current one without a re-issue', async () => {
     const { clock, source, get } = setup(10 * MINUTE)
-    await get({ callerPid: 9 })
+    await get({ ...claudeCode, callerPid: 9 })
     await get({ forceRefresh: true })
     clock.advance(1000)
-    const result = await get({ callerPid: 9 })
+    const result = await get({ ...claudeCode, callerPid: 9 })
     assert.equal(result.served, 'hit')
     assert.equal(result.credential.value, 'token-2')
     assert.equal(source.fetches, 2)

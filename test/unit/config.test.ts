@@ -134,8 +134,8 @@ describe('helper context', () => {
   })
 
   it('recognises a proxyAuthHelper run by CLAUDE_CODE_PROXY_URL and uses its own TTL variable', () => {
-    assert.deepEqual(helperContext({ CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '1000' }), { callerTtlMs: 1000, proxyHelper: false })
-    assert.deepEqual(helperContext({ CLAUDE_CODE_PROXY_URL: 'http://p:1', CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS: '2000', CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '1000' }), { callerTtlMs: 2000, proxyHelper: true, rejected: false })
+    assert.deepEqual(helperContext({ CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '1000' }), { callerTtlMs: 1000, hook: 'apiKeyHelper' })
+    assert.deepEqual(helperContext({ CLAUDE_CODE_PROXY_URL: 'http://p:1', CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS: '2000', CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '1000' }), { callerTtlMs: 2000, hook: 'proxyAuthHelper', rejected: false })
     assert.equal(helperContext({ CLAUDE_CODE_PROXY_URL: 'http://p:1', CLAUDE_CODE_PROXY_AUTHENTICATE: 'Basic realm="x"' }).rejected, true, 'the re-run after a 407')
     assert.equal(helperContext({ CLAUDE_CODE_PROXY_AUTHENTICATE: 'Basic realm="x"' }).rejected, undefined, 'not a proxy helper run: nothing said')
   })

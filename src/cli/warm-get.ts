@@ -1,7 +1,7 @@
 import { isatty } from 'node:tty'
 import { isUnreachable, requestFromDaemon } from '../client/daemon-request.js'
 import { runGet } from './get.js'
-import { parseGetFastPath } from './get-fast-path.js'
+import { parseWarmGet } from './parse-warm-get.js'
 import { reportError, type Io } from './io.js'
 
 /** Thrown inside the warm path to hand over to the full CLI. */
@@ -14,9 +14,9 @@ class HandOver extends Error {}
  * (no daemon yet, CCRED_NO_DAEMON, unusual arguments, --help): the full CLI then
  * runs and does the same work with autostart and fallbacks.
  */
-export async function hotGet(args: string[], io: Io): Promise<number | undefined> {
+export async function warmGet(args: string[], io: Io): Promise<number | undefined> {
   if (args[0] !== 'get' || io.env.CCRED_NO_DAEMON === '1') return undefined
-  const parsed = parseGetFastPath(args.slice(1))
+  const parsed = parseWarmGet(args.slice(1))
   if (parsed === undefined) return undefined
   try {
     return await runGet(parsed.profile, parsed.options, io, async (query, env) => {

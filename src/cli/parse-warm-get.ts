@@ -4,7 +4,7 @@ import type { GetOptions } from './get.js'
  * Parses the plain forms of `get` (a profile and --refresh, --json, --header X).
  * Returns undefined for anything else, which then goes through commander.
  */
-export function parseGetFastPath(args: string[]): { profile: string; options: GetOptions } | undefined {
+export function parseWarmGet(args: string[]): { profile: string; options: GetOptions } | undefined {
   let profile: string | undefined
   const options: GetOptions = {}
   for (let i = 0; i < args.length; i++) {
