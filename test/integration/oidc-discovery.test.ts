@@ -63,30 +63,29 @@ describe('oidc: discovery failures', () => {
     const issuer = `http://127.0.0.1:${await refusedLoopbackPort()}/realm`
     const error = await failure(issuer)
     assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
-    assert.equal(error.message, `profile ci: oidc: discovery of ${issuer} failed: fetch failed: connect ECONNREFUSED 127.0.0.1:1023`)
-    assert.equal(error.hint, `check issuer in [profiles.ci.oidc] (ccred reads ${issuer}/.well-known/openid-configuration) and the network`)
+    assert.equal(error.message, `profile ci: oidc: discovery of ${issuer} failed: fetch failed: connect ECONNREFUSED 127.0.0.1:1023; RFC 8414 metadata: fetch failed: connect ECONNREFUSED 127.0.0.1:1023`)
+    assert.equal(error.hint, `check issuer in [profiles.ci.oidc] (ccred reads ${issuer}/.well-known/openid-configuration, then the RFC 8414 /.well-known/oauth-authorization-server) and the network`)
   })
 
   it('the discovery document answers 500', async () => {
     const error = await failure(`${base}/broken`)
     assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
-    // (openid-client's words; the status itself is not in the message yet)
-    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/broken failed: unexpected HTTP response status code`)
-    assert.equal(error.hint, `check issuer in [profiles.ci.oidc] (ccred reads ${base}/broken/.well-known/openid-configuration) and the network`)
+    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/broken failed: unexpected HTTP response status code (HTTP 500); RFC 8414 metadata: unexpected HTTP response status code (HTTP 404)`)
+    assert.equal(error.hint, `check issuer in [profiles.ci.oidc] (ccred reads ${base}/broken/.well-known/openid-configuration, then the RFC 8414 /.well-known/oauth-authorization-server) and the network`)
     assert.ok(requests.includes('/broken/.well-known/openid-configuration'), 'the documented discovery path was asked')
   })
 
   it('there is no discovery document (404)', async () => {
     const error = await failure(`${base}/nothing`)
     assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
-    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/nothing failed: unexpected HTTP response status code`)
+    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/nothing failed: unexpected HTTP response status code (HTTP 404); RFC 8414 metadata: unexpected HTTP response status code (HTTP 404)`)
     assert.ok(requests.includes('/nothing/.well-known/openid-configuration'))
   })
 
   it('the document is for another issuer', async () => {
     const error = await failure(`${base}/other`)
     assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
-    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/other failed: discovered metadata issuer does not match the expected issuer`)
+    assert.equal(error.message, `profile ci: oidc: discovery of ${base}/other failed: discovered metadata issuer does not match the expected issuer; RFC 8414 metadata: unexpected HTTP response status code (HTTP 404)`)
     assert.ok(!requests.some((url) => url.startsWith('/other/token')), 'no token request to an issuer that is not the configured one')
   })
 })
