@@ -8,6 +8,9 @@ import { int, isMain, log, ms, numberOption, printMachine, rawRequest, ratio, su
 /**
  * Warm `ccred get demo` (daemon running, value cached) against `node -e ""`,
  * interleaved in the same run, so the figure is "what ccred adds to starting node".
+ * Everything runs on the node that runs the benchmark (process.execPath): the CLI, the
+ * `node -e ""` baseline, and the daemon the CLI autostarts. So `<node> dist/bench/warm-get.js`
+ * measures that Node version alone.
  */
 
 export interface WarmGetOptions {
