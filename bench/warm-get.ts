@@ -44,11 +44,11 @@ export interface Timed {
   stderr: string
 }
 
-/** Spawns node with `args` (stdin ignored, like Claude Code's helper but closed) and times spawn → close. */
-export function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd?: string): Promise<Timed> {
+/** Spawns node (this one unless `nodePath` says which) with `args` (stdin ignored, like Claude Code's helper but closed) and times spawn → close. */
+export function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd?: string, nodePath = process.execPath): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+    const child = spawn(nodePath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
