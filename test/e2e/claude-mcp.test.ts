@@ -10,6 +10,7 @@ import { runClaude, type RunClaudeResult } from '../helpers/claude.js'
 import { claudeEnv, claudeMissing, describeRun, shQuote } from '../helpers/claude-world.js'
 import { startGateway, type Gateway } from '../helpers/gateway.js'
 import { startMcpServer, type McpTestServer } from '../helpers/mcp-server.js'
+import { startOtlpCollector } from '../helpers/otlp-collector.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const CLAUDE_TIMEOUT_MS = 90_000
@@ -62,6 +63,44 @@ test('harness: a plain script as headersHelper; Claude Code calls the MCP tool w
   } finally {
     await gateway.close()
     await mcp.close()
+    await sandbox.cleanup()
+  }
+})
+
+/** Claude Code's OTLP exporter, over http/json, to `collectorUrl`, exporting often. */
+function otelEnv(collectorUrl: string): Record<string, string> {
+  return {
+    CLAUDE_CODE_ENABLE_TELEMETRY: '1',
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_LOGS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+    OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    OTEL_LOGS_EXPORT_INTERVAL: '500',
+  }
+}
+
+test('harness: a plain script as otelHeadersHelper; the OTLP exporter sends metrics and logs with its header', { timeout: CLAUDE_TIMEOUT_MS + 30_000 }, async (t) => {
+  if (claudeMissing(t)) return
+  const sandbox = new Sandbox()
+  const gateway = await startGateway()
+  const collector = await startOtlpCollector({ verify: (headers) => headers.authorization === 'Bearer otel-script-token' })
+  try {
+    const helper = sandbox.writeScript('otel-headers.sh', `#!/bin/sh\nprintf '{"Authorization": "Bearer otel-script-token"}\\n'\n`)
+    const run = await runClaude({
+      home: sandbox.home,
+      settings: { otelHeadersHelper: shQuote(helper) },
+      env: claudeEnv(sandbox, { ANTHROPIC_BASE_URL: gateway.url, ANTHROPIC_AUTH_TOKEN: 'gateway-key', ...otelEnv(collector.url) }),
+      timeoutMs: CLAUDE_TIMEOUT_MS,
+    })
+    const details = describeRun(run, sandbox, `collector: ${collector.exports.map((e) => `${e.signal}=${e.status}`).join(', ')}`)
+    assert.equal(run.code, 0, details)
+    assert.ok(collector.accepted('metrics').length >= 1, details)
+    assert.ok(collector.accepted('logs').length >= 1, details)
+    assert.ok(collector.exports.every((e) => e.status === 200), details)
+  } finally {
+    await gateway.close()
+    await collector.close()
     await sandbox.cleanup()
   }
 })
