@@ -52,6 +52,8 @@ export interface CredentialRequest {
   configPath?: string
   /** What the client's environment says about who ran it (Claude Code or not, which hook). */
   caller?: CallerMarks
+  /** `get --format headers`: answer with the profile's header set too (`headers`). */
+  headerSet?: boolean
 }
 
 /**
@@ -68,10 +70,12 @@ export interface IssuedCredential {
   expiresAt?: string
   served: string
   warning?: string
+  /** The profile's header set for this value, when the request asked for it (`headerSet`). */
+  headers?: Record<string, string>
 }
 
 const API_HINT = 'see the README section on the daemon API'
-const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller'])
+const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller', 'headerSet'])
 const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint'])
 
 /** A parsed `POST /v1/credential` body; every absent field takes its one default here. */
@@ -92,6 +96,7 @@ export function parseCredentialRequest(body: Record<string, unknown>): Credentia
   const configPath = optionalString(body, 'configPath')
   if (configPath !== undefined) request.configPath = configPath
   if (body.caller !== undefined) request.caller = parseCallerMarks(body.caller)
+  if (optionalBoolean(body, 'headerSet') === true) request.headerSet = true
   return request
 }
 

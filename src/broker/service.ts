@@ -9,6 +9,7 @@ import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } 
 import { AuditLog } from '../daemon/audit.js'
 import { CcredError } from '../errors.js'
 import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
+import { renderHeaders } from '../output/headers.js'
 import { openStore } from '../store/open.js'
 import type { FetchContext } from '../sources/source.js'
 import type { SecretStore } from '../store/store.js'
@@ -207,6 +208,7 @@ export class CredentialService {
     }
     if (result.credential.expiresAt !== undefined) issued.expiresAt = result.credential.expiresAt.toISOString()
     if (result.warning !== undefined) issued.warning = result.warning
+    if (request.headerSet === true) issued.headers = renderHeaders(result.credential, profile.headers)
     return issued
   }
 

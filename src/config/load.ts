@@ -7,6 +7,7 @@ import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
+import { readHeaderTemplates, type HeaderTemplates } from './header-templates.js'
 import { isProfileName } from './profile-name.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
@@ -28,6 +29,8 @@ export interface ProfileConfig {
   name: string
   sourceKind: string
   header: Header
+  /** `headers = { … }`: what `get --format headers` prints; undefined: Authorization with the scheme. */
+  headers?: HeaderTemplates
   description: string | undefined
   /** Hash of the profile's table: a config edit gives a new cache key. */
   hash: string
@@ -184,13 +187,14 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
+  const headers = readHeaderTemplates(reader)
   const options = definition.parse(reader, shared)
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
   const usesVault = vaultTable !== undefined && (sourceKind === 'vault' || JSON.stringify(table).includes('"vault:'))
   const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
-  return { name, sourceKind, header, description, hash, definition, options }
+  return { name, sourceKind, header, ...(headers === undefined ? {} : { headers }), description, hash, definition, options }
 }
 
 function canonical(value: unknown): unknown {

@@ -136,7 +136,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
 
 async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
-  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')
+  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')!
   const ttl = claude.env(ttlVariable)
   const ttlMs = parseHelperTtlMs(ttl?.value)
   try {
