@@ -1,5 +1,5 @@
-import type { TableReader } from '../config/fields.js'
 import { formatDurationMs } from '../config/duration.js'
+import { compact, durationMs, map, string, table, whenSet, type Infer } from '../config/schema.js'
 import { CcredError } from '../errors.js'
 import { withDeadline } from '../net/deadline.js'
 
@@ -18,17 +18,6 @@ import { withDeadline } from '../net/deadline.js'
  * environment, web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), ini/SSO,
  * container (ECS/EKS) and instance metadata.
  */
-export interface AwsCredentialOptions {
-  profile?: string
-  region?: string
-  roleArn?: string
-  externalId?: string
-  sessionName?: string
-  durationMs?: number
-  stsEndpoint?: string
-  timeoutMs?: number
-}
-
 export interface AwsCredentials {
   accessKeyId: string
   secretAccessKey: string
@@ -49,39 +38,33 @@ const DEFAULT_AWS_TIMEOUT_MS = 30_000
 const MIN_ROLE_SESSION_MS = 15 * 60_000
 const MAX_ROLE_SESSION_MS = 12 * 3_600_000
 
-/** Reads the keys above from a config table (collecting problems in the reader). */
-export function readAwsCredentialOptions(reader: TableReader): AwsCredentialOptions {
-  const options: AwsCredentialOptions = {}
-  const profile = reader.string('profile')
-  const region = reader.string('region')
-  const roleArn = reader.string('role_arn')
-  const externalId = reader.string('external_id')
-  const sessionName = reader.string('session_name')
-  const durationMs = reader.durationMs('duration', { minMs: MIN_ROLE_SESSION_MS, maxMs: MAX_ROLE_SESSION_MS })
-  const stsEndpoint = reader.string('sts_endpoint')
-  const timeoutMs = reader.durationMs('timeout', { minMs: 100, maxMs: 5 * 60_000 })
-  if (roleArn !== undefined && !/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(roleArn)) {
-    reader.problem('role_arn', 'expected a role ARN like "arn:aws:iam::123456789012:role/name"')
-  }
-  if (roleArn === undefined) {
-    for (const key of ['external_id', 'session_name', 'duration'] as const) {
-      if (reader.has(key)) reader.problem(key, 'only applies with role_arn')
-    }
-  }
-  if (sessionName !== undefined && !/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-    reader.problem('session_name', 'expected 2 to 64 characters from letters, digits and +=,.@_-')
-  }
-  if (stsEndpoint !== undefined && !/^https?:\/\//.test(stsEndpoint)) reader.problem('sts_endpoint', 'expected an http(s) URL')
-  if (profile !== undefined) options.profile = profile
-  if (region !== undefined) options.region = region
-  if (roleArn !== undefined) options.roleArn = roleArn
-  if (externalId !== undefined) options.externalId = externalId
-  if (sessionName !== undefined) options.sessionName = sessionName
-  if (durationMs !== undefined) options.durationMs = durationMs
-  if (stsEndpoint !== undefined) options.stsEndpoint = stsEndpoint
-  if (timeoutMs !== undefined) options.timeoutMs = timeoutMs
-  return options
-}
+/** The keys above, read from a config table that may hold others (the caller closes it). */
+export const awsCredentialFields = map(
+  table(
+    {
+      profile: string('profile'),
+      region: string('region'),
+      roleArn: whenSet(string('role_arn'), 'role_arn', (arn) =>
+        /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(arn) ? undefined : 'expected a role ARN like "arn:aws:iam::123456789012:role/name"'),
+      externalId: string('external_id'),
+      sessionName: whenSet(string('session_name'), 'session_name', (name) =>
+        /^[\w+=,.@-]{2,64}$/.test(name) ? undefined : 'expected 2 to 64 characters from letters, digits and +=,.@_-'),
+      durationMs: durationMs('duration', { minMs: MIN_ROLE_SESSION_MS, maxMs: MAX_ROLE_SESSION_MS }),
+      stsEndpoint: whenSet(string('sts_endpoint'), 'sts_endpoint', (url) => (/^https?:\/\//.test(url) ? undefined : 'expected an http(s) URL')),
+      timeoutMs: durationMs('timeout', { minMs: 100, maxMs: 5 * 60_000 }),
+    },
+    {
+      checks(aws, reader) {
+        if (aws.roleArn !== undefined) return
+        for (const key of ['external_id', 'session_name', 'duration'] as const) {
+          if (reader.has(key)) reader.problem(key, 'only applies with role_arn')
+        }
+      },
+    },
+  ),
+  compact,
+)
+export type AwsCredentialOptions = Infer<typeof awsCredentialFields>
 
 /**
  * Builds a provider for those credentials. The SDK is imported here, on first

@@ -6,7 +6,7 @@ import { ROUTES, type DaemonInfo } from '../protocol.js'
 import type { Io } from './io.js'
 
 function health(io: Io): Promise<DaemonInfo | undefined> {
-  return daemonHealth(socketPath(io.env), 5_000)
+  return daemonHealth(io.env, 5_000)
 }
 
 export async function runDaemonStart(io: Io): Promise<number> {
@@ -18,13 +18,12 @@ export async function runDaemonStart(io: Io): Promise<number> {
 }
 
 export async function runDaemonStop(io: Io): Promise<number> {
-  const socket = socketPath(io.env)
   const info = await health(io)
   if (info === undefined) {
     io.stderr.write('ccred daemon: not running\n')
     return 0
   }
-  await requestDaemon(socket, 'POST', ROUTES.shutdown, {}, 5_000)
+  await requestDaemon(io.env, 'POST', ROUTES.shutdown, {}, 5_000)
   const deadline = Date.now() + 5_000
   while (Date.now() < deadline) {
     if ((await health(io)) === undefined) {
@@ -55,7 +54,10 @@ export async function runDaemonRun(io: Io): Promise<number> {
     await runDaemonForeground({ env: io.env, log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
   } catch (error) {
     // Losing the start-up race to another daemon is success for an autostart.
-    if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') return 0
+    if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') {
+      io.stderr.write(`${new Date().toISOString()} ccred daemon: not starting: ${error.message}\n`)
+      return 0
+    }
     throw error
   }
   return 0

@@ -10,7 +10,7 @@ import { requestCredential } from '../client/credentials.js'
 import { requestDaemon, unwrap } from '../client/transport.js'
 import { withInProcessService } from '../client/in-process.js'
 import { lifetimeInWholeSecondsMs } from '../config/duration.js'
-import { socketPath, stateDir } from '../config/paths.js'
+import { stateDir } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { ROUTES, type StatusResponse } from '../protocol.js'
 import { usageError, type Io } from './io.js'
@@ -171,7 +171,7 @@ async function measureLifetime(profile: string, io: Io, what: string, fallback: 
   let lifetimeMs = expiresAtMs - Date.now()
   try {
     // The daemon knows when the value was fetched: its whole lifetime, not what is left of it.
-    const status = unwrap<StatusResponse>(await requestDaemon(socketPath(io.env), 'GET', ROUTES.status, undefined, 5_000))
+    const status = unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 5_000))
     const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
     if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
   } catch {

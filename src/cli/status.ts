@@ -10,7 +10,7 @@ import type { Io } from './io.js'
 async function collectStatus(io: Io): Promise<StatusResponse> {
   const socket = socketPath(io.env)
   try {
-    return unwrap<StatusResponse>(await requestDaemon(socket, 'GET', ROUTES.status, undefined, 10_000))
+    return unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 10_000))
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) throw error
   }

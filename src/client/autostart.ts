@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { daemonLogPath, runtimeDir, runtimeFiles, socketPath, stateDir } from '../config/paths.js'
-import { ensurePrivateDir } from '../daemon/runtime-dir.js'
+import { daemonLogPath, RUNTIME_FILE_NAMES, runtimeDir, stateDir } from '../config/paths.js'
+import { createOwnedFile, isHolderAlive, readLockHolder, removeIfOwn, type OwnedFile } from '../daemon/owned-files.js'
+import { ensureRuntimeDir, type PinnedRuntimeDir } from '../daemon/runtime-dir.js'
 import { DAEMON_V8_FLAGS } from '../daemon/v8-flags.js'
 import { CcredError } from '../errors.js'
 import { ROUTES, type HealthResponse } from '../protocol.js'
-import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
+import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.js'
 
 const READY_TIMEOUT_MS = 5_000
 const POLL_INTERVAL_MS = 20
@@ -20,33 +21,42 @@ const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 
 /** The running daemon's facts, or undefined when none answers on the socket. */
-export async function daemonHealth(socket: string, timeoutMs = 2_000): Promise<HealthResponse | undefined> {
+export async function daemonHealth(env: Env, timeoutMs = 2_000): Promise<HealthResponse | undefined> {
   try {
-    return unwrap<HealthResponse>(await requestDaemon(socket, 'GET', ROUTES.health, undefined, timeoutMs))
+    return unwrap<HealthResponse>(await requestDaemon(env, 'GET', ROUTES.health, undefined, timeoutMs))
   } catch (error) {
     if (error instanceof DaemonNotRunning) return undefined
     throw error
   }
 }
 
-async function isReady(socket: string): Promise<boolean> {
-  return (await daemonHealth(socket)) !== undefined
+async function isReady(env: Env): Promise<boolean> {
+  return (await daemonHealth(env)) !== undefined
 }
 
-function takeSpawnLock(path: string): boolean {
+function takeSpawnLock(path: string): OwnedFile | undefined {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      closeSync(openSync(path, 'wx', 0o600))
-      return true
+      return createOwnedFile(path, `${process.pid}\n`)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
       try {
-        if (Date.now() - statSync(path).mtimeMs < STALE_SPAWN_LOCK_MS) return false
+        if (Date.now() - lstatSync(path).mtimeMs < STALE_SPAWN_LOCK_MS) return undefined
         unlinkSync(path)
       } catch { /* raced with its owner; try again */ }
     }
   }
-  return false
+  return undefined
+}
+
+/** Why no daemon answered although one was started: names the lock's holder when there is one. */
+function notReadyError(dir: PinnedRuntimeDir, env: Env): CcredError {
+  const holder = readLockHolder(dir.file(RUNTIME_FILE_NAMES.daemonLock))
+  const lock = dir.displayFile(RUNTIME_FILE_NAMES.daemonLock)
+  if (holder !== undefined && isHolderAlive(holder)) {
+    return new CcredError('ERR_DAEMON', `no daemon answers, and ${lock} is held by pid ${holder.pid}, which does not answer on the socket`, { hint: `stop it (kill ${holder.pid}) if it is a stuck ccred daemon; see ${daemonLogPath(env)}` })
+  }
+  return new CcredError('ERR_DAEMON', `the daemon did not become ready within ${READY_TIMEOUT_MS / 1000}s`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` })
 }
 
 /**
@@ -54,17 +64,25 @@ function takeSpawnLock(path: string): boolean {
  * racing here start one daemon: the spawn lock keeps the second from spawning,
  * and the daemon's own lock settles any race that slips through.
  */
-export async function startDaemonInBackground(env: Record<string, string | undefined>): Promise<StartResult> {
-  const socket = socketPath(env)
+export async function startDaemonInBackground(env: Env): Promise<StartResult> {
+  let dir: PinnedRuntimeDir
   try {
-    ensurePrivateDir(runtimeDir(env))
+    dir = ensureRuntimeDir(runtimeDir(env))
   } catch (error) {
     return { ok: false, error: error as CcredError }
   }
-  if (await isReady(socket)) return { ok: true, spawned: false }
+  try {
+    return await startIn(dir, env)
+  } finally {
+    dir.close()
+  }
+}
 
-  const spawnLock = runtimeFiles.spawnLock(env)
-  const spawning = takeSpawnLock(spawnLock)
+async function startIn(dir: PinnedRuntimeDir, env: Env): Promise<StartResult> {
+  if (await isReady(env)) return { ok: true, spawned: false }
+
+  const spawnLock = takeSpawnLock(dir.file(RUNTIME_FILE_NAMES.spawnLock))
+  const spawning = spawnLock !== undefined
   let exitedEarly: { code: number | null } | undefined
   let child: ReturnType<typeof spawn> | undefined
   try {
@@ -87,17 +105,15 @@ export async function startDaemonInBackground(env: Record<string, string | undef
     }
     const deadline = Date.now() + READY_TIMEOUT_MS
     while (Date.now() < deadline) {
-      if (await isReady(socket)) return { ok: true, spawned: spawning }
+      if (await isReady(env)) return { ok: true, spawned: spawning }
       if (exitedEarly !== undefined && exitedEarly.code !== 0) {
         return { ok: false, error: new CcredError('ERR_DAEMON', `the daemon exited during start-up (status ${exitedEarly.code ?? 'unknown'})`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` }) }
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
     }
-    return { ok: false, error: new CcredError('ERR_DAEMON', `the daemon did not become ready within ${READY_TIMEOUT_MS / 1000}s`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` }) }
+    return { ok: false, error: notReadyError(dir, env) }
   } finally {
     child?.unref()
-    if (spawning) {
-      try { unlinkSync(spawnLock) } catch { /* gone */ }
-    }
+    removeIfOwn(spawnLock)
   }
 }

@@ -1,7 +1,7 @@
 import { isatty } from 'node:tty'
 import { callerMarks } from '../claude/helper-context.js'
-import { configPath, runtimeDir, socketPath } from '../config/paths.js'
-import { checkPrivateDir } from '../daemon/runtime-dir.js'
+import { configPath } from '../config/paths.js'
+import { isUnsafeRuntimeDir } from '../daemon/runtime-dir.js'
 import type { CcredError } from '../errors.js'
 import { ROUTES, type CredentialRequest, type IssuedCredential } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
@@ -41,13 +41,12 @@ export function withClientFacts(query: CredentialQuery, env: Env): CredentialReq
  * returned, not thrown.
  */
 export async function requestFromDaemon(query: CredentialQuery, env: Env): Promise<IssuedCredential | DaemonUnreachable> {
-  const dirProblem = checkPrivateDir(runtimeDir(env))
-  if (dirProblem !== undefined) return { reason: 'unsafe-dir', error: dirProblem }
   try {
     const request: CredentialRequest = { ...withClientFacts(query, env), configPath: configPath(env) }
-    return unwrap<IssuedCredential>(await requestDaemon(socketPath(env), 'POST', ROUTES.credential, request))
+    return unwrap<IssuedCredential>(await requestDaemon(env, 'POST', ROUTES.credential, request))
   } catch (error) {
     if (error instanceof DaemonNotRunning) return { reason: 'not-running' }
+    if (isUnsafeRuntimeDir(error)) return { reason: 'unsafe-dir', error }
     throw error
   }
 }

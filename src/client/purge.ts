@@ -1,5 +1,4 @@
 import type { Io } from '../cli/io.js'
-import { socketPath } from '../config/paths.js'
 import { ROUTES, type PurgeRequest, type PurgeResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
@@ -10,7 +9,7 @@ import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
  */
 export async function purgeCachedValue(profile: string, io: Io): Promise<void> {
   try {
-    unwrap<PurgeResponse>(await requestDaemon(socketPath(io.env), 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
+    unwrap<PurgeResponse>(await requestDaemon(io.env, 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
   } catch (error) {
     if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop\n`)
   }

@@ -1,4 +1,6 @@
 import { connect } from 'node:net'
+import { runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
+import { openRuntimeDir, RuntimeDirMissing } from '../daemon/runtime-dir.js'
 import { CcredError } from '../errors.js'
 
 /**
@@ -20,7 +22,32 @@ export class DaemonNotRunning extends Error {
 
 const MAX_RESPONSE_BYTES = 1024 * 1024
 
-export function requestDaemon(socket: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<DaemonResponse> {
+export type Env = Record<string, string | undefined>
+
+/**
+ * The one way any command reaches the daemon: the runtime directory is opened
+ * and checked (see runtime-dir.ts) and the socket is reached through that pinned
+ * handle, so a directory that another user can change, or swaps after the check,
+ * never gets a request. An unsafe directory throws its CcredError (naming the
+ * directory and the fix); a missing directory or socket is DaemonNotRunning.
+ */
+export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<DaemonResponse> {
+  if (process.platform === 'win32') return requestOverSocket(socketPath(env), socketPath(env), method, path, body, timeoutMs)
+  let dir
+  try {
+    dir = openRuntimeDir(runtimeDir(env))
+  } catch (error) {
+    if (error instanceof RuntimeDirMissing) throw new DaemonNotRunning('no runtime directory')
+    throw error
+  }
+  try {
+    return await requestOverSocket(dir.file(SOCKET_NAME), dir.displayFile(SOCKET_NAME), method, path, body, timeoutMs)
+  } finally {
+    dir.close()
+  }
+}
+
+function requestOverSocket(socket: string, socketForMessages: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<DaemonResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? '' : JSON.stringify(body)
     const conn = connect(socket)
@@ -63,7 +90,7 @@ export function requestDaemon(socket: string, method: 'GET' | 'POST', path: stri
     conn.on('error', (error: NodeJS.ErrnoException) => {
       // ECONNRESET/EPIPE: the daemon died with this request in flight (see 'end' above).
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || error.code === 'EPIPE') finish(new DaemonNotRunning(error.code))
-      else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socket} (${error.code ?? error.message})`, { hint: 'run: ccred daemon stop, then try again' }))
+      else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socketForMessages} (${error.code ?? error.message})`, { hint: 'run: ccred daemon stop, then try again' }))
     })
   })
 }

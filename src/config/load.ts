@@ -1,29 +1,20 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
-import { defaultVaultConnection, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
+import { defaultVaultConnection, vaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from './fields.js'
 import { readHeaderTemplates, type HeaderTemplates } from './header-templates.js'
+import { boolean, durationMs, INVALID, isValid, oneOf, ProblemsRecorded, table, type Field, type Infer, type Invalid } from './schema.js'
 import { isProfileName } from './profile-name.js'
+import { readTrustedConfigFile } from './file-trust.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
-export type StoreKind = 'keychain' | 'file'
-
-export interface BrokerSettings {
-  /** Extra validity beyond the caller's TTL. */
-  skewMs: number
-  store: StoreKind
-  /** The daemon exits after this long without a request. */
-  idleExitMs: number
-  /** At most one 401-aware re-issue per profile within this interval. */
-  reissueIntervalMs: number
-  audit: boolean
-}
+const STORE_KINDS = ['keychain', 'file'] as const
+export type StoreKind = (typeof STORE_KINDS)[number]
 
 export interface ProfileConfig {
   name: string
@@ -52,13 +43,29 @@ export interface LoadedConfig {
   stamp: string
 }
 
-export const DEFAULT_BROKER: BrokerSettings = {
+export const DEFAULT_BROKER = {
   skewMs: 60_000,
-  store: 'keychain',
+  store: 'keychain' as StoreKind,
   idleExitMs: 8 * 3_600_000,
   reissueIntervalMs: 10_000,
   audit: true,
 }
+
+/** `[broker]`: every key has a default. */
+const brokerTable = table(
+  {
+    /** Extra validity beyond the caller's TTL. */
+    skewMs: durationMs('skew', { fallbackMs: DEFAULT_BROKER.skewMs, maxMs: 3_600_000 }),
+    store: oneOf('store', STORE_KINDS, DEFAULT_BROKER.store),
+    /** The daemon exits after this long without a request. */
+    idleExitMs: durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }),
+    /** At most one 401-aware re-issue per profile within this interval. */
+    reissueIntervalMs: durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }),
+    audit: boolean('audit', DEFAULT_BROKER.audit),
+  },
+  // readTopTable closes it, as it does [vault]
+)
+export type BrokerSettings = Infer<typeof brokerTable>
 
 /** Used when no config file exists, so `npx ccred get demo` works on a fresh machine. */
 export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`ccred init\` to write one)
@@ -89,8 +96,9 @@ export async function loadConfig(path: string, options: { explicit: boolean }): 
   let text: string
   let fromFile = true
   try {
-    text = await readFile(path, 'utf8')
+    text = readTrustedConfigFile(path)
   } catch (error) {
+    if (error instanceof CcredError) throw error // untrusted or oversized (file-trust.ts)
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && !options.explicit) {
       text = EMBEDDED_CONFIG
@@ -120,11 +128,11 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   const unknownTop = Object.keys(doc).filter((key) => key !== 'broker' && key !== 'vault' && key !== 'profiles')
   const problems = unknownTop.map((key) => `${key}: unknown top-level key (expected [broker], [vault] or [profiles.NAME])`)
 
-  const broker = readBroker(doc.broker, problems)
-  const vault = readVault(doc.vault, problems)
+  const broker = readTopTable(doc.broker, 'broker', brokerTable, { ...DEFAULT_BROKER }, problems)
+  const vault = readTopTable(doc.vault, 'vault', vaultConnection(), defaultVaultConnection(), problems)
   const profilesTable = doc.profiles ?? {}
   if (!isTable(profilesTable)) problems.push(`profiles: expected tables like [profiles.NAME], got ${describe(profilesTable)}`)
-  if (problems.length > 0) {
+  if (problems.length > 0 || !isValid(broker) || !isValid(vault)) {
     throw new CcredError('ERR_CONFIG', `${label}: ${problems.join('; ')}`, { hint: `fix ${label}, then check it with: ccred profiles` })
   }
 
@@ -140,33 +148,15 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   return { path: meta.path, fromFile: meta.fromFile, broker, vault, profiles, invalidProfiles, stamp: meta.stamp }
 }
 
-function readVault(value: unknown, problems: string[]): VaultConnectionConfig {
-  if (value === undefined) return defaultVaultConnection()
+/** A top-level table (`[broker]`, `[vault]`): its settings, `absent` when it is left out. */
+function readTopTable<T>(value: unknown, name: string, field: Field<T>, absent: T, problems: string[]): T | Invalid {
+  if (value === undefined) return absent
   if (!isTable(value)) {
-    problems.push(`vault: expected a table [vault], got ${describe(value)}`)
-    return defaultVaultConnection()
+    problems.push(`${name}: expected a table [${name}], got ${describe(value)}`)
+    return INVALID
   }
-  const reader = new TableReader(value, 'vault')
-  const connection = readVaultConnection(reader)
-  reader.rejectUnknownKeys()
-  problems.push(...reader.problems)
-  return connection
-}
-
-function readBroker(value: unknown, problems: string[]): BrokerSettings {
-  if (value === undefined) return { ...DEFAULT_BROKER }
-  if (!isTable(value)) {
-    problems.push(`broker: expected a table [broker], got ${describe(value)}`)
-    return { ...DEFAULT_BROKER }
-  }
-  const reader = new TableReader(value, 'broker')
-  const settings: BrokerSettings = {
-    skewMs: reader.durationMs('skew', { fallbackMs: DEFAULT_BROKER.skewMs, maxMs: 3_600_000 }) ?? DEFAULT_BROKER.skewMs,
-    store: reader.oneOf('store', ['keychain', 'file'], DEFAULT_BROKER.store),
-    idleExitMs: reader.durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }) ?? DEFAULT_BROKER.idleExitMs,
-    reissueIntervalMs: reader.durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }) ?? DEFAULT_BROKER.reissueIntervalMs,
-    audit: reader.boolean('audit', DEFAULT_BROKER.audit),
-  }
+  const reader = new TableReader(value, name)
+  const settings = field(reader)
   reader.rejectUnknownKeys()
   problems.push(...reader.problems)
   return settings
@@ -188,7 +178,13 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
   const headers = readHeaderTemplates(reader)
-  const options = definition.parse(reader, shared)
+  let options: unknown
+  try {
+    options = definition.parse(reader, shared)
+  } catch (error) {
+    // Invalid options: no object at all, only problems, reported below with the profile's own.
+    if (!(error instanceof ProblemsRecorded)) throw error
+  }
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.

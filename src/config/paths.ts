@@ -1,4 +1,4 @@
-import { homedir, tmpdir } from 'node:os'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 
 /**
@@ -41,27 +41,36 @@ export function dataDir(env: Env = process.env): string {
   return env.XDG_DATA_HOME ? join(env.XDG_DATA_HOME, 'ccred') : platformDir(env, 'data')
 }
 
-/** Private per-user directory that holds the socket, pid file and locks (like ssh-agent's). */
+/**
+ * Private per-user directory that holds the socket, pid file and locks (like ssh-agent's).
+ * Without XDG_RUNTIME_DIR it lives under the user's home, not at a predictable name in
+ * /tmp that another user could create first (and so deny or hijack the daemon).
+ */
 export function runtimeDir(env: Env = process.env): string {
   if (env.CCRED_RUNTIME_DIR) return env.CCRED_RUNTIME_DIR
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'ccred')
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0
-  return join(tmpdir(), `ccred-${uid}`)
+  if (process.platform === 'darwin') return join(home(env), 'Library', 'Caches', 'ccred', 'run')
+  return join(env.XDG_CACHE_HOME || join(home(env), '.cache'), 'ccred', 'run')
 }
 
+/** The socket's name inside the runtime directory. */
+export const SOCKET_NAME = 'ccred.sock'
+
+/** The socket by its ordinary path, for messages (commands connect through the checked directory: client/transport.ts). */
 export function socketPath(env: Env = process.env): string {
   if (process.platform === 'win32') {
     const user = (env.USERNAME || 'user').replace(/[^A-Za-z0-9_.-]/g, '_')
     return `\\\\.\\pipe\\ccred-${user}`
   }
-  return join(runtimeDir(env), 'ccred.sock')
+  return join(runtimeDir(env), SOCKET_NAME)
 }
 
-export const runtimeFiles = {
-  pid: (env: Env = process.env) => join(runtimeDir(env), 'daemon.pid'),
-  daemonLock: (env: Env = process.env) => join(runtimeDir(env), 'daemon.lock'),
-  spawnLock: (env: Env = process.env) => join(runtimeDir(env), 'spawn.lock'),
-}
+/** The other files in the runtime directory, reached through the checked directory (daemon/runtime-dir.ts). */
+export const RUNTIME_FILE_NAMES = {
+  pid: 'daemon.pid',
+  daemonLock: 'daemon.lock',
+  spawnLock: 'spawn.lock',
+} as const
 
 export function auditLogPath(env: Env = process.env): string {
   return join(stateDir(env), 'audit.log')

@@ -1,13 +1,13 @@
-import { chmodSync, existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
 import { DEFAULT_BROKER } from '../config/load.js'
-import { runtimeDir, runtimeFiles, socketPath } from '../config/paths.js'
+import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
-import { isProcessAlive } from './process-alive.js'
+import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
 import { disableCoreDumps } from './core-dumps.js'
-import { ensurePrivateDir } from './runtime-dir.js'
+import { ensureRuntimeDir, type PinnedRuntimeDir } from './runtime-dir.js'
 import { createDaemonServer } from './server.js'
 
 export interface RunningDaemon {
@@ -23,41 +23,35 @@ export interface DaemonOptions {
 }
 
 /**
- * The lock file holds the daemon's pid. It is written to a temporary name and
- * hard-linked into place, which fails if the lock exists: of two daemons started
- * at once exactly one gets it, and nobody ever reads a half-written lock. A lock
- * whose pid is dead is stale.
+ * The lock file holds the daemon's pid and start time. It is created exclusively
+ * (O_EXCL|O_NOFOLLOW): of two daemons started at once exactly one gets it. A lock
+ * whose holder is dead, or whose pid now names another process, is stale.
  */
-function acquireLock(path: string): void {
-  const temp = `${path}.${process.pid}`
-  writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 })
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(temp, path)
-        return
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      }
-      let holder = Number.NaN
-      try {
-        holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10)
-      } catch { /* removed meanwhile: try again */ }
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isProcessAlive(holder)) {
-        throw new DaemonAlreadyRunning(holder)
-      }
-      removeQuietly(path)
+function acquireLock(path: string, displayPath: string): OwnedFile {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return createOwnedFile(path, lockContent())
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
     }
-  } finally {
-    removeQuietly(temp)
+    let staleIno: number | undefined
+    try {
+      staleIno = lstatSync(path).ino
+    } catch { continue /* removed meanwhile: try again */ }
+    const holder = readLockHolder(path)
+    if (holder !== undefined && holder.pid !== process.pid && isHolderAlive(holder)) throw new DaemonAlreadyRunning(holder.pid, displayPath)
+    // Stale (or garbage, or a planted symlink): remove that very entry, not one a racing daemon just made.
+    try {
+      if (lstatSync(path).ino === staleIno) unlinkSync(path)
+    } catch { /* gone */ }
   }
-  throw new CcredError('ERR_DAEMON', `cannot take the daemon lock ${path}`, { hint: `remove ${path} if no ccred daemon is running` })
+  throw new CcredError('ERR_DAEMON', `cannot take the daemon lock ${displayPath}`, { hint: `remove ${displayPath} if no ccred daemon is running` })
 }
 
 /** Another daemon holds the lock: for an autostarted daemon that lost the race, this is success. */
 export class DaemonAlreadyRunning extends CcredError {
-  constructor(readonly pid: number) {
-    super('ERR_DAEMON', `a daemon is already running (pid ${pid})`, { hint: 'use it, or stop it with: ccred daemon stop' })
+  constructor(readonly pid: number, readonly lockPath: string) {
+    super('ERR_DAEMON', `a daemon is already running (pid ${pid}, holding ${lockPath})`, { hint: 'use it, or stop it with: ccred daemon stop' })
   }
 }
 
@@ -67,14 +61,43 @@ function removeQuietly(path: string): void {
   } catch { /* already gone */ }
 }
 
+/** What one daemon holds in one runtime directory: the pinned directory and the files it made there. */
+interface Holding {
+  dir: PinnedRuntimeDir
+  lock: OwnedFile
+  pid?: OwnedFile
+  socket?: OwnedFile
+}
+
+/** Opens (creating) the runtime directory and takes the lock in it; the directory is closed again on failure. */
+function takeHolding(dirPath: string): Holding {
+  const dir = ensureRuntimeDir(dirPath)
+  try {
+    return { dir, lock: acquireLock(dir.file(LOCK_NAME), dir.displayFile(LOCK_NAME)) }
+  } catch (error) {
+    dir.close()
+    throw error
+  }
+}
+
+function releaseHolding(holding: Holding): void {
+  removeIfOwn(holding.socket)
+  removeIfOwn(holding.pid)
+  removeIfOwn(holding.lock)
+  holding.dir.close()
+}
+
+const LOCK_NAME = RUNTIME_FILE_NAMES.daemonLock
+const PID_NAME = RUNTIME_FILE_NAMES.pid
+
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { env, log } = options
-  const dir = runtimeDir(env)
-  ensurePrivateDir(dir)
-  const lockPath = runtimeFiles.daemonLock(env)
-  acquireLock(lockPath)
-  const socket = socketPath(env)
-  const pidPath = runtimeFiles.pid(env)
+  const dirPath = runtimeDir(env)
+  let holding = takeHolding(dirPath)
+  const onWindows = process.platform === 'win32'
+  // Windows: a named pipe, not a file in the directory (see README, Security model).
+  const socketIn = (held: Holding) => onWindows ? socketPath(env) : held.dir.file(SOCKET_NAME)
+  const socket = onWindows ? socketPath(env) : holding.dir.displayFile(SOCKET_NAME)
 
   let server: Server | undefined
   let service: CredentialService | undefined
@@ -95,13 +118,20 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         server.closeAllConnections()
       })
       await service?.close()
-      removeQuietly(socket)
-      removeQuietly(pidPath)
-      removeQuietly(lockPath)
+      releaseHolding(holding)
       log(`ccred daemon: stopped (pid ${process.pid})`)
       resolveStopped()
     })()
     return stopping
+  }
+
+  /** Binds the socket and writes the pid file in the held directory; both are remembered by inode. */
+  const serveIn = async (held: Holding): Promise<void> => {
+    if (!onWindows) removeQuietly(socketIn(held)) // a stale socket from a crashed daemon; we hold the lock, so it is not live
+    await listenOn(server!, socketIn(held))
+    if (!onWindows) held.socket = ownedAs(socketIn(held))
+    removeQuietly(held.dir.file(PID_NAME)) // stale, for the same reason; a planted symlink is removed, not followed
+    held.pid = createOwnedFile(held.dir.file(PID_NAME), `${process.pid}\n`)
   }
 
   try {
@@ -119,25 +149,34 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
     const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
     server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop() })
-    removeQuietly(socket) // a stale socket from a crashed daemon; we hold the lock, so it is not live
-    await listenOn(server, socket)
-    writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 })
+    await serveIn(holding)
     armIdle()
-    // Someone deleted the socket file (a tmp cleaner, rm -rf of the runtime dir): clients
-    // would see no daemon, and a new one cannot start while this one holds the lock. So
-    // this daemon notices and listens again, rather than lingering unreachable.
+    // Someone deleted the socket (a tmp cleaner, rm -rf of the runtime dir): clients would
+    // see no daemon. This daemon takes the lock again in the (re-created) directory and
+    // listens there, unless another daemon got there first: then it leaves, touching none
+    // of that daemon's files. A socket that is not ours at our path means the same.
     socketWatch = setInterval(() => {
-      if (stopping !== undefined || relistening || existsSync(socket)) return
+      if (stopping !== undefined || relistening || onWindows) return
+      if (holding.socket !== undefined && isStillOwn({ ...holding.socket, path: socket })) return
       relistening = true
-      log(`ccred daemon: socket ${socket} was removed; listening again`)
-      server!.close()
-      try {
-        ensurePrivateDir(dir)
-      } catch { /* listenOn reports it */ }
-      listenOn(server!, socket).catch((error: unknown) => {
-        log(`ccred daemon: cannot listen again (${(error as Error).message}); exiting`)
-        void stop()
-      }).finally(() => { relistening = false })
+      void (async () => {
+        let socketThere = false
+        try { lstatSync(socket); socketThere = true } catch { /* gone */ }
+        if (socketThere) {
+          log(`ccred daemon: ${socket} now belongs to another daemon; exiting`)
+          return stop()
+        }
+        log(`ccred daemon: socket ${socket} was removed; listening again (after taking the lock again)`)
+        server!.close()
+        releaseHolding(holding)
+        try {
+          holding = takeHolding(dirPath)
+          await serveIn(holding)
+        } catch (error) {
+          log(`ccred daemon: cannot listen again (${(error as Error).message}); exiting`)
+          return stop()
+        }
+      })().finally(() => { relistening = false })
     }, SOCKET_WATCH_INTERVAL_MS)
     socketWatch.unref()
     log(`ccred daemon: listening on ${socket} (pid ${process.pid}, config ${path})`)
@@ -146,6 +185,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     await stop()
     throw error
   }
+}
+
+function ownedAs(path: string): OwnedFile {
+  const info = lstatSync(path)
+  return { path, dev: info.dev, ino: info.ino }
 }
 
 /** How often the daemon checks that its socket file still exists. */

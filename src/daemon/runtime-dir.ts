@@ -1,42 +1,184 @@
-import { lstatSync, mkdirSync } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from 'node:fs'
+import { dirname, sep } from 'node:path'
 import { CcredError } from '../errors.js'
 
 /**
  * The socket lives in a private directory, as ssh-agent's does: owned by the
- * user, mode 0700. Anything else could let another user talk to the daemon or
- * plant a socket of their own, so it is refused rather than repaired.
+ * user, mode 0700, and reached through parents nobody else can change (each owned
+ * by root or the user, not writable by group or others unless sticky — OpenSSH's
+ * secure_filename rule). Anything else could let another user plant a socket of
+ * their own or swap the directory, so it is refused rather than repaired.
+ *
+ * Checking a path and then using it by name leaves a window: the directory could
+ * be exchanged in between. So the checked directory is pinned: opened once with
+ * O_NOFOLLOW, checked through that handle, and every socket, lock and pid file is
+ * reached through the handle (/proc/self/fd/N/name on Linux). Light on purpose:
+ * the `get` warm path calls this on every run.
  */
-export function checkPrivateDir(dir: string): CcredError | undefined {
-  if (process.platform === 'win32') return undefined
-  let info
-  try {
-    info = lstatSync(dir)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    return new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be checked (${(error as NodeJS.ErrnoException).code})`, { hint: `check ${dir}, or set CCRED_RUNTIME_DIR to a private directory` })
+export interface PinnedRuntimeDir {
+  /** The directory as configured, for messages. */
+  readonly path: string
+  /** How to reach `name` inside the checked directory; through the handle where the platform allows. */
+  file(name: string): string
+  /** The same file by its ordinary name, for messages and for other processes. */
+  displayFile(name: string): string
+  close(): void
+}
+
+/** The directory does not exist yet: nobody runs a daemon in it. */
+export class RuntimeDirMissing extends Error {}
+
+const OPEN_DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0)
+
+let procFdUsable: boolean | undefined
+function canReachThroughProcFd(): boolean {
+  procFdUsable ??= process.platform === 'linux' && existsSync('/proc/self/fd')
+  return procFdUsable
+}
+
+/** The runtime directory (or a parent) could let another user in: nothing is sent or bound there. */
+export class UnsafeRuntimeDir extends CcredError {
+  constructor(readonly dir: string, why: string, hint: string) {
+    super('ERR_DAEMON', `runtime directory ${dir} ${why}; refusing to use it`, { hint })
   }
-  const uid = process.getuid?.() ?? info.uid
-  if (info.isSymbolicLink() || !info.isDirectory()) {
-    return new CcredError('ERR_DAEMON', `runtime directory ${dir} is not a plain directory; refusing to use it`, { hint: `remove ${dir} (ccred recreates it), or set CCRED_RUNTIME_DIR` })
-  }
-  if (info.uid !== uid) {
-    return new CcredError('ERR_DAEMON', `runtime directory ${dir} belongs to uid ${info.uid}, not to you (uid ${uid}); refusing to use it`, { hint: `remove ${dir}, or set CCRED_RUNTIME_DIR to a directory you own` })
-  }
-  if ((info.mode & 0o077) !== 0) {
-    return new CcredError('ERR_DAEMON', `runtime directory ${dir} is accessible to other users (mode ${(info.mode & 0o777).toString(8)}); refusing to use it`, { hint: `run: chmod 700 ${dir}` })
-  }
+}
+
+export function isUnsafeRuntimeDir(error: unknown): error is UnsafeRuntimeDir {
+  return error instanceof UnsafeRuntimeDir
+}
+
+function unsafeDir(dir: string, why: string, hint: string): UnsafeRuntimeDir {
+  return new UnsafeRuntimeDir(dir, why, hint)
+}
+
+function myUid(fallback: number): number {
+  return process.getuid?.() ?? fallback
+}
+
+/** The private directory itself: a directory (not a link), the user's, 0700. */
+function checkOwnDir(dir: string, info: Stats): CcredError | undefined {
+  const uid = myUid(info.uid)
+  if (!info.isDirectory()) return unsafeDir(dir, 'is not a plain directory', `remove ${dir} (ccred recreates it), or set CCRED_RUNTIME_DIR`)
+  if (info.uid !== uid) return unsafeDir(dir, `belongs to uid ${info.uid}, not to you (uid ${uid})`, `remove ${dir}, or set CCRED_RUNTIME_DIR to a directory you own`)
+  if ((info.mode & 0o077) !== 0) return unsafeDir(dir, `is accessible to other users (mode ${(info.mode & 0o777).toString(8)})`, `run: chmod 700 ${dir}`)
   return undefined
 }
 
-/** Creates the directory 0700 if missing, then checks it; throws when it is not private. */
-export function ensurePrivateDir(dir: string): void {
+/**
+ * Every directory above `dir` (its real path): owned by root or the user, and
+ * not writable by group or others unless sticky (/tmp), so nobody else can
+ * rename or replace what lies below it.
+ */
+export function checkParentChain(dir: string, from = dirname(dir)): CcredError | undefined {
+  let real: string
+  try {
+    real = realpathSync.native(from)
+  } catch (error) {
+    return unsafeDir(dir, `cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'} on its parent)`, `check ${dirname(dir)}, or set CCRED_RUNTIME_DIR to a private directory`)
+  }
+  const uid = myUid(0)
+  for (let current = real; ; current = dirname(current)) {
+    let info: Stats
+    try {
+      info = statSync(current)
+    } catch (error) {
+      return unsafeDir(dir, `cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'} on ${current})`, `check ${current}`)
+    }
+    if (info.uid !== 0 && info.uid !== uid) {
+      return unsafeDir(dir, `lies inside ${current}, which belongs to uid ${info.uid}`, `set CCRED_RUNTIME_DIR (or XDG_RUNTIME_DIR) to a directory under one you own`)
+    }
+    if ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0) {
+      return unsafeDir(dir, `lies inside ${current}, which other users can write (mode ${(info.mode & 0o777).toString(8)})`, `run: chmod go-w ${current}   (or point CCRED_RUNTIME_DIR elsewhere)`)
+    }
+    if (current === dirname(current) || current === sep) return undefined
+  }
+}
+
+/** Opens and checks the runtime directory; throws RuntimeDirMissing when it does not exist, a CcredError when it is unsafe. */
+export function openRuntimeDir(dir: string): PinnedRuntimeDir {
+  if (process.platform === 'win32') return unpinned(dir)
+  let fd: number
+  try {
+    fd = openSync(dir, OPEN_DIR_FLAGS)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new RuntimeDirMissing(dir)
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw unsafeDir(dir, 'is not a plain directory (a symlink or a file)', `remove ${dir} (ccred recreates it), or set CCRED_RUNTIME_DIR`)
+    throw unsafeDir(dir, `cannot be opened (${code ?? 'error'})`, `check ${dir}, or set CCRED_RUNTIME_DIR to a private directory`)
+  }
+  try {
+    const opened = fstatSync(fd)
+    const problem = checkOwnDir(dir, opened) ?? checkParentChain(dir)
+    if (problem !== undefined) throw problem
+    // The parents are safe now; the handle must be the directory that is at the path now.
+    const atPath = statSync(dir)
+    if (atPath.ino !== opened.ino || atPath.dev !== opened.dev) throw unsafeDir(dir, 'changed while it was being checked', `remove ${dir} (ccred recreates it), and check who else can write its parent`)
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+  if (!canReachThroughProcFd()) {
+    // macOS and the BSDs have no path through a directory handle; the parent
+    // chain check is what holds there (see README, Security model).
+    closeSync(fd)
+    return unpinned(dir)
+  }
+  let open = true
+  return {
+    path: dir,
+    file: (name) => `/proc/self/fd/${fd}/${name}`,
+    displayFile: (name) => `${dir}${sep}${name}`,
+    close: () => {
+      if (open) closeSync(fd)
+      open = false
+    },
+  }
+}
+
+function unpinned(dir: string): PinnedRuntimeDir {
+  return { path: dir, file: (name) => `${dir}${sep}${name}`, displayFile: (name) => `${dir}${sep}${name}`, close: () => {} }
+}
+
+/** Why the directory cannot be used, or undefined when it is fine or absent (doctor). */
+export function checkPrivateDir(dir: string): CcredError | undefined {
+  try {
+    openRuntimeDir(dir).close()
+    return undefined
+  } catch (error) {
+    if (error instanceof RuntimeDirMissing) return checkParentChainOfMissing(dir) // absent is fine if it could be made safely
+    return error as CcredError
+  }
+}
+
+/** Creates the directory 0700 if missing, then opens and checks it; throws when it is not private. */
+export function ensureRuntimeDir(dir: string): PinnedRuntimeDir {
   if (process.platform !== 'win32') {
+    const parentProblem = checkParentChainOfMissing(dir)
+    if (parentProblem !== undefined) throw parentProblem
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
     } catch (error) {
       throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
     }
   }
-  const problem = checkPrivateDir(dir)
-  if (problem !== undefined) throw problem
+  try {
+    return openRuntimeDir(dir)
+  } catch (error) {
+    if (error instanceof RuntimeDirMissing) throw unsafeDir(dir, 'disappeared while it was being created', 'try again; if it persists, check who else can write its parent')
+    throw error
+  }
+}
+
+/** Before mkdir -p: the deepest existing ancestor must already be a safe place to create things in. */
+function checkParentChainOfMissing(dir: string): CcredError | undefined {
+  let existing = dir
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing)
+  if (existing === dir) return checkParentChain(dir)
+  // `existing` will be a parent: check it and everything above it.
+  return checkParentChain(dir, existing)
+}
+
+/** Kept for callers that only need the check (creates, checks, closes). */
+export function ensurePrivateDir(dir: string): void {
+  ensureRuntimeDir(dir).close()
 }

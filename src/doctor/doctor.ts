@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs'
 import { daemonHealth } from '../client/autostart.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { withInProcessService } from '../client/in-process.js'
 import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../config/load.js'
-import { runtimeDir, socketPath } from '../config/paths.js'
+import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
@@ -74,15 +75,16 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
   const dirProblem = checkPrivateDir(runtimeDir(deps.env))
-  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} is private (0700, yours)` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
   try {
-    const info = await daemonHealth(socketPath(deps.env))
+    const info = await daemonHealth(deps.env)
     if (info === undefined) add('daemon', 'ok', 'not running; the next ccred get starts it')
     else if (info.version !== packageVersion()) add('daemon', 'warn', `running version ${info.version} (pid ${info.pid}), this ccred is ${packageVersion()}: run ccred daemon stop so the next get starts the new one`)
     else add('daemon', 'ok', `running, version ${info.version}, pid ${info.pid}`)
   } catch (error) {
-    add('daemon', 'fail', `does not answer: ${toCcredError(error).message}; run: ccred daemon stop`)
+    // An unsafe directory was never asked (the check above says why); anything else did not answer.
+    add('daemon', 'fail', dirProblem === undefined ? `does not answer: ${toCcredError(error).message}; run: ccred daemon stop` : 'not asked: the socket directory is unsafe (see above)')
   }
 
   const loaded = await withInProcessService(deps.env, async (service) => {

@@ -1,117 +1,81 @@
 import { quoteShort, type TableReader } from '../config/fields.js'
-import type { Reference } from '../config/references.js'
-
-export type OidcGrant = 'authorization_code' | 'client_credentials'
-export type OidcTokenKind = 'access_token' | 'id_token'
-export type LoginMode = 'manual' | 'auto'
-
-/** RFC 8693 token exchange: the IdP token is traded for a gateway's own credential. */
-export interface TokenExchangeOptions {
-  /** Token endpoint that performs the exchange; default: the IdP's own token endpoint. */
-  endpoint?: string
-  audience?: string
-  resource?: string
-  /** Which IdP token is the subject_token. */
-  subjectToken: OidcTokenKind
-  requestedTokenType: string
-}
-
-export interface OidcOptions {
-  issuer: string
-  clientId: string
-  grant: OidcGrant
-  /** client_secret_basic when set. */
-  clientSecret?: Reference
-  /** private_key_jwt when set (a PEM private key). */
-  privateKey?: Reference
-  scopes: string[]
-  audience?: string
-  resource?: string
-  token: OidcTokenKind
-  exchange?: TokenExchangeOptions
-  login: LoginMode
-  /** 0 = a random free port (RFC 8252 §7.3); a fixed port for IdPs that match redirect URIs exactly. */
-  redirectPort: number
-  loginTimeoutMs: number
-}
+import { compact, durationMs, map, nested, oneOf, parseWith, raw, reference, refine, string, stringArray, table, whenSet, type Infer } from '../config/schema.js'
 
 export const DEFAULT_SCOPES = ['openid', 'offline_access']
 export const DEFAULT_LOGIN_TIMEOUT_MS = 300_000
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token'
 
-/** Reads `[profiles.x.oidc]`; every problem lands in the shared list. */
-export function parseOidcTable(oidc: TableReader): OidcOptions {
-  const issuer = oidc.string('issuer', { required: true })
-  if (issuer !== undefined) {
-    const problem = issuerProblem(issuer)
-    if (problem !== undefined) oidc.problem('issuer', problem)
-  }
-  const clientId = oidc.string('client_id', { required: true })
-  const grant = oidc.oneOf('grant', ['authorization_code', 'client_credentials'] as const, 'authorization_code')
-  const clientSecret = oidc.reference('client_secret')
-  const privateKey = oidc.reference('private_key')
-  if (clientSecret !== undefined && privateKey !== undefined) oidc.problem('private_key', 'set either client_secret or private_key, not both')
-  if (grant === 'client_credentials' && clientSecret === undefined && privateKey === undefined) {
-    oidc.problem('grant', 'client_credentials needs client_secret or private_key (a reference such as "env:OIDC_CLIENT_SECRET")')
-  }
-  const scopes = oidc.stringArray('scopes') ?? (grant === 'client_credentials' ? [] : DEFAULT_SCOPES)
-  const audience = oidc.string('audience')
-  const resource = oidc.string('resource')
-  if (resource !== undefined && !isAbsoluteUrl(resource)) oidc.problem('resource', 'expected an absolute URI (RFC 8707), e.g. "https://gateway.example.com"')
-  const token = oidc.oneOf('token', ['access_token', 'id_token'] as const, 'access_token')
-  if (grant === 'client_credentials' && token === 'id_token') oidc.problem('token', 'client_credentials returns no ID token; use token = "access_token"')
-  const login = oidc.oneOf('login', ['manual', 'auto'] as const, 'manual')
-  const redirectPort = parsePort(oidc)
-  const loginTimeoutMs = oidc.durationMs('login_timeout', { fallbackMs: DEFAULT_LOGIN_TIMEOUT_MS, minMs: 1_000, maxMs: 3_600_000 }) ?? DEFAULT_LOGIN_TIMEOUT_MS
-  const exchange = oidc.has('exchange') ? parseExchange(oidc.nested('exchange')) : undefined
-  if (exchange === undefined) oidc.allow('exchange')
-  oidc.rejectUnknownKeys()
-  const options: OidcOptions = {
-    issuer: issuer ?? 'https://invalid.example',
-    clientId: clientId ?? '',
-    grant,
-    scopes,
-    token,
-    login,
-    redirectPort,
-    loginTimeoutMs,
-  }
-  if (clientSecret !== undefined) options.clientSecret = clientSecret
-  if (privateKey !== undefined) options.privateKey = privateKey
-  if (audience !== undefined) options.audience = audience
-  if (resource !== undefined) options.resource = resource
-  if (exchange !== undefined) options.exchange = exchange
-  return options
-}
+const TOKEN_KINDS = ['access_token', 'id_token'] as const
 
-function parseExchange(table: TableReader): TokenExchangeOptions {
-  const endpoint = table.string('endpoint')
-  if (endpoint !== undefined) {
-    const problem = issuerProblem(endpoint)
-    if (problem !== undefined) table.problem('endpoint', problem)
-  }
-  const audience = table.string('audience')
-  const resource = table.string('resource')
-  const subjectToken = table.oneOf('subject_token', ['access_token', 'id_token'] as const, 'access_token')
-  const requestedTokenType = table.string('requested_token_type') ?? ACCESS_TOKEN_TYPE
-  if (audience === undefined && resource === undefined) table.problem('audience', 'set audience or resource: the gateway the exchanged token is for')
-  table.rejectUnknownKeys()
-  const exchange: TokenExchangeOptions = { subjectToken, requestedTokenType }
-  if (endpoint !== undefined) exchange.endpoint = endpoint
-  if (audience !== undefined) exchange.audience = audience
-  if (resource !== undefined) exchange.resource = resource
-  return exchange
-}
+/** RFC 8693 token exchange: the IdP token is traded for a gateway's own credential. */
+const exchangeTable = map(
+  table(
+    {
+      /** Token endpoint that performs the exchange; default: the IdP's own token endpoint. */
+      endpoint: whenSet(string('endpoint'), 'endpoint', issuerProblem),
+      audience: string('audience'),
+      resource: string('resource'),
+      /** Which IdP token is the subject_token. */
+      subjectToken: oneOf('subject_token', TOKEN_KINDS, 'access_token'),
+      requestedTokenType: string('requested_token_type', { fallback: ACCESS_TOKEN_TYPE }),
+    },
+    {
+      checks(exchange, table) {
+        if (exchange.audience === undefined && exchange.resource === undefined) table.problem('audience', 'set audience or resource: the gateway the exchanged token is for')
+      },
+      closed: true,
+    },
+  ),
+  compact,
+)
+export type TokenExchangeOptions = Infer<typeof exchangeTable>
 
-function parsePort(oidc: TableReader): number {
-  const raw = oidc.raw('redirect_port')
-  if (raw === undefined) return 0
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1024 || raw > 65535) {
-    oidc.problem('redirect_port', 'expected a port number from 1024 to 65535 (leave it out for a random free port)')
-    return 0
-  }
-  return raw
+const oidcTable = map(
+  table(
+    {
+      issuer: refine(string('issuer', { required: true }), 'issuer', issuerProblem),
+      clientId: string('client_id', { required: true }),
+      grant: oneOf('grant', ['authorization_code', 'client_credentials'] as const, 'authorization_code'),
+      /** client_secret_basic when set. */
+      clientSecret: reference('client_secret'),
+      /** private_key_jwt when set (a PEM private key). */
+      privateKey: reference('private_key'),
+      scopes: stringArray('scopes'),
+      audience: string('audience'),
+      resource: whenSet(string('resource'), 'resource', (resource) =>
+        isAbsoluteUrl(resource) ? undefined : 'expected an absolute URI (RFC 8707), e.g. "https://gateway.example.com"'),
+      token: oneOf('token', TOKEN_KINDS, 'access_token'),
+      login: oneOf('login', ['manual', 'auto'] as const, 'manual'),
+      /** 0 = a random free port (RFC 8252 §7.3); a fixed port for IdPs that match redirect URIs exactly. */
+      redirectPort: raw('redirect_port', (port, problem) => {
+        if (port === undefined) return 0
+        if (typeof port !== 'number' || !Number.isInteger(port) || port < 1024 || port > 65535) {
+          return problem('expected a port number from 1024 to 65535 (leave it out for a random free port)')
+        }
+        return port
+      }),
+      loginTimeoutMs: durationMs('login_timeout', { fallbackMs: DEFAULT_LOGIN_TIMEOUT_MS, minMs: 1_000, maxMs: 3_600_000 }),
+      exchange: nested('exchange', exchangeTable, { whenPresent: true }),
+    },
+    {
+      checks(oidc, table) {
+        if (oidc.clientSecret !== undefined && oidc.privateKey !== undefined) table.problem('private_key', 'set either client_secret or private_key, not both')
+        if (oidc.grant === 'client_credentials' && oidc.clientSecret === undefined && oidc.privateKey === undefined) {
+          table.problem('grant', 'client_credentials needs client_secret or private_key (a reference such as "env:OIDC_CLIENT_SECRET")')
+        }
+        if (oidc.grant === 'client_credentials' && oidc.token === 'id_token') table.problem('token', 'client_credentials returns no ID token; use token = "access_token"')
+      },
+      closed: true,
+    },
+  ),
+  ({ scopes, ...oidc }) => compact({ ...oidc, scopes: scopes ?? (oidc.grant === 'client_credentials' ? [] : DEFAULT_SCOPES) }),
+)
+export type OidcOptions = Infer<typeof oidcTable>
+
+/** Reads `[profiles.x.oidc]` (every problem lands in the reader); throws ProblemsRecorded when it is invalid. */
+export function parseOidcTable(profile: TableReader): OidcOptions {
+  return parseWith(nested('oidc', oidcTable, { required: true }), profile)
 }
 
 /** https everywhere; plain http only on loopback (a local test IdP), never for a real issuer. */

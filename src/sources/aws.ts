@@ -1,26 +1,40 @@
 import { userInfo } from 'node:os'
 import {
   createAwsCredentialProvider,
-  readAwsCredentialOptions,
-  type AwsCredentialOptions,
+  awsCredentialFields,
   type AwsCredentialProvider,
   type AwsCredentials,
 } from '../aws/credentials.js'
 import { formatDurationMs } from '../config/duration.js'
+import { durationMs, nested, oneOf, parseWith, table, type Infer } from '../config/schema.js'
 import { CcredError } from '../errors.js'
 import type { Credential, SourceDefinition } from './source.js'
 
-type AwsToken = 'credentials' | 'bedrock-api-key'
-
-interface AwsSourceOptions {
-  token: AwsToken
-  credentials: AwsCredentialOptions
-  /** Requested lifetime of a Bedrock API key (the credentials' own expiry caps it). */
-  bedrockKeyLifetimeMs: number
-}
-
 /** The Bedrock token generator's ceiling: a short-term key lives at most 12 hours. */
 const MAX_BEDROCK_KEY_MS = 12 * 3_600_000
+
+/** `[profiles.x.aws]`. */
+const awsTable = table(
+  {
+    token: oneOf('token', ['credentials', 'bedrock-api-key'] as const, 'credentials'),
+    credentials: awsCredentialFields,
+    /** Requested lifetime of a Bedrock API key (the credentials' own expiry caps it). */
+    bedrockKeyLifetimeMs: durationMs('lifetime', { fallbackMs: MAX_BEDROCK_KEY_MS, minMs: 60_000, maxMs: MAX_BEDROCK_KEY_MS }),
+  },
+  {
+    checks(aws, reader) {
+      if (aws.token === 'bedrock-api-key' && !reader.has('region')) {
+        reader.problem('region', 'is required with token = "bedrock-api-key" (a Bedrock API key is made for one region, e.g. "us-east-1")')
+      }
+      if (aws.token !== 'bedrock-api-key' && reader.has('lifetime')) {
+        reader.problem('lifetime', 'only applies with token = "bedrock-api-key" (credentials expire when AWS says)')
+      }
+    },
+    closed: true,
+  },
+)
+const awsOptions = nested('aws', awsTable, {})
+type AwsSourceOptions = Infer<typeof awsOptions>
 
 /**
  * AWS credentials from the shared AWS credential module, served either as the
@@ -32,18 +46,7 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
   kind: 'aws',
   summary: 'AWS credentials (default chain, profile, SSO, assume-role, web identity) as awsCredentialExport JSON or a Bedrock API key',
   parse(reader) {
-    const aws = reader.nested('aws')
-    const token = aws.oneOf('token', ['credentials', 'bedrock-api-key'] as const, 'credentials')
-    const credentials = readAwsCredentialOptions(aws)
-    const bedrockKeyLifetimeMs = aws.durationMs('lifetime', { fallbackMs: MAX_BEDROCK_KEY_MS, minMs: 60_000, maxMs: MAX_BEDROCK_KEY_MS }) ?? MAX_BEDROCK_KEY_MS
-    if (token === 'bedrock-api-key' && credentials.region === undefined) {
-      aws.problem('region', 'is required with token = "bedrock-api-key" (a Bedrock API key is made for one region, e.g. "us-east-1")')
-    }
-    if (token !== 'bedrock-api-key' && aws.has('lifetime')) {
-      aws.problem('lifetime', 'only applies with token = "bedrock-api-key" (credentials expire when AWS says)')
-    }
-    aws.rejectUnknownKeys()
-    return { token, credentials, bedrockKeyLifetimeMs }
+    return parseWith(awsOptions, reader)
   },
   create(options) {
     let provider: Promise<AwsCredentialProvider> | undefined

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { durationMs, parseWith, table, type Infer } from '../config/schema.js'
 import type { SourceDefinition } from './source.js'
 
-interface DemoOptions {
-  lifetimeMs: number
-}
-
 const DEFAULT_LIFETIME_MS = 10 * 60_000
+
+const demoOptions = table({ lifetimeMs: durationMs('lifetime', { fallbackMs: DEFAULT_LIFETIME_MS, minMs: 1000 }) })
+type DemoOptions = Infer<typeof demoOptions>
 
 /**
  * A random, clearly labelled token that goes through the real daemon, cache and
@@ -15,7 +15,7 @@ export const demoSource: SourceDefinition<DemoOptions> = {
   kind: 'demo',
   summary: 'a random demo token (not a real credential), for trying ccred out',
   parse(reader) {
-    return { lifetimeMs: reader.durationMs('lifetime', { fallbackMs: DEFAULT_LIFETIME_MS, minMs: 1000 }) ?? DEFAULT_LIFETIME_MS }
+    return parseWith(demoOptions, reader)
   },
   create(options) {
     return {

@@ -1,16 +1,35 @@
 import { spawn } from 'node:child_process'
 import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
+import { boolean, durationMs, INVALID, parseWith, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { Credential, SourceDefinition } from './source.js'
 
-interface ExecOptions {
-  argv: string[]
-  shell: boolean
-  lifetimeMs: number | undefined
-  timeoutMs: number
+const DEFAULT_TIMEOUT_MS = 30_000
+
+/** `command`: an argv array, or with shell = true the shell command line (kept as a one-element argv). */
+const commandArgv: Field<string[]> = (reader) => {
+  const command = reader.raw('command')
+  const problem = (message: string): Invalid => {
+    reader.problem('command', message)
+    return INVALID
+  }
+  if (command === undefined) return problem('is required (an argv array such as ["/usr/local/bin/get-key", "--json"])')
+  // `shell` is read and checked as its own field; anything but true means an argv.
+  if (reader.raw('shell') === true) {
+    return typeof command === 'string' && command.trim() !== '' ? [command] : problem('with shell = true, expected the shell command line as one non-empty string')
+  }
+  if (Array.isArray(command) && command.length > 0 && command.every((part) => typeof part === 'string') && command[0] !== '') return command as string[]
+  if (typeof command === 'string') return problem('expected an argv array such as ["get-key", "--json"]; to run a shell command line, also set shell = true')
+  return problem('expected a non-empty argv array of strings')
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000
+const execOptions = table({
+  shell: boolean('shell', false),
+  argv: commandArgv,
+  lifetimeMs: durationMs('lifetime', { minMs: 1000 }),
+  timeoutMs: durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }),
+})
+type ExecOptions = Infer<typeof execOptions>
 const MAX_STDOUT_BYTES = 64 * 1024
 const MAX_STDERR_BYTES = 16 * 1024
 
@@ -23,24 +42,7 @@ export const execSource: SourceDefinition<ExecOptions> = {
   kind: 'exec',
   summary: 'runs a command (argv, no shell) and reads the credential from its stdout',
   parse(reader) {
-    const shell = reader.boolean('shell', false)
-    let argv: string[] = []
-    const command = reader.raw('command')
-    if (command === undefined) {
-      reader.problem('command', 'is required (an argv array such as ["/usr/local/bin/get-key", "--json"])')
-    } else if (shell) {
-      if (typeof command === 'string' && command.trim() !== '') argv = [command]
-      else reader.problem('command', 'with shell = true, expected the shell command line as one non-empty string')
-    } else if (Array.isArray(command) && command.length > 0 && command.every((part) => typeof part === 'string') && command[0] !== '') {
-      argv = command as string[]
-    } else if (typeof command === 'string') {
-      reader.problem('command', 'expected an argv array such as ["get-key", "--json"]; to run a shell command line, also set shell = true')
-    } else {
-      reader.problem('command', 'expected a non-empty argv array of strings')
-    }
-    const lifetimeMs = reader.durationMs('lifetime', { minMs: 1000 })
-    const timeoutMs = reader.durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }) ?? DEFAULT_TIMEOUT_MS
-    return { argv, shell, lifetimeMs, timeoutMs }
+    return parseWith(execOptions, reader)
   },
   create(options) {
     return {

@@ -4,30 +4,11 @@ import type { AuthClient, IdTokenProvider } from 'google-auth-library'
 import { formatDurationMs } from '../config/duration.js'
 import { quoteShort } from '../config/fields.js'
 import { formatReference, type Reference } from '../config/references.js'
+import { durationMs, fromReader, map, nested, oneOf, parseWith, reference, string, stringArray, table, whenSet, type Infer } from '../config/schema.js'
 import { CcredError } from '../errors.js'
 import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
 import { withDeadline } from '../net/deadline.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
-
-type GcpToken = 'access_token' | 'id_token'
-
-interface GcpOptions {
-  token: GcpToken
-  /** OAuth scopes of an access token. */
-  scopes: string[]
-  /** Audience of an ID token (the gateway URL, or IAP's OAuth client id). */
-  audience: string | undefined
-  /** A service-account key or an external_account (workload identity federation) config; absent: ADC. */
-  credentials: Reference | undefined
-  impersonate: string | undefined
-  delegates: string[]
-  /** Lifetime of an impersonated access token. */
-  lifetimeMs: number
-  /** The longest one fetch may take, all of the library's requests and retries included. */
-  timeoutMs: number
-  /** IAM Credentials API base URL (a Private Service Connect endpoint, say). */
-  iamEndpoint: string | undefined
-}
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
 const MAX_IMPERSONATION_LIFETIME_MS = 12 * 3_600_000
@@ -41,6 +22,61 @@ const SERVICE_ACCOUNT = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
  */
 const UNUSED_PROJECT_ID = 'ccred-project-id-unused'
 
+/** The default `timeout`: the library itself has no overall one (gcp-metadata sets none on Google Cloud). */
+const DEFAULT_GCP_TIMEOUT_MS = 30_000
+
+/** `[profiles.x.gcp]`. */
+const gcpTable = table(
+  {
+    token: oneOf('token', ['access_token', 'id_token'] as const, 'access_token'),
+    /** OAuth scopes of an access token. */
+    scopes: stringArray('scopes', { nonEmpty: true }),
+    /** Audience of an ID token (the gateway URL, or IAP's OAuth client id). */
+    audience: string('audience'),
+    /** A service-account key or an external_account (workload identity federation) config; absent: ADC. */
+    credentials: reference('credentials'),
+    impersonate: whenSet(string('impersonate'), 'impersonate', (email) =>
+      SERVICE_ACCOUNT.test(email) ? undefined : 'expected a service account email like "gateway@my-project.iam.gserviceaccount.com"'),
+    delegates: fromReader((gcp) => {
+      const delegates = gcp.stringArray('delegates') ?? []
+      for (const delegate of delegates) {
+        if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got ${quoteShort(delegate)}`) // a long value may be a pasted secret
+      }
+      return delegates
+    }),
+    /** Lifetime of an impersonated access token. */
+    lifetimeMs: durationMs('lifetime', { fallbackMs: DEFAULT_IMPERSONATION_LIFETIME_MS, minMs: 1000, maxMs: MAX_IMPERSONATION_LIFETIME_MS }),
+    /** IAM Credentials API base URL (a Private Service Connect endpoint, say). */
+    iamEndpoint: whenSet(string('iam_endpoint'), 'iam_endpoint', (url) =>
+      /^https?:\/\/[^/]+\/?$/.test(url) ? undefined : 'expected a base URL like "https://iamcredentials.googleapis.com"'),
+    /** The longest one fetch may take, all of the library's requests and retries included. */
+    timeoutMs: durationMs('timeout', { fallbackMs: DEFAULT_GCP_TIMEOUT_MS, minMs: 100, maxMs: 5 * 60_000 }),
+  },
+  {
+    checks(gcp, reader) {
+      if (gcp.token === 'id_token') {
+        if (!reader.has('audience')) reader.problem('audience', 'is required with token = "id_token" (the gateway URL, or the OAuth client id of IAP)')
+        if (gcp.scopes !== undefined) reader.problem('scopes', 'only applies with token = "access_token" (an ID token has an audience instead)')
+        if (reader.has('lifetime')) reader.problem('lifetime', 'only applies to impersonated access tokens (an ID token lives 1 hour)')
+      } else if (reader.has('audience')) {
+        reader.problem('audience', 'only applies with token = "id_token"')
+      }
+      if (gcp.impersonate === undefined) {
+        // (lifetime with an ID token is already reported above)
+        const impersonationKeys = gcp.token === 'id_token' ? ['delegates', 'iam_endpoint'] : ['delegates', 'lifetime', 'iam_endpoint']
+        for (const key of impersonationKeys) if (reader.has(key)) reader.problem(key, 'only applies with impersonate')
+      }
+    },
+    closed: true,
+  },
+)
+const gcpOptions = map(nested('gcp', gcpTable, {}), (gcp) => ({
+  ...gcp,
+  scopes: gcp.scopes ?? [CLOUD_PLATFORM],
+  iamEndpoint: gcp.iamEndpoint?.replace(/\/$/, ''),
+}))
+type GcpOptions = Infer<typeof gcpOptions>
+
 /**
  * Google Cloud OAuth access tokens and ID tokens through google-auth-library:
  * Application Default Credentials, a service-account key or workload identity
@@ -51,49 +87,7 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
   kind: 'gcp',
   summary: 'Google Cloud access or ID tokens (ADC, service-account key, impersonation, workload identity federation)',
   parse(reader) {
-    const gcp = reader.nested('gcp')
-    const token = gcp.oneOf('token', ['access_token', 'id_token'] as const, 'access_token')
-    const scopes = gcp.stringArray('scopes', { nonEmpty: true })
-    const audience = gcp.string('audience')
-    const credentials = gcp.reference('credentials')
-    const impersonate = gcp.string('impersonate')
-    const delegates = gcp.stringArray('delegates') ?? []
-    const lifetimeMs = gcp.durationMs('lifetime', { fallbackMs: DEFAULT_IMPERSONATION_LIFETIME_MS, minMs: 1000, maxMs: MAX_IMPERSONATION_LIFETIME_MS }) ?? DEFAULT_IMPERSONATION_LIFETIME_MS
-    const iamEndpoint = gcp.string('iam_endpoint')
-    const timeoutMs = gcp.durationMs('timeout', { fallbackMs: DEFAULT_GCP_TIMEOUT_MS, minMs: 100, maxMs: 5 * 60_000 }) ?? DEFAULT_GCP_TIMEOUT_MS
-    if (token === 'id_token') {
-      if (audience === undefined && !gcp.has('audience')) gcp.problem('audience', 'is required with token = "id_token" (the gateway URL, or the OAuth client id of IAP)')
-      if (scopes !== undefined) gcp.problem('scopes', 'only applies with token = "access_token" (an ID token has an audience instead)')
-      if (gcp.has('lifetime')) gcp.problem('lifetime', 'only applies to impersonated access tokens (an ID token lives 1 hour)')
-    } else if (gcp.has('audience')) {
-      gcp.problem('audience', 'only applies with token = "id_token"')
-    }
-    if (impersonate !== undefined && !SERVICE_ACCOUNT.test(impersonate)) {
-      gcp.problem('impersonate', 'expected a service account email like "gateway@my-project.iam.gserviceaccount.com"')
-    }
-    if (impersonate === undefined) {
-      // (lifetime with an ID token is already reported above)
-      const impersonationKeys = token === 'id_token' ? ['delegates', 'iam_endpoint'] : ['delegates', 'lifetime', 'iam_endpoint']
-      for (const key of impersonationKeys) if (gcp.has(key)) gcp.problem(key, 'only applies with impersonate')
-    }
-    for (const delegate of delegates) {
-      if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got ${quoteShort(delegate)}`) // a long value may be a pasted secret
-    }
-    if (iamEndpoint !== undefined && !/^https?:\/\/[^/]+\/?$/.test(iamEndpoint)) {
-      gcp.problem('iam_endpoint', 'expected a base URL like "https://iamcredentials.googleapis.com"')
-    }
-    gcp.rejectUnknownKeys()
-    return {
-      token,
-      scopes: scopes ?? [CLOUD_PLATFORM],
-      audience,
-      credentials,
-      impersonate,
-      delegates,
-      lifetimeMs,
-      timeoutMs,
-      iamEndpoint: iamEndpoint?.replace(/\/$/, ''),
-    }
+    return parseWith(gcpOptions, reader)
   },
   storedSecretName(options) {
     return options.credentials?.kind === 'keychain' ? options.credentials.target : undefined
@@ -110,9 +104,6 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
 }
 
 type GoogleAuthLibrary = typeof import('google-auth-library')
-
-/** The default `timeout`: the library itself has no overall one (gcp-metadata sets none on Google Cloud). */
-const DEFAULT_GCP_TIMEOUT_MS = 30_000
 
 /**
  * Every client's HTTP layer (gaxios) reads a response body whole, whatever its

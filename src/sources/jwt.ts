@@ -1,27 +1,38 @@
 import { randomUUID } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
 import type { TableReader } from '../config/fields.js'
-import { formatReference, type Reference } from '../config/references.js'
+import { compact, durationMs, fromReader, map, nested, parseWith, reference, string, table, type Infer } from '../config/schema.js'
+import { formatReference } from '../config/references.js'
 import { CcredError } from '../errors.js'
 import { renderClaim, templateProblems, type ClaimTemplate, type ClaimValue, type TemplateVariables } from '../jwt/claims.js'
-import { isSymmetric, JWT_ALGORITHMS, KeyProblem, loadSigningKey, publishedJwk, type JwtAlgorithm, type SigningKey } from '../jwt/keys.js'
+import { isSymmetric, JWT_ALGORITHMS, KeyProblem, loadSigningKey, publishedJwk, type SigningKey } from '../jwt/keys.js'
 import type { FetchContext, SourceDefinition } from './source.js'
-
-export interface JwtOptions {
-  alg: JwtAlgorithm
-  key: Reference
-  /** Explicit kid; otherwise a JWK's own kid, or the RFC 7638 thumbprint of the public key (none for HS*). */
-  kid?: string
-  typ: string
-  claims: Record<string, ClaimTemplate>
-  lifetimeMs: number
-}
 
 export const DEFAULT_JWT_LIFETIME_MS = 3_600_000
 const MIN_LIFETIME_MS = 30_000
 const MAX_LIFETIME_MS = 24 * 3_600_000
 /** Claims ccred sets on every token; a template may not override them. */
 const MINTED_CLAIMS = ['iat', 'nbf', 'exp', 'jti']
+
+/** `[profiles.x.jwt]`. */
+const jwtTable = table(
+  {
+    alg: fromReader((jwt) => {
+      const alg = jwt.oneOf('algorithm', JWT_ALGORITHMS, 'ES256')
+      if (!jwt.has('algorithm')) jwt.problem('algorithm', `is required (one of ${JWT_ALGORITHMS.join(', ')})`)
+      return alg
+    }),
+    key: reference('key', { required: true }),
+    /** Explicit kid; otherwise a JWK's own kid, or the RFC 7638 thumbprint of the public key (none for HS*). */
+    kid: string('kid'),
+    typ: string('typ', { fallback: 'JWT' }),
+    lifetimeMs: durationMs('lifetime', { fallbackMs: DEFAULT_JWT_LIFETIME_MS, minMs: MIN_LIFETIME_MS, maxMs: MAX_LIFETIME_MS }),
+    claims: fromReader(readClaims),
+  },
+  { closed: true },
+)
+const jwtOptions = map(nested('jwt', jwtTable, { required: true }), compact)
+export type JwtOptions = Infer<typeof jwtOptions>
 
 /**
  * Mints short-lived JWTs signed with a key the company controls (the hand-made
@@ -32,7 +43,7 @@ export const jwtSource: SourceDefinition<JwtOptions> = {
   kind: 'jwt',
   summary: 'mints short-lived JWTs signed with your key (jose): HS*, RS*, PS256, ES256/384, EdDSA',
   parse(reader) {
-    return parseJwtTable(reader.nested('jwt', { required: true }))
+    return parseWith(jwtOptions, reader)
   },
   storedSecretName(options) {
     return options.key.kind === 'keychain' ? options.key.target : undefined
@@ -57,21 +68,7 @@ export const jwtSource: SourceDefinition<JwtOptions> = {
   },
 }
 
-function parseJwtTable(jwt: TableReader): JwtOptions {
-  const alg = jwt.oneOf('algorithm', JWT_ALGORITHMS, 'ES256')
-  if (!jwt.has('algorithm')) jwt.problem('algorithm', `is required (one of ${JWT_ALGORITHMS.join(', ')})`)
-  const key = jwt.reference('key', { required: true })
-  const kid = jwt.string('kid')
-  const typ = jwt.string('typ') ?? 'JWT'
-  const lifetimeMs = jwt.durationMs('lifetime', { fallbackMs: DEFAULT_JWT_LIFETIME_MS, minMs: MIN_LIFETIME_MS, maxMs: MAX_LIFETIME_MS }) ?? DEFAULT_JWT_LIFETIME_MS
-  const claims = parseClaims(jwt)
-  jwt.rejectUnknownKeys()
-  const options: JwtOptions = { alg, key: key ?? { kind: 'env', target: 'UNSET' }, typ, claims, lifetimeMs }
-  if (kid !== undefined) options.kid = kid
-  return options
-}
-
-function parseClaims(jwt: TableReader): Record<string, ClaimTemplate> {
+function readClaims(jwt: TableReader): Record<string, ClaimTemplate> {
   const raw = jwt.raw('claims')
   if (raw === undefined) return {}
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Date) {

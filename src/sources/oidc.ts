@@ -12,7 +12,7 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
   kind: 'oidc',
   summary: 'OpenID Connect SSO: ccred login once, then fresh access/ID tokens from the refresh token (or client_credentials in CI)',
   parse(reader) {
-    return parseOidcTable(reader.nested('oidc', { required: true }))
+    return parseOidcTable(reader)
   },
   create(options) {
     // Discovery is cached for the life of this source (a config edit builds a new one); a failure is retried next time.

@@ -1,19 +1,22 @@
-import { formatReference, type Reference } from '../config/references.js'
+import { formatReference } from '../config/references.js'
+import { map, oneOf, parseWith, reference, table, type Infer } from '../config/schema.js'
 import type { SourceDefinition } from './source.js'
 
-interface StaticOptions {
-  value: Reference
-  scheme: 'Bearer' | 'Basic'
-}
+const staticOptions = map(
+  table({
+    value: reference('value', { required: true }),
+    scheme: oneOf('scheme', ['bearer', 'basic'], 'bearer'),
+  }),
+  ({ value, scheme }) => ({ value, scheme: scheme === 'basic' ? ('Basic' as const) : ('Bearer' as const) }),
+)
+type StaticOptions = Infer<typeof staticOptions>
 
 /** A long-lived key kept in the environment, a file or the keychain. Never expires; 401-aware re-issue re-reads it. */
 export const staticSource: SourceDefinition<StaticOptions> = {
   kind: 'static',
   summary: 'a fixed key from env:NAME, file:PATH or keychain:NAME',
   parse(reader) {
-    const value = reader.reference('value', { required: true })
-    const scheme = reader.oneOf('scheme', ['bearer', 'basic'], 'bearer')
-    return { value: value ?? { kind: 'env', target: 'UNSET' }, scheme: scheme === 'basic' ? 'Basic' : 'Bearer' }
+    return parseWith(staticOptions, reader)
   },
   storedSecretName(options) {
     return options.value.kind === 'keychain' ? options.value.target : undefined

@@ -1,18 +1,10 @@
 import { CcredError } from '../errors.js'
-import { hasConnectionKeys, readVaultConnection, type VaultConnectionConfig } from '../vault/config.js'
+import type { TableReader } from '../config/fields.js'
+import { compact, durationMs, map, nested, parseWith, raw, refine, string, table, type Infer } from '../config/schema.js'
+import { hasConnectionKeys, vaultConnection } from '../vault/config.js'
 import type { VaultConnection } from '../vault/connections.js'
 import { pickField, type SecretRead } from '../vault/kv.js'
-import type { Credential, FetchContext, SourceDefinition } from './source.js'
-
-interface VaultSourceOptions {
-  connection: VaultConnectionConfig
-  path: string
-  field: string
-  kvVersion?: 1 | 2
-  mount?: string
-  /** How often a static (KV) value is read again. */
-  refreshMs: number
-}
+import type { Credential, FetchContext, SharedConfig, SourceDefinition } from './source.js'
 
 /** A lease this profile holds (dynamic secrets), renewed while Vault lets it. */
 interface Lease {
@@ -27,6 +19,33 @@ interface Lease {
 
 const DEFAULT_REFRESH_MS = 5 * 60_000
 
+/** `[profiles.x.vault]`: the secret, and a connection of its own or `[vault]`'s (the same object: one token). */
+function vaultOptions(shared: SharedConfig) {
+  return map(
+    table(
+      {
+        connection: (reader: TableReader) => (hasConnectionKeys(reader) ? vaultConnection(shared.vault)(reader) : shared.vault),
+        path: refine(map(string('path', { required: true }), (path) => path.replace(/^\/+|\/+$/g, '')), 'path', (path) =>
+          path.startsWith('v1/') ? 'is a Vault path such as "secret/litellm/claude-code", without the /v1/ of the HTTP API' : undefined),
+        field: string('field', { required: true }),
+        kvVersion: raw<1 | 2 | undefined>('kv_version', (version, problem) =>
+          version === undefined || version === 1 || version === 2 ? version : problem('expected 1 or 2 (leave it out to detect it from the mount)')),
+        mount: string('mount'),
+        /** How often a static (KV) value is read again. */
+        refreshMs: durationMs('refresh', { fallbackMs: DEFAULT_REFRESH_MS, minMs: 1000, maxMs: 24 * 3_600_000 }),
+      },
+      {
+        checks(vault, reader) {
+          if (vault.mount !== undefined && vault.kvVersion === undefined) reader.problem('mount', 'only applies with kv_version (without it the mount is detected)')
+        },
+        closed: true,
+      },
+    ),
+    compact,
+  )
+}
+type VaultSourceOptions = Infer<ReturnType<typeof vaultOptions>>
+
 /**
  * A secret from HashiCorp Vault, read once and kept by the daemon (where a hand
  * written helper would run `vault kv get -field=api_key …` on every call). KV v1
@@ -38,23 +57,7 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
   kind: 'vault',
   summary: 'a field of a HashiCorp Vault secret (KV v1/v2 or a dynamic secret with a lease)',
   parse(profile, shared) {
-    const reader = profile.nested('vault', { required: true })
-    const connection = hasConnectionKeys(reader) ? readVaultConnection(reader, shared.vault) : shared.vault
-    const path = (reader.string('path', { required: true }) ?? '').replace(/^\/+|\/+$/g, '')
-    const field = reader.string('field', { required: true }) ?? ''
-    const rawVersion = reader.raw('kv_version')
-    let kvVersion: 1 | 2 | undefined
-    if (rawVersion === 1 || rawVersion === 2) kvVersion = rawVersion
-    else if (rawVersion !== undefined) reader.problem('kv_version', 'expected 1 or 2 (leave it out to detect it from the mount)')
-    const mount = reader.string('mount')
-    if (mount !== undefined && kvVersion === undefined) reader.problem('mount', 'only applies with kv_version (without it the mount is detected)')
-    if (path.startsWith('v1/')) reader.problem('path', 'is a Vault path such as "secret/litellm/claude-code", without the /v1/ of the HTTP API')
-    const refreshMs = reader.durationMs('refresh', { fallbackMs: DEFAULT_REFRESH_MS, minMs: 1000, maxMs: 24 * 3_600_000 }) ?? DEFAULT_REFRESH_MS
-    reader.rejectUnknownKeys()
-    const options: VaultSourceOptions = { connection, path, field, refreshMs }
-    if (kvVersion !== undefined) options.kvVersion = kvVersion
-    if (mount !== undefined) options.mount = mount
-    return options
+    return parseWith(nested('vault', vaultOptions(shared), { required: true }), profile)
   },
   storedSecretName(options) {
     // `ccred set <profile>` stores the keychain secret Vault's login reads (a token or secret_id).

@@ -1,6 +1,7 @@
-import { readAwsCredentialOptions, type AwsCredentialOptions } from '../aws/credentials.js'
+import { awsCredentialFields } from '../aws/credentials.js'
 import type { TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
+import { boolean, compact, durationMs, INVALID, map, nested, oneOf, reference, refine, string, table, whenSet, type Field, type Infer } from '../config/schema.js'
 
 /**
  * How ccred reaches Vault and logs in: the top-level `[vault]` table (the default
@@ -8,15 +9,6 @@ import type { Reference } from '../config/references.js'
  * own `address`/`auth`/… keys. Only parsing lives here: nothing on this path
  * loads node-vault.
  */
-export type VaultAuthConfig =
-  | { method: 'token'; token?: Reference }
-  | { method: 'approle'; mount: string; roleId: Reference; secretId?: Reference }
-  | { method: 'jwt'; mount: string; role: string; jwt: Reference | 'github-actions'; audience?: string }
-  | { method: 'kubernetes'; mount: string; role: string; tokenPath: string }
-  | { method: 'aws'; mount: string; role: string; serverId?: string; credentials: AwsCredentialOptions }
-
-export type VaultAuthMethod = VaultAuthConfig['method']
-
 export interface VaultConnectionConfig {
   /** The config table that declares it ("vault" or "profiles.x.vault"), for messages. */
   where: string
@@ -28,6 +20,8 @@ export interface VaultConnectionConfig {
   caCert?: string
   /** Turns TLS certificate verification off. Never the default, never from the environment. */
   insecureSkipTlsVerify: boolean
+  /** Plain http to a host that is not loopback: the token would cross the network in the clear, so only when the table says so. */
+  allowInsecureHttp: boolean
   timeoutMs: number
   auth: VaultAuthConfig
   /** The table the auth settings came from, for messages ("vault.auth"). */
@@ -36,12 +30,74 @@ export interface VaultConnectionConfig {
 
 export const DEFAULT_VAULT_TIMEOUT_MS = 10_000
 export const KUBERNETES_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token'
-export const VAULT_AUTH_METHODS: readonly VaultAuthMethod[] = ['token', 'approle', 'jwt', 'kubernetes', 'aws']
-const CONNECTION_KEYS = ['address', 'namespace', 'ca_cert', 'insecure_skip_tls_verify', 'timeout', 'auth'] as const
+const CONNECTION_KEYS = ['address', 'namespace', 'ca_cert', 'insecure_skip_tls_verify', 'allow_insecure_http', 'timeout', 'auth'] as const
 
 /** The connection used when there is no `[vault]` table: VAULT_ADDR and a token, like the vault CLI. */
 export function defaultVaultConnection(): VaultConnectionConfig {
-  return { where: 'vault', insecureSkipTlsVerify: false, timeoutMs: DEFAULT_VAULT_TIMEOUT_MS, auth: { method: 'token' }, authWhere: 'vault.auth' }
+  return { where: 'vault', insecureSkipTlsVerify: false, allowInsecureHttp: false, timeoutMs: DEFAULT_VAULT_TIMEOUT_MS, auth: { method: 'token' }, authWhere: 'vault.auth' }
+}
+
+/** A secret Vault's login reads: never a vault: reference (it would need Vault to log in to Vault). */
+function loginSecret(key: string, options: { required: true }): Field<Reference>
+function loginSecret(key: string, options?: { required?: false }): Field<Reference | undefined>
+function loginSecret(key: string, options: { required?: boolean } = {}): Field<Reference | undefined> {
+  return whenSet(options.required ? reference(key, { required: true }) : reference(key), key, (ref) =>
+    ref.kind === 'vault' ? 'a vault: reference cannot hold what logs in to Vault itself; use env:, file: or keychain:' : undefined)
+}
+
+const mount = (fallback: string) =>
+  refine(string('mount', { fallback }), 'mount', (value) =>
+    /^[\w.-]+(\/[\w.-]+)*$/.test(value) ? undefined : `expected a mount path like "${fallback}" (no leading or trailing "/")`)
+
+/** `jwt = "github-actions"` (the runner's OIDC token) or a reference to a JWT. */
+const jwtSource: Field<Reference | 'github-actions'> = (reader) => {
+  const value = reader.raw('jwt')
+  if (value === 'github-actions') return value
+  if (value === undefined) {
+    reader.problem('jwt', 'is required: "github-actions", or a reference such as "env:VAULT_ID_TOKEN" or "file:PATH"')
+    return INVALID
+  }
+  // Read through the reference checks (a literal JWT is refused like any secret).
+  return loginSecret('jwt', { required: true })(reader)
+}
+
+/** One table per auth method, after `method`; each names its method in the result. */
+const authTables = {
+  token: map(table({ token: loginSecret('token') }, { closed: true }), (auth) => compact({ method: 'token' as const, ...auth })),
+  approle: map(
+    table({ roleId: loginSecret('role_id', { required: true }), secretId: loginSecret('secret_id'), mount: mount('approle') }, { closed: true }),
+    (auth) => compact({ method: 'approle' as const, ...auth }),
+  ),
+  jwt: map(
+    table(
+      { role: string('role', { required: true }), jwt: jwtSource, audience: string('audience'), mount: mount('jwt') },
+      {
+        checks(auth, reader) {
+          if (auth.jwt !== 'github-actions' && reader.has('audience')) reader.problem('audience', 'only applies with jwt = "github-actions" (other JWTs carry their audience already)')
+        },
+        closed: true,
+      },
+    ),
+    (auth) => compact({ method: 'jwt' as const, ...auth }),
+  ),
+  kubernetes: map(
+    table({ role: string('role', { required: true }), tokenPath: string('token_path', { fallback: KUBERNETES_TOKEN_PATH }), mount: mount('kubernetes') }, { closed: true }),
+    (auth) => ({ method: 'kubernetes' as const, ...auth }),
+  ),
+  aws: map(
+    table({ role: string('role', { required: true }), serverId: string('header_value'), credentials: awsCredentialFields, mount: mount('aws') }, { closed: true }),
+    (auth) => compact({ method: 'aws' as const, ...auth }),
+  ),
+}
+
+export type VaultAuthConfig = Infer<(typeof authTables)[keyof typeof authTables]>
+export type VaultAuthMethod = VaultAuthConfig['method']
+export const VAULT_AUTH_METHODS = Object.keys(authTables) as VaultAuthMethod[]
+
+/** The `auth` table: its method, then that method's keys (an unknown method stops there: which keys belong is unknown). */
+const vaultAuth: Field<VaultAuthConfig> = (reader) => {
+  const method = oneOf('method', VAULT_AUTH_METHODS, 'token')(reader)
+  return method === INVALID ? INVALID : authTables[method](reader)
 }
 
 /** Whether a vault profile table sets connection keys of its own (else it uses `[vault]`). */
@@ -50,104 +106,62 @@ export function hasConnectionKeys(reader: TableReader): boolean {
 }
 
 /**
- * Reads connection keys from a table. Keys the table does not set come from
- * `base` (the `[vault]` connection), so a profile may change only its auth.
+ * Connection keys of a table. Keys the table does not set come from `base` (the
+ * `[vault]` connection), so a profile may change only its auth.
  */
-export function readVaultConnection(reader: TableReader, base: VaultConnectionConfig = defaultVaultConnection()): VaultConnectionConfig {
-  const address = reader.string('address')
-  if (address !== undefined && !/^https?:\/\/[^\s/]+/.test(address)) reader.problem('address', `expected an http(s) URL like "https://vault.example.com:8200"`)
-  const namespace = reader.string('namespace')
-  const caCert = reader.string('ca_cert')
-  const insecure = reader.boolean('insecure_skip_tls_verify', base.insecureSkipTlsVerify)
-  const timeoutMs = reader.durationMs('timeout', { fallbackMs: base.timeoutMs, minMs: 100, maxMs: 5 * 60_000 }) ?? base.timeoutMs
-  const hasAuth = reader.has('auth')
-  const auth = hasAuth ? readVaultAuth(reader.nested('auth')) : base.auth
-  if (!hasAuth) reader.allow('auth')
-  const config: VaultConnectionConfig = {
-    where: reader.where,
-    insecureSkipTlsVerify: insecure,
-    timeoutMs,
-    auth,
-    authWhere: hasAuth ? reader.path('auth') : base.authWhere,
-  }
-  const resolvedAddress = address ?? base.address
-  const resolvedNamespace = namespace ?? base.namespace
-  const resolvedCa = caCert ?? base.caCert
-  if (resolvedAddress !== undefined) config.address = resolvedAddress.replace(/\/+$/, '')
-  if (resolvedNamespace !== undefined) config.namespace = resolvedNamespace
-  if (resolvedCa !== undefined) config.caCert = resolvedCa
-  return config
-}
-
-function readVaultAuth(reader: TableReader): VaultAuthConfig {
-  const method = reader.oneOf('method', VAULT_AUTH_METHODS, 'token')
-  const mount = (fallback: string) => {
-    const value = reader.string('mount') ?? fallback
-    if (!/^[\w.-]+(\/[\w.-]+)*$/.test(value)) reader.problem('mount', `expected a mount path like "${fallback}" (no leading or trailing "/")`)
-    return value
-  }
-  const secretRef = (key: string, required: boolean): Reference | undefined => {
-    const ref = required ? reader.reference(key, { required: true }) : reader.reference(key)
-    if (ref?.kind === 'vault') {
-      reader.problem(key, 'a vault: reference cannot hold what logs in to Vault itself; use env:, file: or keychain:')
-      return undefined
-    }
-    return ref
-  }
-  let auth: VaultAuthConfig
-  switch (method) {
-    case 'token': {
-      const token = secretRef('token', false)
-      auth = token === undefined ? { method } : { method, token }
-      break
-    }
-    case 'approle': {
-      const roleId = secretRef('role_id', true)
-      const secretId = secretRef('secret_id', false)
-      auth = { method, mount: mount('approle'), roleId: roleId ?? { kind: 'env', target: 'UNSET' } }
-      if (secretId !== undefined) auth.secretId = secretId
-      break
-    }
-    case 'jwt': {
-      const role = reader.string('role', { required: true }) ?? ''
-      const raw = reader.raw('jwt')
-      let jwt: Reference | 'github-actions' = 'github-actions'
-      if (raw === 'github-actions') {
-        const audience = reader.string('audience')
-        auth = { method, mount: mount('jwt'), role, jwt }
-        if (audience !== undefined) auth.audience = audience
-        break
-      }
-      if (raw === undefined) reader.problem('jwt', 'is required: "github-actions", or a reference such as "env:VAULT_ID_TOKEN" or "file:PATH"')
-      else {
-        // Re-read through the reference checks (a literal JWT is refused like any secret).
-        const ref = secretRef('jwt', true)
-        if (ref !== undefined) jwt = ref
-      }
-      if (reader.has('audience')) reader.problem('audience', 'only applies with jwt = "github-actions" (other JWTs carry their audience already)')
-      auth = { method, mount: mount('jwt'), role, jwt }
-      break
-    }
-    case 'kubernetes': {
-      const role = reader.string('role', { required: true }) ?? ''
-      const tokenPath = reader.string('token_path') ?? KUBERNETES_TOKEN_PATH
-      auth = { method, mount: mount('kubernetes'), role, tokenPath }
-      break
-    }
-    case 'aws': {
-      const role = reader.string('role', { required: true }) ?? ''
-      const serverId = reader.string('header_value')
-      const credentials = readAwsCredentialOptions(reader)
-      auth = { method, mount: mount('aws'), role, credentials }
-      if (serverId !== undefined) auth.serverId = serverId
-      break
-    }
-  }
-  reader.rejectUnknownKeys()
-  return auth
+export function vaultConnection(base: VaultConnectionConfig = defaultVaultConnection()): Field<VaultConnectionConfig> {
+  return map(
+    refine(
+      table({
+        address: whenSet(string('address'), 'address', (address) =>
+          /^https?:\/\/[^\s/]+/.test(address) ? undefined : 'expected an http(s) URL like "https://vault.example.com:8200"'),
+        namespace: string('namespace'),
+        caCert: string('ca_cert'),
+        insecureSkipTlsVerify: boolean('insecure_skip_tls_verify', base.insecureSkipTlsVerify),
+        allowInsecureHttp: boolean('allow_insecure_http', base.allowInsecureHttp),
+        timeoutMs: durationMs('timeout', { fallbackMs: base.timeoutMs, minMs: 100, maxMs: 5 * 60_000 }),
+        auth: nested('auth', vaultAuth, { whenPresent: true }),
+      }),
+      'address',
+      // Plain http is checked where the address is written; VAULT_ADDR is checked where it is read.
+      (connection) => (connection.address === undefined || connection.allowInsecureHttp ? undefined : plainHttpProblem(connection.address)),
+    ),
+    (connection, reader): VaultConnectionConfig =>
+      compact({
+        where: reader.where,
+        address: (connection.address ?? base.address)?.replace(/\/+$/, ''),
+        namespace: connection.namespace ?? base.namespace,
+        caCert: connection.caCert ?? base.caCert,
+        insecureSkipTlsVerify: connection.insecureSkipTlsVerify,
+        allowInsecureHttp: connection.allowInsecureHttp,
+        timeoutMs: connection.timeoutMs,
+        auth: connection.auth ?? base.auth,
+        authWhere: connection.auth === undefined ? base.authWhere : reader.path('auth'),
+      }),
+  )
 }
 
 /** Identifies a connection: profiles with the same one share one Vault token. */
 export function connectionKey(config: VaultConnectionConfig): string {
   return JSON.stringify(config)
+}
+
+/**
+ * A Vault token sent over plain http to another host can be read on the way, so
+ * http is accepted only for loopback (a dev server), as the oidc source does for
+ * issuers, unless the table sets `allow_insecure_http = true`.
+ */
+export function plainHttpProblem(address: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(address)
+  } catch {
+    return undefined // the URL check reports it
+  }
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return undefined
+  return `plain http to ${url.hostname} would send the Vault token unencrypted; use https://, or set allow_insecure_http = true in this table if the network is trusted`
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
 }

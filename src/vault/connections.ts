@@ -4,7 +4,7 @@ import { CcredError } from '../errors.js'
 import { authMethod } from './auth/index.js'
 import { loginResult, type AuthDeps } from './auth/login.js'
 import { VaultClient, VaultHttpError, type VaultBody } from './client.js'
-import { connectionKey, type VaultConnectionConfig } from './config.js'
+import { connectionKey, plainHttpProblem, type VaultConnectionConfig } from './config.js'
 import { vaultError } from './errors.js'
 import { apiPathFor, configuredMount, parseMount, pickField, secretFromBody, type MountInfo, type SecretRead } from './kv.js'
 import { VaultTokenManager } from './tokens.js'
@@ -128,6 +128,10 @@ export class VaultConnection {
       throw new CcredError('ERR_CONFIG', `${this.#config.where}: no Vault address: ${address === undefined ? 'address is not set and VAULT_ADDR is not in the daemon\'s environment' : `VAULT_ADDR "${address.slice(0, 80)}" is not an http(s) URL`}`, {
         hint: `set address = "https://vault.example.com" in [${this.#config.where}], or export VAULT_ADDR and run: ccred daemon stop`,
       })
+    }
+    const httpProblem = this.#config.allowInsecureHttp ? undefined : plainHttpProblem(address)
+    if (httpProblem !== undefined) {
+      throw new CcredError('ERR_CONFIG', `${this.#config.where}: VAULT_ADDR: ${httpProblem}`, { hint: `use an https:// address, or set allow_insecure_http = true in [${this.#config.where}]` })
     }
     const caPath = this.#config.caCert ?? (this.#deps.env.VAULT_CACERT || undefined)
     let ca: string | undefined

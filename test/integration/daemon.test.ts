@@ -188,7 +188,7 @@ command = ["${box.writeScript('slow-b.sh', COUNTER_SCRIPT(counterB))}"]
 lifetime = "10m"
 `)
     assert.equal((await box.run(['daemon', 'start'])).code, 0)
-    const socket = `${box.runtimeDir}/ccred.sock`
+    const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const responses = await Promise.all(Array.from({ length: 100 }, () =>
       requestDaemon(socket, 'POST', '/v1/credential', { profile: 'slow', callerTtlMs: 300_000 }).then((r) => unwrap<{ value: string }>(r))))
     assert.equal(runs(counter), 1)
@@ -243,7 +243,7 @@ lifetime = "10m"
     const served = box.auditLines().filter((line) => line.event === 'issue').map((line) => line.served)
     assert.deepEqual(served, ['fetch', 'hit', 'reissue'])
 
-    const socket = `${box.runtimeDir}/ccred.sock`
+    const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const wrongType = await requestDaemon(socket, 'POST', '/v1/credential', { profile: 'demo', rejected: 'yes' })
     assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /"rejected" must be true or false/.test(error.message))
   })

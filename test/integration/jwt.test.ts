@@ -113,7 +113,7 @@ describe('jwt profiles through the daemon and a JWT-verifying gateway', () => {
     const box = sandbox(LITELLM('k1'))
     assert.equal((await box.run(['jwt', 'keygen', 'k1'])).code, 0)
     assert.equal((await box.run(['daemon', 'start'], { env: { TEAM: 'eng' } })).code, 0)
-    const socket = `${box.runtimeDir}/ccred.sock`
+    const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const values = await Promise.all(Array.from({ length: 100 }, () =>
       requestDaemon(socket, 'POST', '/v1/credential', { profile: 'litellm', callerTtlMs: 300_000 }).then((r) => unwrap<{ value: string }>(r).value)))
     assert.equal(new Set(values).size, 1, 'every caller got the same token')

@@ -53,7 +53,7 @@ auth = { method = "kubernetes", role = "gateway" }
 
   it('without [vault]: VAULT_ADDR and a token at use, like the vault CLI', async () => {
     const config = await parse(vaultProfile('path = "secret/x"\nfield = "k"'))
-    assert.deepEqual(config.vault, { where: 'vault', insecureSkipTlsVerify: false, timeoutMs: 10_000, auth: { method: 'token' }, authWhere: 'vault.auth' })
+    assert.deepEqual(config.vault, { where: 'vault', insecureSkipTlsVerify: false, allowInsecureHttp: false, timeoutMs: 10_000, auth: { method: 'token' }, authWhere: 'vault.auth' })
   })
 
   it('refuses literal secrets, vault: inside Vault\'s own auth, unknown methods and keys, and says what is expected', async () => {
