@@ -76,7 +76,7 @@ export interface IssuedCredential {
 
 const API_HINT = 'see the README section on the daemon API'
 const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller', 'headerSet'])
-const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint'])
+const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint', 'mcpServer'])
 
 /** A parsed `POST /v1/credential` body; every absent field takes its one default here. */
 export function parseCredentialRequest(body: Record<string, unknown>): CredentialRequest {
@@ -113,6 +113,8 @@ function parseCallerMarks(value: unknown): CallerMarks {
   if (agentShell !== undefined) marks.agentShell = agentShell
   const entrypoint = optionalString(body, 'entrypoint', 'caller.')
   if (entrypoint !== undefined) marks.entrypoint = entrypoint
+  const mcpServer = optionalString(body, 'mcpServer', 'caller.')
+  if (mcpServer !== undefined) marks.mcpServer = mcpServer
   return marks
 }
 

@@ -193,6 +193,7 @@ export class CredentialService {
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
       ...(claudeCode ? { claudeCodeHook: request.caller?.hook ?? 'unknown' } : {}),
+      ...(request.caller?.mcpServer === undefined ? {} : { callerPurpose: request.caller.mcpServer }),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
       ...(request.rejected === undefined ? {} : { rejected: request.rejected }),

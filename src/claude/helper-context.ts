@@ -73,6 +73,8 @@ export interface CallerMarks {
   agentShell?: boolean
   /** CLAUDE_CODE_ENTRYPOINT (`cli`, `sdk-cli`, …). */
   entrypoint?: string
+  /** CLAUDE_CODE_MCP_SERVER_NAME: the MCP server a headersHelper run is for (each connection holds its own value). */
+  mcpServer?: string
 }
 
 export function callerMarks(env: Record<string, string | undefined>, headerSet = false): CallerMarks {
@@ -80,6 +82,7 @@ export function callerMarks(env: Record<string, string | undefined>, headerSet =
   if (env.AI_AGENT) marks.aiAgent = env.AI_AGENT.slice(0, 100)
   if (env.CLAUDECODE === '1') marks.agentShell = true
   if (env.CLAUDE_CODE_ENTRYPOINT) marks.entrypoint = env.CLAUDE_CODE_ENTRYPOINT.slice(0, 100)
+  if (env.CLAUDE_CODE_MCP_SERVER_NAME) marks.mcpServer = env.CLAUDE_CODE_MCP_SERVER_NAME.slice(0, 100)
   return marks
 }
 
