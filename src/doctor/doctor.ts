@@ -11,6 +11,7 @@ import { readSettings, settingsLocations, type Scope, type SettingsFile } from '
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
+import { checkHooks, type HookCheckDeps } from './hooks.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import { packageVersion } from '../version.js'
 
@@ -30,6 +31,8 @@ export interface DoctorDeps {
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
   /** Runs a Claude Code helper command as Claude Code would (sh -c) and returns its trimmed stdout. */
   runHelper(command: string, extraEnv: Record<string, string>): Promise<string>
+  /** Runs a header hook's helper with exactly this environment (tests); default: sh -c with an open stdin. */
+  runHookHelper?: HookCheckDeps['runHookHelper']
   nowMs(): number
 }
 
@@ -77,8 +80,10 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const dirProblem = checkPrivateDir(runtimeDir(deps.env))
   add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
+  let daemonRunning = false
   try {
     const info = await daemonHealth(deps.env)
+    daemonRunning = info !== undefined
     if (info === undefined) add('daemon', 'ok', 'not running; the next ccred get starts it')
     else if (info.version !== packageVersion()) add('daemon', 'warn', `running version ${info.version} (pid ${info.pid}), this ccred is ${packageVersion()}: run ccred daemon stop so the next get starts the new one`)
     else add('daemon', 'ok', `running, version ${info.version}, pid ${info.pid}`)
@@ -132,6 +137,14 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   for (const profile of profiles) await checkProfile(profile, claude, skewMs, deps, add)
 
   checkClaudeSettings(claude, deps.env, add)
+  await checkHooks(claude, {
+    env: deps.env,
+    projectDir: deps.projectDir,
+    profiles: loaded?.config.profiles ?? new Map(),
+    daemonRunning,
+    nowMs: deps.nowMs,
+    ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
+  }, add)
   await checkGateway(claude, deps, add)
   return checks
 }
