@@ -5,6 +5,7 @@ import { CcredError } from '../errors.js'
 import { headerValue, jsonOutput } from '../output/format.js'
 import { headersOutput } from '../output/headers.js'
 import { usageError, type Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export interface GetOptions {
   refresh?: boolean
@@ -52,9 +53,9 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
       ...(headerSet ? { headerSet } : {}),
     },
     io.env,
-    (line) => io.stderr.write(`${line}\n`),
+    (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )
-  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   if (headerSet) {
     if (issued.headers === undefined) throw new CcredError('ERR_PROTOCOL', 'the daemon answered without the header set', { hint: 'the daemon may be an older ccred; run: ccred daemon stop' })
     io.stdout.write(headersOutput(issued.headers))

@@ -4,7 +4,9 @@ import { planMcpSetup } from '../claude/mcp-setup.js'
 import { applyFilePlan, describeChanges, undoSetup } from '../claude/setup.js'
 import { withInProcessService } from '../client/in-process.js'
 import { stateDir } from '../config/paths.js'
+import { EXIT_CODES } from '../errors.js'
 import { headerTemplatesOf } from '../output/headers.js'
+import { sanitizeLine } from '../text/sanitize.js'
 import { ccredCommand } from './setup-claude.js'
 import { usageError, type Io } from './io.js'
 
@@ -45,27 +47,27 @@ export async function runSetupMcp(server: string | undefined, profileName: strin
     io.stdout.write(`${options.dryRun ? 'would change' : 'changing'} ${plan.file.path}${plan.file.exists ? '' : ' (new file)'}:\n`)
     for (const line of describeChanges(plan)) io.stdout.write(`  ${line}\n`)
   }
-  for (const warning of warnings) io.stderr.write(`ccred: warning: ${warning}\n`)
+  for (const warning of warnings) io.stderr.write(`ccred: warning: ${sanitizeLine(warning)}\n`)
   if (scope === 'project') {
     io.stderr.write('ccred: note: Claude Code runs a project server\'s helper without credential-looking variables (…_TOKEN, …_SECRET, AWS keys, SSH_AUTH_SOCK); ccred gets every secret from its daemon: check with ccred doctor\n')
   }
-  if (options.dryRun) return 0
+  if (options.dryRun) return EXIT_CODES.OK
   applyFilePlan(plan, profile.name, ledgerPath, new Date())
   if (plan.changes.length > 0) io.stderr.write(`ccred: MCP server ${server} in ${plan.file.path} now gets its headers from ccred (undo: ccred setup mcp --undo)\n`)
   io.stderr.write('ccred: check it with: ccred doctor\n')
-  return 0
+  return EXIT_CODES.OK
 }
 
 function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
   const results = undoSetup(ledgerPath, dryRun)
   if (results.length === 0) {
     io.stderr.write('ccred: nothing to undo: ccred setup mcp has not changed any MCP config (or it was already restored)\n')
-    return 0
+    return EXIT_CODES.OK
   }
   for (const result of results) {
     const what = result.removed ? `${dryRun ? 'would remove' : 'removed'} ${result.path}, which ccred setup mcp had created` : `${dryRun ? 'would restore' : 'restored'} ${result.path}${result.original ? ' to exactly what it was' : ''}`
     io.stdout.write(`${what}: ${result.restored.join(', ') || 'nothing'}\n`)
     if (result.keptUserEdits.length > 0) io.stderr.write(`ccred: kept your later edits of ${result.keptUserEdits.join(', ')} in ${result.path}\n`)
   }
-  return 0
+  return EXIT_CODES.OK
 }
