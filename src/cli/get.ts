@@ -1,6 +1,6 @@
 import { headerFor, helperContext } from '../claude/helper-context.js'
 import type { CredentialFetcher } from '../client/credentials.js'
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 import { CcredError } from '../errors.js'
 import { headerValue, jsonOutput } from '../output/format.js'
 import { headersOutput } from '../output/headers.js'
@@ -57,7 +57,7 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
   )
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   if (headerSet) {
-    if (issued.headers === undefined) throw new CcredError('ERR_PROTOCOL', 'the daemon answered without the header set', { hint: 'the daemon may be an older ccred; run: ccred daemon stop' })
+    if (issued.kind !== 'headers') throw new CcredError('ERR_PROTOCOL', 'the daemon answered without the header set', { hint: 'the daemon may be an older ccred; run: ccred daemon stop' })
     io.stdout.write(headersOutput(issued.headers))
     return 0
   }

@@ -80,17 +80,17 @@ export async function runSetupClaude(profileName: string | undefined, options: S
   if (mode === 'vertex' && options.project === undefined) throw usageError('--mode vertex needs --project <GCP project id>', 'e.g. ccred setup claude litellm --mode vertex --gateway https://llm.example.com/vertex_ai/v1 --project my-project --region us-east5')
 
   const { profile, skewMs, hookProfiles } = await withInProcessService(io.env, async (service) => ({
-    profile: profileName === undefined ? undefined : await service.profile(profileName),
-    skewMs: (await service.config()).broker.skewMs,
-    hookProfiles: await Promise.all([options.otel, options.awsAuthRefresh, options.gcpAuthRefresh].map((name) => (name === undefined ? undefined : service.profile(name)))),
+    profile: profileName === undefined ? undefined : await service.config.profile(profileName),
+    skewMs: (await service.config.current()).broker.skewMs,
+    hookProfiles: await Promise.all([options.otel, options.awsAuthRefresh, options.gcpAuthRefresh].map((name) => (name === undefined ? undefined : service.config.profile(name)))),
   }))
   for (const [flag, hookProfile] of [['--aws-auth-refresh', hookProfiles[1]], ['--gcp-auth-refresh', hookProfiles[2]]] as const) {
     // Claude Code runs the refresh command when its cloud credentials are missing or expired: a sign-in is what renews them.
-    if (hookProfile !== undefined && hookProfile.sourceKind !== 'oidc') {
+    if (hookProfile !== undefined && hookProfile.definition.loginTarget === undefined) {
       throw usageError(`${flag} ${hookProfile.name}: ccred login refreshes only a sign-in (source = "oidc") profile, and ${hookProfile.name} has source "${hookProfile.sourceKind}"`, 'leave the refresh to the cloud CLI (aws sso login, gcloud auth application-default login), or name an oidc profile')
     }
   }
-  const awsCredentials = profile !== undefined && profile.sourceKind === 'aws' && (profile.options as { token?: string }).token === 'credentials'
+  const awsCredentials = profile !== undefined && profile.definition.yieldsAwsCredentials?.(profile.options) === true
   if (profile !== undefined && awsCredentials && mode !== 'bedrock') {
     throw usageError(`profile ${profile.name} yields AWS credentials, which Claude Code uses only in Bedrock mode`, `run: ccred setup claude ${profile.name} --mode bedrock --gateway <bedrock endpoint>`)
   }

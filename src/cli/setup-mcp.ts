@@ -32,7 +32,7 @@ export async function runSetupMcp(server: string | undefined, profileName: strin
   if (options.undo) return undo(ledgerPath, options.dryRun === true, io)
   if (server === undefined || profileName === undefined) throw usageError('which server and profile? ccred setup mcp <server> <profile>', 'list the servers with: claude mcp list; the profiles with: ccred profiles')
   if (options.url !== undefined && !/^https?:\/\/[^\s/]+/.test(options.url)) throw usageError(`--url must be an http(s) URL, not "${options.url.slice(0, 60)}"`, 'e.g. --url https://mcp.example.com/mcp')
-  const profile = await withInProcessService(io.env, (service) => service.profile(profileName))
+  const profile = await withInProcessService(io.env, (service) => service.config.profile(profileName))
   const scope: McpScope = options.project ? 'project' : 'user'
   const { plan, warnings } = planMcpSetup({
     server,

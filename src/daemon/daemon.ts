@@ -1,7 +1,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
-import { DEFAULT_BROKER } from '../config/load.js'
+import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { packageVersion } from '../version.js'
@@ -136,8 +136,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   try {
     service = serviceForEnvironment(env)
-    const path = service.configPath
-    const config = await service.config().catch(() => undefined)
+    const path = service.config.path
+    const config = await service.config.current().catch(() => undefined)
     const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs
     const armIdle = () => {
       clearTimeout(idleTimer)

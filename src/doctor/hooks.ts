@@ -5,12 +5,19 @@ import {
 import { hookTtlMs } from '../claude/helper-context.js'
 import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../claude/settings.js'
 import { formatDurationMs } from '../config/duration.js'
-import type { ProfileConfig } from '../config/load.js'
+import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
-import type { EffectiveClaudeSettings, Verdict } from './doctor.js'
+import type { Scope, SettingsFile } from '../claude/settings.js'
 
 type Env = Record<string, string | undefined>
-type Add = (check: string, verdict: Verdict, detail: string) => void
+type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
+
+/** Claude Code's merged settings as doctor reads them (doctor.ts effectiveClaudeSettings). */
+export interface ClaudeSettingsView {
+  files: SettingsFile[]
+  value(key: string): { value: unknown; scope: Scope } | undefined
+  env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+}
 
 /** How a helper run went, as Claude Code would see it. */
 export interface HelperRun {
@@ -41,7 +48,7 @@ export interface HookCheckDeps {
  * awsAuthRefresh / gcpAuthRefresh. Each helper is run the way Claude Code runs it
  * (its environment, its timeout) and its output parsed the way Claude Code parses it.
  */
-export async function checkHooks(claude: EffectiveClaudeSettings, deps: HookCheckDeps, add: Add): Promise<void> {
+export async function checkHooks(claude: ClaudeSettingsView, deps: HookCheckDeps, add: Add): Promise<void> {
   for (const scope of ['user', 'project'] as const) await checkMcpServers(scope, deps, add)
   await checkOtelHelper(claude, deps, add)
   for (const key of ['awsAuthRefresh', 'gcpAuthRefresh'] as const) checkAuthRefresh(key, claude, deps, add)
@@ -82,17 +89,19 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
 function checkStrippedProfile(server: string, profileName: string, deps: HookCheckDeps, add: Add): void {
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) return
-  const missing = envReferences(profile.options).filter(strippedForProjectMcp)
+  const declared = profile.definition.references?.(profile.options)
+  const names = declared === undefined ? envReferences(profile.options) : declared.filter((ref) => ref.kind === 'env').map((ref) => ref.target)
+  const missing = names.filter(strippedForProjectMcp)
   if (missing.length === 0) return
-  const names = missing.map((name) => `env:${name}`).join(', ')
+  const listed = missing.map((name) => `env:${name}`).join(', ')
   if (deps.daemonRunning) {
-    add(`mcp ${server} environment`, 'warn', `profile ${profileName} reads ${names}, which Claude Code removes from a project server's helper: it works while the daemon started from a shell that has it runs; a daemon the helper starts will not have it (store it: ccred set ${profileName})`)
+    add(`mcp ${server} environment`, 'warn', `profile ${profileName} reads ${listed}, which Claude Code removes from a project server's helper: it works while the daemon started from a shell that has it runs; a daemon the helper starts will not have it (store it: ccred set ${profileName})`)
   } else {
-    add(`mcp ${server} environment`, 'fail', `profile ${profileName} reads ${names}, which Claude Code removes from a project server's helper, and no daemon was running: a helper that starts one resolves it without the variable and fails (start the daemon from your shell, or store the secret: ccred set ${profileName})`)
+    add(`mcp ${server} environment`, 'fail', `profile ${profileName} reads ${listed}, which Claude Code removes from a project server's helper, and no daemon was running: a helper that starts one resolves it without the variable and fails (start the daemon from your shell, or store the secret: ccred set ${profileName})`)
   }
 }
 
-async function checkOtelHelper(claude: EffectiveClaudeSettings, deps: HookCheckDeps, add: Add): Promise<void> {
+async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, add: Add): Promise<void> {
   const helper = claude.value('otelHeadersHelper')
   if (helper === undefined) return
   if (typeof helper.value !== 'string') {
@@ -117,7 +126,7 @@ async function checkOtelHelper(claude: EffectiveClaudeSettings, deps: HookCheckD
     : `the token expires in ${formatDurationMs(Math.max(0, leftMs))}, but Claude Code reuses otel headers for ${formatDurationMs(debounceMs)} (${debounceFrom}): exports would be refused; set ${OTEL_DEBOUNCE_VARIABLE} below the token's lifetime (ccred setup claude --otel <profile> does)`)
 }
 
-function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: EffectiveClaudeSettings, deps: HookCheckDeps, add: Add): void {
+function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: ClaudeSettingsView, deps: HookCheckDeps, add: Add): void {
   const found = claude.value(key)
   if (found === undefined || typeof found.value !== 'string') return
   const profileName = ccredLoginProfileOf(found.value)
@@ -127,7 +136,7 @@ function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: Effe
   }
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, but there is no such profile`)
-  else if (profile.sourceKind !== 'oidc') add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only an oidc profile has a sign-in to refresh`)
+  else if (profile.definition.loginTarget === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
   else add(`claude ${key}`, 'ok', `runs ccred login ${profileName} (${found.scope} settings) when Claude Code's cloud credentials are missing or expired`)
 }
 

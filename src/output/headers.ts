@@ -1,4 +1,5 @@
 import type { HeaderTemplates } from '../config/header-templates.js'
+import type { Credential, CredentialBody } from '../credential.js'
 import { CcredError } from '../errors.js'
 
 /** The placeholder of the credential in a value template (config/header-templates.ts validates it); a value import of that module would put the config reader on the warm path. */
@@ -28,6 +29,22 @@ export function renderHeaders(token: { value: string; scheme?: 'Bearer' | 'Basic
     headers[name] = template.split(TOKEN_PLACEHOLDER).join(value)
   }
   return checkedHeaders(headers)
+}
+
+/**
+ * Any credential as the header set a profile prints (`get --format headers`): a
+ * token through the profile's templates; a source's own header set as it is; AWS
+ * credentials are not headers.
+ */
+export function headerSetBody(credential: Credential, profile: { name: string; headers?: HeaderTemplates }): Extract<CredentialBody, { kind: 'headers' }> {
+  switch (credential.kind) {
+    case 'token':
+      return { kind: 'headers', headers: renderHeaders(credential, profile.headers) }
+    case 'headers':
+      return { kind: 'headers', headers: checkedHeaders({ ...credential.headers }) }
+    case 'aws':
+      throw new CcredError('ERR_USAGE', `profile ${profile.name} yields AWS credentials, not headers`, { hint: `Claude Code reads them with awsCredentialExport: ccred aws-export ${profile.name}` })
+  }
 }
 
 /**

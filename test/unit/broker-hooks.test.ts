@@ -5,7 +5,9 @@ import { describe, it } from 'node:test'
 import { Broker, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
 import { hookTtlMs, helperContext, DEFAULT_OTEL_DEBOUNCE_MS, DEFAULT_HELPER_TTL_MS } from '../../src/claude/helper-context.js'
 import { FakeClock } from '../../src/clock.js'
-import type { Credential, Source } from '../../src/sources/source.js'
+import type { Credential } from '../../src/credential.js'
+import type { Source } from '../../src/sources/source.js'
+import { tokenValue } from '../helpers/issued.js'
 
 const MINUTE = 60_000
 const SKEW_MS = MINUTE
@@ -19,7 +21,7 @@ class CountingSource implements Source {
     this.fetches++
     const n = this.fetches
     if (this.gate !== undefined) await this.gate
-    return { value: `token-${n}`, expiresAt: new Date(this.clock.now() + this.lifetimeMs) }
+    return { kind: 'token', value: `token-${n}`, expiresAt: new Date(this.clock.now() + this.lifetimeMs) }
   }
 }
 
@@ -40,7 +42,7 @@ describe('broker: MCP headersHelper runs', () => {
     const values = new Set<string>()
     for (let pid = 100; pid < 110; pid++) {
       clock.advance(200)
-      values.add((await mcp(pid, 'corp')).credential.value)
+      values.add(tokenValue((await mcp(pid, 'corp')).credential))
     }
     assert.equal(source.fetches, 1)
     assert.deepEqual([...values], ['token-1'])
@@ -54,7 +56,7 @@ describe('broker: MCP headersHelper runs', () => {
     open()
     const results = await Promise.all(runs)
     assert.equal(source.fetches, 1)
-    assert.deepEqual(results.map((r) => r.credential.value), ['token-1', 'token-1', 'token-1'])
+    assert.deepEqual(results.map((r) => tokenValue(r.credential)), ['token-1', 'token-1', 'token-1'])
   })
 
   it('a re-run for the same server from the same process soon after is the 401 retry: a new value', async () => {
@@ -63,7 +65,7 @@ describe('broker: MCP headersHelper runs', () => {
     clock.advance(1500) // the tool call got 401; Claude Code re-runs the helper and reconnects
     const retry = await mcp(42, 'corp')
     assert.equal(retry.served, 'reissue')
-    assert.notEqual(retry.credential.value, first.credential.value)
+    assert.notEqual(tokenValue(retry.credential), tokenValue(first.credential))
     assert.equal(source.fetches, 2)
   })
 
@@ -107,7 +109,7 @@ describe('broker: otelHeadersHelper runs', () => {
     // 60 min value: after 31 min it has 29 min left, less than the debounce + skew.
     clock.advance(31 * MINUTE)
     const later = await ask()
-    assert.notEqual(later.credential.value, first.credential.value)
+    assert.notEqual(tokenValue(later.credential), tokenValue(first.credential))
     assert.ok(later.credential.expiresAt!.getTime() - clock.now() >= ttlMs + SKEW_MS)
     assert.ok(source.fetches >= 2)
   })
