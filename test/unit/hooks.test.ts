@@ -6,7 +6,7 @@ import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems,
 import { TableReader } from '../../src/config/fields.js'
 import { readHeaderTemplates } from '../../src/config/header-templates.js'
 import { envReferences } from '../../src/doctor/hooks.js'
-import { headersOutput, renderHeaders } from '../../src/output/headers.js'
+import { headerSetBody, headersOutput, renderHeaders } from '../../src/output/headers.js'
 import { parseWarmGet } from '../../src/cli/parse-warm-get.js'
 
 function templates(value: unknown): { templates: unknown; problems: string[] } {
@@ -55,6 +55,13 @@ describe('get --format headers output', () => {
       assert.throws(() => headersOutput({ 'X-Key': bad }), (error: Error & { code?: string }) => error.code === 'ERR_SOURCE_OUTPUT' && !error.message.includes(bad) && /X-Key/.test(error.message))
     }
     assert.throws(() => headersOutput({ 'X Key': 'v' }), /invalid header name/)
+  })
+
+  it('any source feeds it: a token through the templates, a header set as it is; AWS credentials are refused', () => {
+    assert.deepEqual(headerSetBody({ kind: 'token', value: 't' }, { name: 'p', headers: { 'X-Api-Key': '${token}' } }), { kind: 'headers', headers: { 'X-Api-Key': 't' } })
+    assert.deepEqual(headerSetBody({ kind: 'headers', headers: { 'DD-API-KEY': 'k' } }, { name: 'p' }), { kind: 'headers', headers: { 'DD-API-KEY': 'k' } })
+    assert.throws(() => headerSetBody({ kind: 'aws', accessKeyId: 'A', secretAccessKey: 'S' }, { name: 'p' }), (error: Error & { code?: string; hint?: string }) => error.code === 'ERR_USAGE' && /aws-export p/.test(error.hint ?? ''))
+    assert.throws(() => headerSetBody({ kind: 'headers', headers: { 'X-Key': 'a\nb' } }, { name: 'p' }), /line break/)
   })
 
   it('is part of the warm get command line', () => {
