@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { safeHelperTtlMs } from '../broker/budget.js'
 import { shellQuote } from '../output/format.js'
 import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { DEFAULT_OTEL_DEBOUNCE_MS, otlpExporterProblems } from '../claude/hooks.js'
@@ -8,12 +9,10 @@ import { readSettings, SCOPES, settingsLocations, type Scope } from '../claude/s
 import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type HookSetupRequest, type Mode, type SetupPlan } from '../claude/setup.js'
 import { effectiveClaudeSettings } from '../doctor/doctor.js'
 import { requestCredential } from '../client/credentials.js'
-import { requestDaemon, unwrap } from '../client/transport.js'
+import { issuedLifetimeMs } from '../client/lifetime.js'
 import { withInProcessService } from '../client/in-process.js'
-import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { stateDir } from '../config/paths.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
-import { ROUTES, type StatusResponse } from '../protocol.js'
 import { usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
@@ -53,12 +52,11 @@ export function ccredCommand(): string {
 }
 
 /**
- * Half of what the credential lives beyond the skew: a value the daemon has cached
- * then still covers Claude Code's TTL for half its life. Never longer than it lives.
+ * The TTL `setup claude` writes: the largest one the profile can serve safely (the
+ * one rule shared with the broker's warning, `status` and `doctor`), capped.
  */
 export function helperTtlFor(lifetimeMs: number, skewMs: number): number {
-  const usableMs = lifetimeMs > skewMs ? (lifetimeMs - skewMs) / 2 : lifetimeMs / 4
-  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, Math.floor(usableMs / 1000) * 1000))
+  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, safeHelperTtlMs(lifetimeMs, skewMs)))
 }
 
 /** `ccred setup claude <profile>`: writes Claude Code's settings for a profile, or undoes that. */
@@ -148,12 +146,12 @@ function warnAboutClaudeGatewayLogin(io: Io, projectDir: string): void {
 
 /**
  * The otel debounce to set, or undefined to keep Claude Code's 29 min: otel headers
- * are reused for the whole debounce period, so a profile whose values live shorter
- * than that plus the skew needs a shorter period (the same rule as the helper TTL).
+ * are reused for the whole debounce period, so a profile whose safe helper TTL
+ * (safeHelperTtlMs, the one TTL-vs-lifetime rule) is shorter needs a shorter period.
  */
 async function measureOtelDebounce(profile: string, skewMs: number, io: Io): Promise<number | undefined> {
   const lifetimeMs = await measureLifetime(profile, io, 'the otelHeadersHelper debounce', "Claude Code's 29 min debounce")
-  if (lifetimeMs === undefined || lifetimeMs >= DEFAULT_OTEL_DEBOUNCE_MS + skewMs) return undefined
+  if (lifetimeMs === undefined || safeHelperTtlMs(lifetimeMs, skewMs) >= DEFAULT_OTEL_DEBOUNCE_MS) return undefined
   return helperTtlFor(lifetimeMs, skewMs)
 }
 
@@ -184,17 +182,7 @@ async function measureLifetime(profile: string, io: Io, what: string, fallback: 
     return undefined
   }
   if (issued.expiresAt === undefined) return undefined
-  const expiresAtMs = Date.parse(issued.expiresAt)
-  let lifetimeMs = expiresAtMs - Date.now()
-  try {
-    // The daemon knows when the value was fetched: its whole lifetime, not what is left of it.
-    const status = unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 5_000))
-    const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
-    if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
-  } catch {
-    // No daemon (CCRED_NO_DAEMON): what is left is a safe lower bound.
-  }
-  return lifetimeInWholeSecondsMs(lifetimeMs)
+  return issuedLifetimeMs(profile, issued.expiresAt, io.env)
 }
 
 function report(plan: SetupPlan, dryRun: boolean, io: Io): void {

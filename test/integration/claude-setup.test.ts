@@ -45,7 +45,7 @@ describe('ccred setup claude', () => {
     const dry = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix', '--dry-run'])
     assert.equal(dry.code, 0, dry.stderr)
     assert.match(dry.stdout, /would change .*settings\.json:\n {2}\+ apiKeyHelper: ".*ccred\.cjs' get demo"\n/)
-    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "270000"/, '(10m - 1m) / 2')
+    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "330000"/, 'the largest safe TTL for 10m credentials: 450 s - 60 s lead - 60 s skew')
     assert.match(dry.stdout, /\+ env\.ANTHROPIC_BASE_URL: "https:\/\/llm\.example\.com"/)
     assert.match(dry.stdout, /- env\.ANTHROPIC_API_KEY: <hidden>/)
     assert.equal(read(userSettings(box)), original, '--dry-run writes nothing')
@@ -59,7 +59,7 @@ describe('ccred setup claude', () => {
     assert.match(settings.apiKeyHelper, /^'.+node' '.+\/dist\/cmd\/ccred\.cjs' get demo$/)
     assert.deepEqual(settings.env, {
       FOO: 'bar',
-      CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '270000',
+      CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '330000',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       ANTHROPIC_BASE_URL: 'https://llm.example.com',
     })
@@ -117,7 +117,7 @@ describe('ccred setup claude', () => {
     assert.equal(settings.apiKeyHelper, undefined)
     assert.equal(settings.env.CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER, '1')
     assert.equal(settings.env.HTTPS_PROXY, 'http://proxy.example.com:3128')
-    assert.equal(settings.env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS, '270000', 'half of (10m lifetime - 1m skew)')
+    assert.equal(settings.env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS, '330000', 'the largest safe TTL for 10m credentials')
 
     assert.equal((await box.run(['setup', 'claude', 'demo', '--mode', 'bedrock', '--gateway', 'https://gw.example.com/bedrock'])).code, 0)
     settings = JSON.parse(read(userSettings(box))) as typeof settings

@@ -48,7 +48,7 @@ interface Subject {
   /** Switches the upstream's behaviour. */
   set(mode: FaultMode): Promise<void>
   get(forceRefresh?: boolean): Promise<{ value: string; served: string; expiresAt?: string }>
-  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean }>
+  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; budget?: { backoffUntil?: string } }>
   /** From a fresh value to its refresh-ahead time, while it is still valid for the caller. */
   toRefreshAheadMs: number
   /** From there to past the value's expiry. */
@@ -95,11 +95,21 @@ async function exercise(subject: Subject, mode: Exclude<FaultMode, 'normal' | 'f
   // a get would share that fetch, so let it end first.
   await subject.set('normal')
   await until(async () => (await subject.status()).refreshing !== true, `the fetch started during ${mode} to end`, 15_000)
+  // The upstream budget remembers the failures: no new call before the backoff ends (issue 12).
+  await pastBackoff(subject)
   const recovered = await subject.get()
   assert.notEqual(recovered.value, fresh.value)
   assert.ok(Date.parse(recovered.expiresAt!) > clock.now(), 'never an expired value')
   assert.equal((await subject.status()).lastError, undefined, `${mode}: the error clears on recovery`)
   return { rssGrowthBytes }
+}
+
+/** Moves the clock past a failing source's backoff and lets the retry it starts end. */
+async function pastBackoff(subject: Subject): Promise<void> {
+  const backoffUntil = (await subject.status()).budget?.backoffUntil
+  if (backoffUntil === undefined) return
+  subject.clock.advance(Math.max(0, Date.parse(backoffUntil) - subject.clock.now()))
+  await until(async () => (await subject.status()).refreshing !== true, 'the retry after the backoff to end', 15_000)
 }
 
 /** Flapping 503/success: the cached value serves throughout, and gets recover by themselves. */
@@ -128,6 +138,7 @@ async function exerciseFlapping(subject: Subject): Promise<void> {
     } catch (error) {
       assert.ok(error instanceof CcredError)
       errors.push(`${error.code}: ${error.message}`)
+      await pastBackoff(subject)
     }
   }
   assert.ok(got !== undefined, `a get succeeds while flapping: ${errors.join(' | ')}`)
@@ -315,7 +326,8 @@ describe('faults: exec helper through the real daemon and CLI', () => {
     const box = new Sandbox({ CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' })
     sandboxes.push(box)
     const helper = execHelper(box)
-    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
+    // Seven forced refreshes in a few seconds: more than the default budget allows (issue 12), so a larger bucket.
+    box.writeConfig(`[broker]\nforced_refresh_burst = 20\n\n[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
     const first = await box.run(['get', 'x'])
     assert.equal(first.code, 0, first.stderr)
     const value = first.stdout.trim()

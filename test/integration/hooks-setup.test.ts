@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { helperTtlFor } from '../../src/cli/setup-claude.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
@@ -100,8 +101,8 @@ describe('ccred setup claude: the other hooks', () => {
     assert.match(bare.stdout, /\+ otelHeadersHelper: ".+ccred\.cjs' get otel --format headers"/)
     assert.doesNotMatch(bare.stdout, /apiKeyHelper/)
     assert.match(bare.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL is not set/)
-    // The demo profile lives 10 min, less than the 29 min debounce: a shorter debounce is set.
-    assert.match(bare.stdout, /\+ env\.CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS: "270000"/)
+    // The demo profile lives 10 min, less than the 29 min debounce: the safe helper TTL of 10 min is set.
+    assert.match(bare.stdout, new RegExp(`\\+ env\\.CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS: "${helperTtlFor(10 * 60_000, 60_000)}"`))
 
     const done = await box.run(['setup', 'claude', '--otel', 'otel', '--otel-endpoint', 'https://otel.example.com', '--aws-auth-refresh', 'sso'])
     assert.equal(done.code, 0, done.stderr)
