@@ -95,10 +95,14 @@ export interface DayResult {
   tooShort: string[]
   /** When each minimum validity (TTL + skew) was last asked for: refresh-ahead stops once they are all forgotten. */
   lastAskedAtMs: Map<number, number>
+  /** The fake-clock time of every upstream fetch, in order: what the broker actually did. */
+  fetchTimesMs: number[]
 }
 
 /** Runs one simulated day through a real Broker; `fetches()` reads the source's own count. */
-export async function simulateDay(clock: FakeClock, source: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
+export async function simulateDay(clock: FakeClock, untimedSource: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
+  const fetchTimesMs: number[] = []
+  const source: Source = { kind: untimedSource.kind, fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
   const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
   const profile: BrokerProfile = {
     key: 'soak#1', name: 'soak', sourceKind: source.kind, header: 'authorization', source,
@@ -121,7 +125,7 @@ export async function simulateDay(clock: FakeClock, source: Source, fetches: () 
     }
   }
   const endMs = arrivals[0]!.atMs + DAY_MS
-  const result: DayResult = { gets: 0, fetches: 0, firstAtMs: arrivals[0]!.atMs, endMs, hits: 0, notHits: [], expired: 0, tooShort: [], lastAskedAtMs: new Map() }
+  const result: DayResult = { gets: 0, fetches: 0, firstAtMs: arrivals[0]!.atMs, endMs, hits: 0, notHits: [], expired: 0, tooShort: [], lastAskedAtMs: new Map(), fetchTimesMs }
   const moveTo = async (targetMs: number) => {
     for (;;) {
       const next = broker.status()[0]?.nextRefreshAt
