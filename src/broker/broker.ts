@@ -208,7 +208,7 @@ export class Broker {
       }
       throw this.#remembered(entry, nowMs)
     }
-    if (served === 'reissue') {
+    if (served === 'reissue' && entry.inflight?.forced !== true) {
       entry.reissues++
       entry.lastReissueAtMs = nowMs
     }
@@ -369,7 +369,9 @@ export class Broker {
     if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
     if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
-    return sinceReissueMs >= this.#settings().reissueIntervalMs
+    // A re-run while the re-issue is still under way joins it: after a session 404 Claude
+    // Code runs an MCP headersHelper twice at once, and both should get the new value.
+    return sinceReissueMs >= this.#settings().reissueIntervalMs || entry.inflight?.forced === true
   }
 
   #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest, budgetNote?: string): GetResult {

@@ -87,6 +87,21 @@ describe('broker: MCP headersHelper runs', () => {
     assert.equal(source.fetches, 2)
   })
 
+  it('two re-runs at once (a session 404 reconnect) share the one new value', async () => {
+    const { clock, source, mcp } = setup()
+    await mcp(42, 'corp')
+    clock.advance(1000)
+    let open!: () => void
+    source.gate = new Promise<void>((resolve) => { open = resolve })
+    const first = mcp(42, 'corp')
+    clock.advance(10)
+    const second = mcp(42, 'corp')
+    open()
+    const results = await Promise.all([first, second])
+    assert.deepEqual(results.map((r) => tokenValue(r.credential)), ['token-2', 'token-2'])
+    assert.equal(source.fetches, 2)
+  })
+
   it('a run without the server name (an older Claude Code, a script) is served from the cache', async () => {
     const { clock, source, broker, profile } = setup()
     const ask = () => broker.get({ profile, callerTtlMs: DEFAULT_HELPER_TTL_MS, callerPid: 42, claudeCodeHook: 'headersHelper', clientStartedAtMs: clock.now() })
