@@ -145,6 +145,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     profiles: loaded?.config.profiles ?? new Map(),
     daemonRunning,
     nowMs: deps.nowMs,
+    fetchCredential: deps.fetchCredential,
     ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
   }, add)
   await checkGateway(claude, deps, add)

@@ -8,6 +8,7 @@ import { formatDurationMs } from '../config/duration.js'
 import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
 import type { Scope, SettingsFile } from '../claude/settings.js'
+import type { CredentialFetcher } from '../client/credentials.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -37,6 +38,8 @@ export interface HookCheckDeps {
   runHookHelper?(command: string, env: Env, timeoutMs: number): Promise<HelperRun>
   /** The profiles of the config (for a helper that runs `ccred get <profile>`). */
   profiles: ReadonlyMap<string, ProfileConfig>
+  /** Asks for a profile's credential as a helper would (for a ccred helper's lifetime against the hook's period). */
+  fetchCredential?: CredentialFetcher
   /** Whether a daemon answers now (a stripped helper resolves env: references only in a daemon started elsewhere). */
   daemonRunning: boolean
   nowMs(): number
@@ -119,6 +122,16 @@ async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, 
   const debounceMs = hookTtlMs('otelHeadersHelper', env)
   const debounceFrom = setting(OTEL_DEBOUNCE_VARIABLE) === undefined ? "Claude Code's default" : OTEL_DEBOUNCE_VARIABLE
   const expiries = Object.values(parsed.headers).map(jwtExpiryMs).filter((ms): ms is number => ms !== undefined)
+  const profileName = ccredProfileOf(helper.value)
+  if (profileName !== undefined && deps.fetchCredential !== undefined) {
+    // A ccred helper: what the daemon serves an otel run (a value for the debounce + skew), opaque tokens too.
+    try {
+      const issued = await deps.fetchCredential({ profile: profileName, callerTtlMs: debounceMs, headerSet: true }, env, () => {})
+      if (issued.expiresAt !== undefined) expiries.push(Date.parse(issued.expiresAt))
+    } catch {
+      // The run above already said whether the helper works.
+    }
+  }
   if (expiries.length === 0) return
   const leftMs = Math.min(...expiries) - deps.nowMs()
   add('claude otelHeadersHelper lifetime', leftMs >= debounceMs ? 'ok' : 'fail', leftMs >= debounceMs

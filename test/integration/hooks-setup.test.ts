@@ -154,4 +154,24 @@ describe('ccred doctor: hooks', () => {
     assert.equal(doctor.code, 13)
     assert.ok(!doctor.stdout.includes('corp-canary-4411'), 'doctor never prints a header value')
   })
+
+  it('otelHeadersHelper: a value that dies inside the debounce fails; the debounce setup writes passes', async () => {
+    const box = sandbox()
+    const setup = await box.run(['setup', 'claude', '--otel', 'otel', '--otel-endpoint', 'http://127.0.0.1:4318'])
+    assert.equal(setup.code, 0, setup.stderr)
+    const lifetimeCheck = async () => {
+      const doctor = await box.run(['doctor', '--json'])
+      const checks = (JSON.parse(doctor.stdout) as { checks: { check: string; verdict: string; detail: string }[] }).checks
+      assert.equal(checks.find((c) => c.check === 'claude otelHeadersHelper')?.verdict, 'ok', doctor.stdout)
+      return checks.find((c) => c.check === 'claude otelHeadersHelper lifetime')
+    }
+    assert.equal((await lifetimeCheck())?.verdict, 'ok', 'the 10-minute demo value outlives the debounce setup sized from it')
+    const path = join(box.home, '.claude', 'settings.json')
+    const settings = readJson(path)
+    delete settings.env.CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS
+    writeFileSync(path, JSON.stringify(settings))
+    const failing = await lifetimeCheck()
+    assert.equal(failing?.verdict, 'fail')
+    assert.match(failing!.detail, /reuses otel headers for 29m/)
+  })
 })
