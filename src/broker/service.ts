@@ -7,6 +7,7 @@ import { auditLogPath, configPath } from '../config/paths.js'
 import { credentialBody } from '../credential.js'
 import { CcredError } from '../errors.js'
 import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
+import { headerSetBody } from '../output/headers.js'
 import type { SecretStore } from '../store/store.js'
 import { AuditLog } from './audit.js'
 import { Broker } from './broker.js'
@@ -64,6 +65,7 @@ export class CredentialService {
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
       ...(claudeCode ? { claudeCodeHook: request.caller?.hook ?? 'unknown' } : {}),
+      ...(request.caller?.mcpServer === undefined ? {} : { callerPurpose: request.caller.mcpServer }),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
       ...(request.rejected === undefined ? {} : { rejected: request.rejected }),
@@ -74,7 +76,8 @@ export class CredentialService {
       source: profile.sourceKind,
       header: profile.header,
       served: result.served,
-      ...credentialBody(result.credential),
+      // get --format headers: the profile's header set, rendered here where the profile's templates are.
+      ...(request.headerSet === true ? headerSetBody(result.credential, profile) : credentialBody(result.credential)),
     }
     if (result.credential.expiresAt !== undefined) issued.expiresAt = result.credential.expiresAt.toISOString()
     const warnings = result.warning === undefined ? [] : [result.warning]

@@ -15,6 +15,7 @@ import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
+import { checkHooks, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -33,6 +34,8 @@ export interface DoctorDeps {
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
   /** Runs a Claude Code helper command as Claude Code would (sh -c) and returns its trimmed stdout. */
   runHelper(command: string, extraEnv: Record<string, string>): Promise<string>
+  /** Runs a header hook's helper with exactly this environment (tests); default: sh -c with an open stdin. */
+  runHookHelper?: HookCheckDeps['runHookHelper']
   nowMs(): number
 }
 
@@ -80,8 +83,10 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const dirProblem = checkPrivateDir(runtimeDir(deps.env))
   add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
+  let daemonRunning = false
   try {
     const info = await daemonHealth(deps.env)
+    daemonRunning = info !== undefined
     if (info === undefined) add('daemon', 'ok', 'not running; the next ccred get starts it')
     else if (info.version !== packageVersion()) add('daemon', 'warn', `running version ${info.version} (pid ${info.pid}), this ccred is ${packageVersion()}: run ccred daemon stop so the next get starts the new one`)
     else add('daemon', 'ok', `running, version ${info.version}, pid ${info.pid}`)
@@ -134,13 +139,22 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
 
   checkClaudeSettings(claude, deps.env, add)
   checkClaudeGatewayLogin(claude, deps, add)
+  await checkHooks(claude, {
+    env: deps.env,
+    projectDir: deps.projectDir,
+    profiles: loaded?.config.profiles ?? new Map(),
+    daemonRunning,
+    nowMs: deps.nowMs,
+    fetchCredential: deps.fetchCredential,
+    ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
+  }, add)
   await checkGateway(claude, deps, add)
   return checks
 }
 
 async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
-  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')
+  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')!
   const ttl = claude.env(ttlVariable)
   const ttlMs = parseHelperTtlMs(ttl?.value)
   try {

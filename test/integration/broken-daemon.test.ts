@@ -161,8 +161,12 @@ describe('the `get` warm path argument parser', () => {
     assert.deepEqual(parseGetFastPath(['gw', '--header=authorization', '--refresh']), { profile: 'gw', options: { header: 'authorization', refresh: true } })
   })
 
+  it('takes --format headers (MCP headersHelper, otelHeadersHelper runs are warm-path gets)', () => {
+    assert.deepEqual(parseGetFastPath(['gw', '--format', 'headers']), { profile: 'gw', options: { format: 'headers' } })
+  })
+
   it('hands everything else to the full CLI (undefined)', () => {
-    for (const args of [[], ['--json'], ['gw', 'other'], ['gw', '--help'], ['gw', '--format', 'headers'], ['gw', '--header'], ['gw', '--header', '--json'], ['-x', 'gw']]) {
+    for (const args of [[], ['--json'], ['gw', 'other'], ['gw', '--help'], ['gw', '--format'], ['gw', '--format', '--json'], ['gw', '--header'], ['gw', '--header', '--json'], ['-x', 'gw']]) {
       assert.equal(parseGetFastPath(args), undefined, JSON.stringify(args))
     }
   })
