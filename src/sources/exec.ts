@@ -62,6 +62,10 @@ export const execSource: SourceDefinition<ExecOptions> = {
   parse(reader) {
     return parseWith(execOptions, reader)
   },
+  references(options) {
+    // A `vault:` one here makes [vault] part of the cache key, as for every other source.
+    return Object.values(options.env).filter((value): value is Reference => typeof value !== 'string')
+  },
   create(options) {
     return {
       kind: 'exec',
