@@ -1,4 +1,4 @@
-import type { HelperHook } from '../claude/helper-context.js'
+import { helperTtlVariable, setupHookFor, type HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/settings.js'
@@ -406,7 +406,7 @@ export class Broker {
     entry.warning = safeTtlMs === 0
       ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
       : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ` +
-        `set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=${safeTtlMs} (or lengthen the credential's lifetime)`
+        `set ${helperTtlVariable(setupHookFor(entry.profile.header))}=${safeTtlMs} (or lengthen the credential's lifetime)`
     return entry.warning
   }
 

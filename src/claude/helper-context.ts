@@ -60,6 +60,15 @@ export function hookTtlMs(hook: HelperHook, env: Record<string, string | undefin
 }
 
 /**
+ * The hook `ccred setup claude` makes of a profile: proxyAuthHelper for a
+ * proxy-authorization header, else apiKeyHelper. One rule for setup, doctor and
+ * the broker's TTL warning, so each names the same TTL variable.
+ */
+export function setupHookFor(header: Header): 'proxyAuthHelper' | 'apiKeyHelper' {
+  return header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper'
+}
+
+/**
  * What the environment says about who ran `ccred get` (see
  * shared/claude-code-auth.md, "how to tell Claude Code from a script"). Only
  * names and marks, never CLAUDE_CODE_MESSAGING_TOKEN or any other value of

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
 import { CcredError } from '../errors.js'
-import { helperTtlVariable } from './helper-context.js'
+import { helperTtlVariable, setupHookFor } from './helper-context.js'
 import { OTEL_DEBOUNCE_VARIABLE } from './hooks.js'
 import {
   getSetting, isEnvKey, keyName, MAX_CLAUDE_JSON_BYTES, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
@@ -121,7 +121,7 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
     wanted.push([['apiKeyHelper'], `${request.ccredCommand} get ${request.profile}`])
   }
   if (request.helperTtlMs !== undefined && !awsExport) {
-    wanted.push([['env', helperTtlVariable(proxy ? 'proxyAuthHelper' : 'apiKeyHelper')!], String(request.helperTtlMs)])
+    wanted.push([['env', helperTtlVariable(setupHookFor(request.header))!], String(request.helperTtlMs)])
   }
   // Without this, the helper's value also goes to Anthropic's telemetry endpoints (claude-code-auth.md).
   wanted.push([['env', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC'], '1'])
@@ -167,7 +167,7 @@ export function planSetup(request: SetupRequest, env: Record<string, string | un
   const files = settingsLocations(env, projectDir).map((location) => readSettings(location))
   const targetIndex = SCOPES.indexOf(request.scope)
   const target = applyChanges(files[targetIndex]!, desiredSettings(request))
-  const helperKey = request.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper'
+  const helperKey = setupHookFor(request.header)
   const conflicts: Conflict[] = []
   const removals = new Map<number, SettingKey[]>()
   files.forEach((file, index) => {

@@ -177,8 +177,3 @@ function checkParentChainOfMissing(dir: string): CcredError | undefined {
   // `existing` will be a parent: check it and everything above it.
   return checkParentChain(dir, existing)
 }
-
-/** Kept for callers that only need the check (creates, checks, closes). */
-export function ensurePrivateDir(dir: string): void {
-  ensureRuntimeDir(dir).close()
-}

@@ -8,7 +8,7 @@ import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
-import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
+import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../claude/helper-context.js'
 import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
@@ -154,7 +154,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
 
 async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
-  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')!
+  const ttlVariable = helperTtlVariable(setupHookFor(profile.header))!
   const ttl = claude.env(ttlVariable)
   const ttlMs = parseHelperTtlMs(ttl?.value)
   try {

@@ -62,15 +62,22 @@ export const execSource: SourceDefinition<ExecOptions> = {
   parse(reader) {
     return parseWith(execOptions, reader)
   },
+  references(options) {
+    // A `vault:` one here makes [vault] part of the cache key, as for every other source.
+    return Object.values(options.env).filter((value): value is Reference => typeof value !== 'string')
+  },
   create(options) {
     return {
       kind: 'exec',
       async fetch(ctx) {
         const own: Record<string, string> = {}
+        // What a reference resolved to is a secret the helper may echo on stderr: redacted like its output.
+        const passedSecrets: string[] = []
         for (const [name, value] of Object.entries(options.env)) {
-          own[name] = typeof value === 'string' ? value : await ctx.resolve(value, `env.${name}`)
+          if (typeof value === 'string') own[name] = value
+          else passedSecrets.push(own[name] = await ctx.resolve(value, `env.${name}`))
         }
-        const { stdout } = await runCommand(options, helperEnvironment(process.env, own))
+        const { stdout } = await runCommand(options, helperEnvironment(process.env, own), passedSecrets)
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
@@ -107,7 +114,7 @@ export function helperEnvironment(inherited: Record<string, string | undefined>,
   return Object.assign(env, own)
 }
 
-function runCommand(options: ExecOptions, env: Record<string, string>): Promise<{ stdout: string }> {
+function runCommand(options: ExecOptions, env: Record<string, string>, passedSecrets: string[]): Promise<{ stdout: string }> {
   const name = commandName(options)
   const [file, args] = options.shell ? ['/bin/sh', ['-c', options.argv[0]!]] : [options.argv[0]!, options.argv.slice(1)]
   return new Promise((resolve, reject) => {
@@ -144,7 +151,7 @@ function runCommand(options: ExecOptions, env: Record<string, string>): Promise<
       if (exit === undefined) return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ended without an exit status`, { hint: 'run the command by hand to see why it fails' }))
       if (exit.code !== 0) {
         const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
-        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), secretsIn(out))
+        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), [...secretsIn(out), ...passedSecrets])
         return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
           hint: 'run the command by hand to see why it fails',
         }))
