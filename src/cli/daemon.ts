@@ -1,7 +1,9 @@
-import { daemonHealth, startDaemonInBackground } from '../client/autostart.js'
+import { appendFileSync } from 'node:fs'
+import { DAEMON_LOG_FILE_VARIABLE, daemonHealth, startDaemonInBackground } from '../client/autostart.js'
 import { requestDaemon } from '../client/transport.js'
 import { socketPath } from '../config/paths.js'
 import { CcredError } from '../errors.js'
+import { hostPlatform } from '../platform.js'
 import { ROUTES, type DaemonInfo } from '../protocol.js'
 import type { Io } from './io.js'
 
@@ -50,12 +52,16 @@ export async function runDaemonStatus(options: { json?: boolean }, io: Io): Prom
 
 export async function runDaemonRun(io: Io): Promise<number> {
   const { runDaemonForeground, DaemonAlreadyRunning } = await import('../daemon/daemon.js')
+  // Started on Windows with no handles of its caller's (client/autostart.ts): it writes its own log.
+  const logFile = io.env[DAEMON_LOG_FILE_VARIABLE]
+  const write = (text: string) => logFile ? appendFileSync(logFile, text, { mode: 0o600 }) : io.stderr.write(text)
   try {
-    await runDaemonForeground({ env: io.env, log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
+    // `daemon run` is an edge: the real platform is read here and handed down.
+    await runDaemonForeground({ env: io.env, platform: hostPlatform(io.env), log: (line) => write(`${new Date().toISOString()} ${line}\n`) })
   } catch (error) {
     // Losing the start-up race to another daemon is success for an autostart.
     if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') {
-      io.stderr.write(`${new Date().toISOString()} ccred daemon: not starting: ${error.message}\n`)
+      write(`${new Date().toISOString()} ccred daemon: not starting: ${error.message}\n`)
       return 0
     }
     throw error

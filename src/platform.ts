@@ -1,0 +1,43 @@
+import { homedir } from 'node:os'
+import { posix, win32, type PlatformPath } from 'node:path'
+
+/**
+ * The platform ccred runs on, as a value: which OS rules apply, which path
+ * flavour, where home is, and the environment. Only the edges (the CLI entry,
+ * `daemon run`) read the real one (hostPlatform); everything else is handed a
+ * Platform, so the macOS and Windows rules are unit-tested on Linux by passing
+ * platformFor('darwin' | 'win32', env). Light on purpose: the `get` path imports it.
+ */
+export type Env = Record<string, string | undefined>
+
+export interface Platform {
+  /** 'linux', 'darwin', 'win32' get their own rules; any other Unix is treated like Linux. */
+  readonly os: NodeJS.Platform
+  /** node:path for that OS (win32 joins with backslashes even when tested on Linux). */
+  readonly path: PlatformPath
+  /** The user's home: %USERPROFILE% on Windows, $HOME elsewhere. */
+  readonly home: string
+  readonly env: Env
+}
+
+export function platformFor(os: NodeJS.Platform, env: Env, fallbackHome: () => string = homedir): Platform {
+  const windows = os === 'win32'
+  const home = windows
+    ? env.USERPROFILE || (env.HOMEDRIVE && env.HOMEPATH ? env.HOMEDRIVE + env.HOMEPATH : '') || fallbackHome()
+    : env.HOME || fallbackHome()
+  return { os, path: windows ? win32 : posix, home, env }
+}
+
+/** The real platform: for the edges only (CLI entry, daemon start, defaults kept for callers not yet passing one). */
+export function hostPlatform(env: Env = process.env): Platform {
+  return platformFor(process.platform, env)
+}
+
+/**
+ * The longest Unix socket path the kernel takes (sun_path, including its NUL):
+ * 104 bytes on macOS and the BSDs, 108 on Linux. Named pipes on Windows have no such limit that matters here.
+ */
+export function socketPathMaxBytes(os: NodeJS.Platform): number | undefined {
+  if (os === 'win32') return undefined
+  return os === 'linux' ? 108 : 104
+}
