@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { posix, win32, type PlatformPath } from 'node:path'
 
@@ -40,4 +41,19 @@ export function hostPlatform(env: Env = process.env): Platform {
 export function socketPathMaxBytes(os: NodeJS.Platform): number | undefined {
   if (os === 'win32') return undefined
   return os === 'linux' ? 108 : 104
+}
+
+/**
+ * Homebrew installs node at <prefix>/Cellar/<formula>/<version>/bin/node and
+ * `brew upgrade` deletes that version, so a helper or launchd agent written with it
+ * breaks on the next upgrade. The stable links are <prefix>/bin/node for `node`
+ * and <prefix>/opt/<formula>/bin/node for a keg-only `node@N`. Used when the link
+ * exists; otherwise the path is kept as it is (and `doctor` says when it is gone).
+ */
+export function stableNodePath(nodePath: string, exists: (path: string) => boolean = existsSync): string {
+  const cellar = /^(.*)\/Cellar\/(node(?:@\d+)?)\/[^/]+\/bin\/node$/.exec(nodePath)
+  if (cellar === null) return nodePath
+  const [, prefix, formula] = cellar as unknown as [string, string, string]
+  const candidates = formula === 'node' ? [`${prefix}/bin/node`, `${prefix}/opt/node/bin/node`] : [`${prefix}/opt/${formula}/bin/node`]
+  return candidates.find((candidate) => exists(candidate)) ?? nodePath
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { shellQuote } from '../output/format.js'
+import { helperCommandLine } from '../claude/helper-command.js'
+import { hostPlatform, type Platform } from '../platform.js'
 import { SCOPES, type Scope } from '../claude/settings.js'
 import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode, type SetupPlan } from '../claude/setup.js'
 import { requestCredential } from '../client/credentials.js'
@@ -39,9 +40,9 @@ export function ccredBinPath(): string {
   return bin
 }
 
-/** The command settings.json should run: absolute node and absolute bin, so no PATH lookup is involved. */
-export function ccredCommand(): string {
-  return `${shellQuote(process.execPath)} ${shellQuote(ccredBinPath())}`
+/** The command settings.json should run: absolute node and absolute bin, quoted for the platform's shell (claude/helper-command.ts). */
+export function ccredCommand(platform: Platform = hostPlatform()): string {
+  return helperCommandLine(platform, process.execPath, ccredBinPath())
 }
 
 /**

@@ -7,6 +7,7 @@ import type { LoadedConfig, ProfileConfig } from '../config/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
+import { helperCommandPrograms } from '../claude/helper-command.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
@@ -179,6 +180,9 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
     const shadowed = claude.files.filter((f) => f.scope !== found.scope && f.settings[key] !== undefined && f.settings[key] !== found.value).map((f) => f.scope)
     const detail = `${JSON.stringify(found.value)} from ${found.scope} settings${shadowed.length > 0 ? `; overrides the one in ${shadowed.join(', ')} settings` : ''}`
     add(`claude ${key}`, shadowed.length > 0 ? 'warn' : 'ok', detail)
+    // A node that `brew upgrade` (or an nvm switch) removed makes every helper run fail with "not found".
+    const missing = typeof found.value === 'string' ? helperCommandPrograms(found.value).filter((program) => !existsSync(program)) : []
+    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ccred setup claude <profile> again`)
   }
   if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {
     add('claude helper', 'warn', 'no apiKeyHelper, proxyAuthHelper or awsCredentialExport in any settings layer: run ccred setup claude <profile>')

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
+import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/claude/helper-command.js'
+import { settingsLocations } from '../../src/claude/settings.js'
+import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
+import { loginService } from '../../src/daemon/login-service.js'
+import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
+import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
+import { CcredError } from '../../src/errors.js'
+import { platformFor, stableNodePath } from '../../src/platform.js'
+
+/**
+ * The macOS and Windows rules, run on Linux with the platform passed in: nothing
+ * here has run on a real macOS or Windows machine (README, Platforms).
+ */
+const roots: string[] = []
+function root(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ccr-plat-'))
+  roots.push(dir)
+  return dir
+}
+after(() => { for (const dir of roots) rmSync(dir, { recursive: true, force: true }) })
+
+const noHome = () => { throw new Error('the home must come from the environment in these tests') }
+const windowsEnv = { USERPROFILE: 'C:\\Users\\Ann Lee', APPDATA: 'C:\\Users\\Ann Lee\\AppData\\Roaming', LOCALAPPDATA: 'C:\\Users\\Ann Lee\\AppData\\Local', USERNAME: 'Ann Lee', HOME: '/c/Users/ann' }
+const windows = platformFor('win32', windowsEnv, noHome)
+const mac = platformFor('darwin', { HOME: '/Users/ann', PATH: '/opt/homebrew/bin:/usr/bin:/bin' }, noHome)
+
+describe('platform: where things are', () => {
+  it('Windows: home is %USERPROFILE% (not $HOME, which Git Bash sets), paths use backslashes', () => {
+    assert.equal(windows.home, 'C:\\Users\\Ann Lee')
+    assert.equal(platformFor('win32', { HOMEDRIVE: 'D:', HOMEPATH: '\\Users\\ann' }, noHome).home, 'D:\\Users\\ann')
+    assert.equal(configPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Roaming\\ccred\\config.toml')
+    assert.equal(daemonLogPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\daemon.log')
+  })
+
+  it('Windows: the runtime directory is under %LOCALAPPDATA%, and the socket path names the file that records the pipe', () => {
+    assert.equal(runtimeDir(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\run')
+    assert.equal(socketPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\run\\daemon.pipe')
+    const noLocalAppData = platformFor('win32', { USERPROFILE: 'C:\\Users\\bo' }, noHome)
+    assert.equal(runtimeDir(noLocalAppData.env, noLocalAppData), 'C:\\Users\\bo\\AppData\\Local\\ccred\\run')
+  })
+
+  it('macOS: Library folders under $HOME', () => {
+    assert.equal(configPath(mac.env, mac), '/Users/ann/Library/Application Support/ccred/config.toml')
+    assert.equal(runtimeDir(mac.env, mac), '/Users/ann/Library/Caches/ccred/run')
+    assert.equal(socketPath(mac.env, mac), '/Users/ann/Library/Caches/ccred/run/ccred.sock')
+  })
+
+  it('Claude Code settings: %USERPROFILE%\\.claude on Windows, and each OS its managed-settings file', () => {
+    const winLocations = Object.fromEntries(settingsLocations(windows.env, 'C:\\src\\app', windows).map((l) => [l.scope, l.path]))
+    assert.deepEqual(winLocations, {
+      user: 'C:\\Users\\Ann Lee\\.claude\\settings.json',
+      project: 'C:\\src\\app\\.claude\\settings.json',
+      local: 'C:\\src\\app\\.claude\\settings.local.json',
+      managed: 'C:\\Program Files\\ClaudeCode\\managed-settings.json',
+    })
+    const macManaged = settingsLocations(mac.env, '/src/app', mac).find((l) => l.scope === 'managed')!.path
+    assert.equal(macManaged, '/Library/Application Support/ClaudeCode/managed-settings.json')
+    const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    assert.equal(settingsLocations(linux.env, '/src/app', linux).find((l) => l.scope === 'managed')!.path, '/etc/claude-code/managed-settings.json')
+  })
+})
+
+describe('platform: the helper command line', () => {
+  it('Windows: double quotes that cmd runs, even with spaces in both paths', () => {
+    const line = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs')
+    assert.equal(line, '"C:\\Program Files\\nodejs\\node.exe" "C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs"')
+    assert.doesNotMatch(line, /'/)
+  })
+
+  it('Windows: a path with " or % (which cmd expands even inside quotes) is refused with what to do', () => {
+    for (const [path, what] of [['C:\\a"b\\node.exe', /double quote/], ['C:\\100%\\node.exe', /percent sign/], ['C:\\%USERNAME%\\node.exe', /percent sign/], ['C:\\a\nb', /control character/]] as const) {
+      assert.throws(() => cmdQuote(path), (error: unknown) => {
+        assert.ok(error instanceof CcredError)
+        assert.equal(error.code, 'ERR_USAGE')
+        assert.match(error.message, what)
+        assert.match(error.hint ?? '', /paths without/)
+        return true
+      })
+    }
+  })
+
+  it('macOS: the Homebrew Cellar node is replaced by the stable link that brew upgrade keeps', () => {
+    const links = new Set(['/opt/homebrew/bin/node', '/usr/local/opt/node@20/bin/node'])
+    const exists = (path: string) => links.has(path)
+    assert.equal(stableNodePath('/opt/homebrew/Cellar/node/23.1.0/bin/node', exists), '/opt/homebrew/bin/node')
+    assert.equal(stableNodePath('/usr/local/Cellar/node@20/20.18.0_1/bin/node', exists), '/usr/local/opt/node@20/bin/node')
+    // No link to map to: kept as it is (doctor says when it is gone).
+    assert.equal(stableNodePath('/usr/local/Cellar/node/23.1.0/bin/node', exists), '/usr/local/Cellar/node/23.1.0/bin/node')
+    assert.equal(stableNodePath('/Users/ann/.nvm/versions/node/v22.1.0/bin/node', exists), '/Users/ann/.nvm/versions/node/v22.1.0/bin/node')
+    assert.equal(helperCommandLine(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/dist/cmd/ccred.cjs', exists), "'/opt/homebrew/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'")
+  })
+
+  it('Linux keeps POSIX quoting; doctor reads the two programs back from any command line ccred writes', () => {
+    const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    const posixLine = helperCommandLine(linux, "/opt/it's/node", '/opt/ccred/ccred.cjs')
+    assert.equal(posixLine, `'/opt/it'\\''s/node' '/opt/ccred/ccred.cjs'`)
+    assert.deepEqual(helperCommandPrograms(`${posixLine} get corp`), ["/opt/it's/node", '/opt/ccred/ccred.cjs'])
+    const winLine = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs')
+    assert.deepEqual(helperCommandPrograms(`${winLine} get corp`), ['C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs'])
+    assert.deepEqual(helperCommandPrograms('ccred get corp'), [])
+  })
+})
+
+describe('platform: the runtime directory and the daemon address', () => {
+  it('Windows: the runtime directory is created (it was skipped, so the spawn lock failed with ENOENT)', () => {
+    const dir = join(root(), 'Local', 'ccred', 'run')
+    assert.throws(() => openRuntimeDir(dir, 'win32'), RuntimeDirMissing)
+    const pinned = ensureRuntimeDir(dir, 'win32')
+    try {
+      assert.equal(pinned.file('spawn.lock'), `${dir}/spawn.lock`)
+      writeFileSync(pinned.file('spawn.lock'), 'x') // what used to fail with ENOENT
+    } finally {
+      pinned.close()
+    }
+  })
+
+  it('every platform refuses a socket path over its sun_path limit (104 bytes on macOS, 108 on Linux) and says what to shorten', () => {
+    const base = '/Users/ann/'
+    const socketTail = '/ccred.sock'.length + 1 // with the terminating NUL
+    const fitsMac = base + 'd'.repeat(104 - socketTail - base.length)
+    assert.equal(socketPathTooLong(fitsMac, 'darwin'), undefined)
+    const overMac = fitsMac + 'd'
+    const error = socketPathTooLong(overMac, 'darwin')
+    assert.ok(error instanceof CcredError)
+    assert.match(error.message, /105 bytes .* over the 104-byte limit of macOS/)
+    assert.match(error.hint ?? '', /CCRED_RUNTIME_DIR/)
+    assert.equal(socketPathTooLong(overMac, 'linux'), undefined, 'Linux allows 108')
+    assert.match(socketPathTooLong(overMac + 'dddd', 'linux')!.message, /109 bytes .* over the 108-byte limit of Linux/)
+    assert.equal(socketPathTooLong(overMac + 'd'.repeat(200), 'win32'), undefined, 'a named pipe has no such limit')
+    assert.throws(() => ensureRuntimeDir(join(root(), 'd'.repeat(120)), 'linux'), /over the 108-byte limit/)
+  })
+
+  it('Windows: the pipe name carries 128 random bits, and a client connects only to a well-formed recorded name', () => {
+    const name = newPipeName({ USERNAME: 'Ann Lee' }, '0123456789abcdef0123456789abcdef')
+    assert.equal(name, '\\\\.\\pipe\\ccred-Ann_Lee-0123456789abcdef0123456789abcdef')
+    assert.throws(() => newPipeName({}, 'short'), TypeError)
+    const dir = root()
+    const file = join(dir, 'daemon.pipe')
+    assert.equal(readPipeName(file), undefined, 'no daemon recorded a name: not running')
+    recordPipeName(file, name)
+    assert.equal(readPipeName(file), name)
+    for (const planted of ['\\\\.\\pipe\\ccred-Ann_Lee', '\\\\evil\\pipe\\ccred-a-0123456789abcdef0123456789abcdef', '/tmp/other.sock']) {
+      writeFileSync(file, planted)
+      assert.throws(() => readPipeName(file), (error: unknown) => error instanceof CcredError && error.code === 'ERR_DAEMON' && /refusing to connect/.test(error.message))
+    }
+  })
+
+  it('Windows: the daemon is spawned with no inherited handles (stdio ignore, hidden, detached) and opens its log itself', () => {
+    const how = daemonSpawn(windows, 'C:\\node.exe', ['--flag', 'C:\\ccred.cjs', 'daemon', 'run'], { A: '1' }, 'C:\\Users\\Ann Lee', 'C:\\log\\daemon.log', 7)
+    assert.equal(how.file, 'C:\\node.exe')
+    assert.deepEqual(how.args, ['--flag', 'C:\\ccred.cjs', 'daemon', 'run'])
+    assert.equal(how.options.stdio, 'ignore')
+    assert.equal(how.options.windowsHide, true)
+    assert.equal(how.options.detached, true)
+    assert.equal(how.options.env?.[DAEMON_LOG_FILE_VARIABLE], 'C:\\log\\daemon.log')
+    const linux = daemonSpawn(platformFor('linux', { HOME: '/h' }, noHome), '/usr/bin/node', ['x.cjs'], {}, '/h', '/log', 7)
+    assert.equal(linux.file, '/bin/sh')
+    assert.deepEqual(linux.options.stdio, ['ignore', 7, 7])
+  })
+})
+
+describe('platform: the macOS launchd agent', () => {
+  const agent = loginService(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/ccred.cjs', 501, (path) => path === '/opt/homebrew/bin/node')!
+
+  it('re-installs cleanly: bootout (failure expected when not loaded) before bootstrap', () => {
+    assert.equal(agent.kind, 'launchd')
+    assert.deepEqual(agent.prepare, [['launchctl', 'bootout', 'gui/501/dev.ccred.daemon']])
+    assert.deepEqual(agent.enable, [['launchctl', 'bootstrap', 'gui/501', '/Users/ann/Library/LaunchAgents/dev.ccred.daemon.plist']])
+  })
+
+  it('carries PATH and the runtime directory, and restarts after a crash but not after a clean exit', () => {
+    assert.match(agent.text, /<key>PATH<\/key><string>\/opt\/homebrew\/bin:\/usr\/bin:\/bin<\/string>/)
+    assert.match(agent.text, /<key>CCRED_RUNTIME_DIR<\/key><string>\/Users\/ann\/Library\/Caches\/ccred\/run<\/string>/)
+    assert.match(agent.text, /<key>KeepAlive<\/key><dict><key>SuccessfulExit<\/key><false\/><\/dict>/)
+  })
+
+  it('runs the Homebrew prefix node, not the Cellar version brew upgrade deletes', () => {
+    assert.match(agent.text, /<string>\/opt\/homebrew\/bin\/node<\/string>/)
+    assert.doesNotMatch(agent.text, /Cellar/)
+  })
+})
