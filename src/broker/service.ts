@@ -185,7 +185,7 @@ export class CredentialService {
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.profile(request.profile)
-    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
+    const caller = request.clientPid === undefined ? undefined : await findCaller(request.clientPid, request.clientParentPid)
     const claudeCode = isClaudeCodeHelperRun(request.caller, caller?.command)
     const result = await this.broker.get({
       profile: this.#brokerProfile(profile),
