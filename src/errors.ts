@@ -5,7 +5,8 @@
  * rebuilds them, so the user sees the same error in both modes.
  */
 
-export const EXIT_CODES = {
+/** The exit code of each error code; scripts switch on either. */
+export const ERROR_EXIT_CODES = {
   ERR_INTERNAL: 1,
   ERR_USAGE: 2,
   ERR_CONFIG: 3,
@@ -20,7 +21,48 @@ export const EXIT_CODES = {
   ERR_PROTOCOL: 12,
 } as const
 
-export type ErrorCode = keyof typeof EXIT_CODES
+/**
+ * Every exit code ccred itself chooses, in one table (README "Exit codes" and
+ * `ccred --help` list the same). `exec` passes its command's own status through.
+ */
+export const EXIT_CODES = {
+  OK: 0,
+  ...ERROR_EXIT_CODES,
+  /** `ccred doctor` found something that would break Claude Code. */
+  DOCTOR_FOUND_PROBLEMS: 13,
+  /** `ccred exec`: the command exists but cannot be run (the shell's convention). */
+  EXEC_COMMAND_NOT_EXECUTABLE: 126,
+  /** `ccred exec`: no such command (the shell's convention). */
+  EXEC_COMMAND_NOT_FOUND: 127,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_EXIT_CODES
+
+/**
+ * The failures that only pass by themselves (a network blip, an upstream that is down, a
+ * locked keychain, a daemon restarting): worth retrying with backoff. Every other code
+ * waits for a person (a config edit, a login, a policy change) and is terminal, as
+ * aws-sdk's providers say with tryNextLink: retrying it only hammers the upstream.
+ */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['ERR_SOURCE_UNAVAILABLE', 'ERR_KEYCHAIN_UNAVAILABLE', 'ERR_DAEMON', 'ERR_INTERNAL'])
+
+/**
+ * Facts about a failure that a caller acts on, so nobody parses a message for them.
+ * Never a secret: these are shown nowhere, but may be logged one day.
+ */
+export interface CcredErrorDetail {
+  /** The HTTP status an upstream (Vault, an identity provider, a cloud API) answered with. */
+  readonly httpStatus?: number
+  /** The OAuth error code an identity provider returned (RFC 6749 section 5.2), e.g. "invalid_grant". */
+  readonly oauthError?: string
+}
+
+export interface CcredErrorOptions {
+  hint?: string
+  /** The error this one wraps; kept so a debugger or a log sees the original. */
+  cause?: unknown
+  detail?: CcredErrorDetail
+}
 
 export interface CcredErrorJson {
   code: ErrorCode
@@ -31,16 +73,23 @@ export interface CcredErrorJson {
 export class CcredError extends Error {
   readonly code: ErrorCode
   readonly hint: string | undefined
+  readonly detail: CcredErrorDetail
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: CcredErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'CcredError'
     this.code = code
     this.hint = options.hint
+    this.detail = options.detail ?? {}
   }
 
   get exitCode(): number {
-    return EXIT_CODES[this.code]
+    return ERROR_EXIT_CODES[this.code]
+  }
+
+  /** False when retrying cannot help until someone acts (see RETRYABLE_CODES). */
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code)
   }
 
   toJSON(): CcredErrorJson {
@@ -52,7 +101,7 @@ export class CcredError extends Error {
   static fromJSON(json: unknown): CcredError {
     if (typeof json === 'object' && json !== null) {
       const { code, message, hint } = json as Record<string, unknown>
-      if (typeof code === 'string' && code in EXIT_CODES && typeof message === 'string') {
+      if (typeof code === 'string' && Object.hasOwn(ERROR_EXIT_CODES, code) && typeof message === 'string') {
         return new CcredError(code as ErrorCode, message, typeof hint === 'string' ? { hint } : {})
       }
     }
@@ -60,6 +109,14 @@ export class CcredError extends Error {
       hint: 'run: ccred daemon stop   (the next command starts a matching daemon)',
     })
   }
+}
+
+/**
+ * True when `error` is a CcredError (with this code, when one is given): the one
+ * way to ask "is this ccred's error X" instead of reading `.code` off anything.
+ */
+export function isCcredError<Code extends ErrorCode>(error: unknown, code?: Code): error is CcredError & { readonly code: Code } {
+  return error instanceof CcredError && (code === undefined || error.code === code)
 }
 
 /** Wraps anything thrown into a CcredError, keeping an existing one as it is. */
@@ -76,6 +133,5 @@ export function toCcredError(error: unknown, context?: string): CcredError {
 export function withContext(error: unknown, context: string): CcredError {
   const base = toCcredError(error)
   if (base.message.startsWith(`${context}:`)) return base
-  const hint = base.hint
-  return new CcredError(base.code, `${context}: ${base.message}`, hint === undefined ? { cause: base } : { hint, cause: base })
+  return new CcredError(base.code, `${context}: ${base.message}`, { ...(base.hint === undefined ? {} : { hint: base.hint }), cause: base, detail: base.detail })
 }

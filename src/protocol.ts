@@ -11,6 +11,7 @@ import type { Header } from './config/load.js'
 import { isProfileName } from './config/profile-name.js'
 import { CcredError, type CcredErrorJson } from './errors.js'
 import type { StoreAvailability } from './store/store.js'
+import { sanitizeLine } from './text/sanitize.js'
 
 export type { CallerMarks, HelperHook } from './claude/helper-context.js'
 
@@ -201,7 +202,7 @@ function protocolError(message: string): CcredError {
 function refuseUnknownFields(body: Record<string, unknown>, known: Set<string>, prefix: string): void {
   for (const key of Object.keys(body)) {
     if (!known.has(key)) {
-      throw new CcredError('ERR_PROTOCOL', `unknown field "${prefix}${printable(key, 40)}" (this daemon speaks protocol ${PROTOCOL_VERSION})`, {
+      throw new CcredError('ERR_PROTOCOL', `unknown field "${prefix}${sanitizeLine(key, 40)}" (this daemon speaks protocol ${PROTOCOL_VERSION})`, {
         hint: 'the daemon may be a different ccred version; run: ccred daemon stop',
       })
     }
@@ -248,10 +249,4 @@ function optionalBoolean(body: Record<string, unknown>, key: string, prefix = ''
   if (value === undefined) return undefined
   if (typeof value !== 'boolean') throw protocolError(`"${prefix}${key}" must be true or false`)
   return value
-}
-
-/** At most `maxChars` of `text` with control characters replaced: for quoting client input in messages. */
-export function printable(text: string, maxChars: number): string {
-  const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?')
-  return cleaned.length > maxChars ? `${cleaned.slice(0, maxChars)}…` : cleaned
 }

@@ -90,7 +90,7 @@ export class CredentialService {
         void this.#vault.then((connections) => connections.retain(live), () => undefined)
       }
     } catch (error) {
-      this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
+      this.#configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error), { cause: error })
       // A config that loaded before keeps serving while the file is broken (a half-saved
       // edit must not take every profile down); status reports the error. Only a first
       // load with no good config behind it fails requests.
@@ -228,7 +228,7 @@ export class CredentialService {
     try {
       config = await this.config()
     } catch (error) {
-      configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error))
+      configError = error instanceof CcredError ? error : new CcredError('ERR_CONFIG', String(error), { cause: error })
     }
     // The file is broken but the last good config still serves: show why the edit did not apply.
     configError ??= this.#configError

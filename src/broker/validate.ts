@@ -1,5 +1,6 @@
 import { CcredError } from '../errors.js'
 import type { Credential } from '../sources/source.js'
+import { hasControlChars } from '../text/sanitize.js'
 
 const MAX_CREDENTIAL_CHARS = 16 * 1024
 
@@ -18,7 +19,8 @@ export function checkCredential(credential: Credential, where: string, nowMs: nu
       hint: 'the secret must be a single line; check the stored value or the command output',
     })
   }
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
+  // C1 controls too: U+009B is a CSI to many terminals, and a header value carries none of them.
+  if (hasControlChars(value)) {
     throw new CcredError('ERR_SOURCE_OUTPUT', `${where}: the credential contains a control character; refused`, {
       hint: 'the secret must be printable text; check the stored value or the command output',
     })

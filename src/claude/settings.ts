@@ -66,6 +66,7 @@ export function readSettings(location: SettingsLocation): SettingsFile {
     text = readFileSync(location.path, 'utf8')
   } catch (error) {
     throw new CcredError('ERR_CONFIG', `cannot read Claude Code ${location.scope} settings ${location.path}: ${(error as Error).message}`, {
+      cause: error,
       hint: `check the file's permissions${location.scope === 'managed' ? ' (managed settings are usually root-owned: run with sudo)' : ''}`,
     })
   }
@@ -107,7 +108,7 @@ export function writeFileAtomic(path: string, text: string, modeOf: string = pat
     renameSync(temp, path)
   } catch (error) {
     rmSync(temp, { force: true })
-    throw new CcredError('ERR_CONFIG', `cannot write ${path}: ${(error as Error).message}`, { hint: 'check the directory\'s permissions' })
+    throw new CcredError('ERR_CONFIG', `cannot write ${path}: ${(error as Error).message}`, { cause: error, hint: 'check the directory\'s permissions' })
   }
 }
 

@@ -1,7 +1,8 @@
 import type { CredentialFetcher } from '../client/credentials.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { awsExportCredentials } from '../output/format.js'
 import type { Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 /**
  * Claude Code caches exported AWS credentials until 5 minutes before they
@@ -20,7 +21,7 @@ export async function runAwsExport(profile: string, options: { refresh?: boolean
     // Claude Code re-runs this on its own schedule, never to say a value was refused.
     { profile, callerTtlMs: AWS_EXPORT_MIN_VALIDITY_MS, forceRefresh: options.refresh === true, rejected: false },
     io.env,
-    (line) => io.stderr.write(`${line}\n`),
+    (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )
   if (issued.source !== 'aws') {
     throw new CcredError('ERR_USAGE', `profile ${profile} has source "${issued.source}"; aws-export needs a profile with source = "aws"`, {
@@ -32,7 +33,7 @@ export async function runAwsExport(profile: string, options: { refresh?: boolean
       hint: `set token = "credentials" in [profiles.${profile}.aws] for awsCredentialExport, or use ccred env ${profile} for AWS_BEARER_TOKEN_BEDROCK`,
     })
   }
-  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   io.stdout.write(`${issued.value}\n`)
-  return 0
+  return EXIT_CODES.OK
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { loginService } from '../daemon/login-service.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { hostPlatform } from '../platform.js'
 import type { Io } from './io.js'
 import { runDaemonStop } from './daemon.js'
@@ -53,7 +53,7 @@ export async function runDaemonInstall(io: Io): Promise<number> {
   runQuietly(service.prepare, io)
   if (runAll(service.enable, io)) io.stderr.write(`ccred: the daemon now starts at login (${service.enable.at(-1)!.join(' ')})\n`)
   else io.stderr.write(`ccred: to start it now and at login, run:\n${[...service.prepare, ...service.enable].map((c) => `  ${c.join(' ')}`).join('\n')}\n`)
-  return 0
+  return EXIT_CODES.OK
 }
 
 /** `ccred daemon uninstall`: stop and remove the login service; autostart from get keeps working. */
@@ -61,10 +61,10 @@ export async function runDaemonUninstall(io: Io): Promise<number> {
   const service = thisMachinesService(io)
   if (!existsSync(service.path)) {
     io.stderr.write(`ccred: no ${service.kind} service to remove (${service.path} does not exist)\n`)
-    return 0
+    return EXIT_CODES.OK
   }
   const stopped = runAll(service.disable, io)
   rmSync(service.path, { force: true })
   io.stderr.write(`ccred: removed ${service.path}${stopped ? '' : `; if it was loaded, also run:\n${service.disable.map((c) => `  ${c.join(' ')}`).join('\n')}`}\n`)
-  return 0
+  return EXIT_CODES.OK
 }

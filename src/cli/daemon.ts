@@ -2,10 +2,11 @@ import { appendFileSync } from 'node:fs'
 import { DAEMON_LOG_FILE_VARIABLE, daemonHealth, startDaemonInBackground } from '../client/autostart.js'
 import { requestDaemon } from '../client/transport.js'
 import { socketPath } from '../config/paths.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { hostPlatform } from '../platform.js'
 import { ROUTES, type DaemonInfo } from '../protocol.js'
 import type { Io } from './io.js'
+import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 
 function health(io: Io): Promise<DaemonInfo | undefined> {
   return daemonHealth(io.env, 5_000)
@@ -16,21 +17,21 @@ export async function runDaemonStart(io: Io): Promise<number> {
   if (!result.ok) throw result.error
   const info = await health(io)
   io.stderr.write(`ccred daemon: ${result.spawned ? 'started' : 'already running'} (pid ${info?.pid ?? '?'}, socket ${socketPath(io.env)})\n`)
-  return 0
+  return EXIT_CODES.OK
 }
 
 export async function runDaemonStop(io: Io): Promise<number> {
   const info = await health(io)
   if (info === undefined) {
     io.stderr.write('ccred daemon: not running\n')
-    return 0
+    return EXIT_CODES.OK
   }
   await requestDaemon(io.env, 'POST', ROUTES.shutdown, {}, 5_000)
   const deadline = Date.now() + 5_000
   while (Date.now() < deadline) {
     if ((await health(io)) === undefined) {
       io.stderr.write(`ccred daemon: stopped (pid ${info.pid})\n`)
-      return 0
+      return EXIT_CODES.OK
     }
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
@@ -41,13 +42,13 @@ export async function runDaemonStop(io: Io): Promise<number> {
 export async function runDaemonStatus(options: { json?: boolean }, io: Io): Promise<number> {
   const info = await health(io)
   if (options.json) {
-    io.stdout.write(JSON.stringify(info === undefined ? { running: false, socket: socketPath(io.env) } : { running: true, ...info }) + '\n')
+    io.stdout.write(stringifyJsonSafely(info === undefined ? { running: false, socket: socketPath(io.env) } : { running: true, ...info }) + '\n')
   } else if (info === undefined) {
     io.stdout.write(`not running (socket ${socketPath(io.env)})\n`)
   } else {
-    io.stdout.write(`running (pid ${info.pid}, version ${info.version}, since ${info.startedAt}, socket ${info.socket}, config ${info.configPath})\n`)
+    io.stdout.write(`${sanitizeLine(`running (pid ${info.pid}, version ${info.version}, since ${info.startedAt}, socket ${info.socket}, config ${info.configPath})`)}\n`)
   }
-  return info === undefined ? 11 : 0
+  return info === undefined ? EXIT_CODES.ERR_DAEMON : EXIT_CODES.OK
 }
 
 export async function runDaemonRun(io: Io): Promise<number> {
@@ -57,14 +58,14 @@ export async function runDaemonRun(io: Io): Promise<number> {
   const write = (text: string) => logFile ? appendFileSync(logFile, text, { mode: 0o600 }) : io.stderr.write(text)
   try {
     // `daemon run` is an edge: the real platform is read here and handed down.
-    await runDaemonForeground({ env: io.env, platform: hostPlatform(io.env), log: (line) => write(`${new Date().toISOString()} ${line}\n`) })
+    await runDaemonForeground({ env: io.env, platform: hostPlatform(io.env), log: (line) => write(`${new Date().toISOString()} ${sanitizeLine(line)}\n`) })
   } catch (error) {
     // Losing the start-up race to another daemon is success for an autostart.
     if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') {
-      write(`${new Date().toISOString()} ccred daemon: not starting: ${error.message}\n`)
-      return 0
+      write(`${new Date().toISOString()} ccred daemon: not starting: ${sanitizeLine(error.message)}\n`)
+      return EXIT_CODES.OK
     }
     throw error
   }
-  return 0
+  return EXIT_CODES.OK
 }

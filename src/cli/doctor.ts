@@ -1,12 +1,10 @@
 import { requestCredential } from '../client/credentials.js'
 import { runDoctorChecks, type Check } from '../doctor/doctor.js'
 import { probeGateway } from '../doctor/gateway-probe.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { formatTable } from '../output/table.js'
 import type { Io } from './io.js'
-
-/** `ccred doctor` exits with this when something would break Claude Code. */
-export const DOCTOR_FAILED_EXIT_CODE = 13
+import { stringifyJsonSafely } from '../text/sanitize.js'
 
 const GATEWAY_PROBE_TIMEOUT_MS = 5_000
 /** Claude Code's own limit for a proxyAuthHelper run. */
@@ -29,10 +27,10 @@ export async function runDoctor(profile: string | undefined, options: { json?: b
   const failed = checks.filter((c) => c.verdict === 'fail').length
   const warned = checks.filter((c) => c.verdict === 'warn').length
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`)
+    io.stdout.write(`${stringifyJsonSafely({ ok: failed === 0, checks }, 2)}\n`)
   } else {
     io.stdout.write(formatTable([['CHECK', 'VERDICT', 'DETAIL'], ...checks.map((c) => [c.check, c.verdict === 'ok' ? 'ok' : c.verdict.toUpperCase(), c.detail])]))
     io.stdout.write(failed > 0 ? `\n${failed} problem(s) would break Claude Code${warned > 0 ? `, ${warned} warning(s)` : ''}.\n` : `\nno problems${warned > 0 ? `, ${warned} warning(s)` : ''}.\n`)
   }
-  return failed > 0 ? DOCTOR_FAILED_EXIT_CODE : 0
+  return failed > 0 ? EXIT_CODES.DOCTOR_FOUND_PROBLEMS : EXIT_CODES.OK
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
+import { sanitizeLine } from '../text/sanitize.js'
 import { issuedVariables } from './env.js'
 import type { Io } from './io.js'
 
@@ -30,8 +31,8 @@ export async function runExec(profile: string, commandArgs: string[], options: {
       resolve(code)
     }
     child.on('error', (error: NodeJS.ErrnoException) => {
-      io.stderr.write(`ccred: cannot run ${command[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message} [ERR_USAGE] — check the command name and PATH\n`)
-      done(error.code === 'ENOENT' ? 127 : 126)
+      io.stderr.write(`ccred: ${sanitizeLine(`cannot run ${command[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}`)} [ERR_USAGE] — check the command name and PATH\n`)
+      done(error.code === 'ENOENT' ? EXIT_CODES.EXEC_COMMAND_NOT_FOUND : EXIT_CODES.EXEC_COMMAND_NOT_EXECUTABLE)
     })
     child.on('exit', (code, signal) => {
       done(code ?? 128 + (signal === null ? 0 : (constants.signals[signal] ?? 0)))

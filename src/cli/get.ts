@@ -3,6 +3,7 @@ import type { CredentialFetcher } from '../client/credentials.js'
 import type { Header } from '../config/load.js'
 import { headerValue, jsonOutput } from '../output/format.js'
 import { usageError, type Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export interface GetOptions {
   refresh?: boolean
@@ -35,9 +36,9 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
       ...(context.rejected === undefined ? {} : { rejected: context.rejected }),
     },
     io.env,
-    (line) => io.stderr.write(`${line}\n`),
+    (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )
-  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${issued.warning}\n`)
+  if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
   const printed = { ...issued, header: headerFor(context, explicitHeader, issued.header) }
   io.stdout.write(options.json ? jsonOutput(printed) : `${headerValue(printed, printed.header)}\n`)
   return 0

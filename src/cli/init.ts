@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { configPath } from '../config/paths.js'
 import { STARTER_CONFIG } from '../config/starter.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import type { Io } from './io.js'
 
 /** `ccred init`: writes a commented starter config; never overwrites one. */
@@ -18,5 +18,5 @@ export async function runInit(io: Io): Promise<number> {
     throw error
   }
   io.stderr.write(`ccred: wrote ${path}\nccred: next: ccred profiles   (then: ccred get demo)\n`)
-  return 0
+  return EXIT_CODES.OK
 }

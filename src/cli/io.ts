@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs'
 import { CcredError, toCcredError } from '../errors.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 /** What a command may touch; `main` gets the real process, tests can pass their own. */
 export interface Io {
@@ -36,12 +37,13 @@ export const directIo: Io = { env: process.env, stdout: directWriter(1, () => pr
 
 /**
  * One line on stderr: Claude Code shows a failing helper's stderr as the reason,
- * so the line says what went wrong, its code, and what to do next.
+ * so the line says what went wrong, its code, and what to do next. Message and
+ * hint quote config and upstream text, so they pass the terminal sanitizer.
  */
 export function reportError(io: Io, error: unknown): number {
   const failure = toCcredError(error)
-  const hint = failure.hint === undefined ? '' : ` — ${failure.hint}`
-  io.stderr.write(`ccred: ${failure.message} [${failure.code}]${hint}\n`)
+  const hint = failure.hint === undefined ? '' : ` — ${sanitizeLine(failure.hint)}`
+  io.stderr.write(`ccred: ${sanitizeLine(failure.message)} [${failure.code}]${hint}\n`)
   return failure.exitCode
 }
 

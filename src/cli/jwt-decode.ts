@@ -1,5 +1,6 @@
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import type { Io } from './io.js'
+import { stringifyJsonSafely } from '../text/sanitize.js'
 
 const MAX_TOKEN_BYTES = 64 * 1024
 
@@ -28,14 +29,15 @@ export async function runJwtDecode(io: Io, input: TokenInput): Promise<number> {
     claims = decodeJwt(token) as Record<string, unknown>
   } catch (error) {
     // jose's message names the part that is wrong; it never includes the token.
-    throw new CcredError('ERR_USAGE', `stdin is not a signed JWT: ${(error as Error).message}`, { hint: 'a JWT is three base64url parts joined by dots: header.claims.signature' })
+    throw new CcredError('ERR_USAGE', `stdin is not a signed JWT: ${(error as Error).message}`, { cause: error, hint: 'a JWT is three base64url parts joined by dots: header.claims.signature' })
   }
   const times: Record<string, string> = {}
   for (const name of ['iat', 'nbf', 'exp'] as const) {
     const seconds = claims[name]
     if (typeof seconds === 'number' && Number.isFinite(seconds)) times[name] = new Date(seconds * 1000).toISOString()
   }
-  io.stdout.write(`${JSON.stringify({ header, claims, times, verified: false }, null, 2)}\n`)
+  // Whoever made the token chose the claims: C1 and bidi controls are escaped like C0 ones.
+  io.stdout.write(`${stringifyJsonSafely({ header, claims, times, verified: false }, 2)}\n`)
   io.stderr.write('ccred: not verified: this shows what the token claims, not that it is genuine (the gateway checks the signature)\n')
-  return 0
+  return EXIT_CODES.OK
 }

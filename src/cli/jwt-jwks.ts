@@ -1,5 +1,5 @@
 import { withInProcessService } from '../client/in-process.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import type { JwtOptions } from '../sources/jwt.js'
 import type { Io } from './io.js'
 
@@ -15,6 +15,6 @@ export async function runJwtJwks(profileName: string, io: Io): Promise<number> {
     const { jwksFor } = await import('../sources/jwt.js')
     const jwks = await jwksFor(profile.options as JwtOptions, service.fetchContext(profile))
     io.stdout.write(`${JSON.stringify(jwks, null, 2)}\n`)
-    return 0
+    return EXIT_CODES.OK
   })
 }

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { withInProcessService } from '../client/in-process.js'
 import { purgeCachedValue } from '../client/purge.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { KEYGEN_ALGORITHMS, loadSigningKey, publishedJwk, type KeygenAlgorithm } from '../jwt/keys.js'
 import { keyIdFor } from '../sources/jwt.js'
 import { usageError, type Io } from './io.js'
@@ -47,7 +47,7 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
           ? `ccred: profiles using it: ${users.join(', ')} (cached tokens dropped); publish their JWKS with: ccred jwt jwks ${users[0]}\n`
           : `ccred: use it in a profile:\n  [profiles.NAME]\n  source = "jwt"\n  [profiles.NAME.jwt]\n  algorithm = "${alg}"\n  key = "keychain:${keyName}"\n`),
     )
-    return 0
+    return EXIT_CODES.OK
   })
 }
 

@@ -2,7 +2,7 @@ import type { CredentialService } from '../broker/service.js'
 import { withInProcessService } from '../client/in-process.js'
 import { purgeCachedValue } from '../client/purge.js'
 import type { ProfileConfig } from '../config/load.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import type { OidcOptions } from '../oidc/config.js'
 import type { Io } from './io.js'
 
@@ -30,7 +30,7 @@ export async function runLogin(profileName: string, options: LoginOptions, io: I
     const result = await signIn({ profile: profileName, options: oidc, config, store, io, flow: options.device ? 'device' : options.browser ? 'browser' : 'auto' })
     await purgeCachedValue(profileName, io)
     io.stderr.write(`ccred: signed in for profile ${profileName}${result.subject === undefined ? '' : ` as ${result.subject}`}; the refresh token is in ${store.describe()}. Next: ccred get ${profileName}\n`)
-    return 0
+    return EXIT_CODES.OK
   })
 }
 

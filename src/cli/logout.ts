@@ -3,6 +3,7 @@ import { purgeCachedValue } from '../client/purge.js'
 import { refreshTokenName } from '../oidc/config.js'
 import type { Io } from './io.js'
 import { oidcProfile } from './login.js'
+import { EXIT_CODES } from '../errors.js'
 
 /**
  * `ccred logout <profile>`: revokes the refresh token at the identity provider
@@ -20,15 +21,15 @@ export async function runLogout(profileName: string, io: Io): Promise<number> {
     if (refreshToken !== undefined) revoked = await revoke(refreshToken)
     const deleted = await store.delete(name)
     await purgeCachedValue(profileName, io)
-    io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'}; ${revoked}\n`)
-    return 0
+    io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'} and the cached token forgotten; ${revoked}\n`)
+    return EXIT_CODES.OK
 
     async function revoke(token: string): Promise<string> {
       const [client, { discoverClient, describeOidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
       try {
         const context = service.fetchContext(profile)
         const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
-        if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} offers no revocation endpoint (the token stays valid there until it expires)`
+        if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} has no revocation endpoint, so nothing was revoked there (its session ends when its tokens expire)`
         await client.tokenRevocation(config, token, { token_type_hint: 'refresh_token' })
         return `revoked at ${oidc.issuer}`
       } catch (error) {

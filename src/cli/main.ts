@@ -1,6 +1,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { packageVersion } from '../version.js'
+import { CcredError, EXIT_CODES, isCcredError } from '../errors.js'
 import { processIo, reportError, type Io } from './io.js'
+
+/** What commander does on its own: help and version print and end the command successfully. */
+const COMMANDER_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -12,6 +16,7 @@ Exit codes:
   5  missing env/file/keychain    11  daemon error (or: daemon status, not running)
      reference                    12  protocol error between client and daemon
                                   13  ccred doctor found a problem
+  exec: the command's own status; 126 cannot run it, 127 not found
 `
 
 /** Builds the CLI. Command handlers are imported on use, so `get` loads only what it needs. */
@@ -20,10 +25,9 @@ export function buildProgram(io: Io, setExitCode: (code: number) => void): Comma
     .description('Credential broker for Claude Code and LLM gateways: `ccred get <profile>` as apiKeyHelper, backed by a caching per-user daemon.')
     .version(packageVersion(), '-V, --version')
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    // Parse errors are not printed by commander: they become one ERR_USAGE line (see usageFailure).
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s), outputError: () => {} })
 
   const run = (work: () => Promise<number>) => async () => setExitCode(await work())
 
@@ -50,7 +54,7 @@ Examples (settings.json):
             return await requestCredential(query, env, warn)
           } catch (error) {
             // login = "auto" (oidc): a person at a terminal signs in, then the value is asked for once more.
-            if ((error as { code?: unknown }).code !== 'ERR_LOGIN_REQUIRED') throw error
+            if (!isCcredError(error, 'ERR_LOGIN_REQUIRED')) throw error
             const { loginIfAutomatic } = await import('../oidc/auto-login.js')
             if (!(await loginIfAutomatic(profile, io, { stdinIsTTY: Boolean(process.stdin.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY) }))) throw error
             return requestCredential(query, env, warn)
@@ -200,7 +204,27 @@ Examples:
   daemon.command('run').description('run the daemon in the foreground (for systemd/launchd and debugging); logs to stderr')
     .action(() => run(async () => (await import('./daemon.js')).runDaemonRun(io))())
 
+  forEachCommand(program, (command) => command.exitOverride((error) => {
+    throw COMMANDER_EXITS.has(error.code) ? error : usageFailure(error, command)
+  }))
   return program
+}
+
+function forEachCommand(command: Command, visit: (command: Command) => void): void {
+  visit(command)
+  for (const sub of command.commands) forEachCommand(sub, visit)
+}
+
+/**
+ * A command line commander refused (unknown option or command, missing or extra
+ * argument, a value outside the choices) as one ERR_USAGE line like every other
+ * error, with the help of the command it happened in as the hint.
+ */
+function usageFailure(error: CommanderError, command: Command): CcredError {
+  const path: string[] = []
+  for (let at: Command | null = command; at !== null; at = at.parent) path.unshift(at.name())
+  const message = error.message.replace(/^error:\s*/, '').replace(/\s*\n\s*/g, ' ').trim()
+  return new CcredError('ERR_USAGE', message === '' ? 'invalid command line' : message, { hint: `see: ${path.join(' ')} --help`, cause: error })
 }
 
 /** `ccred` as a function: argv in, exit code out. */
@@ -211,10 +235,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     await program.parseAsync(argv)
     return exitCode
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0
-      return 2
-    }
+    if (error instanceof CommanderError && COMMANDER_EXITS.has(error.code)) return EXIT_CODES.OK
     return reportError(io, error)
   }
 }

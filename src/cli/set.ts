@@ -2,7 +2,7 @@ import { checkCredential } from '../broker/validate.js'
 import { withInProcessService } from '../client/in-process.js'
 import { purgeCachedValue } from '../client/purge.js'
 import { formatReference } from '../config/references.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES, isCcredError } from '../errors.js'
 import type { Io } from './io.js'
 
 const MAX_SECRET_BYTES = 64 * 1024
@@ -40,7 +40,8 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
       try {
         checkCredential({ value }, `the secret for ${profileName}`, Date.now())
       } catch (error) {
-        throw new CcredError('ERR_USAGE', (error as CcredError).message, { hint: 'give the secret as a single line of printable text' })
+        if (!isCcredError(error)) throw error
+        throw new CcredError('ERR_USAGE', error.message, { hint: 'give the secret as a single line of printable text', cause: error })
       }
     }
     const store = service.store()
@@ -48,7 +49,7 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
     // The daemon may hold the previous value: make the next `get` read the new one.
     await purgeCachedValue(profileName, io)
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
-    return 0
+    return EXIT_CODES.OK
   })
 }
 

@@ -3,16 +3,18 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { helperCommandLine } from '../claude/helper-command.js'
 import { hostPlatform, type Platform } from '../platform.js'
-import { SCOPES, type Scope } from '../claude/settings.js'
+import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
+import { readSettings, SCOPES, settingsLocations, type Scope } from '../claude/settings.js'
 import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode, type SetupPlan } from '../claude/setup.js'
 import { requestCredential } from '../client/credentials.js'
 import { requestDaemon, unwrap } from '../client/transport.js'
 import { withInProcessService } from '../client/in-process.js'
 import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { stateDir } from '../config/paths.js'
-import { CcredError } from '../errors.js'
+import { CcredError, EXIT_CODES } from '../errors.js'
 import { ROUTES, type StatusResponse } from '../protocol.js'
 import { usageError, type Io } from './io.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 export interface SetupClaudeOptions {
   scope?: string
@@ -93,13 +95,28 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     fix: options.fix === true,
   }, io.env, projectDir)
   report(plan, options.dryRun === true, io)
-  if (options.dryRun) return 0
+  if (options.dryRun) return EXIT_CODES.OK
   const now = new Date()
   for (const file of [plan.target, ...plan.others]) applyFilePlan(file, profile.name, ledgerPath, now)
   const undoNote = plan.target.file.exists ? 'previous version kept for: ccred setup claude --undo' : 'a new file: ccred setup claude --undo removes it again'
   io.stderr.write(`ccred: Claude Code ${scope} settings ${plan.target.changes.length === 0 ? 'already set up' : 'written'}: ${plan.target.file.path}${plan.target.changes.length > 0 ? ` (${undoNote})` : ''}\n`)
+  if (profile.header !== 'proxy-authorization') warnAboutClaudeGatewayLogin(io, projectDir)
   io.stderr.write('ccred: check it with: ccred doctor\n')
-  return 0
+  return EXIT_CODES.OK
+}
+
+/** While Claude Code is signed in to a gateway itself, it ignores the apiKeyHelper just written: say so. */
+function warnAboutClaudeGatewayLogin(io: Io, projectDir: string): void {
+  const forced = settingsLocations(io.env, projectDir).some((location) => {
+    try {
+      return readSettings(location).settings.forceLoginMethod === 'gateway'
+    } catch {
+      return false
+    }
+  })
+  const saved = readClaudeGatewayLogin(io.env).saved
+  if (saved !== undefined) io.stderr.write(`ccred: warning: Claude Code holds its own sign-in to ${saved.url ?? 'a gateway'} and ignores apiKeyHelper while it does; run /logout in Claude Code to have it use ccred\n`)
+  else if (forced) io.stderr.write('ccred: warning: forceLoginMethod "gateway" is set: once someone signs in with /login, Claude Code ignores apiKeyHelper\n')
 }
 
 /** Fetches once (through the daemon) to learn how long the profile's credentials live. */
@@ -109,7 +126,7 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
     issued = await requestCredential({ profile, callerTtlMs: 0 }, io.env, (line) => io.stderr.write(`${line}\n`))
   } catch (error) {
     const failure = error as CcredError
-    io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${failure.message}); Claude Code keeps its default 5 min TTL\n`)
+    io.stderr.write(`ccred: warning: could not fetch ${profile} to size the helper TTL (${sanitizeLine(failure.message)}); Claude Code keeps its default 5 min TTL\n`)
     return undefined
   }
   if (issued.expiresAt === undefined) return undefined
@@ -131,12 +148,13 @@ function report(plan: SetupPlan, dryRun: boolean, io: Io): void {
   if (files.length === 0) io.stdout.write(`${plan.target.file.path}: no changes\n`)
   for (const file of files) {
     io.stdout.write(`${dryRun ? 'would change' : 'changing'} ${file.file.path}${file.file.exists ? '' : ' (new file)'}:\n`)
-    for (const line of describeChanges(file)) io.stdout.write(`  ${line}\n`)
+    // A project's settings come with the repository: its keys and values pass the sanitizer.
+    for (const line of describeChanges(file)) io.stdout.write(`  ${sanitizeLine(line)}\n`)
   }
   for (const conflict of plan.conflicts) {
     const fixed = conflict.fixable && plan.others.concat(plan.target).some((file) => file.file.path === conflict.path && file.changes.some((c) => c.after === undefined && conflict.key.endsWith(c.key.at(-1)!)))
     const where = conflict.where === 'shell' ? 'your shell environment' : `${conflict.where} settings ${conflict.path}`
-    io.stderr.write(`ccred: ${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}\n`)
+    io.stderr.write(`ccred: ${sanitizeLine(`${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}`)}\n`)
   }
 }
 
@@ -144,7 +162,7 @@ function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
   const results = undoSetup(ledgerPath, dryRun)
   if (results.length === 0) {
     io.stderr.write('ccred: nothing to undo: ccred has not changed any Claude Code settings (or they were already restored)\n')
-    return 0
+    return EXIT_CODES.OK
   }
   for (const result of results) {
     const what = result.removed
@@ -153,5 +171,5 @@ function undo(ledgerPath: string, dryRun: boolean, io: Io): number {
     io.stdout.write(`${what}: ${result.restored.join(', ') || 'nothing'}\n`)
     if (result.keptUserEdits.length > 0) io.stderr.write(`ccred: kept your later edits of ${result.keptUserEdits.join(', ')} in ${result.path}\n`)
   }
-  return 0
+  return EXIT_CODES.OK
 }

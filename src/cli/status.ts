@@ -5,6 +5,8 @@ import { socketPath } from '../config/paths.js'
 import { formatTable } from '../output/table.js'
 import { ROUTES, type StatusResponse } from '../protocol.js'
 import type { Io } from './io.js'
+import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
+import { EXIT_CODES } from '../errors.js'
 
 /** Asks the running daemon; when none runs, reports the config alone (it never starts one). */
 async function collectStatus(io: Io): Promise<StatusResponse> {
@@ -27,8 +29,8 @@ function relative(iso: string | undefined, nowMs: number): string {
 export async function runStatus(options: { json?: boolean }, io: Io): Promise<number> {
   const status = await collectStatus(io)
   if (options.json) {
-    io.stdout.write(JSON.stringify(status, null, 2) + '\n')
-    return 0
+    io.stdout.write(stringifyJsonSafely(status, 2) + '\n')
+    return EXIT_CODES.OK
   }
   const nowMs = Date.now()
   const d = status.daemon
@@ -42,10 +44,10 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
   lines.push(`store:   ${availability?.ok === false ? availability.detail : `${status.store.description}${availability === undefined ? '' : ` ${availability.detail}`}`}`)
   if (availability?.hint !== undefined) lines.push(`         fix: ${availability.hint}`)
   lines.push(`audit:   ${status.audit === null ? 'off' : status.audit.path}`)
-  io.stdout.write(lines.join('\n') + '\n\n')
+  io.stdout.write(lines.map((line) => sanitizeLine(line)).join('\n') + '\n\n')
   if (status.profiles.length === 0) {
     io.stdout.write('no profiles configured\n')
-    return 0
+    return EXIT_CODES.OK
   }
   const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'HITS', 'FETCHES', 'LAST ERROR']]
   for (const p of status.profiles) {
@@ -62,6 +64,6 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     ...(p.warning === undefined ? [] : [`${p.profile}: warning: ${p.warning}`]),
     ...(p.meta?.note === undefined ? [] : [`${p.profile}: ${p.meta.note}`]),
   ])
-  if (notes.length > 0) io.stdout.write('\n' + notes.join('\n') + '\n')
-  return 0
+  if (notes.length > 0) io.stdout.write('\n' + notes.map((note) => sanitizeLine(note)).join('\n') + '\n')
+  return EXIT_CODES.OK
 }

@@ -2,6 +2,7 @@ import { isatty } from 'node:tty'
 import { isUnreachable, requestFromDaemon } from '../client/daemon-request.js'
 import { runGet } from './get.js'
 import { parseWarmGet } from './parse-warm-get.js'
+import { isCcredError } from '../errors.js'
 import { reportError, type Io } from './io.js'
 
 /** Thrown inside the warm path to hand over to the full CLI. */
@@ -28,7 +29,7 @@ export async function warmGet(args: string[], io: Io): Promise<number | undefine
     if (error instanceof HandOver) return undefined
     // A person at a terminal may have login = "auto": the full CLI decides whether to sign in.
     // Claude Code's helper runs (stdin a pipe) get the error at once.
-    if ((error as { code?: unknown }).code === 'ERR_LOGIN_REQUIRED' && isatty(0)) return undefined
+    if (isCcredError(error, 'ERR_LOGIN_REQUIRED') && isatty(0)) return undefined
     return reportError(io, error)
   }
 }

@@ -98,7 +98,7 @@ function requestOverSocket(socket: string, socketForMessages: string, method: 'G
     conn.on('error', (error: NodeJS.ErrnoException) => {
       // ECONNRESET/EPIPE: the daemon died with this request in flight (see 'end' above).
       if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' || error.code === 'EPIPE') finish(new DaemonNotRunning(error.code))
-      else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socketForMessages} (${error.code ?? error.message})`, { hint: 'run: ccred daemon stop, then try again' }))
+      else finish(new CcredError('ERR_DAEMON', `cannot talk to the daemon at ${socketForMessages} (${error.code ?? error.message})`, { cause: error, hint: 'run: ccred daemon stop, then try again' }))
     })
   })
 }

@@ -1,6 +1,7 @@
 import { CcredError } from '../errors.js'
 import { parseDurationMs } from './duration.js'
 import { parseReference, type Reference } from './references.js'
+import { hasUnsafeChars } from '../text/sanitize.js'
 
 /**
  * Reads one TOML table with precise messages. Every problem is collected so one
@@ -175,7 +176,7 @@ export class TableReader {
  * to the terminal, the status output or a log.
  */
 export function quoteShort(value: string): string {
-  return value.length <= 32 && !/[\u0000-\u001f\u007f]/.test(value) ? `"${value}"` : `a string of ${value.length} characters`
+  return value.length <= 32 && !hasUnsafeChars(value) ? `"${value}"` : `a string of ${value.length} characters`
 }
 
 export function describe(value: unknown): string {

@@ -101,9 +101,9 @@ export async function loadConfig(path: string, options: { explicit: boolean }): 
       text = EMBEDDED_CONFIG
       fromFile = false
     } else if (code === 'ENOENT') {
-      throw new CcredError('ERR_CONFIG', `config file ${path} (from CCRED_CONFIG) does not exist`, { hint: 'fix CCRED_CONFIG, or create the file with: ccred init' })
+      throw new CcredError('ERR_CONFIG', `config file ${path} (from CCRED_CONFIG) does not exist`, { cause: error, hint: 'fix CCRED_CONFIG, or create the file with: ccred init' })
     } else {
-      throw new CcredError('ERR_CONFIG', `config file ${path} cannot be read (${code ?? 'error'})`, { hint: `check the file's permissions: ls -l ${path}` })
+      throw new CcredError('ERR_CONFIG', `config file ${path} cannot be read (${code ?? 'error'})`, { cause: error, hint: `check the file's permissions: ls -l ${path}` })
     }
   }
   return parseConfig(text, fromFile ? path : '<embedded default>', { path, fromFile, stamp })
@@ -116,7 +116,7 @@ export async function parseConfig(text: string, label: string, meta: { path: str
   } catch (error) {
     if (error instanceof TomlError) {
       const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')
-      throw new CcredError('ERR_CONFIG', `${label}:${error.line}:${error.column}: invalid TOML: ${reason}`, { hint: `fix line ${error.line} of ${label}` })
+      throw new CcredError('ERR_CONFIG', `${label}:${error.line}:${error.column}: invalid TOML: ${reason}`, { cause: error, hint: `fix line ${error.line} of ${label}` })
     }
     throw error
   }
@@ -139,7 +139,7 @@ export async function parseConfig(text: string, label: string, meta: { path: str
     try {
       profiles.set(name, await readProfile(name, table, label, { vault }, doc.vault))
     } catch (error) {
-      invalidProfiles.set(name, error instanceof CcredError ? error : new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${String(error)}`))
+      invalidProfiles.set(name, error instanceof CcredError ? error : new CcredError('ERR_CONFIG', `${label}: profiles.${name}: ${String(error)}`, { cause: error }))
     }
   }
   return { path: meta.path, fromFile: meta.fromFile, broker, vault, profiles, invalidProfiles, stamp: meta.stamp }

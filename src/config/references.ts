@@ -84,8 +84,9 @@ export async function readSecretFile(path: string): Promise<string> {
 export async function resolveReference(ref: Reference, where: string, deps: ReferenceDeps, profile: string): Promise<string> {
   switch (ref.kind) {
     case 'env': {
-      const value = deps.env[ref.target]
-      if (value === undefined || value === '') {
+      // Own variables only: env:toString must not find Object.prototype's function.
+      const value = Object.hasOwn(deps.env, ref.target) ? deps.env[ref.target] : undefined
+      if (typeof value !== 'string' || value === '') {
         throw new CcredError('ERR_REFERENCE', `${where}: environment variable ${ref.target} is not set in the daemon's environment`, {
           hint: `export ${ref.target} in the shell, then run: ccred daemon stop   (the daemon keeps the environment it started with)`,
         })
@@ -100,7 +101,7 @@ export async function resolveReference(ref: Reference, where: string, deps: Refe
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`
-        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { hint: `create it with the secret on one line (chmod 600), or change ${where}` })
+        throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { cause: error, hint: `create it with the secret on one line (chmod 600), or change ${where}` })
       }
       if (Buffer.byteLength(text) > MAX_FILE_SECRET_BYTES) {
         throw new CcredError('ERR_REFERENCE', `${where}: file ${path} is larger than 64 KiB; it does not look like a secret`, { hint: `point ${where} at a file that holds only the secret` })

@@ -103,4 +103,12 @@ source = "demo"
 # client_id = "ci-claude"
 # grant = "client_credentials"
 # client_secret = "env:OIDC_CLIENT_SECRET"   # or private_key = "file:/run/secrets/ci.pem"
+
+# The Claude apps gateway (\`claude gateway\`): the gateway's URL is all it takes (ccred
+# reads its OAuth metadata; it offers only the device code flow and ignores client_id).
+# Sign in with: ccred login claude-gw; then: ccred setup claude claude-gw --gateway <the same URL>
+# [profiles.claude-gw]
+# source = "oidc"
+# [profiles.claude-gw.oidc]
+# issuer = "https://claude-gateway.internal.example.com"
 `

@@ -1,6 +1,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname } from 'node:path'
 import type { BrokerEvent } from '../broker/broker.js'
+import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 
 /**
  * JSON lines, one per issuance or background refresh: time, profile, caller,
@@ -29,7 +30,7 @@ export class AuditLog {
     if (event.expiresAt !== undefined) line.expiresAt = event.expiresAt.toISOString()
     try {
       this.#stream ??= this.#open()
-      this.#stream.write(JSON.stringify(line) + '\n')
+      this.#stream.write(stringifyJsonSafely(line) + '\n')
     } catch (error) {
       this.#fail(error as Error)
     }
@@ -47,7 +48,7 @@ export class AuditLog {
     if (this.#broken) return
     this.#broken = true
     this.#stream?.destroy()
-    process.stderr.write(`ccred: audit log ${this.path} cannot be written (${error.message}); auditing is off until restart\n`)
+    process.stderr.write(`ccred: ${sanitizeLine(`audit log ${this.path} cannot be written (${error.message}); auditing is off until restart`)}\n`)
   }
 
   /** Flushes pending lines (for shutdown). */

@@ -171,7 +171,7 @@ export function ensureRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
   } catch (error) {
-    throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
+    throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { cause: error, hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
   }
   try {
     return openRuntimeDir(dir, os)

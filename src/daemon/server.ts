@@ -2,8 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../broker/service.js'
 import { CcredError, toCcredError } from '../errors.js'
+import { sanitizeLine } from '../text/sanitize.js'
 import {
-  parseCredentialRequest, parsePurgeRequest, printable, PROTOCOL_VERSION, ROUTES,
+  parseCredentialRequest, parsePurgeRequest, PROTOCOL_VERSION, ROUTES,
   type DaemonInfo, type HealthResponse, type ProfilesResponse, type PurgeResponse, type ShutdownResponse, type StatusResponse,
 } from '../protocol.js'
 
@@ -150,7 +151,7 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
       case `POST ${ROUTES.credential}`: {
         const request = parseCredentialRequest(await readJson(req))
         if (request.configPath !== undefined && request.configPath !== hooks.info.configPath) {
-          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${printable(request.configPath, 300)}`, {
+          throw new CcredError('ERR_DAEMON', `the running daemon reads ${hooks.info.configPath}, but this command uses ${sanitizeLine(request.configPath, 300)}`, {
             hint: 'run: ccred daemon stop   (or give each config its own CCRED_RUNTIME_DIR)',
           })
         }
@@ -169,7 +170,7 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         res.on('finish', () => hooks.onShutdown())
         return
       default:
-        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${printable(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
+        throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${sanitizeLine(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
     }
   }
 

@@ -32,7 +32,7 @@ export function readPipeName(file: string): string | undefined {
     text = readFileSync(file, 'utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new CcredError('ERR_DAEMON', `cannot read the daemon's pipe name from ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { hint: `check ${file}, or remove it and run: ccred daemon start` })
+    throw new CcredError('ERR_DAEMON', `cannot read the daemon's pipe name from ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error, hint: `check ${file}, or remove it and run: ccred daemon start` })
   }
   const name = text.trim()
   if (!PIPE_NAME.test(name)) {

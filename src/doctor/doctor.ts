@@ -8,6 +8,7 @@ import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
 import { helperCommandPrograms } from '../claude/helper-command.js'
+import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
@@ -133,6 +134,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   for (const profile of profiles) await checkProfile(profile, claude, skewMs, deps, add)
 
   checkClaudeSettings(claude, deps.env, add)
+  checkClaudeGatewayLogin(claude, deps, add)
   await checkGateway(claude, deps, add)
   return checks
 }
@@ -200,6 +202,31 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
   add('claude telemetry', quiet?.value === '1' ? 'ok' : 'warn', quiet?.value === '1'
     ? `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 (${quiet.scope})`
     : 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC is not 1: Claude Code also sends the helper value to Anthropic\'s telemetry endpoints (ccred setup claude sets it)')
+}
+
+/**
+ * Claude Code's own gateway sign-in (`/login` to a Claude apps gateway, or
+ * `forceLoginMethod: "gateway"`) beats apiKeyHelper: while it is signed in, Claude Code
+ * ignores the helper. Says which credential Claude Code will really send.
+ */
+function checkClaudeGatewayLogin(claude: EffectiveClaudeSettings, deps: Pick<DoctorDeps, 'env' | 'nowMs'>, add: (c: string, v: Verdict, d: string) => void): void {
+  const forced = claude.value('forceLoginMethod')
+  const forcedGateway = forced?.value === 'gateway' ? forced : undefined
+  const helper = claude.value('apiKeyHelper')
+  const login = readClaudeGatewayLogin(deps.env)
+  if (login.unreadable !== undefined && login.store.kind === 'file') add('claude gateway sign-in', 'warn', `${login.store.path} could not be read (${login.unreadable}): ccred cannot tell whether Claude Code holds its own gateway sign-in`)
+  const saved = login.saved
+  if (forcedGateway !== undefined) {
+    add('claude login method', helper === undefined ? 'ok' : 'warn', `forceLoginMethod "gateway" (${forcedGateway.scope} settings): Claude Code signs in to the gateway itself with /login and, while signed in, ignores apiKeyHelper${helper === undefined ? '' : '; remove forceLoginMethod to have Claude Code use ccred, or keep it and drop apiKeyHelper'}`)
+  }
+  if (saved !== undefined) {
+    const expiry = saved.expiresAtMs === undefined ? '' : saved.expiresAtMs > deps.nowMs() ? `, token expires in ${formatDurationMs(saved.expiresAtMs - deps.nowMs())}` : ', token expired (Claude Code refreshes it)'
+    add('claude gateway sign-in', helper === undefined ? 'ok' : 'warn', `Claude Code holds its own sign-in to ${saved.url ?? 'a gateway'} (${login.store.kind === 'file' ? login.store.path : 'keychain'}${expiry})${helper === undefined ? '' : ': requests use it, not apiKeyHelper; run /logout in Claude Code to have it use ccred'}`)
+  }
+  if (helper === undefined) return
+  if (saved !== undefined) add('claude credential', 'warn', `Claude Code sends its own gateway sign-in, not ${JSON.stringify(helper.value)}`)
+  else if (forcedGateway !== undefined) add('claude credential', 'warn', `Claude Code sends ${JSON.stringify(helper.value)} only until someone signs in with /login (forceLoginMethod "gateway")${login.store.kind === 'keychain' ? '; its sign-ins are in the macOS keychain, which ccred does not read' : ''}`)
+  else add('claude credential', 'ok', `Claude Code sends the apiKeyHelper value (${JSON.stringify(helper.value)})${login.store.kind === 'keychain' ? '; a gateway sign-in in the macOS keychain is not checked' : '; no gateway sign-in of its own'}`)
 }
 
 async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {

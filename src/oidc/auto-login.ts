@@ -1,5 +1,7 @@
 import type { Io } from '../cli/io.js'
 import { decideBrowser, isCi } from './browser.js'
+import { sanitizeLine } from '../text/sanitize.js'
+import { EXIT_CODES } from '../errors.js'
 
 export interface Terminal {
   stdinIsTTY: boolean
@@ -32,6 +34,6 @@ export async function loginIfAutomatic(profileName: string, io: Io, terminal: Te
     return profile.sourceKind === 'oidc' && (profile.options as { login?: string }).login === 'auto'
   })
   if (!automatic) return false
-  io.stderr.write(`ccred: profile ${profileName} needs a login (login = "auto"): starting it\n`)
-  return (await runLogin(profileName, {}, io)) === 0
+  io.stderr.write(`ccred: profile ${sanitizeLine(profileName)} needs a login (login = "auto"): starting it\n`)
+  return (await runLogin(profileName, {}, io)) === EXIT_CODES.OK
 }

@@ -1,6 +1,8 @@
 import { quoteShort, type TableReader } from '../config/fields.js'
 import { compact, durationMs, map, nested, oneOf, parseWith, raw, reference, refine, string, stringArray, table, whenSet, type Infer } from '../config/schema.js'
 
+/** The client_id sent when a login profile names none. */
+export const DEFAULT_CLIENT_ID = 'ccred'
 export const DEFAULT_SCOPES = ['openid', 'offline_access']
 export const DEFAULT_LOGIN_TIMEOUT_MS = 300_000
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
@@ -35,7 +37,11 @@ const oidcTable = map(
   table(
     {
       issuer: refine(string('issuer', { required: true }), 'issuer', issuerProblem),
-      clientId: string('client_id', { required: true }),
+      /**
+       * A public client that signs a person in may leave it out (DEFAULT_CLIENT_ID): some servers
+       * (the Claude apps gateway) ignore it. A client that authenticates is always named (see checks).
+       */
+      clientId: string('client_id'),
       grant: oneOf('grant', ['authorization_code', 'client_credentials'] as const, 'authorization_code'),
       /** client_secret_basic when set. */
       clientSecret: reference('client_secret'),
@@ -60,6 +66,9 @@ const oidcTable = map(
     },
     {
       checks(oidc, table) {
+        if (oidc.clientId === undefined && (oidc.grant === 'client_credentials' || oidc.clientSecret !== undefined || oidc.privateKey !== undefined)) {
+          table.problem('client_id', 'is required (a client that authenticates with a secret, a key or client_credentials is always named)')
+        }
         if (oidc.clientSecret !== undefined && oidc.privateKey !== undefined) table.problem('private_key', 'set either client_secret or private_key, not both')
         if (oidc.grant === 'client_credentials' && oidc.clientSecret === undefined && oidc.privateKey === undefined) {
           table.problem('grant', 'client_credentials needs client_secret or private_key (a reference such as "env:OIDC_CLIENT_SECRET")')
@@ -69,7 +78,7 @@ const oidcTable = map(
       closed: true,
     },
   ),
-  ({ scopes, ...oidc }) => compact({ ...oidc, scopes: scopes ?? (oidc.grant === 'client_credentials' ? [] : DEFAULT_SCOPES) }),
+  ({ scopes, clientId, ...oidc }) => compact({ ...oidc, clientId: clientId ?? DEFAULT_CLIENT_ID, scopes: scopes ?? (oidc.grant === 'client_credentials' ? [] : DEFAULT_SCOPES) }),
 )
 export type OidcOptions = Infer<typeof oidcTable>
 

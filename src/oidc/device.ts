@@ -1,5 +1,5 @@
 import { CcredError } from '../errors.js'
-import { describeOidcError, grantParameters, oauthErrorCode, type OidcConfiguration, type TokenResponse } from './client.js'
+import { grantParameters, oauthErrorCode, oidcError, type OidcConfiguration, type TokenResponse } from './client.js'
 import type { OidcOptions } from './config.js'
 
 export interface DeviceLoginInput {
@@ -28,10 +28,8 @@ export async function deviceLogin(input: DeviceLoginInput): Promise<TokenRespons
   try {
     started = await client.initiateDeviceAuthorization(input.config, parameters)
   } catch (error) {
-    throw new CcredError(oauthErrorCode(error) === undefined ? 'ERR_SOURCE_UNAVAILABLE' : 'ERR_SOURCE_DENIED', `login for profile ${input.profile}: device authorization failed: ${describeOidcError(error)}`, {
-      hint: 'the client must be registered with the device_code grant (urn:ietf:params:oauth:grant-type:device_code)',
-      cause: error,
-    })
+    throw oidcError(error, `login for profile ${input.profile}: device authorization failed`, (code) =>
+      code === 'ERR_SOURCE_DENIED' ? 'the client must be registered with the device_code grant (urn:ietf:params:oauth:grant-type:device_code)' : 'check the network and the identity provider')
   }
   input.present({
     verificationUri: started.verification_uri,
@@ -50,6 +48,8 @@ export async function deviceLogin(input: DeviceLoginInput): Promise<TokenRespons
     if (code === 'expired_token' || (error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') {
       throw new CcredError('ERR_LOGIN_REQUIRED', `login for profile ${input.profile} timed out after ${Math.round(waitMs / 1000)}s: the code ${started.user_code} was not confirmed`, { hint: `run ccred login ${input.profile} --device again and enter the new code`, cause: error })
     }
-    throw new CcredError('ERR_LOGIN_REQUIRED', `login for profile ${input.profile} failed: ${describeOidcError(error)}`, { hint: `run: ccred login ${input.profile}`, cause: error })
+    throw oidcError(error, `login for profile ${input.profile} failed`, (code) =>
+      code === 'ERR_SOURCE_UNAVAILABLE' ? `the identity provider is unavailable; try again later: ccred login ${input.profile}` : `run: ccred login ${input.profile}`,
+    { noOauthError: 'ERR_LOGIN_REQUIRED', refused: 'ERR_LOGIN_REQUIRED' })
   }
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CcredError } from '../errors.js'
-import { describeOidcError, grantParameters, oauthErrorCode, type OidcConfiguration, type TokenResponse } from './client.js'
+import { describeOidcError, grantParameters, oidcError, type OidcConfiguration, type TokenResponse } from './client.js'
 import type { OidcOptions } from './config.js'
 
 export interface LoopbackLoginInput {
@@ -47,12 +47,12 @@ export async function loopbackLogin(input: LoopbackLoginInput): Promise<TokenRes
       page(res, 200, 'Signed in', `ccred is signed in for profile ${input.profile}. You can close this tab and return to the terminal.`)
       settle.resolve(tokens)
     } catch (error) {
-      const idpError = oauthErrorCode(error)
       page(res, 400, 'Sign-in failed', `ccred could not sign in: ${describeOidcError(error)}. Return to the terminal for what to do next.`)
-      settle.reject(new CcredError(idpError === 'access_denied' ? 'ERR_SOURCE_DENIED' : 'ERR_LOGIN_REQUIRED', `login for profile ${input.profile} failed: the identity provider answered ${describeOidcError(error)}`, {
-        hint: idpError === 'access_denied' ? `sign in and approve the request, then run: ccred login ${input.profile} (or ask your IdP admin to assign the app)` : `run: ccred login ${input.profile}   (--device to use the device code flow)`,
-        cause: error,
-      }))
+      settle.reject(oidcError(error, (description) => `login for profile ${input.profile} failed: the identity provider answered ${description}`, (code) =>
+        code === 'ERR_SOURCE_DENIED' ? `sign in and approve the request, then run: ccred login ${input.profile} (or ask your IdP admin to assign the app)`
+          : code === 'ERR_SOURCE_UNAVAILABLE' ? `the identity provider is unavailable; try again later: ccred login ${input.profile}`
+            : `run: ccred login ${input.profile}   (--device to use the device code flow)`,
+      { noOauthError: 'ERR_LOGIN_REQUIRED', refused: 'ERR_LOGIN_REQUIRED' }))
     }
   }
 

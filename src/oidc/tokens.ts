@@ -1,6 +1,6 @@
 import { CcredError } from '../errors.js'
 import type { Credential } from '../sources/source.js'
-import { describeOidcError, type OidcConfiguration, type TokenResponse } from './client.js'
+import { oidcError, type OidcConfiguration, type TokenResponse } from './client.js'
 import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, type OidcOptions } from './config.js'
 
 export function loginRequired(profile: string, why: string, cause?: unknown): CcredError {
@@ -49,10 +49,8 @@ export async function exchangeToken(config: OidcConfiguration, tokens: TokenResp
   try {
     exchanged = await client.genericGrantRequest(target, 'urn:ietf:params:oauth:grant-type:token-exchange', parameters)
   } catch (error) {
-    throw new CcredError('ERR_SOURCE_DENIED', `profile ${profile}: token exchange failed: ${describeOidcError(error)}`, {
-      hint: 'check [exchange] audience/resource and that the gateway trusts this identity provider',
-      cause: error,
-    })
+    throw oidcError(error, `profile ${profile}: token exchange failed`, (code) =>
+      code === 'ERR_SOURCE_DENIED' ? 'check [exchange] audience/resource and that the gateway trusts this identity provider' : 'check the network and the token exchange endpoint')
   }
   const credential = await credentialFromTokens(exchanged, { ...options, token: 'access_token' }, nowMs, profile)
   return { ...credential, meta: { ...credential.meta, exchanged: exchange.audience ?? exchange.resource ?? 'yes' } }

@@ -3,6 +3,7 @@ import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
 import { boolean, durationMs, INVALID, parseWith, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { Credential, SourceDefinition } from './source.js'
+import { sanitizeLine } from '../text/sanitize.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -100,7 +101,7 @@ function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       const why = error.code === 'ENOENT' ? 'was not found' : error.code === 'EACCES' ? 'is not executable' : `could not start (${error.code ?? error.message})`
-      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { hint: 'use an absolute path in `command`, and check it runs by hand' }))
+      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { cause: error, hint: 'use an absolute path in `command`, and check it runs by hand' }))
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
@@ -122,7 +123,7 @@ function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
 function lastLine(stderr: string, stdout: string): string {
   const line = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
   const secret = stdout.trim()
-  const cleaned = line.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 300)
+  const cleaned = sanitizeLine(line, 300)
   return secret.length >= 4 && cleaned.includes(secret) ? '(stderr withheld: it contains the command output)' : cleaned
 }
 

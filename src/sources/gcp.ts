@@ -206,6 +206,7 @@ async function applicationDefaultClient(lib: GoogleAuthLibrary, scopes: string[]
     if (message.startsWith('Could not load the default credentials')) throw noApplicationDefaultCredentials()
     if (/GOOGLE_APPLICATION_CREDENTIALS/.test(message)) {
       throw new CcredError('ERR_CONFIG', `gcp: ${firstLine(message)}`, {
+        cause: error,
         hint: 'point GOOGLE_APPLICATION_CREDENTIALS at a service-account key or workload identity federation config, or unset it; then run: ccred daemon stop',
       })
     }
@@ -317,38 +318,46 @@ function googleError(error: unknown, options: GcpOptions, profile: string, userC
   if (error instanceof CcredError) return error
   const failure = describeFailure(error)
   const text = `${failure.reason ?? ''} ${failure.detail}`
+  const wrapped = { cause: error, detail: failure.status === undefined ? {} : { httpStatus: failure.status } }
   if (/invalid_rapt|reauth/i.test(text)) {
     return new CcredError('ERR_LOGIN_REQUIRED', `gcp: Google requires you to sign in again (reauthentication): ${failure.detail}`, {
+      ...wrapped,
       hint: 'run: gcloud auth application-default login',
     })
   }
   if (options.impersonate !== undefined && (failure.status === 403 || failure.status === 404 || failure.reason === 'PERMISSION_DENIED')) {
     return new CcredError('ERR_SOURCE_DENIED', `gcp: permission denied impersonating ${options.impersonate}: the caller needs ${TOKEN_CREATOR_ROLE} on it (${failure.detail})`, {
+      ...wrapped,
       hint: `grant it: gcloud iam service-accounts add-iam-policy-binding ${options.impersonate} --member=<your principal> --role=${TOKEN_CREATOR_ROLE}   (and check the service account exists)`,
     })
   }
   if (failure.reason === 'invalid_grant' && userCredentials) {
     return new CcredError('ERR_LOGIN_REQUIRED', `gcp: Google refused your gcloud login: ${failure.detail}`, {
+      ...wrapped,
       hint: 'run: gcloud auth application-default login',
     })
   }
   if (failure.reason === 'invalid_grant') {
     const which = options.credentials === undefined ? 'the Application Default Credentials' : `profiles.${profile}.gcp.credentials`
     return new CcredError('ERR_SOURCE_DENIED', `gcp: Google refused ${which}: ${failure.detail}`, {
+      ...wrapped,
       hint: 'a key may have been deleted or disabled (create a new one: gcloud iam service-accounts keys create); for workload identity federation check the provider\'s audience and attribute condition',
     })
   }
   if (failure.status === 401 || failure.status === 403 || failure.reason === 'unauthorized_client' || failure.reason === 'access_denied') {
     return new CcredError('ERR_SOURCE_DENIED', `gcp: Google refused the request: ${failure.detail}`, {
+      ...wrapped,
       hint: 'check the identity\'s IAM roles and, for workload identity federation, the pool provider\'s audience and attribute condition',
     })
   }
   if (failure.status === undefined && /DECODER|PEM|asn1|private key|secretOrPrivateKey/i.test(failure.detail)) {
     return new CcredError('ERR_CONFIG', `gcp: the service-account key cannot be used: ${failure.detail}`, {
+      ...wrapped,
       hint: 'download a new key: gcloud iam service-accounts keys create key.json --iam-account=SA',
     })
   }
   return new CcredError('ERR_SOURCE_UNAVAILABLE', `gcp: ${failure.status === undefined ? '' : `HTTP ${failure.status}: `}${failure.detail}`, {
+    ...wrapped,
     hint: 'check network access to Google (oauth2, sts and iamcredentials.googleapis.com, or the metadata server), then retry',
   })
 }

@@ -99,6 +99,7 @@ export async function signingKeyFor(options: JwtOptions, ctx: FetchContext): Pro
     if (!(error instanceof KeyProblem)) throw error
     const where = `profiles.${ctx.profile}.jwt.key`
     throw new CcredError('ERR_CONFIG', `${where} (${formatReference(options.key)}) ${error.message}`, {
+      cause: error,
       hint: isSymmetric(options.alg)
         ? `store a long random secret: openssl rand -base64 64 | ccred set ${ctx.profile}`
         : `make a fitting key with: ccred jwt keygen ${options.key.kind === 'keychain' ? options.key.target : '<name>'} --alg ${options.alg.startsWith('ES') ? 'ES256' : options.alg === 'EdDSA' ? 'EdDSA' : 'RS256'}; or set algorithm in [profiles.${ctx.profile}.jwt] to fit the key`,

@@ -1,5 +1,4 @@
 import { parseOidcTable, refreshTokenName, type OidcOptions } from '../oidc/config.js'
-import { CcredError } from '../errors.js'
 import type { Credential, FetchContext, SourceDefinition } from './source.js'
 
 /**
@@ -42,15 +41,12 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
 }
 
 async function clientCredentials(config: import('../oidc/client.js').OidcConfiguration, options: OidcOptions, ctx: FetchContext) {
-  const [client, { describeOidcError, grantParameters, oauthErrorCode }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
+  const [client, { grantParameters, oidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
   try {
     return await client.clientCredentialsGrant(config, grantParameters(options))
   } catch (error) {
-    const denied = oauthErrorCode(error) !== undefined
-    throw new CcredError(denied ? 'ERR_SOURCE_DENIED' : 'ERR_SOURCE_UNAVAILABLE', `profile ${ctx.profile}: client_credentials grant at ${options.issuer} failed: ${describeOidcError(error)}`, {
-      hint: denied ? `check client_id, the secret or key, scopes and audience in [profiles.${ctx.profile}.oidc]` : 'check the network and the identity provider',
-      cause: error,
-    })
+    throw oidcError(error, `profile ${ctx.profile}: client_credentials grant at ${options.issuer} failed`, (code) =>
+      code === 'ERR_SOURCE_DENIED' ? `check client_id, the secret or key, scopes and audience in [profiles.${ctx.profile}.oidc]` : 'check the network and the identity provider')
   }
 }
 
@@ -60,7 +56,7 @@ async function clientCredentials(config: import('../oidc/client.js').OidcConfigu
  * the only valid one; invalid_grant means the session ended: sign in again.
  */
 async function refresh(config: import('../oidc/client.js').OidcConfiguration, options: OidcOptions, ctx: FetchContext) {
-  const [client, { describeOidcError, grantParameters, oauthErrorCode }, { loginRequired }] = await Promise.all([
+  const [client, { describeOidcError, grantParameters, oauthErrorCode, oidcError }, { loginRequired }] = await Promise.all([
     import('openid-client'), import('../oidc/client.js'), import('../oidc/tokens.js'),
   ])
   if (ctx.store === undefined) throw new TypeError('the oidc source needs the service\'s secret store in its FetchContext')
@@ -80,11 +76,8 @@ async function refresh(config: import('../oidc/client.js').OidcConfiguration, op
       if ((await store.get(name)) === refreshToken) await store.delete(name)
       throw loginRequired(ctx.profile, `the identity provider ended the session (${describeOidcError(error)})`, error)
     }
-    const denied = oauthErrorCode(error) !== undefined
-    throw new CcredError(denied ? 'ERR_SOURCE_DENIED' : 'ERR_SOURCE_UNAVAILABLE', `profile ${ctx.profile}: token refresh at ${options.issuer} failed: ${describeOidcError(error)}`, {
-      hint: denied ? `check [profiles.${ctx.profile}.oidc]; if it persists run: ccred login ${ctx.profile}` : 'check the network and the identity provider; the cached token is served while it lasts',
-      cause: error,
-    })
+    throw oidcError(error, `profile ${ctx.profile}: token refresh at ${options.issuer} failed`, (code) =>
+      code === 'ERR_SOURCE_DENIED' ? `check [profiles.${ctx.profile}.oidc]; if it persists run: ccred login ${ctx.profile}` : 'check the network and the identity provider; the cached token is served while it lasts')
   }
   if (tokens.refresh_token !== undefined && tokens.refresh_token !== refreshToken) await store.set(name, tokens.refresh_token)
   return tokens

@@ -1,4 +1,4 @@
-import { CcredError } from '../errors.js'
+import { CcredError, isCcredError } from '../errors.js'
 import type { TableReader } from '../config/fields.js'
 import { compact, durationMs, map, nested, parseWith, raw, refine, string, table, type Infer } from '../config/schema.js'
 import { hasConnectionKeys, vaultConnection } from '../vault/config.js'
@@ -104,7 +104,7 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
         held.renewable = renewed.renewable
         return { value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
       } catch (error) {
-        if (error instanceof CcredError && error.code === 'ERR_SOURCE_UNAVAILABLE' && /\(400\)$/.test(error.message)) return undefined
+        if (isCcredError(error, 'ERR_SOURCE_UNAVAILABLE') && error.detail.httpStatus === 400) return undefined
         throw error
       }
     }

@@ -139,7 +139,7 @@ function classify(error: unknown, timeoutMs: number): Error {
     const errors = Array.isArray(body?.errors) ? body.errors.filter((e): e is string => typeof e === 'string') : []
     return new VaultHttpError(response.statusCode, errors)
   }
-  const code = String((error as { code?: unknown }).code ?? '')
+  const code = String((error as NodeJS.ErrnoException).code ?? '')
   const message = error instanceof Error ? error.message : String((error as { message?: unknown }).message ?? error)
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message)) {
     return new VaultTransportError('timeout', `no answer within ${timeoutMs} ms`)

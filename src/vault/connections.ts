@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { splitVaultTarget, type Reference } from '../config/references.js'
-import { CcredError } from '../errors.js'
+import { CcredError, isCcredError } from '../errors.js'
 import { authMethod } from './auth/index.js'
 import { loginResult, type AuthDeps } from './auth/login.js'
 import { VaultClient, VaultHttpError, type VaultBody } from './client.js'
@@ -140,6 +140,7 @@ export class VaultConnection {
         ca = await this.#deps.readFile(caPath)
       } catch (error) {
         throw new CcredError('ERR_CONFIG', `${this.#config.where}.ca_cert: the CA file ${caPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+          cause: error,
           hint: 'point ca_cert (or VAULT_CACERT) at the PEM file of the CA that signed Vault\'s certificate',
         })
       }
@@ -222,7 +223,8 @@ export class VaultConnection {
       mount = parseMount(body)
     } catch (error) {
       // No mount information (an old Vault, or no mount there): read the path as it is written.
-      if (!(error instanceof CcredError && error.code === 'ERR_SOURCE_UNAVAILABLE' && /\((400|404)\)$/.test(error.message))) throw error
+      const status = isCcredError(error, 'ERR_SOURCE_UNAVAILABLE') ? error.detail.httpStatus : undefined
+      if (status !== 400 && status !== 404) throw error
     }
     const info = mount ?? { path: '', type: 'unknown' }
     this.#mounts.set(path, info)

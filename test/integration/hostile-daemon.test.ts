@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { EXIT_CODES } from '../../src/errors.js'
+import { ERROR_EXIT_CODES } from '../../src/errors.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 /**
@@ -84,7 +84,7 @@ function post(path: string, body: string | Buffer, headers: Record<string, strin
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nhost: ccred\r\n\r\n`
 
-const CODES = new Set(Object.keys(EXIT_CODES))
+const CODES = new Set(Object.keys(ERROR_EXIT_CODES))
 
 /** A coded JSON error with a 4xx status, in the daemon's error shape. */
 function assertCodedError(response: RawResponse, expectedCode?: string): { code: string; message: string; hint: string } {

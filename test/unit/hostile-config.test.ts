@@ -11,7 +11,7 @@ import { parseDurationMs } from '../../src/config/duration.js'
 import { parseConfig } from '../../src/config/load.js'
 import { parseReference, resolveReference, type ReferenceDeps } from '../../src/config/references.js'
 import { STARTER_CONFIG } from '../../src/config/starter.js'
-import { CcredError, EXIT_CODES } from '../../src/errors.js'
+import { CcredError, ERROR_EXIT_CODES } from '../../src/errors.js'
 import { placeholderProblems, renderClaim, templateProblems, type ClaimTemplate, type TemplateVariables } from '../../src/jwt/claims.js'
 import { JWT_ALGORITHMS, KeyProblem, loadSigningKey } from '../../src/jwt/keys.js'
 import { parseOutput } from '../../src/sources/exec.js'
@@ -243,7 +243,7 @@ describe('hostile references', () => {
         assert.equal(typeof value, 'string')
       } catch (error) {
         assert.ok(error instanceof CcredError, `threw ${String(error)}`)
-        assert.ok(error.code in EXIT_CODES)
+        assert.ok(error.code in ERROR_EXIT_CODES)
         assert.ok(error.hint !== undefined)
       }
     }), { numRuns: 500 })

@@ -94,6 +94,15 @@ exchange = { audiance = "x" }
     assert.match(message, /oidc\.exchange\.audiance: unknown key/)
   })
 
+  it('a login profile may name only the issuer: client_id defaults to "ccred" (a server like the Claude apps gateway ignores it)', async () => {
+    const gateway = await oidcProfile('issuer = "https://gateway.example.com"')
+    assert.equal(gateway.error, undefined)
+    assert.equal(gateway.options?.clientId, 'ccred')
+    assert.equal(gateway.options?.grant, 'authorization_code')
+    const service = await oidcProfile('issuer = "https://idp.example"\ngrant = "client_credentials"\nclient_secret = "env:S"')
+    assert.match(service.error ?? '', /oidc\.client_id: is required/)
+  })
+
   it('accepts plain http only on loopback; a missing [oidc] table is reported', async () => {
     assert.equal((await oidcProfile('issuer = "http://127.0.0.1:8080"\nclient_id = "c"')).error, undefined)
     assert.equal((await oidcProfile('issuer = "http://localhost:8080/realms/x"\nclient_id = "c"')).error, undefined)

@@ -43,7 +43,7 @@ export function loginResult(body: VaultBody, method: string): VaultLogin {
 export function loginError(error: unknown, method: string, role: string | undefined, address: string, hint: string): CcredError {
   const action = `${method} login${role === undefined ? '' : ` (role "${role}")`}`
   if (error instanceof VaultHttpError && (error.status === 400 || error.status === 401 || error.status === 403)) {
-    return new CcredError('ERR_SOURCE_DENIED', `vault: ${action}: Vault refused it: ${vaultText(error.errors, error.status)} (${error.status})`, { hint })
+    return new CcredError('ERR_SOURCE_DENIED', `vault: ${action}: Vault refused it: ${vaultText(error.errors, error.status)} (${error.status})`, { hint, cause: error, detail: { httpStatus: error.status } })
   }
   return vaultError(error, action, address)
 }
@@ -66,7 +66,7 @@ export async function readTokenFile(deps: AuthDeps, path: string, where: string,
     text = await deps.readFile(path)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    throw new CcredError('ERR_LOGIN_REQUIRED', `${where}: cannot read the token file ${path} (${code})`, { hint })
+    throw new CcredError('ERR_LOGIN_REQUIRED', `${where}: cannot read the token file ${path} (${code})`, { hint, cause: error })
   }
   const token = text.trim()
   if (token === '' || token.length > 64 * 1024) {

@@ -23,7 +23,7 @@ export function tokenAuth(config: Extract<VaultAuthConfig, { method: 'token' }>)
       body = (await deps.client.call((vault, options) => vault.tokenLookupSelf({ requestOptions: options }), token)) as VaultBody
     } catch (error) {
       if (error instanceof VaultHttpError && error.status === 403) {
-        throw new CcredError('ERR_LOGIN_REQUIRED', `vault: the token from ${from} is not valid (expired or revoked)`, { hint: LOGIN_HINT })
+        throw new CcredError('ERR_LOGIN_REQUIRED', `vault: the token from ${from} is not valid (expired or revoked)`, { hint: LOGIN_HINT, cause: error, detail: { httpStatus: error.status } })
       }
       throw vaultError(error, 'token lookup-self', deps.address)
     }
