@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
 import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
 import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/claude/helper-command.js'
@@ -12,6 +14,7 @@ import { loginService } from '../../src/daemon/login-service.js'
 import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
 import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
 import { CcredError } from '../../src/errors.js'
+import { envLines } from '../../src/output/shell-env.js'
 import { platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
@@ -214,5 +217,40 @@ describe('platform: the caller lookup (the 401 guess)', () => {
   it('Windows has no reader: no caller, so the environment marks alone decide whether it is Claude Code', async () => {
     assert.equal(processReaderFor('win32'), null)
     assert.equal(await findCaller(process.pid, process.ppid, processReaderFor('win32')), undefined)
+  })
+})
+
+describe('platform: ccred env --shell', () => {
+  const hostile = ["it's", 'a"b', '$(touch /tmp/pwned)', '`id`', '$env:PATH', '%PATH%', 'a\u2019b\u2018c', "''", 'x\ny', 'tab\there', '\\\\server\\share', '&|<>^', '']
+
+  it('posix: sh reads every hostile value back exactly', () => {
+    for (const value of hostile) {
+      const script = `${envLines({ CCRED_T: value }, 'posix')}printf %s "$CCRED_T"`
+      assert.equal(execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' }), value)
+    }
+  })
+
+  it('powershell: one single-quoted string whose only escapes are doubled quotes (typographic ones too), read back exactly', () => {
+    // PowerShell's single-quoted string: any of ' ‘ ’ ‚ ‛ ends it unless doubled; nothing else is special.
+    const quotes = "'\u2018\u2019\u201a\u201b"
+    const line = new RegExp(`^\\$env:CCRED_T = '((?:[^${quotes}]|[${quotes}]{2})*)'\\n$`)
+    fc.assert(fc.property(fc.oneof(fc.constantFrom(...hostile), fc.string({ unit: fc.constantFrom('a', ' ', "'", '\u2019', '\u201b', '"', '$', '`', '\n') })), (value) => {
+      const match = line.exec(envLines({ CCRED_T: value }, 'powershell'))
+      assert.ok(match !== null, JSON.stringify(value))
+      assert.equal(match[1]!.replace(new RegExp(`([${quotes}])\\1`, 'g'), '$1'), value)
+    }))
+  })
+
+  it('cmd: set "NAME=value" for values cmd takes literally; % ! " and line breaks are refused without printing the value', () => {
+    assert.equal(envLines({ ANTHROPIC_AUTH_TOKEN: 'eyJ.a-b_c~d+e/f=&|<>^ ()' }, 'cmd'), 'set "ANTHROPIC_AUTH_TOKEN=eyJ.a-b_c~d+e/f=&|<>^ ()"\n')
+    for (const value of ['s3cr%PATH%et', 's3cr!x!et', 's3cr"et', 's3cr\r\net']) {
+      assert.throws(() => envLines({ ANTHROPIC_AUTH_TOKEN: value }, 'cmd'), (error: unknown) => {
+        assert.ok(error instanceof CcredError)
+        assert.match(error.message, /ANTHROPIC_AUTH_TOKEN contains .* cmd cannot take literally/)
+        assert.ok(!error.message.includes('s3cr') && !(error.hint ?? '').includes('s3cr'), 'the value is never in the error')
+        assert.match(error.hint ?? '', /--shell powershell/)
+        return true
+      })
+    }
   })
 })
