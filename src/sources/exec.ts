@@ -4,6 +4,8 @@ import { formatDurationMs } from '../config/duration.js'
 import { boolean, durationMs, INVALID, parseWith, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { Credential, SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { hostPlatform, type Platform } from '../platform.js'
+import { execInvocation } from './exec-invocation.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -49,7 +51,7 @@ export const execSource: SourceDefinition<ExecOptions> = {
     return {
       kind: 'exec',
       async fetch(ctx) {
-        const { stdout } = await runCommand(options)
+        const { stdout } = await runCommand(options, hostPlatform())
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
@@ -60,12 +62,13 @@ function commandName(options: ExecOptions): string {
   return options.shell ? 'sh -c' : options.argv[0]!
 }
 
-function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
+function runCommand(options: ExecOptions, platform: Platform): Promise<{ stdout: string }> {
   const name = commandName(options)
-  const [file, args] = options.shell ? ['/bin/sh', ['-c', options.argv[0]!]] : [options.argv[0]!, options.argv.slice(1)]
   return new Promise((resolve, reject) => {
+    // Per platform: sh or %ComSpec%, PATHEXT lookup and .cmd shims on Windows (exec-invocation.ts).
+    const { file, args, detached, windowsVerbatimArguments } = execInvocation(platform, options.argv, options.shell)
     // detached: its own process group, so a timeout kills the whole tree (a shell's children too).
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', windowsHide: true })
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true, windowsVerbatimArguments })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let stdoutBytes = 0
@@ -73,7 +76,7 @@ function runCommand(options: ExecOptions): Promise<{ stdout: string }> {
     let failure: CcredError | undefined
     const killTree = () => {
       try {
-        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, 'SIGKILL')
+        if (child.pid !== undefined && detached) process.kill(-child.pid, 'SIGKILL')
         else child.kill('SIGKILL')
       } catch { /* already gone */ }
     }

@@ -15,6 +15,7 @@ import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong 
 import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
 import { CcredError } from '../../src/errors.js'
 import { envLines } from '../../src/output/shell-env.js'
+import { execInvocation } from '../../src/sources/exec-invocation.js'
 import { platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
@@ -252,5 +253,40 @@ describe('platform: ccred env --shell', () => {
         return true
       })
     }
+  })
+})
+
+describe('platform: exec sources on Windows', () => {
+  const env = { ...windowsEnv, ComSpec: 'C:\\Windows\\system32\\cmd.exe', Path: 'C:\\Windows\\system32;C:\\Users\\Ann Lee\\AppData\\Roaming\\npm;C:\\Program Files\\Google\\Cloud SDK\\bin', PATHEXT: '.COM;.EXE;.BAT;.CMD' }
+  const win = platformFor('win32', env, noHome)
+  const files = new Set(['C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\claude.cmd', 'C:\\Program Files\\Google\\Cloud SDK\\bin\\gcloud.cmd', 'C:\\Windows\\system32\\curl.exe'])
+  const exists = (path: string) => files.has(path)
+
+  it('shell = true runs through %ComSpec% /d /s /c with the line quoted as Node does', () => {
+    assert.deepEqual(execInvocation(win, ['get-key --json | more'], true, exists), { file: 'C:\\Windows\\system32\\cmd.exe', args: ['/d', '/s', '/c', '"get-key --json | more"'], windowsVerbatimArguments: true, detached: false, name: 'cmd /c' })
+    assert.equal(execInvocation(platformFor('win32', { USERPROFILE: 'C:\\u' }, noHome), ['x'], true, exists).file, 'C:\\Windows\\System32\\cmd.exe', 'the default when ComSpec is unset')
+  })
+
+  it('a bare name is found through Path and PATHEXT; a .cmd shim runs through %ComSpec% with each argument quoted', () => {
+    const gcloud = execInvocation(win, ['gcloud', 'auth', 'print-access-token', '--account=ann@example.com'], false, exists)
+    assert.equal(gcloud.file, 'C:\\Windows\\system32\\cmd.exe')
+    assert.deepEqual(gcloud.args, ['/d', '/s', '/c', '""C:\\Program Files\\Google\\Cloud SDK\\bin\\gcloud.cmd" "auth" "print-access-token" "--account=ann@example.com""'])
+    assert.equal(gcloud.windowsVerbatimArguments, true)
+    assert.equal(execInvocation(win, ['claude', 'x'], false, exists).args[3], '""C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\claude.cmd" "x""')
+    // An .exe is started directly, with Node's own argument quoting.
+    assert.deepEqual(execInvocation(win, ['curl', '-s', 'a b'], false, exists), { file: 'C:\\Windows\\system32\\curl.exe', args: ['-s', 'a b'], windowsVerbatimArguments: false, detached: false, name: 'curl' })
+    // Not found: the name as written, so spawn's ENOENT names it.
+    assert.equal(execInvocation(win, ['nope'], false, exists).file, 'nope')
+  })
+
+  it('an argument a batch file would expand (% ! ") is refused, not passed', () => {
+    for (const arg of ['%PATH%', 'a!b', 'a"&calc"']) {
+      assert.throws(() => execInvocation(win, ['gcloud', arg], false, exists), (error: unknown) => error instanceof CcredError && error.code === 'ERR_CONFIG' && /cannot be passed safely/.test(error.message))
+    }
+  })
+
+  it('Linux and macOS are unchanged: sh -c, or the argv as it is, in its own process group', () => {
+    assert.deepEqual(execInvocation(mac, ['get-key | tr -d x'], true), { file: '/bin/sh', args: ['-c', 'get-key | tr -d x'], windowsVerbatimArguments: false, detached: true, name: 'sh -c' })
+    assert.deepEqual(execInvocation(mac, ['get-key', '--json'], false), { file: 'get-key', args: ['--json'], windowsVerbatimArguments: false, detached: true, name: 'get-key' })
   })
 })
