@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,8 @@ import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/wind
 import { CcredError } from '../../src/errors.js'
 import { envLines } from '../../src/output/shell-env.js'
 import { execInvocation } from '../../src/sources/exec-invocation.js'
+import { KeychainStore } from '../../src/store/keychain.js'
+import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
 import { platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
@@ -288,5 +291,40 @@ describe('platform: exec sources on Windows', () => {
   it('Linux and macOS are unchanged: sh -c, or the argv as it is, in its own process group', () => {
     assert.deepEqual(execInvocation(mac, ['get-key | tr -d x'], true), { file: '/bin/sh', args: ['-c', 'get-key | tr -d x'], windowsVerbatimArguments: false, detached: true, name: 'sh -c' })
     assert.deepEqual(execInvocation(mac, ['get-key', '--json'], false), { file: 'get-key', args: ['--json'], windowsVerbatimArguments: false, detached: true, name: 'get-key' })
+  })
+})
+
+describe('platform: keychains', () => {
+  const pem = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+
+  it('Windows: a secret over Credential Manager\'s 2,560 bytes is refused before the write, counted as the binding stores it', () => {
+    const rsa3072 = pem(3072)
+    const rsa4096 = pem(4096)
+    assert.equal(credentialManagerLimitProblem('win32', 'keytar', rsa3072), undefined, `a 3072-bit PEM is ${Buffer.byteLength(rsa3072)} bytes in UTF-8`)
+    const tooBig = credentialManagerLimitProblem('win32', 'keytar', rsa4096)
+    assert.ok(tooBig instanceof CcredError)
+    assert.match(tooBig.message, new RegExp(`the secret is ${Buffer.byteLength(rsa4096)} bytes .* over Windows Credential Manager's limit of 2560 bytes; nothing was stored`))
+    assert.match(tooBig.hint ?? '', /ES256/)
+    assert.ok(!tooBig.message.includes('PRIVATE KEY'), 'never the secret')
+    // @napi-rs/keyring stores UTF-16: the 3072-bit key no longer fits.
+    assert.equal(credentialManagerBytes('@napi-rs/keyring', rsa3072), 2 * rsa3072.length)
+    assert.ok(credentialManagerLimitProblem('win32', '@napi-rs/keyring', rsa3072) instanceof CcredError)
+    assert.equal(credentialManagerLimitProblem('darwin', 'keytar', rsa4096), undefined, 'only Windows has this limit')
+  })
+
+  it('Windows: KeychainStore.set refuses such a secret (what ccred set and jwt keygen call)', async () => {
+    const store = new KeychainStore({ CCRED_KEYCHAIN_BACKEND: 'none-in-this-test' }, 'win32')
+    await assert.rejects(store.set('big', 'x'.repeat(2561)), /over Windows Credential Manager's limit of 2560 bytes/)
+  })
+
+  it('macOS: keychain failures say what to do (-25308 over SSH, Always Allow after a node upgrade, a dialog nobody answers)', () => {
+    assert.match(keychainHint('darwin', 'storing a secret failed (The user name or passphrase you entered is not correct. (-25308))'), /security unlock-keychain ~\/Library\/Keychains\/login\.keychain-db/)
+    assert.match(keychainHint('darwin', 'User interaction is not allowed.'), /locked and cannot ask .*SSH/)
+    assert.match(keychainHint('darwin', 'reading a secret failed (User canceled the operation. (-128))'), /"Always Allow" .* after every node upgrade/)
+    assert.match(keychainHint('darwin', 'reading a secret got no answer within 10s (is the keyring locked?)'), /dialog may be waiting .*Always Allow.*security unlock-keychain/)
+    assert.match(keychainHint('linux', 'the collection is locked'), /gnome-keyring-daemon --unlock/)
+    assert.match(keychainHint('win32', 'x'), /Credential Manager/)
+    assert.match(keytarFix('linux'), /libsecret-1-dev/)
+    assert.doesNotMatch(keytarFix('darwin'), /libsecret/)
   })
 })
