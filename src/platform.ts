@@ -29,9 +29,16 @@ export function platformFor(os: NodeJS.Platform, env: Env, fallbackHome: () => s
   return { os, path: windows ? win32 : posix, home, env }
 }
 
+/**
+ * The OS this process runs on. The one place ccred reads process.platform (a unit
+ * test checks): for facts about the running kernel (/proc, core limits) and as the
+ * default at the edges.
+ */
+export const HOST_OS: NodeJS.Platform = process.platform
+
 /** The real platform: for the edges only (CLI entry, daemon start, defaults kept for callers not yet passing one). */
 export function hostPlatform(env: Env = process.env): Platform {
-  return platformFor(process.platform, env)
+  return platformFor(HOST_OS, env)
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -15,6 +15,7 @@ import { loginService } from '../../src/daemon/login-service.js'
 import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
 import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
 import { CcredError } from '../../src/errors.js'
+import { repoRoot } from '../helpers/claude.js'
 import { envLines } from '../../src/output/shell-env.js'
 import { execInvocation } from '../../src/sources/exec-invocation.js'
 import { KeychainStore } from '../../src/store/keychain.js'
@@ -326,5 +327,15 @@ describe('platform: keychains', () => {
     assert.match(keychainHint('win32', 'x'), /Credential Manager/)
     assert.match(keytarFix('linux'), /libsecret-1-dev/)
     assert.doesNotMatch(keytarFix('darwin'), /libsecret/)
+  })
+})
+
+describe('platform: one place reads the real one', () => {
+  it('process.platform appears only in src/platform.ts; everything else is handed a platform or uses HOST_OS', () => {
+    const src = join(repoRoot(), 'src')
+    const readers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts'))
+      .filter((file) => /process\.platform\b/.test(readFileSync(join(src, file), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '')))
+    assert.deepEqual(readers, ['platform.ts'])
   })
 })
