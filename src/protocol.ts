@@ -7,7 +7,8 @@
  * On the warm `get` path: it imports only light modules (no config parser, no SDK).
  */
 import { DEFAULT_HELPER_TTL_MS, HELPER_HOOKS, type CallerMarks, type HelperHook } from './claude/helper-context.js'
-import type { Header } from './config/load.js'
+import type { Header } from './config/settings.js'
+import type { CredentialBody } from './credential.js'
 import { isProfileName } from './config/profile-name.js'
 import { CcredError, type CcredErrorJson } from './errors.js'
 import type { StoreAvailability } from './store/store.js'
@@ -56,16 +57,18 @@ export interface CredentialRequest {
 }
 
 /**
- * The answer: the value and what the client needs to print it. `header` is the
+ * The answer: what the client needs to print the credential, and its body tagged
+ * by `kind` (a token: `value` and `scheme`; AWS credentials: `accessKeyId`,
+ * `secretAccessKey`, `sessionToken`; headers: `headers`). `header` is the
  * profile's header; which header `get` prints is the client's choice (its
  * `--header` option, or Claude Code's proxyAuthHelper context), made after the answer.
  */
-export interface IssuedCredential {
+export type IssuedCredential = IssuedFacts & CredentialBody
+
+export interface IssuedFacts {
   profile: string
   source: string
   header: Header
-  value: string
-  scheme: 'Bearer' | 'Basic'
   expiresAt?: string
   served: string
   warning?: string

@@ -1,10 +1,11 @@
 import type { HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
+import type { Credential } from '../credential.js'
 import type { ProfileStatus } from '../protocol.js'
-import type { Credential, FetchContext, Source } from '../sources/source.js'
+import type { FetchContext, Source } from '../sources/source.js'
 import { checkCredential } from './validate.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */

@@ -1,4 +1,4 @@
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 
 /** Claude Code's own default helper TTL. */
 export const DEFAULT_HELPER_TTL_MS = 300_000

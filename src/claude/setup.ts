@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 import { CcredError } from '../errors.js'
 import { helperTtlVariable } from './helper-context.js'
 import {

@@ -1,6 +1,6 @@
 import type { CredentialFetcher } from '../client/credentials.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
-import { awsExportCredentials } from '../output/format.js'
+import { awsCredentialExport } from '../output/format.js'
 import type { Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
@@ -28,12 +28,12 @@ export async function runAwsExport(profile: string, options: { refresh?: boolean
       hint: `use an aws profile (ccred profiles lists them), or ccred get ${profile} for a gateway key`,
     })
   }
-  if (awsExportCredentials(issued.value) === undefined) {
+  if (issued.kind !== 'aws') {
     throw new CcredError('ERR_USAGE', `profile ${profile} makes a Bedrock API key (token = "bedrock-api-key"), not AWS credentials`, {
       hint: `set token = "credentials" in [profiles.${profile}.aws] for awsCredentialExport, or use ccred env ${profile} for AWS_BEARER_TOKEN_BEDROCK`,
     })
   }
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
-  io.stdout.write(`${issued.value}\n`)
+  io.stdout.write(`${awsCredentialExport(issued)}\n`)
   return EXIT_CODES.OK
 }

@@ -1,6 +1,6 @@
 import { headerFor, helperContext } from '../claude/helper-context.js'
 import type { CredentialFetcher } from '../client/credentials.js'
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
 import { headerValue, jsonOutput } from '../output/format.js'
 import { usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'

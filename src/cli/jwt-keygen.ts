@@ -26,8 +26,8 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
   if (!KEY_NAME.test(keyName)) throw usageError(`key name "${keyName.slice(0, 40)}" must be 1 to 128 letters, digits or ._@-`, 'e.g. ccred jwt keygen litellm-signing-key')
   return withInProcessService(io.env, async (service) => {
     // Loading the config first means a broken config is reported before anything is written.
-    const config = await service.config()
-    const store = service.store()
+    const config = await service.config.current()
+    const store = service.runtime.store()
     if (!options.force && (await store.get(keyName)) !== undefined) {
       throw new CcredError('ERR_USAGE', `a secret named "${keyName}" already exists in ${store.describe()}; replacing it would break every gateway that trusts its public key`, {
         hint: `pick another name, or replace it on purpose with: ccred jwt keygen ${keyName} --alg ${alg} --force`,
@@ -38,7 +38,7 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
     const signing = loadSigningKey(pem, alg)
     await store.set(keyName, pem)
     const users = [...config.profiles.values()].filter((p) => p.definition.storedSecretName?.(p.options) === keyName).map((p) => p.name)
-    for (const profile of users) await purgeCachedValue(profile, io)
+    for (const profile of users) await purgeCachedValue(profile, io.env, (line) => io.stderr.write(`${line}\n`))
     const jwk = publishedJwk(signing, await keyIdFor(undefined, signing))
     io.stdout.write(`${JSON.stringify(jwk, null, 2)}\n`)
     io.stderr.write(

@@ -1,7 +1,7 @@
 import type { CredentialService } from '../broker/service.js'
 import { withInProcessService } from '../client/in-process.js'
 import { purgeCachedValue } from '../client/purge.js'
-import type { ProfileConfig } from '../config/load.js'
+import type { ProfileConfig } from '../profiles/load.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import type { OidcOptions } from '../oidc/config.js'
 import type { Io } from './io.js'
@@ -24,20 +24,21 @@ export async function runLogin(profileName: string, options: LoginOptions, io: I
       throw new CcredError('ERR_USAGE', `profile ${profileName} uses client_credentials (a service account): there is no one to sign in`, { hint: `just run: ccred get ${profileName}` })
     }
     const [{ discoverClient }, { signIn }] = await Promise.all([import('../oidc/client.js'), import('../oidc/login.js')])
-    const context = service.fetchContext(profile)
+    const context = service.runtime.fetchContext(profile)
     const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
-    const store = service.store()
+    const store = service.runtime.store()
     const result = await signIn({ profile: profileName, options: oidc, config, store, io, flow: options.device ? 'device' : options.browser ? 'browser' : 'auto' })
-    await purgeCachedValue(profileName, io)
+    await purgeCachedValue(profileName, io.env, (line) => io.stderr.write(`${line}\n`))
     io.stderr.write(`ccred: signed in for profile ${profileName}${result.subject === undefined ? '' : ` as ${result.subject}`}; the refresh token is in ${store.describe()}. Next: ccred get ${profileName}\n`)
     return EXIT_CODES.OK
   })
 }
 
 export async function oidcProfile(service: CredentialService, profileName: string, command: string): Promise<{ profile: ProfileConfig; oidc: OidcOptions }> {
-  const profile = await service.profile(profileName)
-  if (profile.sourceKind !== 'oidc') {
+  const profile = await service.config.profile(profileName)
+  const oidc = profile.definition.loginTarget?.(profile.options)
+  if (oidc === undefined) {
     throw new CcredError('ERR_USAGE', `profile ${profileName} has source "${profile.sourceKind}"; ${command} works with source = "oidc" profiles`, { hint: 'list profiles and their sources with: ccred profiles' })
   }
-  return { profile, oidc: profile.options as OidcOptions }
+  return { profile, oidc }
 }

@@ -14,20 +14,20 @@ import { EXIT_CODES } from '../errors.js'
 export async function runLogout(profileName: string, io: Io): Promise<number> {
   return withInProcessService(io.env, async (service) => {
     const { profile, oidc } = await oidcProfile(service, profileName, 'logout')
-    const store = service.store()
+    const store = service.runtime.store()
     const name = refreshTokenName(profileName)
     const refreshToken = await store.get(name)
     let revoked = 'nothing to revoke'
     if (refreshToken !== undefined) revoked = await revoke(refreshToken)
     const deleted = await store.delete(name)
-    await purgeCachedValue(profileName, io)
+    await purgeCachedValue(profileName, io.env, (line) => io.stderr.write(`${line}\n`))
     io.stderr.write(`ccred: signed out of profile ${profileName}: ${deleted ? `refresh token deleted from ${store.describe()}` : 'no refresh token was stored'} and the cached token forgotten; ${revoked}\n`)
     return EXIT_CODES.OK
 
     async function revoke(token: string): Promise<string> {
       const [client, { discoverClient, describeOidcError }] = await Promise.all([import('openid-client'), import('../oidc/client.js')])
       try {
-        const context = service.fetchContext(profile)
+        const context = service.runtime.fetchContext(profile)
         const config = await discoverClient(oidc, (ref, key) => context.resolve(ref, key), profileName)
         if (config.serverMetadata().revocation_endpoint === undefined) return `${oidc.issuer} has no revocation endpoint, so nothing was revoked there (its session ends when its tokens expire)`
         await client.tokenRevocation(config, token, { token_type_hint: 'refresh_token' })

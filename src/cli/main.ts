@@ -55,7 +55,7 @@ Examples (settings.json):
           } catch (error) {
             // login = "auto" (oidc): a person at a terminal signs in, then the value is asked for once more.
             if (!isCcredError(error, 'ERR_LOGIN_REQUIRED')) throw error
-            const { loginIfAutomatic } = await import('../oidc/auto-login.js')
+            const { loginIfAutomatic } = await import('./auto-login.js')
             if (!(await loginIfAutomatic(profile, io, { stdinIsTTY: Boolean(process.stdin.isTTY), stderrIsTTY: Boolean(process.stderr.isTTY) }))) throw error
             return requestCredential(query, env, warn)
           }

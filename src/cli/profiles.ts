@@ -7,7 +7,7 @@ import { EXIT_CODES } from '../errors.js'
 /** `ccred profiles`: what the config defines, and which profiles have errors. Reads the config only. */
 export async function runProfiles(options: { json?: boolean }, io: Io): Promise<number> {
   return withInProcessService(io.env, async (service) => {
-    const config = await service.config()
+    const config = await service.config.current()
     const profiles = await service.listProfiles()
     if (options.json) {
       io.stdout.write(stringifyJsonSafely({ config: config.fromFile ? config.path : null, profiles }, 2) + '\n')

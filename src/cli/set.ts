@@ -21,7 +21,7 @@ export interface SecretInput {
  */
 export async function runSet(profileName: string, io: Io, input: SecretInput): Promise<number> {
   return withInProcessService(io.env, async (service) => {
-    const profile = await service.profile(profileName)
+    const profile = await service.config.profile(profileName)
     const secretName = profile.definition.storedSecretName?.(profile.options)
     if (secretName === undefined) {
       throw new CcredError('ERR_USAGE', `profile ${profileName} (source ${profile.sourceKind}) does not read its secret from the keychain, so there is nothing to set`, {
@@ -38,16 +38,16 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
       if (problem !== undefined) throw new CcredError('ERR_USAGE', `not stored: for profile ${profileName}, ${problem}`, { hint: 'nothing was stored; pipe in the right secret and run ccred set again' })
     } else {
       try {
-        checkCredential({ value }, `the secret for ${profileName}`, Date.now())
+        checkCredential({ kind: 'token', value }, `the secret for ${profileName}`, Date.now())
       } catch (error) {
         if (!isCcredError(error)) throw error
         throw new CcredError('ERR_USAGE', error.message, { hint: 'give the secret as a single line of printable text', cause: error })
       }
     }
-    const store = service.store()
+    const store = service.runtime.store()
     await store.set(secretName, value)
     // The daemon may hold the previous value: make the next `get` read the new one.
-    await purgeCachedValue(profileName, io)
+    await purgeCachedValue(profileName, io.env, (line) => io.stderr.write(`${line}\n`))
     io.stderr.write(`ccred: stored the secret for profile ${profileName} as ${formatReference({ kind: 'keychain', target: secretName })} in ${store.describe()}\n`)
     return EXIT_CODES.OK
   })

@@ -71,10 +71,10 @@ export async function runSetupClaude(profileName: string | undefined, options: S
   if (mode === 'vertex' && options.project === undefined) throw usageError('--mode vertex needs --project <GCP project id>', 'e.g. ccred setup claude litellm --mode vertex --gateway https://llm.example.com/vertex_ai/v1 --project my-project --region us-east5')
 
   const { profile, skewMs } = await withInProcessService(io.env, async (service) => ({
-    profile: await service.profile(profileName),
-    skewMs: (await service.config()).broker.skewMs,
+    profile: await service.config.profile(profileName),
+    skewMs: (await service.config.current()).broker.skewMs,
   }))
-  const awsCredentials = profile.sourceKind === 'aws' && (profile.options as { token?: string }).token === 'credentials'
+  const awsCredentials = profile.definition.yieldsAwsCredentials?.(profile.options) === true
   if (awsCredentials && mode !== 'bedrock') {
     throw usageError(`profile ${profileName} yields AWS credentials, which Claude Code uses only in Bedrock mode`, `run: ccred setup claude ${profileName} --mode bedrock --gateway <bedrock endpoint>`)
   }

@@ -1,4 +1,3 @@
-import type { Io } from '../cli/io.js'
 import { ROUTES, type PurgeRequest, type PurgeResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
@@ -7,10 +6,10 @@ import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
  * (`ccred set`, a replaced signing key), so the next `get` uses the new one. No
  * daemon: nothing is cached. A daemon that does not answer: say how to fix it.
  */
-export async function purgeCachedValue(profile: string, io: Io): Promise<void> {
+export async function purgeCachedValue(profile: string, env: Record<string, string | undefined>, warn: (line: string) => void): Promise<void> {
   try {
-    unwrap<PurgeResponse>(await requestDaemon(io.env, 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
+    unwrap<PurgeResponse>(await requestDaemon(env, 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
   } catch (error) {
-    if (!(error instanceof DaemonNotRunning)) io.stderr.write(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop\n`)
+    if (!(error instanceof DaemonNotRunning)) warn(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop`)
   }
 }

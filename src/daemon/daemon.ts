@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
-import { DEFAULT_BROKER } from '../config/load.js'
+import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { hostPlatform, type Platform } from '../platform.js'
@@ -145,8 +145,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   try {
     service = serviceForEnvironment(env)
-    const path = service.configPath
-    const config = await service.config().catch(() => undefined)
+    const path = service.config.path
+    const config = await service.config.current().catch(() => undefined)
     const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs
     const armIdle = () => {
       clearTimeout(idleTimer)

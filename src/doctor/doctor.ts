@@ -3,7 +3,7 @@ import { daemonHealth } from '../client/autostart.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { withInProcessService } from '../client/in-process.js'
 import { formatDurationMs } from '../config/duration.js'
-import type { LoadedConfig, ProfileConfig } from '../config/load.js'
+import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
@@ -12,8 +12,8 @@ import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
+import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
-import type { VaultConnectionConfig } from '../vault/config.js'
 import { packageVersion } from '../version.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -92,7 +92,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const loaded = await withInProcessService(deps.env, async (service) => {
     let config: LoadedConfig
     try {
-      config = await service.config()
+      config = await service.config.current()
     } catch (error) {
       const failure = toCcredError(error)
       add('config', 'fail', `${failure.message} — ${failure.hint ?? ''}`)
@@ -100,7 +100,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     }
     add('config', config.invalidProfiles.size === 0 ? 'ok' : 'fail', `${config.fromFile ? config.path : 'no config file: the embedded demo profile'}; ${config.profiles.size} valid profile(s)${config.invalidProfiles.size === 0 ? '' : `, invalid: ${[...config.invalidProfiles.keys()].join(', ')}`}`)
     for (const [name, error] of config.invalidProfiles) if (profileName === undefined || profileName === name) add(`profile ${name}`, 'fail', error.message)
-    const store = service.store()
+    const store = service.runtime.store()
     try {
       await store.get('ccred-doctor-probe')
       const availability = store.availability?.()
@@ -112,14 +112,12 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
     }
-    // Vault profiles: what an operator checks by hand (vault status, token lookup, capabilities).
+    // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
-      if (profile.sourceKind !== 'vault' || (profileName !== undefined && profile.name !== profileName)) continue
-      const options = profile.options as { connection: VaultConnectionConfig; path: string; kvVersion?: 1 | 2; mount?: string }
-      const [{ checkVault }, connections] = await Promise.all([import('../vault/checks.js'), service.vaultConnections()])
-      const read = { ...(options.kvVersion === undefined ? {} : { kvVersion: options.kvVersion }), ...(options.mount === undefined ? {} : { mount: options.mount }) }
-      for (const found of await checkVault(connections.get(options.connection), [{ path: options.path, options: read }])) {
-        add(`vault ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
+      const { doctorChecks } = profile.definition
+      if (doctorChecks === undefined || (profileName !== undefined && profile.name !== profileName)) continue
+      for (const found of await doctorChecks(profile.options, service.runtime.sourceDeps())) {
+        add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
       }
     }
     return { config }
@@ -147,7 +145,7 @@ async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSetti
   try {
     const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
-    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(issued.value)}, ${issued.value.length} chars, ${expiresIn}`)
+    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(credentialText(issued))}, ${credentialText(issued).length} chars, ${expiresIn}`)
     if (issued.warning !== undefined) add(`profile ${profile.name} lifetime`, 'warn', issued.warning)
     else if (issued.expiresAt !== undefined) {
       add(`profile ${profile.name} lifetime`, 'ok', `outlives the helper TTL ${formatDurationMs(ttlMs)} (${ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`}) + skew ${formatDurationMs(skewMs)}`)

@@ -1,4 +1,3 @@
-import type { Io } from '../cli/io.js'
 import { CcredError } from '../errors.js'
 import type { SecretStore } from '../store/store.js'
 import { decideBrowser, launchBrowser } from './browser.js'
@@ -11,12 +10,18 @@ import { sanitizeLine } from '../text/sanitize.js'
 
 export type LoginFlow = 'auto' | 'browser' | 'device'
 
+/** Where a sign-in talks to the person: the environment (which browser) and stderr (the URL, the code). */
+export interface LoginIo {
+  env: Record<string, string | undefined>
+  stderr: { write(text: string): unknown; isTTY?: boolean }
+}
+
 export interface LoginInput {
   profile: string
   options: OidcOptions
   config: OidcConfiguration
   store: SecretStore
-  io: Io
+  io: LoginIo
   flow: LoginFlow
 }
 
@@ -51,7 +56,7 @@ function offersAuthorizationEndpoint(config: OidcConfiguration): boolean {
  */
 export async function signIn(input: LoginInput): Promise<LoginResult> {
   const { io, profile, options } = input
-  const stderr = io.stderr as Io['stderr'] & { isTTY?: boolean }
+  const stderr = io.stderr
   const decision = decideBrowser(io.env)
   const flow = chooseFlow(input, decision)
   if (input.flow === 'auto' && flow === 'device') io.stderr.write(`ccred: using the device code flow (${offersAuthorizationEndpoint(input.config) ? decision.reason : `${options.issuer} offers only the device code flow`})\n`)

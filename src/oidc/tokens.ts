@@ -1,5 +1,5 @@
 import { CcredError } from '../errors.js'
-import type { Credential } from '../sources/source.js'
+import type { TokenCredential } from '../credential.js'
 import { oidcError, type OidcConfiguration, type TokenResponse } from './client.js'
 import { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, type OidcOptions } from './config.js'
 
@@ -11,7 +11,7 @@ export function loginRequired(profile: string, why: string, cause?: unknown): Cc
  * The credential a profile hands out: the access token or the ID token, valid until
  * the earlier of expires_in and the JWT's own exp (an IdP may round one of them).
  */
-export async function credentialFromTokens(tokens: TokenResponse, options: OidcOptions, nowMs: number, profile: string): Promise<Credential> {
+export async function credentialFromTokens(tokens: TokenResponse, options: OidcOptions, nowMs: number, profile: string): Promise<TokenCredential> {
   const value = options.token === 'id_token' ? tokens.id_token : tokens.access_token
   if (value === undefined || value === '') {
     throw new CcredError('ERR_SOURCE_OUTPUT', `profile ${profile}: the identity provider returned no ${options.token}`, {
@@ -23,11 +23,11 @@ export async function credentialFromTokens(tokens: TokenResponse, options: OidcO
   const meta: Record<string, string> = { issuer: options.issuer, token: options.token }
   const subject = tokens.claims()?.sub
   if (typeof subject === 'string') meta.sub = subject
-  return { value, ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt) }), meta }
+  return { kind: 'token', value, ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt) }), meta }
 }
 
 /** RFC 8693: trades the IdP token for the gateway's credential. */
-export async function exchangeToken(config: OidcConfiguration, tokens: TokenResponse, options: OidcOptions, nowMs: number, profile: string): Promise<Credential> {
+export async function exchangeToken(config: OidcConfiguration, tokens: TokenResponse, options: OidcOptions, nowMs: number, profile: string): Promise<TokenCredential> {
   const exchange = options.exchange!
   const client = await import('openid-client')
   const subjectToken = exchange.subjectToken === 'id_token' ? tokens.id_token : tokens.access_token

@@ -1,5 +1,21 @@
-import type { Header } from '../config/load.js'
+import type { Header } from '../config/settings.js'
+import type { CredentialBody } from '../credential.js'
 import type { IssuedCredential } from '../protocol.js'
+
+/**
+ * The credential as one line of text: a token as it is, AWS credentials as the
+ * awsCredentialExport JSON, headers as one JSON object.
+ */
+export function credentialText(credential: CredentialBody & { expiresAt?: string }): string {
+  switch (credential.kind) {
+    case 'token':
+      return credential.value
+    case 'aws':
+      return awsCredentialExport(credential)
+    case 'headers':
+      return JSON.stringify(credential.headers)
+  }
+}
 
 /**
  * The text that goes on stdout for `get`. Authorization: the bare token (Claude
@@ -7,10 +23,11 @@ import type { IssuedCredential } from '../protocol.js'
  * Claude Code sends proxyAuthHelper output verbatim and LiteLLM reads an empty key
  * when the scheme is missing.
  */
-export function headerValue(credential: Pick<IssuedCredential, 'value' | 'scheme'>, header: Header): string {
-  if (header === 'authorization') return credential.value
-  if (credential.scheme === 'Basic') return `Basic ${Buffer.from(credential.value, 'utf8').toString('base64')}`
-  return `Bearer ${credential.value}`
+export function headerValue(credential: CredentialBody & { expiresAt?: string }, header: Header): string {
+  const text = credentialText(credential)
+  if (header === 'authorization' || credential.kind === 'headers') return text
+  if (credential.kind === 'token' && credential.scheme === 'Basic') return `Basic ${Buffer.from(text, 'utf8').toString('base64')}`
+  return `Bearer ${text}`
 }
 
 /** POSIX single-quoting: safe for any value without a NUL. */
@@ -19,39 +36,38 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * The variables `ccred env` prints and `ccred exec` sets for a credential. An
- * aws profile carries its own: a Bedrock API key goes in AWS_BEARER_TOKEN_BEDROCK
- * (Claude Code's Bedrock mode reads it), exported credentials in the standard
- * AWS_* variables every AWS SDK reads.
+ * The variables `ccred env` prints and `ccred exec` sets for a credential. AWS
+ * credentials go in the standard AWS_* variables every AWS SDK reads; a token
+ * that names its own variable (a Bedrock API key: AWS_BEARER_TOKEN_BEDROCK) goes
+ * there; a gateway key goes where Claude Code reads it for the header.
  */
-export function envVariables(credential: Pick<IssuedCredential, 'value' | 'scheme'> & { source?: string }, header: Header): Record<string, string> {
-  if (credential.source === 'aws') return awsEnvVariables(credential.value)
-  if (header === 'authorization') return { ANTHROPIC_AUTH_TOKEN: credential.value }
-  return { ANTHROPIC_CUSTOM_HEADERS: `Proxy-Authorization: ${headerValue(credential, header)}` }
-}
-
-/** An aws profile's value is either awsCredentialExport JSON or a Bedrock API key. */
-function awsEnvVariables(value: string): Record<string, string> {
-  const credentials = awsExportCredentials(value)
-  if (credentials === undefined) return { AWS_BEARER_TOKEN_BEDROCK: value }
-  return {
-    AWS_ACCESS_KEY_ID: credentials.AccessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.SecretAccessKey,
-    AWS_SESSION_TOKEN: credentials.SessionToken,
-    ...(credentials.Expiration === undefined ? {} : { AWS_CREDENTIAL_EXPIRATION: credentials.Expiration }),
+export function envVariables(credential: CredentialBody & { expiresAt?: string }, header: Header): Record<string, string> {
+  switch (credential.kind) {
+    case 'aws':
+      return {
+        AWS_ACCESS_KEY_ID: credential.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credential.secretAccessKey,
+        ...(credential.sessionToken === undefined ? {} : { AWS_SESSION_TOKEN: credential.sessionToken }),
+        ...(credential.expiresAt === undefined ? {} : { AWS_CREDENTIAL_EXPIRATION: credential.expiresAt }),
+      }
+    case 'headers':
+      return { ANTHROPIC_CUSTOM_HEADERS: Object.entries(credential.headers).map(([name, value]) => `${name}: ${value}`).join('\n') }
+    case 'token':
+      if (credential.envVariable !== undefined) return { [credential.envVariable]: credential.value }
+      if (header === 'authorization') return { ANTHROPIC_AUTH_TOKEN: credential.value }
+      return { ANTHROPIC_CUSTOM_HEADERS: `Proxy-Authorization: ${headerValue(credential, header)}` }
   }
 }
 
-/** The `Credentials` object of an aws profile's value (awsCredentialExport JSON), or undefined. */
-export function awsExportCredentials(value: string): { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration?: string } | undefined {
-  if (!value.startsWith('{')) return undefined
-  try {
-    const credentials = (JSON.parse(value) as { Credentials?: Record<string, unknown> }).Credentials
-    if (typeof credentials?.AccessKeyId !== 'string' || typeof credentials.SecretAccessKey !== 'string' || typeof credentials.SessionToken !== 'string') return undefined
-    return credentials as { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration?: string }
-  } catch {
-    return undefined
-  }
+/**
+ * `{"Credentials": {...}}` exactly as Claude Code's awsCredentialExport reads it
+ * (the shape of `aws sts assume-role` output), on one line.
+ */
+export function awsCredentialExport(credential: Extract<CredentialBody, { kind: 'aws' }> & { expiresAt?: string }): string {
+  const exported: Record<string, string> = { AccessKeyId: credential.accessKeyId, SecretAccessKey: credential.secretAccessKey }
+  if (credential.sessionToken !== undefined) exported.SessionToken = credential.sessionToken
+  if (credential.expiresAt !== undefined) exported.Expiration = credential.expiresAt
+  return JSON.stringify({ Credentials: exported })
 }
 
 export function envExports(variables: Record<string, string>): string {
@@ -63,7 +79,7 @@ export function jsonOutput(credential: IssuedCredential): string {
     profile: credential.profile,
     source: credential.source,
     header: credential.header,
-    value: credential.value,
+    value: credentialText(credential),
     headerValue: headerValue(credential, credential.header),
     expiresAt: credential.expiresAt ?? null,
     served: credential.served,

@@ -8,7 +8,8 @@ import {
 import { formatDurationMs } from '../config/duration.js'
 import { durationMs, nested, oneOf, parseWith, table, type Infer } from '../config/schema.js'
 import { CcredError } from '../errors.js'
-import type { Credential, SourceDefinition } from './source.js'
+import type { Credential } from '../credential.js'
+import type { SourceDefinition } from './source.js'
 
 /** The Bedrock token generator's ceiling: a short-term key lives at most 12 hours. */
 const MAX_BEDROCK_KEY_MS = 12 * 3_600_000
@@ -48,6 +49,9 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
   parse(reader) {
     return parseWith(awsOptions, reader)
   },
+  yieldsAwsCredentials(options) {
+    return options.token === 'credentials'
+  },
   create(options) {
     let provider: Promise<AwsCredentialProvider> | undefined
     return {
@@ -65,10 +69,7 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
   },
 }
 
-/**
- * `{"Credentials": {...}}` exactly as Claude Code's awsCredentialExport reads it
- * (the shape of `aws sts assume-role` output), on one line.
- */
+/** Temporary AWS credentials, printed by output as Claude Code's awsCredentialExport reads them. */
 function credentialExport(credentials: AwsCredentials, profile: string): Credential {
   if (credentials.sessionToken === undefined) {
     // Claude Code refuses exported credentials without a session token and falls back to its own chain.
@@ -76,13 +77,7 @@ function credentialExport(credentials: AwsCredentials, profile: string): Credent
       hint: `set role_arn in [profiles.${profile}.aws] to assume a role, or use an SSO profile; or use token = "bedrock-api-key"`,
     })
   }
-  const exported: Record<string, string> = {
-    AccessKeyId: credentials.accessKeyId,
-    SecretAccessKey: credentials.secretAccessKey,
-    SessionToken: credentials.sessionToken,
-  }
-  if (credentials.expiration !== undefined) exported.Expiration = credentials.expiration.toISOString()
-  const credential: Credential = { value: JSON.stringify({ Credentials: exported }) }
+  const credential: Credential = { kind: 'aws', accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken }
   if (credentials.expiration !== undefined) credential.expiresAt = credentials.expiration
   return credential
 }
@@ -119,5 +114,6 @@ async function bedrockApiKey(credentials: AwsCredentials, options: AwsSourceOpti
       cause: error,
     })
   }
-  return { value, expiresAt: new Date(nowMs + expiresInSeconds * 1000) }
+  // Claude Code's Bedrock mode reads the key from AWS_BEARER_TOKEN_BEDROCK.
+  return { kind: 'token', value, envVariable: 'AWS_BEARER_TOKEN_BEDROCK', expiresAt: new Date(nowMs + expiresInSeconds * 1000) }
 }

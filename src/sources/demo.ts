@@ -22,6 +22,7 @@ export const demoSource: SourceDefinition<DemoOptions> = {
       kind: 'demo',
       async fetch(ctx) {
         return {
+          kind: 'token',
           value: `ccred-demo-${randomBytes(16).toString('hex')}`,
           expiresAt: new Date(ctx.clock.now() + options.lifetimeMs),
           meta: { note: 'demo token, not a real credential; run `ccred init` to configure real profiles' },

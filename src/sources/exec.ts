@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process'
 import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
 import { boolean, durationMs, INVALID, parseWith, table, type Field, type Infer, type Invalid } from '../config/schema.js'
-import type { Credential, SourceDefinition } from './source.js'
+import type { TokenCredential } from '../credential.js'
+import type { SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { hostPlatform, type Platform } from '../platform.js'
 import { execInvocation } from './exec-invocation.js'
@@ -130,7 +131,7 @@ function lastLine(stderr: string, stdout: string): string {
   return secret.length >= 4 && cleaned.includes(secret) ? '(stderr withheld: it contains the command output)' : cleaned
 }
 
-export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetimeMs' | 'argv' | 'shell'>, nowMs: number): Credential {
+export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetimeMs' | 'argv' | 'shell'>, nowMs: number): TokenCredential {
   const name = commandName(options as ExecOptions)
   const text = stdout.trim()
   if (text === '') {
@@ -176,7 +177,7 @@ export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetime
     value = text
   }
   if (expiresAtMs === undefined && options.lifetimeMs !== undefined) expiresAtMs = nowMs + options.lifetimeMs
-  const credential: Credential = { value, meta: { command: name } }
+  const credential: TokenCredential = { kind: 'token', value, meta: { command: name } }
   if (expiresAtMs !== undefined) credential.expiresAt = new Date(expiresAtMs)
   return credential
 }

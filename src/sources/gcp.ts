@@ -8,7 +8,8 @@ import { durationMs, fromReader, map, nested, oneOf, parseWith, reference, strin
 import { CcredError } from '../errors.js'
 import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
 import { withDeadline } from '../net/deadline.js'
-import type { Credential, FetchContext, SourceDefinition } from './source.js'
+import type { Credential } from '../credential.js'
+import type { FetchContext, SourceDefinition } from './source.js'
 import { HOST_OS } from '../platform.js'
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
@@ -92,6 +93,9 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
   },
   storedSecretName(options) {
     return options.credentials?.kind === 'keychain' ? options.credentials.target : undefined
+  },
+  references(options) {
+    return options.credentials === undefined ? [] : [options.credentials]
   },
   create(options) {
     return {
@@ -193,7 +197,7 @@ async function fetchGoogleToken(options: GcpOptions, ctx: FetchContext): Promise
   if (typeof expiryMs !== 'number' || !Number.isFinite(expiryMs)) {
     throw new CcredError('ERR_SOURCE_OUTPUT', `gcp: Google returned an ${options.token} without an expiry`, { hint: 'this is unexpected from Google; please report it with the output of: ccred status' })
   }
-  return { value, expiresAt: new Date(expiryMs), meta }
+  return { kind: 'token', value, expiresAt: new Date(expiryMs), meta }
 }
 
 /** ADC: GOOGLE_APPLICATION_CREDENTIALS, gcloud's well-known file, then the metadata server. */

@@ -6,6 +6,7 @@ import { formatReference } from '../config/references.js'
 import { CcredError } from '../errors.js'
 import { renderClaim, templateProblems, type ClaimTemplate, type ClaimValue, type TemplateVariables } from '../jwt/claims.js'
 import { isSymmetric, JWT_ALGORITHMS, KeyProblem, loadSigningKey, publishedJwk, type SigningKey } from '../jwt/keys.js'
+import type { TokenCredential } from '../credential.js'
 import type { FetchContext, SourceDefinition } from './source.js'
 
 export const DEFAULT_JWT_LIFETIME_MS = 3_600_000
@@ -56,6 +57,12 @@ export const jwtSource: SourceDefinition<JwtOptions> = {
       throw error
     }
     return undefined
+  },
+  references(options) {
+    return [options.key]
+  },
+  publishedKeys(options, ctx) {
+    return jwksFor(options, ctx)
   },
   create(options) {
     return {
@@ -126,7 +133,7 @@ export async function jwksFor(options: JwtOptions, ctx: FetchContext): Promise<{
   return { keys: [publishedJwk(signing, await keyIdFor(options.kid, signing))] }
 }
 
-async function mint(options: JwtOptions, signing: SigningKey, ctx: FetchContext) {
+async function mint(options: JwtOptions, signing: SigningKey, ctx: FetchContext): Promise<TokenCredential> {
   const { SignJWT } = await import('jose')
   const vars: TemplateVariables = {
     user: () => userInfo().username,
@@ -147,5 +154,5 @@ async function mint(options: JwtOptions, signing: SigningKey, ctx: FetchContext)
     .sign(signing.key)
   const meta: Record<string, string> = { algorithm: options.alg, key: formatReference(options.key) }
   if (kid !== undefined) meta.kid = kid
-  return { value: token, expiresAt: new Date(expiresAtS * 1000), meta }
+  return { kind: 'token', value: token, expiresAt: new Date(expiresAtS * 1000), meta }
 }

@@ -1,5 +1,7 @@
 import { parseOidcTable, refreshTokenName, type OidcOptions } from '../oidc/config.js'
-import type { Credential, FetchContext, SourceDefinition } from './source.js'
+import type { Credential } from '../credential.js'
+import type { SecretStore } from '../store/store.js'
+import type { FetchContext, SourceDefinition } from './source.js'
 
 /**
  * OpenID Connect SSO. A person signs in once with `ccred login` (the refresh token
@@ -13,7 +15,13 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
   parse(reader) {
     return parseOidcTable(reader)
   },
-  create(options) {
+  references(options) {
+    return [options.clientSecret, options.privateKey].filter((ref) => ref !== undefined)
+  },
+  loginTarget(options) {
+    return options
+  },
+  create(options, deps) {
     // Discovery is cached for the life of this source (a config edit builds a new one); a failure is retried next time.
     let discovered: Promise<import('../oidc/client.js').OidcConfiguration> | undefined
     const configuration = async (ctx: FetchContext) => {
@@ -30,7 +38,7 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
         const config = await configuration(ctx)
         const tokens = options.grant === 'client_credentials'
           ? await clientCredentials(config, options, ctx)
-          : await refresh(config, options, ctx)
+          : await refresh(config, options, ctx, deps.store())
         const { credentialFromTokens, exchangeToken } = await import('../oidc/tokens.js')
         return options.exchange === undefined
           ? credentialFromTokens(tokens, options, ctx.clock.now(), ctx.profile)
@@ -55,12 +63,10 @@ async function clientCredentials(config: import('../oidc/client.js').OidcConfigu
  * written back before the new access token is handed out, so a crash cannot lose
  * the only valid one; invalid_grant means the session ended: sign in again.
  */
-async function refresh(config: import('../oidc/client.js').OidcConfiguration, options: OidcOptions, ctx: FetchContext) {
+async function refresh(config: import('../oidc/client.js').OidcConfiguration, options: OidcOptions, ctx: FetchContext, store: SecretStore) {
   const [client, { describeOidcError, grantParameters, oauthErrorCode, oidcError }, { loginRequired }] = await Promise.all([
     import('openid-client'), import('../oidc/client.js'), import('../oidc/tokens.js'),
   ])
-  if (ctx.store === undefined) throw new TypeError('the oidc source needs the service\'s secret store in its FetchContext')
-  const store = ctx.store()
   const name = refreshTokenName(ctx.profile)
   const refreshToken = await store.get(name)
   if (refreshToken === undefined) throw loginRequired(ctx.profile, `not signed in to ${options.issuer} (no refresh token in ${store.describe()})`)

@@ -1,27 +1,11 @@
 import type { Clock } from '../clock.js'
+import type { Credential } from '../credential.js'
 import type { TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
+import type { OidcOptions } from '../oidc/config.js'
 import type { SecretStore } from '../store/store.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
-
-/** What every source returns. */
-export interface Credential {
-  /** The secret (token, key, or JSON for aws). */
-  value: string
-  /** undefined = does not expire (a static key). */
-  expiresAt?: Date
-  /** For header-value output; default Bearer. A Basic value is "user:password". */
-  scheme?: 'Bearer' | 'Basic'
-  /**
-   * A soft refresh time for a value that does not expire (a static Vault KV
-   * secret): the value stays valid and keeps being served, and the broker reads
-   * it again in the background at this time, so a rotated key is picked up.
-   */
-  refreshAt?: Date
-  /** Non-secret facts for status (reference, command, note). */
-  meta?: Record<string, string>
-}
 
 export interface FetchContext {
   profile: string
@@ -34,10 +18,25 @@ export interface FetchContext {
    * renew or hand back the refused value.
    */
   forced?: boolean
-  /** The service's Vault connections (one token per connection, shared by every profile); for Vault-backed sources. */
-  vault?: () => Promise<VaultConnections>
+}
+
+/**
+ * What a source is built with besides its options: the service's shared parts,
+ * always present (a source that does not use one simply never calls it).
+ */
+export interface SourceDeps {
   /** The configured secret store, for a source that must also write (a rotated refresh token). */
-  store?: () => SecretStore
+  store(): SecretStore
+  /** The service's Vault connections (one token per connection, shared by every profile). */
+  vaultConnections(): Promise<VaultConnections>
+}
+
+/** One finding of `ccred doctor` about a profile, beyond fetching its credential once. */
+export interface SourceCheck {
+  name: string
+  ok: boolean
+  detail: string
+  hint?: string
 }
 
 /** Settings outside the profile's table that a source may build on. */
@@ -62,7 +61,22 @@ export interface SourceDefinition<Options = unknown> {
   /** One line for `ccred init` and `--help`. */
   readonly summary: string
   parse(reader: TableReader, shared: SharedConfig): Options
-  create(options: Options): Source
+  create(options: Options, deps: SourceDeps): Source
+  /**
+   * Every reference the profile reads (env:, file:, keychain:, vault:); none when
+   * left out. A `vault:` one makes the `[vault]` table part of the profile's cache key.
+   */
+  references?(options: Options): Reference[]
+  /** The Vault connection the profile talks to itself, if any (kept open while configured; in its cache key). */
+  vaultConnection?(options: Options): VaultConnectionConfig | undefined
+  /** What `ccred doctor` checks for this profile beyond fetching once (Vault: status, token, capabilities). */
+  doctorChecks?(options: Options, deps: SourceDeps): Promise<SourceCheck[]>
+  /** The identity provider a person signs in to with `ccred login` / `logout`, for a source that has one. */
+  loginTarget?(options: Options): OidcOptions
+  /** The public keys a gateway verifies this profile's tokens with (`ccred jwt jwks`), for a source that signs. */
+  publishedKeys?(options: Options, ctx: FetchContext): Promise<{ keys: object[] }>
+  /** True when the profile yields AWS credentials (Claude Code's awsCredentialExport), not a key for a helper. */
+  yieldsAwsCredentials?(options: Options): boolean
   /** The secret-store name this profile reads (for `ccred set`), if it reads one. */
   storedSecretName?(options: Options): string | undefined
   /**

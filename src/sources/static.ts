@@ -18,6 +18,9 @@ export const staticSource: SourceDefinition<StaticOptions> = {
   parse(reader) {
     return parseWith(staticOptions, reader)
   },
+  references(options) {
+    return [options.value]
+  },
   storedSecretName(options) {
     return options.value.kind === 'keychain' ? options.value.target : undefined
   },
@@ -26,7 +29,7 @@ export const staticSource: SourceDefinition<StaticOptions> = {
       kind: 'static',
       async fetch(ctx) {
         const value = await ctx.resolve(options.value, 'value')
-        return { value, scheme: options.scheme, meta: { reference: formatReference(options.value) } }
+        return { kind: 'token', value, scheme: options.scheme, meta: { reference: formatReference(options.value) } }
       },
     }
   },

@@ -1,10 +1,11 @@
-import { CcredError, isCcredError } from '../errors.js'
+import { isCcredError } from '../errors.js'
 import type { TableReader } from '../config/fields.js'
 import { compact, durationMs, map, nested, parseWith, raw, refine, string, table, type Infer } from '../config/schema.js'
-import { hasConnectionKeys, vaultConnection } from '../vault/config.js'
+import { connectionReferences, hasConnectionKeys, vaultConnection } from '../vault/config.js'
 import type { VaultConnection } from '../vault/connections.js'
 import { pickField, type SecretRead } from '../vault/kv.js'
-import type { Credential, FetchContext, SharedConfig, SourceDefinition } from './source.js'
+import type { Credential } from '../credential.js'
+import type { FetchContext, SharedConfig, SourceDefinition } from './source.js'
 
 /** A lease this profile holds (dynamic secrets), renewed while Vault lets it. */
 interface Lease {
@@ -65,13 +66,22 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
     const ref = auth.method === 'token' ? auth.token : auth.method === 'approle' ? auth.secretId : auth.method === 'jwt' && auth.jwt !== 'github-actions' ? auth.jwt : undefined
     return ref?.kind === 'keychain' ? ref.target : undefined
   },
-  create(options) {
+  references(options) {
+    return connectionReferences(options.connection)
+  },
+  vaultConnection(options) {
+    return options.connection
+  },
+  async doctorChecks(options, deps) {
+    const [{ checkVault }, connections] = await Promise.all([import('../vault/checks.js'), deps.vaultConnections()])
+    return checkVault(connections.get(options.connection), [{ path: options.path, options: readOptions(options) }])
+  },
+  create(options, deps) {
     let lease: Lease | undefined
     return {
       kind: 'vault',
       async fetch(ctx) {
-        if (ctx.vault === undefined) throw new CcredError('ERR_INTERNAL', 'vault: no Vault connections in this context', { hint: 'this is a bug in ccred; please report it' })
-        const connection = (await ctx.vault()).get(options.connection)
+        const connection = (await deps.vaultConnections()).get(options.connection)
         const nowMs = ctx.clock.now()
         // A refused value is read anew, never renewed; so is a lease that has run out.
         if (lease !== undefined && !ctx.forced && lease.renewable && lease.expiresAtMs > nowMs) {
@@ -79,15 +89,15 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
           if (renewed !== undefined) return renewed
         }
         lease = undefined
-        const secret = await connection.readSecret(options.path, { ...(options.kvVersion === undefined ? {} : { kvVersion: options.kvVersion }), ...(options.mount === undefined ? {} : { mount: options.mount }) })
+        const secret = await connection.readSecret(options.path, readOptions(options))
         const value = pickField(secret, options.field)
         const meta = describe(connection, secret, options.field)
         const readAtMs = ctx.clock.now()
         if (secret.leaseId !== undefined && secret.leaseDurationS > 0) {
           lease = { id: secret.leaseId, value, durationS: secret.leaseDurationS, renewable: secret.renewable, expiresAtMs: readAtMs + secret.leaseDurationS * 1000, meta }
-          return { value, expiresAt: new Date(lease.expiresAtMs), meta }
+          return { kind: 'token', value, expiresAt: new Date(lease.expiresAtMs), meta }
         }
-        return { value, refreshAt: new Date(readAtMs + options.refreshMs), meta }
+        return { kind: 'token', value, refreshAt: new Date(readAtMs + options.refreshMs), meta }
       },
     }
 
@@ -102,13 +112,18 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
         if (renewed.leaseDurationS < held.durationS) return undefined
         held.expiresAtMs = ctx.clock.now() + renewed.leaseDurationS * 1000
         held.renewable = renewed.renewable
-        return { value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
+        return { kind: 'token', value: held.value, expiresAt: new Date(held.expiresAtMs), meta: { ...held.meta, renewed: new Date(ctx.clock.now()).toISOString() } }
       } catch (error) {
         if (isCcredError(error, 'ERR_SOURCE_UNAVAILABLE') && error.detail.httpStatus === 400) return undefined
         throw error
       }
     }
   },
+}
+
+/** How the profile's secret is read: a pinned KV version and mount, or detected. */
+function readOptions(options: VaultSourceOptions): { kvVersion?: 1 | 2; mount?: string } {
+  return { ...(options.kvVersion === undefined ? {} : { kvVersion: options.kvVersion }), ...(options.mount === undefined ? {} : { mount: options.mount }) }
 }
 
 /** Non-secret facts for status: where the value came from. Lease ids are not secrets. */

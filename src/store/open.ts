@@ -1,5 +1,5 @@
 import { dataDir } from '../config/paths.js'
-import type { StoreKind } from '../config/load.js'
+import type { StoreKind } from '../config/settings.js'
 import { FileStore } from './file.js'
 import { KeychainStore } from './keychain.js'
 import type { SecretStore } from './store.js'

@@ -146,6 +146,22 @@ export function connectionKey(config: VaultConnectionConfig): string {
   return JSON.stringify(config)
 }
 
+/** The references a connection's auth reads (env:, file:, keychain:; never vault:). */
+export function connectionReferences(connection: VaultConnectionConfig): Reference[] {
+  const auth = connection.auth
+  switch (auth.method) {
+    case 'token':
+      return auth.token === undefined ? [] : [auth.token]
+    case 'approle':
+      return auth.secretId === undefined ? [auth.roleId] : [auth.roleId, auth.secretId]
+    case 'jwt':
+      return auth.jwt === 'github-actions' ? [] : [auth.jwt]
+    case 'kubernetes':
+    case 'aws':
+      return []
+  }
+}
+
 /**
  * A Vault token sent over plain http to another host can be read on the way, so
  * http is accepted only for loopback (a dev server), as the oidc source does for

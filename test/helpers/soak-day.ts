@@ -1,9 +1,11 @@
 import { Broker, type BrokerProfile, type GetResult } from '../../src/broker/broker.js'
 import { FakeClock } from '../../src/clock.js'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference } from '../../src/config/references.js'
 import { jwtSource, type JwtOptions } from '../../src/sources/jwt.js'
-import type { Credential, Source } from '../../src/sources/source.js'
+import type { Credential } from '../../src/credential.js'
+import type { Source } from '../../src/sources/source.js'
+import { testSourceDeps } from './source-deps.js'
 
 /**
  * The soak simulation shared by test/unit/soak.test.ts (which asserts) and
@@ -27,7 +29,7 @@ export class CountingSource implements Source {
   constructor(readonly clock: FakeClock) {}
   async fetch(): Promise<Credential> {
     this.fetches++
-    return { value: `token-${this.fetches}`, expiresAt: new Date(this.clock.now() + LIFETIME_MS) }
+    return { kind: 'token', value: `token-${this.fetches}`, expiresAt: new Date(this.clock.now() + LIFETIME_MS) }
   }
 }
 
@@ -163,7 +165,7 @@ export async function jwtSourceWith(lifetime: string): Promise<Source> {
   const config = await parseConfig(toml, '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
   const invalid = config.invalidProfiles.get('soak')
   if (invalid !== undefined) throw invalid
-  return jwtSource.create(config.profiles.get('soak')!.options as JwtOptions)
+  return jwtSource.create(config.profiles.get('soak')!.options as JwtOptions, testSourceDeps())
 }
 
 export function countingFetches(source: Source): { source: Source; fetches: () => number } {

@@ -11,6 +11,7 @@ import { CcredError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import type { TokenStatus } from '../../src/vault/tokens.js'
 import { startVaultServer, type VaultTestServer } from './vault-server.js'
+import { withText } from './issued.js'
 
 export const MINUTE = 60_000
 export const HOUR = 60 * MINUTE
@@ -60,13 +61,13 @@ export async function world(config: (server: VaultTestServer) => string, env: Re
     dir,
     env: fullEnv,
     service: undefined as unknown as CredentialService,
-    get: (profile, extra = {}) => w.service.get({ profile, callerTtlMs: 5 * MINUTE, ...extra }),
+    get: async (profile, extra = {}) => withText(await w.service.get({ profile, callerTtlMs: 5 * MINUTE, ...extra })),
     advance: async (ms, check) => {
       clock.advance(ms)
       if (check !== undefined) await until(check, 'the background work after advancing the clock')
       else await new Promise((r) => setTimeout(r, 20))
     },
-    tokens: async () => (await w.service.vaultConnections()).get((await w.service.config()).vault).tokens.status(),
+    tokens: async () => (await w.service.runtime.vaultConnections()).get((await w.service.config.current()).vault).tokens.status(),
     status: async (profile) => (await w.service.status()).profiles.find((p) => p.profile === profile)!,
   }
   writeFileSync(configPath, config(server))

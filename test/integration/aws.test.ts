@@ -26,6 +26,7 @@ import {
 } from '../helpers/aws-servers.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
+import { withText } from '../helpers/issued.js'
 
 const ROLE = 'arn:aws:iam::123456789012:role/claude-bedrock'
 const CI_ROLE = 'arn:aws:iam::123456789012:role/ci-bedrock'
@@ -373,7 +374,7 @@ describe('aws source: refresh-ahead on a fake clock', () => {
     const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
     try {
       const fetches = () => container.requests.length
-      const first = await service.get({ profile: 'task', callerTtlMs: 360_000 })
+      const first = withText(await service.get({ profile: 'task', callerTtlMs: 360_000 }))
       assert.equal(first.served, 'fetch')
       const count = fetches()
       // 6 h credentials, 6 min TTL + 60 s skew, 60 s lead: due 8 min before expiry.
@@ -382,7 +383,7 @@ describe('aws source: refresh-ahead on a fake clock', () => {
       assert.equal(fetches(), count, 'not yet')
       clock.advance(10_000)
       await waitFor(async () => (await service.status()).profiles[0]?.refreshing === false && fetches() === count + 1, 'the refresh-ahead fetch')
-      const second = await service.get({ profile: 'task', callerTtlMs: 360_000 })
+      const second = withText(await service.get({ profile: 'task', callerTtlMs: 360_000 }))
       assert.equal(second.served, 'hit')
       assert.notEqual(JSON.parse(second.value).Credentials.AccessKeyId, JSON.parse(first.value).Credentials.AccessKeyId)
     } finally {

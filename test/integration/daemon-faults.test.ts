@@ -7,6 +7,7 @@ import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 import { startSecretService } from '../helpers/secret-service.js'
+import { withText } from '../helpers/issued.js'
 
 const sandboxes: Sandbox[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -104,12 +105,12 @@ describe('daemon faults', () => {
     const clock = new FakeClock()
     const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
     try {
-      const firstA = await service.get({ profile: 'a', callerTtlMs: 60_000 })
-      const firstB = await service.get({ profile: 'b', callerTtlMs: 60_000 })
+      const firstA = withText(await service.get({ profile: 'a', callerTtlMs: 60_000 }))
+      const firstB = withText(await service.get({ profile: 'b', callerTtlMs: 60_000 }))
       // Every refresh-ahead timer is due at once: a laptop waking up a day later.
       clock.advance(24 * 3_600_000)
       const nowMs = clock.now()
-      const [a, b] = await Promise.all([service.get({ profile: 'a', callerTtlMs: 60_000 }), service.get({ profile: 'b', callerTtlMs: 60_000 })])
+      const [a, b] = (await Promise.all([service.get({ profile: 'a', callerTtlMs: 60_000 }), service.get({ profile: 'b', callerTtlMs: 60_000 })])).map(withText)
       for (const [issued, before] of [[a, firstA], [b, firstB]] as const) {
         assert.notEqual(issued.value, before.value)
         assert.ok(Date.parse(issued.expiresAt!) > nowMs + 60_000, `${issued.profile}: valid past the caller TTL`)

@@ -21,6 +21,7 @@ import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadat
 import { GoogleTokens } from '../helpers/gcp-oauth-server.js'
 import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { HOUR, MINUTE, rejects, until, world } from '../helpers/vault-world.js'
+import { withText } from '../helpers/issued.js'
 
 const MiB = 1024 * 1024
 const upstreams: FaultyUpstream[] = []
@@ -279,7 +280,7 @@ describe('faults: exec helper (in process, FakeClock)', () => {
     return {
       clock,
       set: helper.set,
-      get: (forceRefresh = false) => service.get({ profile: 'x', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      get: async (forceRefresh = false) => withText(await service.get({ profile: 'x', callerTtlMs: 5 * MINUTE, forceRefresh })),
       status: async () => (await service.status()).profiles.find((p) => p.profile === 'x')!,
       toRefreshAheadMs: 53 * MINUTE,
       toExpiryMs: 10 * MINUTE,
@@ -411,7 +412,7 @@ describe('faults: GCP metadata server (google-auth-library) behind a faulty upst
         tokens.lifetimeSeconds = 3599 + leadSeconds(clock)
         await upstream.set(mode)
       },
-      get: (forceRefresh = false) => service.get({ profile: 'vm', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      get: async (forceRefresh = false) => withText(await service.get({ profile: 'vm', callerTtlMs: 5 * MINUTE, forceRefresh })),
       status: async () => (await service.status()).profiles.find((p) => p.profile === 'vm')!,
       // 3599 s token, TTL 5 min + skew 1 min, lead 1 min: refresh-ahead at 3599 s - 7 min.
       toRefreshAheadMs: 3599_000 - 6.5 * MINUTE,
@@ -478,7 +479,7 @@ describe('faults: AWS container credentials endpoint (AWS SDK) behind a faulty u
         containerOptions.lifetimeMs = SIX_HOURS_MS + leadSeconds(clock) * 1000
         await upstream.set(mode)
       },
-      get: (forceRefresh = false) => service.get({ profile: 'task', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      get: async (forceRefresh = false) => withText(await service.get({ profile: 'task', callerTtlMs: 5 * MINUTE, forceRefresh })),
       status: async () => (await service.status()).profiles.find((p) => p.profile === 'task')!,
       toRefreshAheadMs: SIX_HOURS_MS - 6.5 * MINUTE,
       toExpiryMs: 10 * MINUTE,
@@ -531,7 +532,7 @@ describe('faults: OIDC token endpoint (openid-client, client_credentials) behind
       clock,
       upstream,
       set: (mode) => upstream.set(mode),
-      get: (forceRefresh = false) => service.get({ profile: 'ci', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      get: async (forceRefresh = false) => withText(await service.get({ profile: 'ci', callerTtlMs: 5 * MINUTE, forceRefresh })),
       status: async () => (await service.status()).profiles.find((p) => p.profile === 'ci')!,
       // 600 s tokens, TTL 5 min + skew 1 min: refresh-ahead at 3 min.
       toRefreshAheadMs: 3.5 * MINUTE,
@@ -587,7 +588,7 @@ describe('faults: jwt signing key behind file: (missing, unreadable, garbage, 50
           truncateSync(keyPath, HUGE_BODY_BYTES)
         }
       },
-      get: (forceRefresh = false) => service.get({ profile: 'k', callerTtlMs: 5 * MINUTE, forceRefresh }),
+      get: async (forceRefresh = false) => withText(await service.get({ profile: 'k', callerTtlMs: 5 * MINUTE, forceRefresh })),
       status: async () => (await service.status()).profiles.find((p) => p.profile === 'k')!,
       toRefreshAheadMs: 53 * MINUTE,
       toExpiryMs: 10 * MINUTE,

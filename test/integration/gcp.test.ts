@@ -25,6 +25,7 @@ import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadat
 import { listenOnLoopback } from '../helpers/listen.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
+import { withText } from '../helpers/issued.js'
 
 const CI_SA = 'ci-runner@acme-ci.iam.gserviceaccount.com'
 const VM_SA = 'vm-default@acme-prod.iam.gserviceaccount.com'
@@ -389,7 +390,7 @@ describe('gcp source: refresh-ahead on a fake clock', () => {
     const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
     try {
       const tokenCalls = () => metadata.requests.filter((r) => r.path.endsWith('/default/token')).length
-      const first = await service.get({ profile: 'vm', callerTtlMs: 300_000 })
+      const first = withText(await service.get({ profile: 'vm', callerTtlMs: 300_000 }))
       assert.equal(first.served, 'fetch')
       const calls = tokenCalls()
       // 3599 s token, 300 s TTL + 60 s skew, 60 s lead: the refresh is due at 3179 s.
@@ -397,7 +398,7 @@ describe('gcp source: refresh-ahead on a fake clock', () => {
       assert.equal(tokenCalls(), calls, 'not yet')
       clock.advance(10_000)
       await waitFor(async () => (await service.status()).profiles[0]?.refreshing === false && tokenCalls() === calls + 1, 'the refresh-ahead fetch')
-      const second = await service.get({ profile: 'vm', callerTtlMs: 300_000 })
+      const second = withText(await service.get({ profile: 'vm', callerTtlMs: 300_000 }))
       assert.equal(second.served, 'hit', 'no caller waited on the network')
       assert.notEqual(second.value, first.value)
       assert.equal(tokens.accessTokens.get(second.value)?.principal, VM_SA)

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test'
 import { Broker, type BrokerProfile } from '../../src/broker/broker.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
-import type { Credential, FetchContext, Source } from '../../src/sources/source.js'
+import type { TokenCredential } from '../../src/credential.js'
+import type { FetchContext, Source } from '../../src/sources/source.js'
 
 const MINUTE = 60_000
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -17,13 +18,13 @@ class SoftSource implements Source {
   failNext = 0
   constructor(readonly clock: FakeClock, readonly refreshMs: number, readonly lifetimeMs?: number) {}
 
-  async fetch(ctx: FetchContext): Promise<Credential> {
+  async fetch(ctx: FetchContext): Promise<TokenCredential> {
     this.contexts.push(ctx)
     if (this.failNext > 0) {
       this.failNext--
       throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'vault: Vault is sealed (503)')
     }
-    const credential: Credential = { value: `v-${this.contexts.length}`, refreshAt: new Date(this.clock.now() + this.refreshMs) }
+    const credential: TokenCredential = { kind: 'token', value: `v-${this.contexts.length}`, refreshAt: new Date(this.clock.now() + this.refreshMs) }
     if (this.lifetimeMs !== undefined) credential.expiresAt = new Date(this.clock.now() + this.lifetimeMs)
     return credential
   }
@@ -37,7 +38,11 @@ function setup(refreshMs: number, lifetimeMs?: number) {
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = (extra: { forceRefresh?: boolean; callerPid?: number; rejected?: boolean } = {}) => broker.get({ profile, callerTtlMs: 5 * MINUTE, ...extra })
+  const get = async (extra: { forceRefresh?: boolean; callerPid?: number; rejected?: boolean } = {}) => {
+    const result = await broker.get({ profile, callerTtlMs: 5 * MINUTE, ...extra })
+    assert.equal(result.credential.kind, 'token')
+    return result as typeof result & { credential: TokenCredential }
+  }
   return { clock, source, broker, get }
 }
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
-import type { Credential, Source } from '../../src/sources/source.js'
+import type { TokenCredential } from '../../src/credential.js'
+import type { Source } from '../../src/sources/source.js'
 
 const MINUTE = 60_000
 const TTL_MS = 5 * MINUTE
@@ -17,7 +18,7 @@ class CountingSource implements Source {
   gate: Promise<void> | undefined
   constructor(readonly clock: FakeClock, readonly lifetimeMs: number | null) {}
 
-  async fetch(): Promise<Credential> {
+  async fetch(): Promise<TokenCredential> {
     this.fetches++
     const n = this.fetches
     if (this.gate !== undefined) await this.gate
@@ -25,7 +26,7 @@ class CountingSource implements Source {
       this.failNext--
       throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'upstream down', { hint: 'wait' })
     }
-    const credential: Credential = { value: `token-${n}` }
+    const credential: TokenCredential = { kind: 'token', value: `token-${n}` }
     if (this.lifetimeMs !== null) credential.expiresAt = new Date(this.clock.now() + this.lifetimeMs)
     return credential
   }
@@ -46,9 +47,15 @@ function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueInterv
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean; claudeCodeHook?: GetRequest['claudeCodeHook'] } = {}) =>
-    broker.get({ profile, callerTtlMs: TTL_MS, ...extra })
+  const get = async (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean; claudeCodeHook?: GetRequest['claudeCodeHook'] } = {}) =>
+    tokenResult(await broker.get({ profile, callerTtlMs: TTL_MS, ...extra }))
   return { clock, source, broker, profile, get, events }
+}
+
+/** The test sources make tokens only. */
+function tokenResult<T extends { credential: unknown }>(result: T): T & { credential: TokenCredential } {
+  assert.equal((result.credential as TokenCredential).kind, 'token')
+  return result as T & { credential: TokenCredential }
 }
 
 /** Lets pending promise callbacks (a background refresh) run. */
@@ -365,7 +372,7 @@ describe('broker: refusals and status', () => {
     for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
       const clock = new FakeClock()
       const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-      const source: Source = { kind: 'test', fetch: async () => ({ value }) }
+      const source: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value }) }
       const profile: BrokerProfile = { key: 'k', name: 'bad', sourceKind: 'test', header: 'authorization', source, context: { profile: 'bad', clock, resolve: async () => '' } }
       await assert.rejects(broker.get({ profile, callerTtlMs: TTL_MS }), (error: CcredError) => {
         assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
@@ -375,7 +382,7 @@ describe('broker: refusals and status', () => {
     }
     const clock = new FakeClock()
     const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-    const expired: Source = { kind: 'test', fetch: async () => ({ value: 'x', expiresAt: new Date(clock.now() - 1) }) }
+    const expired: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
     await assert.rejects(
       broker.get({ profile: { key: 'k', name: 'old', sourceKind: 'test', header: 'authorization', source: expired, context: { profile: 'old', clock, resolve: async () => '' } }, callerTtlMs: TTL_MS }),
       /already expired/,

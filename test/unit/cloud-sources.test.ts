@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { awsCredentialError } from '../../src/aws/credentials.js'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { envVariables } from '../../src/output/format.js'
 
 async function profile(toml: string, name = 'p'): Promise<{ options?: unknown; error?: string; secretName?: string }> {
@@ -163,17 +163,17 @@ describe('aws credential errors', () => {
 
 describe('env variables of aws profiles', () => {
   it('credentials become the standard AWS variables', () => {
-    const value = JSON.stringify({ Credentials: { AccessKeyId: 'ASIA1', SecretAccessKey: 's', SessionToken: 't', Expiration: '2026-01-01T00:00:00.000Z' } })
-    assert.deepEqual(envVariables({ value, scheme: 'Bearer', source: 'aws' }, 'authorization'), {
+    const credentials = { kind: 'aws', accessKeyId: 'ASIA1', secretAccessKey: 's', sessionToken: 't', expiresAt: '2026-01-01T00:00:00.000Z' } as const
+    assert.deepEqual(envVariables(credentials, 'authorization'), {
       AWS_ACCESS_KEY_ID: 'ASIA1', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't', AWS_CREDENTIAL_EXPIRATION: '2026-01-01T00:00:00.000Z',
     })
   })
 
   it('a Bedrock API key becomes AWS_BEARER_TOKEN_BEDROCK, whatever the header', () => {
-    assert.deepEqual(envVariables({ value: 'bedrock-api-key-abc=', scheme: 'Bearer', source: 'aws' }, 'proxy-authorization'), { AWS_BEARER_TOKEN_BEDROCK: 'bedrock-api-key-abc=' })
+    assert.deepEqual(envVariables({ kind: 'token', value: 'bedrock-api-key-abc=', scheme: 'Bearer', envVariable: 'AWS_BEARER_TOKEN_BEDROCK' }, 'proxy-authorization'), { AWS_BEARER_TOKEN_BEDROCK: 'bedrock-api-key-abc=' })
   })
 
   it('a gcp token is a gateway credential like any other', () => {
-    assert.deepEqual(envVariables({ value: 'ya29.x', scheme: 'Bearer', source: 'gcp' }, 'proxy-authorization'), { ANTHROPIC_CUSTOM_HEADERS: 'Proxy-Authorization: Bearer ya29.x' })
+    assert.deepEqual(envVariables({ kind: 'token', value: 'ya29.x', scheme: 'Bearer' }, 'proxy-authorization'), { ANTHROPIC_CUSTOM_HEADERS: 'Proxy-Authorization: Bearer ya29.x' })
   })
 })

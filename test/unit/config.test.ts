@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseHelperTtlMs, helperContext } from '../../src/claude/helper-context.js'
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference, type ReferenceDeps } from '../../src/config/references.js'
 import { CcredError } from '../../src/errors.js'
 import { envExports, envVariables, headerValue, shellQuote } from '../../src/output/format.js'
@@ -143,14 +143,14 @@ describe('helper context', () => {
 
 describe('output', () => {
   it('tailors the value to the header that carries it', () => {
-    assert.equal(headerValue({ value: 'tok', scheme: 'Bearer' }, 'authorization'), 'tok')
-    assert.equal(headerValue({ value: 'tok', scheme: 'Bearer' }, 'proxy-authorization'), 'Bearer tok')
-    assert.equal(headerValue({ value: 'user:pw', scheme: 'Basic' }, 'proxy-authorization'), `Basic ${Buffer.from('user:pw').toString('base64')}`)
+    assert.equal(headerValue({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'authorization'), 'tok')
+    assert.equal(headerValue({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'proxy-authorization'), 'Bearer tok')
+    assert.equal(headerValue({ kind: 'token', value: 'user:pw', scheme: 'Basic' }, 'proxy-authorization'), `Basic ${Buffer.from('user:pw').toString('base64')}`)
   })
 
   it('prints shell exports that survive any value', () => {
-    assert.deepEqual(envVariables({ value: 'tok', scheme: 'Bearer' }, 'authorization'), { ANTHROPIC_AUTH_TOKEN: 'tok' })
-    assert.deepEqual(envVariables({ value: 'tok', scheme: 'Bearer' }, 'proxy-authorization'), { ANTHROPIC_CUSTOM_HEADERS: 'Proxy-Authorization: Bearer tok' })
+    assert.deepEqual(envVariables({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'authorization'), { ANTHROPIC_AUTH_TOKEN: 'tok' })
+    assert.deepEqual(envVariables({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'proxy-authorization'), { ANTHROPIC_CUSTOM_HEADERS: 'Proxy-Authorization: Bearer tok' })
     assert.equal(shellQuote(`it's`), `'it'\\''s'`)
     assert.equal(envExports({ A: "x'y" }), `export A='x'\\''y'\n`)
   })

@@ -5,12 +5,14 @@ import { describe, it } from 'node:test'
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose'
 import { Broker, type BrokerProfile } from '../../src/broker/broker.js'
 import { FakeClock } from '../../src/clock.js'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference, type Reference } from '../../src/config/references.js'
 import { CcredError } from '../../src/errors.js'
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../../src/jwt/keys.js'
 import { jwksFor, jwtSource, type JwtOptions } from '../../src/sources/jwt.js'
 import type { FetchContext } from '../../src/sources/source.js'
+import { tokenValue } from '../helpers/issued.js'
+import { testSourceDeps } from '../helpers/source-deps.js'
 
 const MINUTE = 60_000
 
@@ -63,7 +65,7 @@ async function configProblem(table: string): Promise<string> {
 }
 
 async function mint(options: JwtOptions, ctx: FetchContext) {
-  return jwtSource.create(options).fetch(ctx)
+  return jwtSource.create(options, testSourceDeps()).fetch(ctx)
 }
 
 async function fetchError(options: JwtOptions, ctx: FetchContext): Promise<CcredError> {
@@ -79,7 +81,7 @@ describe('jwt source: every algorithm round-trips', () => {
       const options = await jwtOptions(`algorithm = "${alg}"\nkey = "env:KEY"\nlifetime = "10m"\nclaims = { iss = "ccred-test", sub = "\${USER}", aud = ["gw", "other"], team = "eng", n = 3, nested = { host = "\${HOSTNAME}", who = "\${env:WHO}" } }`)
       const ctx = context({ KEY: key.stored, WHO: 'ci-bot' })
       const credential = await mint(options, ctx)
-      const { payload, protectedHeader } = await jwtVerify(credential.value, key.verifyWith, {
+      const { payload, protectedHeader } = await jwtVerify(tokenValue(credential), key.verifyWith, {
         algorithms: [alg], issuer: 'ccred-test', audience: 'gw', currentDate: new Date(ctx.clock.now()),
       })
       assert.equal(protectedHeader.alg, alg)
@@ -114,7 +116,7 @@ describe('jwt source: every algorithm round-trips', () => {
     for (const c of cases) {
       const options = await jwtOptions(`algorithm = "${c.alg}"\nkey = "env:KEY"\n${c.extra ?? ''}`)
       const credential = await mint(options, context({ KEY: c.stored }))
-      const { protectedHeader } = await jwtVerify(credential.value, c.verifyWith, { algorithms: [c.alg], currentDate: new Date(credential.expiresAt!.getTime() - 1000) })
+      const { protectedHeader } = await jwtVerify(tokenValue(credential), c.verifyWith, { algorithms: [c.alg], currentDate: new Date(credential.expiresAt!.getTime() - 1000) })
       if (c.kid !== undefined) assert.equal(protectedHeader.kid, c.kid)
     }
   })
@@ -124,8 +126,8 @@ describe('jwt source: every algorithm round-trips', () => {
     const options = await jwtOptions('algorithm = "ES256"\nkey = "env:KEY"\ntyp = "at+jwt"')
     const ctx = context({ KEY: key.stored })
     const tokens = await Promise.all(Array.from({ length: 20 }, () => mint(options, ctx)))
-    assert.equal(new Set(tokens.map((t) => decodeJwt(t.value).jti)).size, 20)
-    assert.equal(decodeProtectedHeader(tokens[0]!.value).typ, 'at+jwt')
+    assert.equal(new Set(tokens.map((t) => decodeJwt(tokenValue(t)).jti)).size, 20)
+    assert.equal(decodeProtectedHeader(tokenValue(tokens[0]!)).typ, 'at+jwt')
     assert.equal(tokens[0]!.expiresAt!.getTime() - ctx.clock.now(), 3_600_000)
   })
 })
@@ -224,7 +226,7 @@ describe('jwt source under the broker, with an injected clock', () => {
     const clock = new FakeClock(Date.parse('2026-11-22T10:00:00Z'))
     const key = testKey('ES256')
     const options = await jwtOptions('algorithm = "ES256"\nkey = "env:KEY"\nlifetime = "10m"')
-    const source = jwtSource.create(options)
+    const source = jwtSource.create(options, testSourceDeps())
     const mintedAtMs: number[] = []
     const counted = { kind: 'jwt', fetch: async (ctx: FetchContext) => { mintedAtMs.push(clock.now()); return source.fetch(ctx) } }
     const broker = new Broker({ clock, settings: () => ({ skewMs: MINUTE, reissueIntervalMs: 10_000 }) })
@@ -240,11 +242,11 @@ describe('jwt source under the broker, with an injected clock', () => {
     const first = await broker.get({ profile, callerTtlMs: ttlMs })
     assert.equal(first.served, 'fetch')
     assert.equal(mintedAtMs.length, 1)
-    const firstExpS = decodeJwt(first.credential.value).exp!
+    const firstExpS = decodeJwt(tokenValue(first.credential)).exp!
 
     // Up to 4 min in (6 min left) the token is served from cache; the refresh-ahead
     // timer then mints the next one before 6 min remain, so no caller waits.
-    const seen = new Set<string>([first.credential.value])
+    const seen = new Set<string>([tokenValue(first.credential)])
     for (let stepMs = 0; stepMs < 30 * MINUTE; stepMs += 15_000) {
       clock.advance(15_000)
       await settle()
@@ -252,10 +254,10 @@ describe('jwt source under the broker, with an injected clock', () => {
       const result = await broker.get({ profile, callerTtlMs: ttlMs })
       assert.equal(result.served, 'hit', `at +${(stepMs + 15_000) / 1000}s a caller found a token ready`)
       assert.equal(mintedAtMs.length, mintsBefore, 'the caller did not trigger a mint')
-      const expS = decodeJwt(result.credential.value).exp!
+      const expS = decodeJwt(tokenValue(result.credential)).exp!
       assert.ok(expS * 1000 - clock.now() >= ttlMs + MINUTE, `a token with ${expS * 1000 - clock.now()} ms left was handed out`)
-      await jwtVerify(result.credential.value, key.verifyWith, { currentDate: new Date(clock.now() + ttlMs) })
-      seen.add(result.credential.value)
+      await jwtVerify(tokenValue(result.credential), key.verifyWith, { currentDate: new Date(clock.now() + ttlMs) })
+      seen.add(tokenValue(result.credential))
     }
     // Each next token is minted when the current one has 6 min left plus the refresh lead
     // (min(60 s, lifetime / 10) = 1 min): every 3 min, never later than at 4 min.

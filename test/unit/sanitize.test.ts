@@ -86,7 +86,7 @@ describe('formatTable', () => {
 describe('credentials: validated, never sanitized', () => {
   const refusal = (value: string): CcredError => {
     try {
-      checkCredential({ value }, 'profile p', 0)
+      checkCredential({ kind: 'token', value }, 'profile p', 0)
     } catch (error) {
       assert.ok(error instanceof CcredError)
       return error
@@ -109,7 +109,7 @@ describe('credentials: validated, never sanitized', () => {
 
   it('accepts a printable credential, non-ASCII included, unchanged', () => {
     for (const value of ['sk-live-0123456789abcdef', 'Basic dXNlcjpwYXNz', 'tøken-ä']) {
-      assert.doesNotThrow(() => checkCredential({ value }, 'profile p', 0))
+      assert.doesNotThrow(() => checkCredential({ kind: 'token', value }, 'profile p', 0))
     }
   })
 })

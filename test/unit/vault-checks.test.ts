@@ -5,8 +5,8 @@ import { checkVault } from '../../src/vault/checks.js'
 import { MINUTE, world, type World } from '../helpers/vault-world.js'
 
 async function connection(w: World) {
-  const config = await w.service.config()
-  return (await w.service.vaultConnections()).get(config.vault)
+  const config = await w.service.config.current()
+  return (await w.service.runtime.vaultConnections()).get(config.vault)
 }
 
 describe('vault checks (for ccred doctor)', () => {

@@ -1,7 +1,7 @@
 // The [vault] table, vault profiles and vault: references as the config loader reads them.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseConfig } from '../../src/config/load.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { parseReference, resolveReference, splitVaultTarget } from '../../src/config/references.js'
 import { STARTER_CONFIG } from '../../src/config/starter.js'
 import { CcredError } from '../../src/errors.js'

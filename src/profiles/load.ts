@@ -5,15 +5,11 @@ import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, vaultConnection, type VaultConnectionConfig } from '../vault/config.js'
-import { describe, isTable, quoteShort, TableReader } from './fields.js'
-import { boolean, durationMs, INVALID, isValid, oneOf, ProblemsRecorded, table, type Field, type Infer, type Invalid } from './schema.js'
-import { isProfileName } from './profile-name.js'
-import { readTrustedConfigFile } from './file-trust.js'
-
-export type Header = 'authorization' | 'proxy-authorization'
-export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
-const STORE_KINDS = ['keychain', 'file'] as const
-export type StoreKind = (typeof STORE_KINDS)[number]
+import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
+import { readTrustedConfigFile } from '../config/file-trust.js'
+import { isProfileName } from '../config/profile-name.js'
+import { INVALID, isValid, ProblemsRecorded, type Field, type Invalid } from '../config/schema.js'
+import { brokerTable, DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
 
 export interface ProfileConfig {
   name: string
@@ -40,36 +36,11 @@ export interface LoadedConfig {
   stamp: string
 }
 
-export const DEFAULT_BROKER = {
-  skewMs: 60_000,
-  store: 'keychain' as StoreKind,
-  idleExitMs: 8 * 3_600_000,
-  reissueIntervalMs: 10_000,
-  audit: true,
-}
-
-/** `[broker]`: every key has a default. */
-const brokerTable = table(
-  {
-    /** Extra validity beyond the caller's TTL. */
-    skewMs: durationMs('skew', { fallbackMs: DEFAULT_BROKER.skewMs, maxMs: 3_600_000 }),
-    store: oneOf('store', STORE_KINDS, DEFAULT_BROKER.store),
-    /** The daemon exits after this long without a request. */
-    idleExitMs: durationMs('idle_exit', { fallbackMs: DEFAULT_BROKER.idleExitMs, minMs: 10_000 }),
-    /** At most one 401-aware re-issue per profile within this interval. */
-    reissueIntervalMs: durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }),
-    audit: boolean('audit', DEFAULT_BROKER.audit),
-  },
-  // readTopTable closes it, as it does [vault]
-)
-export type BrokerSettings = Infer<typeof brokerTable>
-
 /** Used when no config file exists, so `npx ccred get demo` works on a fresh machine. */
 export const EMBEDDED_CONFIG = `# embedded default: no config file found (run \`ccred init\` to write one)
 [profiles.demo]
 source = "demo"
 `
-
 
 /**
  * Identifies the file version. Synchronous on purpose: the daemon checks it on
@@ -184,7 +155,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   reader.rejectUnknownKeys()
   reader.throwIfProblems(label)
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
-  const usesVault = vaultTable !== undefined && (sourceKind === 'vault' || JSON.stringify(table).includes('"vault:'))
+  const usesVault = vaultTable !== undefined && (definition.vaultConnection?.(options) !== undefined || (definition.references?.(options) ?? []).some((ref) => ref.kind === 'vault'))
   const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
   return { name, sourceKind, header, description, hash, definition, options }
 }

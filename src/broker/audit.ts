@@ -1,6 +1,6 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname } from 'node:path'
-import type { BrokerEvent } from '../broker/broker.js'
+import type { BrokerEvent } from './broker.js'
 import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 
 /**

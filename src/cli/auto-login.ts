@@ -1,5 +1,5 @@
-import type { Io } from '../cli/io.js'
-import { decideBrowser, isCi } from './browser.js'
+import type { Io } from './io.js'
+import { decideBrowser, isCi } from '../oidc/browser.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { EXIT_CODES } from '../errors.js'
 import { HOST_OS } from '../platform.js'
@@ -29,10 +29,10 @@ export function autoLoginAllowed(env: Record<string, string | undefined>, termin
  */
 export async function loginIfAutomatic(profileName: string, io: Io, terminal: Terminal): Promise<boolean> {
   if (!autoLoginAllowed(io.env, terminal).allowed) return false
-  const [{ withInProcessService }, { runLogin }] = await Promise.all([import('../client/in-process.js'), import('../cli/login.js')])
+  const [{ withInProcessService }, { runLogin }] = await Promise.all([import('../client/in-process.js'), import('./login.js')])
   const automatic = await withInProcessService(io.env, async (service) => {
-    const profile = await service.profile(profileName)
-    return profile.sourceKind === 'oidc' && (profile.options as { login?: string }).login === 'auto'
+    const profile = await service.config.profile(profileName)
+    return profile.definition.loginTarget?.(profile.options).login === 'auto'
   })
   if (!automatic) return false
   io.stderr.write(`ccred: profile ${sanitizeLine(profileName)} needs a login (login = "auto"): starting it\n`)
