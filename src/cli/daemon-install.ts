@@ -3,8 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { loginService } from '../daemon/login-service.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
-import { hostPlatform } from '../platform.js'
-import type { Io } from './io.js'
+import { ioPlatform, type Io } from './io.js'
 import { runDaemonStop } from './daemon.js'
 import { ccredBinPath } from './setup-claude.js'
 
@@ -16,7 +15,7 @@ function unsupported(os: NodeJS.Platform): CcredError {
 
 /** The login service for this machine (an edge: the real platform and uid are read here). */
 function thisMachinesService(io: Io) {
-  const platform = hostPlatform(io.env)
+  const platform = ioPlatform(io)
   const service = loginService(platform, process.execPath, ccredBinPath(), process.getuid?.() ?? 501)
   if (service === undefined) throw unsupported(platform.os)
   return service

@@ -13,7 +13,7 @@ import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { stateDir } from '../config/paths.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { ROUTES, type StatusResponse } from '../protocol.js'
-import { usageError, type Io } from './io.js'
+import { ioPlatform, usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
 export interface SetupClaudeOptions {
@@ -86,14 +86,14 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     header: profile.header,
     scope,
     mode,
-    ccredCommand: ccredCommand(),
+    ccredCommand: ccredCommand(ioPlatform(io)),
     ...(options.gateway === undefined ? {} : { gatewayUrl: options.gateway }),
     ...(options.proxy === undefined ? {} : { proxyUrl: options.proxy }),
     ...(options.project === undefined ? {} : { vertexProjectId: options.project }),
     ...(options.region === undefined ? {} : { vertexRegion: options.region }),
     ...(helperTtlMs === undefined ? {} : { helperTtlMs }),
     fix: options.fix === true,
-  }, io.env, projectDir)
+  }, io.env, projectDir, ioPlatform(io))
   report(plan, options.dryRun === true, io)
   if (options.dryRun) return EXIT_CODES.OK
   const now = new Date()
@@ -107,7 +107,7 @@ export async function runSetupClaude(profileName: string | undefined, options: S
 
 /** While Claude Code is signed in to a gateway itself, it ignores the apiKeyHelper just written: say so. */
 function warnAboutClaudeGatewayLogin(io: Io, projectDir: string): void {
-  const forced = settingsLocations(io.env, projectDir).some((location) => {
+  const forced = settingsLocations(io.env, projectDir, ioPlatform(io)).some((location) => {
     try {
       return readSettings(location).settings.forceLoginMethod === 'gateway'
     } catch {

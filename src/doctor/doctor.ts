@@ -15,6 +15,7 @@ import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
 import { packageVersion } from '../version.js'
+import { hostPlatform, type Platform } from '../platform.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 
@@ -26,6 +27,8 @@ export interface Check {
 
 export interface DoctorDeps {
   env: Record<string, string | undefined>
+  /** Whose rules: settings locations, the runtime directory (the real platform when absent). */
+  platform?: Platform
   projectDir: string
   fetchCredential: CredentialFetcher
   /** Probes the gateway the way Claude Code reaches it (through its proxy, with the proxyAuthHelper value). */
@@ -44,8 +47,8 @@ export interface EffectiveClaudeSettings {
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
 }
 
-export function effectiveClaudeSettings(env: Env, projectDir: string): EffectiveClaudeSettings {
-  const files = settingsLocations(env, projectDir).map((location) => {
+export function effectiveClaudeSettings(env: Env, projectDir: string, platform?: Platform): EffectiveClaudeSettings {
+  const files = settingsLocations(env, projectDir, platform).map((location) => {
     try {
       return readSettings(location)
     } catch {
@@ -76,8 +79,10 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const checks: Check[] = []
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
-  const dirProblem = checkPrivateDir(runtimeDir(deps.env))
-  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+  const platform = deps.platform ?? hostPlatform(deps.env)
+  const dir = runtimeDir(deps.env, platform)
+  const dirProblem = checkPrivateDir(dir, platform.os)
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
   try {
     const info = await daemonHealth(deps.env)
@@ -123,7 +128,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     return { config }
   })
 
-  const claude = effectiveClaudeSettings(deps.env, deps.projectDir)
+  const claude = effectiveClaudeSettings(deps.env, deps.projectDir, deps.platform)
   const skewMs = loaded?.config.broker.skewMs ?? 60_000
   const profiles = loaded === undefined ? [] : [...loaded.config.profiles.values()].filter((p) => profileName === undefined || p.name === profileName)
   if (loaded !== undefined && profileName !== undefined && profiles.length === 0 && !loaded.config.invalidProfiles.has(profileName)) {

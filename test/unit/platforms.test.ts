@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
 import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
+import { main } from '../../src/cli/main.js'
 import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/claude/helper-command.js'
 import { settingsLocations } from '../../src/claude/settings.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
@@ -337,5 +338,23 @@ describe('platform: one place reads the real one', () => {
       .filter((file) => file.endsWith('.ts'))
       .filter((file) => /process\.platform\b/.test(readFileSync(join(src, file), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '')))
     assert.deepEqual(readers, ['platform.ts'])
+  })
+})
+
+describe('platform: commands run with another platform\'s rules (Io.platform)', () => {
+  it('setup claude --dry-run as on Windows: %USERPROFILE%\\.claude and a command line for cmd', async () => {
+    const dir = root()
+    const configDir = join(dir, 'cfg')
+    mkdirSync(configDir, { mode: 0o700 })
+    writeFileSync(join(configDir, 'config.toml'), '[profiles.demo]\nsource = "demo"\nlifetime = "10m"\n', { mode: 0o600 })
+    const env = { CCRED_CONFIG: join(configDir, 'config.toml'), CCRED_NO_DAEMON: '1', HOME: dir, XDG_STATE_HOME: join(dir, 'state'), USERPROFILE: 'C:\\Users\\Ann Lee', PATH: process.env.PATH }
+    const stdout: string[] = []
+    const stderr: string[] = []
+    const code = await main(['node', 'ccred', 'setup', 'claude', 'demo', '--dry-run'], { env, stdout: { write: (text: string) => stdout.push(text) }, stderr: { write: (text: string) => stderr.push(text) }, platform: platformFor('win32', env, noHome) })
+    assert.equal(code, 0, stderr.join(''))
+    const printed = stdout.join('')
+    assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
+    assert.match(printed, /\+ apiKeyHelper: "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo"$/m)
+    assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
   })
 })
