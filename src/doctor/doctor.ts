@@ -82,7 +82,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const platform = deps.platform ?? hostPlatform(deps.env)
   const dir = runtimeDir(deps.env, platform)
   const dirProblem = checkPrivateDir(dir, platform.os)
-  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? (platform.os === 'win32' ? `${dir} ${existsSync(dir) ? 'exists' : 'does not exist yet; ccred creates it'}; its ACL (inherited from your profile) is not checked on Windows` : `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it`) : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
   try {
     const info = await daemonHealth(deps.env)
