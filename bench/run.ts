@@ -4,6 +4,7 @@ import { benchLoad, loadOptionsFromArgs, type LoadBenchResult } from './load.js'
 import { benchSoak, type SoakDay } from './soak.js'
 import { benchSingleFlight, type SingleFlightResult } from './single-flight.js'
 import { benchThroughput, type ThroughputResult } from './throughput.js'
+import { benchUpstreamBudget, type BudgetScenario } from './upstream-budget.js'
 import { benchWarmGet, type WarmGetResult } from './warm-get.js'
 import { int, log, machineSummary, ms, numberOption, printMachine, ratio } from './lib.js'
 
@@ -58,6 +59,7 @@ const flight = await step('single-flight', () => benchSingleFlight({
 const mixed = await step('load', () => benchLoad(loadOptionsFromArgs(log)))
 const soak = await step('soak', () => benchSoak(log))
 const keychain = await step('keychain', () => benchKeychain({ runs: numberOption('keychain-runs', 50, 5, 1000), out: log }))
+const budget = await step('upstream-budget', () => benchUpstreamBudget({ out: log }))
 
 const rows: [string, string, string][] = []
 const failed = (error: string | undefined) => `not measured (${error ?? 'error'})`
@@ -117,6 +119,13 @@ function soakRows(days: SoakDay[] | undefined, error?: string): void {
   }
 }
 
+function budgetRows(scenarios: BudgetScenario[] | undefined, error?: string): void {
+  if (scenarios === undefined) return void rows.push(['upstream budget: fetches per simulated hour', failed(error), 'about 1 per refresh period'])
+  for (const s of scenarios) {
+    rows.push([`upstream budget, 10-min credentials: ${s.label}`, `${int(s.gets)} gets → ${int(s.fetches)} fetches per hour`, `ideal ${int(s.ideal)}`])
+  }
+}
+
 function keychainRows(result: KeychainBenchResult | undefined, error?: string): void {
   if (result === undefined) return void rows.push(['keychain bindings (gnome-keyring)', failed(error), ''])
   for (const [name, figures] of [['keytar', result.keytar], ['@napi-rs/keyring (fallback)', result.napi]] as const) {
@@ -131,6 +140,7 @@ loadRows(load.value, load.error)
 flightRows(flight.value, flight.error)
 mixedRows(mixed.value, mixed.error)
 soakRows(soak.value, soak.error)
+budgetRows(budget.value, budget.error)
 keychainRows(keychain.value, keychain.error)
 
 const m = machineSummary()
@@ -144,4 +154,4 @@ log('| Benchmark | Result | Target |')
 log('| --- | --- | --- |')
 for (const [what, result, target] of rows) log(`| ${what} | ${result} | ${target} |`)
 log('')
-log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s, load ${mixed.seconds.toFixed(1)} s, soak ${soak.seconds.toFixed(1)} s, keychain ${keychain.seconds.toFixed(1)} s)`)
+log(`(benchmarks took ${totalSeconds.toFixed(1)} s: warm-get ${warm.seconds.toFixed(1)} s, jwt-get ${jwt.seconds.toFixed(1)} s, throughput ${load.seconds.toFixed(1)} s, single-flight ${flight.seconds.toFixed(1)} s, load ${mixed.seconds.toFixed(1)} s, soak ${soak.seconds.toFixed(1)} s, keychain ${keychain.seconds.toFixed(1)} s, upstream budget ${budget.seconds.toFixed(1)} s)`)

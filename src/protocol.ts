@@ -176,6 +176,23 @@ export interface ProfileStatus {
   reissues: number
   warning?: string
   meta?: Record<string, string>
+  /** The upstream budget (issue 12); absent for a profile not asked for yet. */
+  budget?: BudgetStatus
+}
+
+/** The upstream budget of a profile as `status` shows it (see src/broker/budget.ts). */
+export interface BudgetStatus {
+  /** Forced refreshes and re-issues left now, of `forcedCapacity`; one more every `forcedRefillMs`. */
+  forcedTokens: number
+  forcedCapacity: number
+  forcedRefillMs: number
+  /** A failing source is not called again before this (foreground gets get the remembered error). */
+  backoffUntil?: string
+  /** The largest minimum validity (TTL + skew) a caller asked for lately: the refresh-ahead target. */
+  minValidityMs?: number
+  /** How long the cached value lived when fetched, and the largest helper TTL it can serve safely. */
+  lifetimeMs?: number
+  safeHelperTtlMs?: number
 }
 
 /** What the service knows: config, store, audit log, and each profile's cache facts (never a secret). */

@@ -1,9 +1,12 @@
 /**
  * `npm test`: runs every compiled test file with node's test runner.
  * `node dist/test/run.js unit integration` runs only those folders.
+ * `CCRED_TEST_NO_SKIP=1` (CI, which has every part: keytar, gnome-keyring, Chromium, openssl, a
+ * second user) fails the run when any test was skipped, naming each one and its reason.
  */
 import { spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -25,5 +28,33 @@ if (files.length === 0) {
   console.error(`no test files found under ${testRoot} for ${folders.join(', ') || 'all folders'}`)
   process.exit(1)
 }
-const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' })
-child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128)))
+const noSkip = process.env.CCRED_TEST_NO_SKIP === '1'
+// Beside the spec report on the terminal, a TAP copy in a file: its "# SKIP" directives name every skip.
+const tapDir = noSkip ? mkdtempSync(join(tmpdir(), 'ccred-tap-')) : undefined
+const tapPath = tapDir === undefined ? undefined : join(tapDir, 'report.tap')
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
+if (tapPath !== undefined) reporters.push('--test-reporter=tap', `--test-reporter-destination=${tapPath}`)
+const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...files], { stdio: 'inherit' })
+child.on('exit', (code, signal) => {
+  const exitCode = code ?? (signal === null ? 1 : 128)
+  if (tapPath === undefined) process.exit(exitCode)
+  const skipped = skippedTests(readFileSync(tapPath, 'utf8'))
+  rmSync(tapDir!, { recursive: true, force: true })
+  if (skipped.length > 0) {
+    console.error(`\nCCRED_TEST_NO_SKIP=1: ${skipped.length} test(s) skipped, which fails this run:`)
+    for (const line of skipped) console.error(`  - ${line}`)
+    process.exit(exitCode === 0 ? 1 : exitCode)
+  }
+  console.error('CCRED_TEST_NO_SKIP=1: no test was skipped')
+  process.exit(exitCode)
+})
+
+/** "ok 3 - name # SKIP reason" lines of a TAP report, as "name: reason" (TODO counts as a skip too). */
+function skippedTests(tap: string): string[] {
+  const skipped: string[] = []
+  for (const line of tap.split('\n')) {
+    const match = /^\s*(?:not )?ok \d+ - (.*?) # (SKIP|TODO)\b\s*(.*)$/i.exec(line)
+    if (match !== null) skipped.push(`${match[1]}: ${match[3] || match[2]}`)
+  }
+  return skipped
+}

@@ -134,6 +134,15 @@ export function awsCredentialError(error: unknown, options: AwsCredentialOptions
       cause: error,
     })
   }
+  // AssumeRole's DurationSeconds must lie between 900 s and the role's MaxSessionDuration (1h unless
+  // its administrator raised it, at most 12h; 1h when chaining roles); STS answers ValidationError.
+  if (options.roleArn !== undefined && name === 'ValidationError' && /DurationSeconds|durationSeconds/.test(message)) {
+    const askedS = Math.round((options.durationMs ?? 3_600_000) / 1000)
+    return new CcredError('ERR_CONFIG', `AWS refused a ${formatDurationMs(askedS * 1000)} session for ${options.roleArn}: ${message}`, {
+      hint: `duration must be from 15m up to the role's maximum session duration (1h unless an administrator raised it, 12h at most; 1h when the caller is itself an assumed role): lower duration, or raise the role's MaxSessionDuration (aws iam update-role --max-session-duration)`,
+      cause: error,
+    })
+  }
   if (/AccessDenied|not authorized/i.test(`${name} ${message}`)) {
     return new CcredError('ERR_SOURCE_DENIED', `AWS refused ${options.roleArn === undefined ? 'the credentials' : `to assume ${options.roleArn}`}: ${message}`, {
       hint: 'check the role trust policy and the caller\'s sts:AssumeRole permission',

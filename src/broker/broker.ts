@@ -4,8 +4,9 @@ import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.j
 import type { Header } from '../config/settings.js'
 import { CcredError, toCcredError, withContext } from '../errors.js'
 import type { Credential } from '../credential.js'
-import type { ProfileStatus } from '../protocol.js'
+import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
+import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
@@ -66,6 +67,9 @@ export type BrokerEvent =
 export interface BrokerSettingsView {
   skewMs: number
   reissueIntervalMs: number
+  /** The upstream budget's bucket (defaults in budget.ts). */
+  forcedBurst?: number
+  forcedRefillMs?: number
 }
 
 export interface BrokerOptions {
@@ -94,8 +98,12 @@ interface Entry {
   current?: Cached
   inflight?: InFlight
   fetchSeq: number
-  /** Largest minimum validity asked for: the refresh-ahead target. */
-  minValidityMs: number
+  /** Minimum validities asked for lately: the largest is the refresh-ahead target. */
+  demands: Demands
+  /** Forced refreshes and re-issues. */
+  bucket: TokenBucket
+  /** After a failure: no upstream call before this (the refresh timer waits too). */
+  backoffUntilMs?: number
   timer?: TimerHandle
   nextRefreshAtMs?: number
   lastError?: { error: CcredError; atMs: number }
@@ -120,6 +128,11 @@ const MAX_CALLERS_PER_PROFILE = 256
 const SIGNALLED_REISSUE_INTERVAL_MS = 1000
 /** Refresh-ahead never runs sooner than this after a fetch, however short-lived the source's values. */
 const MIN_REFRESH_INTERVAL_MS = 1000
+/**
+ * The first failure may be a blip: the next foreground get tries again at once.
+ * From this many consecutive failures on, foreground gets wait out the backoff.
+ */
+const FOREGROUND_BACKOFF_AFTER_FAILURES = 2
 
 /**
  * The cache. Serves a credential only if it outlives the caller's TTL plus the
@@ -151,23 +164,57 @@ export class Broker {
     const entry = this.#entry(profile)
     const nowMs = this.#clock.now()
     const minValidityMs = Math.max(0, request.callerTtlMs) + this.#settings().skewMs
-    if (minValidityMs > entry.minValidityMs) {
-      entry.minValidityMs = minValidityMs
-      this.#schedule(entry)
-    }
+    const demandBefore = entry.demands.current(nowMs, this.#lifetimeMs(entry.current))
+    entry.demands.ask(minValidityMs, nowMs)
+    if (demandBefore === undefined || minValidityMs > demandBefore) this.#schedule(entry)
 
     let served: Served | undefined = request.forceRefresh ? 'refresh' : undefined
     if (served === undefined && this.#refused(entry, request, nowMs)) served = 'reissue'
+    let budgetNote: string | undefined
+    // A forced fetch costs a token from the bucket, unless it joins one already under way
+    // or there is nothing cached to keep serving. With a token it is not held back by the
+    // backoff: the bucket is its budget.
+    let forcedWithToken = false
+    if (served !== undefined && entry.current !== undefined && entry.inflight?.forced !== true) {
+      if (entry.bucket.take(nowMs)) forcedWithToken = true
+      else {
+        const waitMs = entry.bucket.nextTokenAtMs(nowMs) - nowMs
+        if (served === 'refresh') budgetNote = `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`
+        served = undefined
+      }
+    }
     if (served === undefined && entry.current !== undefined && this.#usable(entry.current, minValidityMs, nowMs)) {
       entry.hits++
-      return this.#serve(entry, entry.current, 'hit', request)
+      return this.#serve(entry, entry.current, 'hit', request, budgetNote)
+    }
+    if (!forcedWithToken && entry.inflight === undefined && this.#inBackoff(entry, nowMs)) {
+      // The source failed again and again: no new upstream call before the backoff ends.
+      // A value that is still valid beats an error; otherwise the remembered error.
+      const expiresAtMs = entry.current?.credential.expiresAt?.getTime()
+      if (entry.current !== undefined && (expiresAtMs === undefined || expiresAtMs > nowMs)) {
+        entry.hits++
+        return this.#serve(entry, entry.current, 'hit', request, budgetNote)
+      }
+      throw this.#remembered(entry, nowMs)
     }
     if (served === 'reissue') {
       entry.reissues++
       entry.lastReissueAtMs = nowMs
     }
     const fresh = await this.#fetchShared(entry, served !== undefined)
-    return this.#serve(entry, fresh, served ?? 'fetch', request)
+    return this.#serve(entry, fresh, served ?? 'fetch', request, budgetNote)
+  }
+
+  #inBackoff(entry: Entry, nowMs: number): boolean {
+    return entry.consecutiveFailures >= FOREGROUND_BACKOFF_AFTER_FAILURES && entry.backoffUntilMs !== undefined && nowMs < entry.backoffUntilMs
+  }
+
+  /** The last failure, said again with when the source will be tried next. */
+  #remembered(entry: Entry, nowMs: number): CcredError {
+    const last = entry.lastError!.error
+    const retryInS = Math.max(1, Math.ceil((entry.backoffUntilMs! - nowMs) / 1000))
+    const message = `${last.message} (failed ${entry.consecutiveFailures} times; retrying in ${retryInS} s)`
+    return new CcredError(last.code, message, last.hint === undefined ? { cause: last } : { hint: last.hint, cause: last })
   }
 
   /** Forgets a profile's cached value (after `ccred set`, or when its config is gone). */
@@ -197,6 +244,7 @@ export class Broker {
         hits: entry.hits,
         fetches: entry.fetches,
         reissues: entry.reissues,
+        budget: this.#budgetStatus(entry),
       }
       const expiresAt = entry.current?.credential.expiresAt
       if (expiresAt !== undefined) status.expiresAt = expiresAt.toISOString()
@@ -212,6 +260,30 @@ export class Broker {
     })
   }
 
+  #budgetStatus(entry: Entry): BudgetStatus {
+    const nowMs = this.#clock.now()
+    const budget: BudgetStatus = {
+      forcedTokens: entry.bucket.tokens(nowMs),
+      forcedCapacity: entry.bucket.capacity,
+      forcedRefillMs: entry.bucket.refillMs,
+    }
+    if (entry.backoffUntilMs !== undefined && entry.consecutiveFailures > 0 && entry.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.backoffUntilMs).toISOString()
+    const lifetimeMs = this.#lifetimeMs(entry.current)
+    const demand = entry.demands.current(nowMs, lifetimeMs)
+    if (demand !== undefined) budget.minValidityMs = demand
+    if (lifetimeMs !== undefined) {
+      budget.lifetimeMs = lifetimeMs
+      budget.safeHelperTtlMs = safeHelperTtlMs(lifetimeMs, this.#settings().skewMs)
+    }
+    return budget
+  }
+
+  /** How long a cached value lived when fetched, in whole seconds ("1m59s" for a 2m lifetime would read as a bug). */
+  #lifetimeMs(cached: Cached | undefined): number | undefined {
+    const expiresAtMs = cached?.credential.expiresAt?.getTime()
+    return expiresAtMs === undefined ? undefined : lifetimeInWholeSecondsMs(expiresAtMs - cached!.fetchedAtMs)
+  }
+
   /** Cancels every timer; the broker can be dropped after this. */
   close(): void {
     for (const entry of [...this.#entries.values()]) this.#drop(entry)
@@ -224,7 +296,8 @@ export class Broker {
     const entry: Entry = {
       profile,
       fetchSeq: 0,
-      minValidityMs: 0,
+      demands: new Demands(),
+      bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs),
       consecutiveFailures: 0,
       hits: 0,
       fetches: 0,
@@ -246,8 +319,11 @@ export class Broker {
   }
 
   /**
-   * A value that outlives the caller's need is usable. A source whose values are
-   * shorter-lived than that need (it cannot do better) is used until half its life.
+   * A value that outlives the caller's need is usable. For a need the source cannot
+   * cover within the budget (see coversWithinBudget) a value is used until half its
+   * life: fetching sooner would break the budget, and the caller is told to lower its
+   * TTL (see safeHelperTtlMs). Before, a lifetime just above TTL + skew fell between
+   * the two rules and made every get a fetch.
    */
   #usable(cached: Cached, minValidityMs: number, nowMs: number): boolean {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
@@ -255,7 +331,7 @@ export class Broker {
     const remainingMs = expiresAtMs - nowMs
     if (remainingMs >= minValidityMs) return true
     const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-    return lifetimeMs < minValidityMs && remainingMs > 0 && remainingMs >= lifetimeMs / 2
+    return !coversWithinBudget(lifetimeMs, minValidityMs) && remainingMs > 0 && nowMs - cached.fetchedAtMs < lifetimeMs * SHORT_LIVED_SERVE_FRACTION
   }
 
   /**
@@ -280,7 +356,7 @@ export class Broker {
     return sinceReissueMs >= this.#settings().reissueIntervalMs
   }
 
-  #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest): GetResult {
+  #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest, budgetNote?: string): GetResult {
     if (request.callerPid !== undefined) {
       entry.callers.delete(request.callerPid)
       entry.callers.set(request.callerPid, { seq: cached.seq, servedAtMs: this.#clock.now() })
@@ -297,20 +373,21 @@ export class Broker {
       entry.warned = true
       result.warning = warning
     }
+    if (budgetNote !== undefined) result.warning = result.warning === undefined ? budgetNote : `${result.warning}; ${budgetNote}`
     return result
   }
 
   #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
-    // "1m59s" for a 2m lifetime would read as a bug.
-    const lifetimeMs = lifetimeInWholeSecondsMs(expiresAtMs - cached.fetchedAtMs)
+    const lifetimeMs = this.#lifetimeMs(cached)!
     const { skewMs } = this.#settings()
-    if (lifetimeMs >= callerTtlMs + skewMs) return entry.warning
-    const suggestedTtlMs = Math.max(1000, Math.floor((lifetimeMs - skewMs > 0 ? lifetimeMs - skewMs : lifetimeMs / 2) / 1000) * 1000)
-    entry.warning =
-      `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, less than the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)}; ` +
-      `set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=${suggestedTtlMs} (or lengthen the credential's lifetime)`
+    const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
+    if (callerTtlMs <= safeTtlMs) return entry.warning
+    entry.warning = safeTtlMs === 0
+      ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
+      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ` +
+        `set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=${safeTtlMs} (or lengthen the credential's lifetime)`
     return entry.warning
   }
 
@@ -343,14 +420,17 @@ export class Broker {
         entry.current = cached
         entry.consecutiveFailures = 0
         entry.lastError = undefined
+        entry.backoffUntilMs = undefined
         this.#schedule(entry)
       }
       return cached
     } catch (error) {
       const failure = withContext(toCcredError(error), `profile ${profile.name}`)
       if (!entry.dropped) {
-        entry.lastError = { error: failure, atMs: this.#clock.now() }
+        const failedAtMs = this.#clock.now()
+        entry.lastError = { error: failure, atMs: failedAtMs }
         entry.consecutiveFailures++
+        entry.backoffUntilMs = failedAtMs + backoffMs(entry.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
       }
       throw failure
     }
@@ -364,23 +444,35 @@ export class Broker {
     entry.timer?.cancel()
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
+    if (entry.dropped) return
+    const refreshAtMs = this.#refreshDueAtMs(entry)
+    if (refreshAtMs === undefined) return
+    this.#arm(entry, refreshAtMs, () => this.#refreshAhead(entry))
+  }
+
+  /**
+   * When the cached value needs renewing for the callers asking lately: a lead before
+   * it would fall short of the largest minimum validity, never sooner than the budget's
+   * floor. Undefined: nothing to renew (nothing cached, or nobody asked lately).
+   */
+  #refreshDueAtMs(entry: Entry): number | undefined {
     const cached = entry.current
-    if (cached === undefined || entry.dropped) return
+    if (cached === undefined) return undefined
+    const lifetimeMs = this.#lifetimeMs(cached) ?? 0
+    const demand = entry.demands.current(this.#clock.now(), lifetimeMs)
+    if (demand === undefined) return undefined
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     const softRefreshAtMs = cached.credential.refreshAt?.getTime()
+    // The source's own refresh time (a rotation it announces) is its call; the budget's floor
+    // (refreshAgeMs) bounds the refreshes that callers' demands drive.
     let refreshAtMs = softRefreshAtMs ?? Infinity
-    if (expiresAtMs !== undefined) {
-      const lifetimeMs = expiresAtMs - cached.fetchedAtMs
-      // How long a fresh value satisfies the most demanding caller; refresh a lead before that
-      // ends, but never in the first half of it: a value barely longer-lived than callers need
-      // would otherwise be replaced as soon as it arrives, again and again.
-      const usableMs = lifetimeMs - entry.minValidityMs
-      refreshAtMs = Math.min(refreshAtMs, usableMs > 0
-        ? cached.fetchedAtMs + usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2)
-        : cached.fetchedAtMs + lifetimeMs * 0.4)
-    }
-    if (refreshAtMs === Infinity) return
-    this.#arm(entry, Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS), () => this.#refreshAhead(entry))
+    if (expiresAtMs !== undefined) refreshAtMs = Math.min(refreshAtMs, cached.fetchedAtMs + refreshAgeMs(expiresAtMs - cached.fetchedAtMs, demand))
+    if (refreshAtMs === Infinity) return undefined
+    // The demand may be forgotten before then: look again at that time.
+    const demandEndsAtMs = entry.demands.expiresAtMs(this.#clock.now(), lifetimeMs)
+    // Whole milliseconds: a fractional due time can sit a rounding error after "now" when its timer fires, re-arming forever.
+    const atMs = Math.ceil(Math.max(refreshAtMs, cached.fetchedAtMs + MIN_REFRESH_INTERVAL_MS))
+    return demandEndsAtMs !== undefined && demandEndsAtMs < atMs ? Math.max(demandEndsAtMs, this.#clock.now()) + 1 : atMs
   }
 
   #arm(entry: Entry, atMs: number, fn: () => void): void {
@@ -393,6 +485,13 @@ export class Broker {
     if (entry.dropped) return
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
+    const nowMs = this.#clock.now()
+    if (entry.consecutiveFailures === 0) {
+      // Callers may have stopped asking, or the largest demand may have been forgotten since.
+      const dueAtMs = this.#refreshDueAtMs(entry)
+      if (dueAtMs === undefined) return
+      if (dueAtMs > nowMs) return this.#arm(entry, dueAtMs, () => this.#refreshAhead(entry))
+    }
     const { profile } = entry
     this.#fetchShared(entry, false).then(
       (cached) => {
@@ -403,10 +502,10 @@ export class Broker {
       (error: CcredError) => {
         if (entry.dropped) return
         // Jittered exponential backoff; the still-valid value keeps being served meanwhile.
-        const exponent = Math.min(entry.consecutiveFailures - 1, 20)
-        const ceilingMs = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** exponent)
-        const retryInMs = Math.round(ceilingMs / 2 + (this.#random() * ceilingMs) / 2)
-        this.#arm(entry, this.#clock.now() + retryInMs, () => this.#refreshAhead(entry))
+        const nowMs = this.#clock.now()
+        const retryAtMs = Math.max(entry.backoffUntilMs ?? nowMs, nowMs)
+        const retryInMs = retryAtMs - nowMs
+        this.#arm(entry, retryAtMs, () => this.#refreshAhead(entry))
         this.#onEvent({ type: 'refresh-ahead', profile: profile.name, source: profile.sourceKind, ok: false, error: error.code, retryInMs })
       },
     )

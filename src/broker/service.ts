@@ -77,7 +77,13 @@ export class CredentialService {
       ...credentialBody(result.credential),
     }
     if (result.credential.expiresAt !== undefined) issued.expiresAt = result.credential.expiresAt.toISOString()
-    if (result.warning !== undefined) issued.warning = result.warning
+    const warnings = result.warning === undefined ? [] : [result.warning]
+    // The last good config keeps serving while the file is broken (as designed), but the caller is told.
+    const broken = this.config.error
+    if (broken !== undefined) {
+      warnings.unshift(`${this.config.path} is broken, serving its last good version: ${broken.message.replace(/\s*\n\s*/g, ' ')} [${broken.code}]${broken.hint === undefined ? '' : ` — ${broken.hint}`}`)
+    }
+    if (warnings.length > 0) issued.warning = warnings.join('; ')
     return issued
   }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
+import { disableCoreDumps } from '../daemon/core-dumps.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { issuedVariables } from './env.js'
@@ -17,6 +18,9 @@ export async function runExec(profile: string, commandArgs: string[], options: {
   if (command.length === 0) {
     throw new CcredError('ERR_USAGE', 'no command to run', { hint: 'usage: ccred exec <profile> -- <command> [args...]' })
   }
+  // This process and the command hold the credential in memory and environment: no core dumps, like the daemon.
+  const coreProblem = disableCoreDumps()
+  if (coreProblem !== undefined) io.stderr.write(`ccred: warning: ${coreProblem.replace('run the daemon under', 'run ccred exec under')}\n`)
   const variables = await issuedVariables(profile, options.header, io)
   const childEnv: Record<string, string | undefined> = { ...io.env }
   for (const name of SCRUBBED) delete childEnv[name]

@@ -3,16 +3,15 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { helperCommandLine } from '../claude/helper-command.js'
 import { hostPlatform, type Platform } from '../platform.js'
+import { safeHelperTtlMs } from '../broker/budget.js'
 import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { readSettings, SCOPES, settingsLocations, type Scope } from '../claude/settings.js'
 import { applyFilePlan, describeChanges, MODES, planSetup, undoSetup, type Mode, type SetupPlan } from '../claude/setup.js'
 import { requestCredential } from '../client/credentials.js'
-import { requestDaemon, unwrap } from '../client/transport.js'
+import { issuedLifetimeMs } from '../client/lifetime.js'
 import { withInProcessService } from '../client/in-process.js'
-import { lifetimeInWholeSecondsMs } from '../config/duration.js'
 import { stateDir } from '../config/paths.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
-import { ROUTES, type StatusResponse } from '../protocol.js'
 import { ioPlatform, usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
@@ -48,12 +47,11 @@ export function ccredCommand(platform: Platform = hostPlatform()): string {
 }
 
 /**
- * Half of what the credential lives beyond the skew: a value the daemon has cached
- * then still covers Claude Code's TTL for half its life. Never longer than it lives.
+ * The TTL `setup claude` writes: the largest one the profile can serve safely (the
+ * one rule shared with the broker's warning, `status` and `doctor`), capped.
  */
 export function helperTtlFor(lifetimeMs: number, skewMs: number): number {
-  const usableMs = lifetimeMs > skewMs ? (lifetimeMs - skewMs) / 2 : lifetimeMs / 4
-  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, Math.floor(usableMs / 1000) * 1000))
+  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, safeHelperTtlMs(lifetimeMs, skewMs)))
 }
 
 /** `ccred setup claude <profile>`: writes Claude Code's settings for a profile, or undoes that. */
@@ -130,17 +128,7 @@ async function measureHelperTtl(profile: string, skewMs: number, io: Io): Promis
     return undefined
   }
   if (issued.expiresAt === undefined) return undefined
-  const expiresAtMs = Date.parse(issued.expiresAt)
-  let lifetimeMs = expiresAtMs - Date.now()
-  try {
-    // The daemon knows when the value was fetched: its whole lifetime, not what is left of it.
-    const status = unwrap<StatusResponse>(await requestDaemon(io.env, 'GET', ROUTES.status, undefined, 5_000))
-    const fetchedAt = status.profiles.find((p) => p.profile === profile)?.lastRefreshAt
-    if (fetchedAt !== undefined) lifetimeMs = expiresAtMs - Date.parse(fetchedAt)
-  } catch {
-    // No daemon (CCRED_NO_DAEMON): what is left is a safe lower bound.
-  }
-  return helperTtlFor(lifetimeInWholeSecondsMs(lifetimeMs), skewMs)
+  return helperTtlFor(await issuedLifetimeMs(profile, issued.expiresAt, io.env), skewMs)
 }
 
 function report(plan: SetupPlan, dryRun: boolean, io: Io): void {

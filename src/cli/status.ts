@@ -1,9 +1,10 @@
+import { REFRESH_FLOOR_FRACTION } from '../broker/budget.js'
 import { withInProcessService } from '../client/in-process.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from '../client/transport.js'
 import { formatDurationMs } from '../config/duration.js'
 import { socketPath } from '../config/paths.js'
 import { formatTable } from '../output/table.js'
-import { ROUTES, type StatusResponse } from '../protocol.js'
+import { ROUTES, type BudgetStatus, type StatusResponse } from '../protocol.js'
 import type { Io } from './io.js'
 import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 import { EXIT_CODES } from '../errors.js'
@@ -23,6 +24,13 @@ function relative(iso: string | undefined, nowMs: number): string {
   if (iso === undefined || iso === '') return '-'
   const deltaMs = Date.parse(iso) - nowMs
   return deltaMs >= 0 ? `in ${formatDurationMs(deltaMs)}` : `${formatDurationMs(-deltaMs)} ago`
+}
+
+/** "2/3 forced, backoff 30s": forced refreshes left of the bucket, and a failing source's backoff. */
+function budgetCell(budget: BudgetStatus | undefined, nowMs: number): string {
+  if (budget === undefined) return '-'
+  const forced = `${budget.forcedTokens}/${budget.forcedCapacity} forced`
+  return budget.backoffUntil === undefined ? forced : `${forced}, retry ${relative(budget.backoffUntil, nowMs)}`
 }
 
 /** `ccred status [--json]`: daemon state and per-profile cache facts. Never a secret. */
@@ -49,12 +57,15 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     io.stdout.write('no profiles configured\n')
     return EXIT_CODES.OK
   }
-  const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'HITS', 'FETCHES', 'LAST ERROR']]
+  const rows = [['PROFILE', 'SOURCE', 'HEADER', 'CACHED', 'EXPIRES', 'LAST REFRESH', 'NEXT REFRESH', 'SAFE TTL', 'BUDGET', 'HITS', 'FETCHES', 'LAST ERROR']]
   for (const p of status.profiles) {
     rows.push([
       p.profile, p.source, p.header, p.cached ? 'yes' : 'no',
       p.cached ? (p.expiresAt === undefined ? 'never' : relative(p.expiresAt, nowMs)) : '-',
-      relative(p.lastRefreshAt, nowMs), String(p.hits), String(p.fetches),
+      relative(p.lastRefreshAt, nowMs), relative(p.nextRefreshAt, nowMs),
+      p.budget?.safeHelperTtlMs === undefined ? '-' : `${p.budget.safeHelperTtlMs} ms`,
+      budgetCell(p.budget, nowMs),
+      String(p.hits), String(p.fetches),
       p.lastError === undefined ? '-' : `${p.lastError.code}${p.consecutiveFailures > 0 ? ` (${p.consecutiveFailures}x)` : ''}`,
     ])
   }
@@ -64,6 +75,10 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
     ...(p.warning === undefined ? [] : [`${p.profile}: warning: ${p.warning}`]),
     ...(p.meta?.note === undefined ? [] : [`${p.profile}: ${p.meta.note}`]),
   ])
+  const budget = status.profiles.find((p) => p.budget !== undefined)?.budget
+  if (budget !== undefined) {
+    notes.push(`budget: refresh-ahead no sooner than ${REFRESH_FLOOR_FRACTION * 100}% of a credential's lifetime after its fetch; ${budget.forcedCapacity} forced refreshes or re-issues, one more every ${formatDurationMs(budget.forcedRefillMs)}; a failing source is retried with backoff`)
+  }
   if (notes.length > 0) io.stdout.write('\n' + notes.map((note) => sanitizeLine(note)).join('\n') + '\n')
   return EXIT_CODES.OK
 }

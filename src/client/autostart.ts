@@ -10,7 +10,14 @@ import { hostPlatform, type Platform } from '../platform.js'
 import { ROUTES, type HealthResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.js'
 
+/**
+ * How long a client waits for a daemon it did not see start (another client holds the spawn lock).
+ * A daemon this client spawned and that is still alive gets up to MAX_READY_WAIT_MS: on a loaded
+ * machine its first start-up takes seconds, and giving up then only adds an in-process fetch to the load.
+ * Both stay under Claude Code's 10 s "taking a while" notice.
+ */
 const READY_TIMEOUT_MS = 5_000
+const MAX_READY_WAIT_MS = 9_000
 const POLL_INTERVAL_MS = 20
 /** A spawn lock older than this belongs to a client that died mid-start. */
 const STALE_SPAWN_LOCK_MS = 10_000
@@ -83,13 +90,13 @@ function takeSpawnLock(path: string): OwnedFile | undefined {
 }
 
 /** Why no daemon answered although one was started: names the lock's holder when there is one. */
-function notReadyError(dir: PinnedRuntimeDir, env: Env): CcredError {
+function notReadyError(dir: PinnedRuntimeDir, env: Env, waitedMs: number): CcredError {
   const holder = readLockHolder(dir.file(RUNTIME_FILE_NAMES.daemonLock))
   const lock = dir.displayFile(RUNTIME_FILE_NAMES.daemonLock)
   if (holder !== undefined && isHolderAlive(holder)) {
     return new CcredError('ERR_DAEMON', `no daemon answers, and ${lock} is held by pid ${holder.pid}, which does not answer on the socket`, { hint: `stop it (kill ${holder.pid}) if it is a stuck ccred daemon; see ${daemonLogPath(env)}` })
   }
-  return new CcredError('ERR_DAEMON', `the daemon did not become ready within ${READY_TIMEOUT_MS / 1000}s`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` })
+  return new CcredError('ERR_DAEMON', `the daemon did not become ready within ${Math.round(waitedMs / 1000)}s`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` })
 }
 
 /**
@@ -134,15 +141,20 @@ async function startIn(dir: PinnedRuntimeDir, env: Env, platform: Platform): Pro
       child.on('exit', (code) => { exitedEarly = { code } })
       child.on('error', () => { exitedEarly = { code: null } })
     }
-    const deadline = Date.now() + READY_TIMEOUT_MS
-    while (Date.now() < deadline) {
+    const startedAtMs = Date.now()
+    const waitedLongEnough = () => {
+      const waitedMs = Date.now() - startedAtMs
+      const ourChildStillStarting = child !== undefined && exitedEarly === undefined
+      return waitedMs >= (ourChildStillStarting ? MAX_READY_WAIT_MS : READY_TIMEOUT_MS)
+    }
+    while (!waitedLongEnough()) {
       if (await isReady(env)) return { ok: true, spawned: spawning }
       if (exitedEarly !== undefined && exitedEarly.code !== 0) {
         return { ok: false, error: new CcredError('ERR_DAEMON', `the daemon exited during start-up (status ${exitedEarly.code ?? 'unknown'})`, { hint: `see ${daemonLogPath(env)}, or run it in the foreground: ccred daemon run` }) }
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
     }
-    return { ok: false, error: notReadyError(dir, env) }
+    return { ok: false, error: notReadyError(dir, env, Date.now() - startedAtMs) }
   } finally {
     child?.unref()
     removeIfOwn(spawnLock)

@@ -1,3 +1,4 @@
+import { disableCoreDumps } from '../daemon/core-dumps.js'
 import type { CredentialService } from '../broker/service.js'
 
 /**
@@ -7,6 +8,8 @@ import type { CredentialService } from '../broker/service.js'
  * afterwards (timers stopped, audit log flushed).
  */
 export async function withInProcessService<T>(env: Record<string, string | undefined>, work: (service: CredentialService) => Promise<T>): Promise<T> {
+  // Secrets will sit in this process's memory, as in the daemon's: no core dump of it either.
+  disableCoreDumps()
   const { serviceForEnvironment } = await import('../broker/service.js')
   const service = serviceForEnvironment(env)
   try {

@@ -1,5 +1,5 @@
 /** The config's own vocabulary, shared by every layer: which header, which store, the broker's settings. */
-import { boolean, durationMs, oneOf, table, type Infer } from './schema.js'
+import { boolean, durationMs, oneOf, raw, table, type Infer } from './schema.js'
 
 export type Header = 'authorization' | 'proxy-authorization'
 export const HEADERS: readonly Header[] = ['authorization', 'proxy-authorization']
@@ -12,6 +12,8 @@ export const DEFAULT_BROKER = {
   idleExitMs: 8 * 3_600_000,
   reissueIntervalMs: 10_000,
   audit: true,
+  forcedBurst: 3,
+  forcedRefillMs: 10_000,
 }
 
 /** `[broker]`: every key has a default. */
@@ -25,6 +27,13 @@ export const brokerTable = table(
     /** At most one 401-aware re-issue per profile within this interval. */
     reissueIntervalMs: durationMs('reissue_interval', { fallbackMs: DEFAULT_BROKER.reissueIntervalMs }),
     audit: boolean('audit', DEFAULT_BROKER.audit),
+    /** The upstream budget's bucket: forced refreshes and re-issues at once. */
+    forcedBurst: raw('forced_refresh_burst', (value, problem) => {
+      if (value === undefined) return DEFAULT_BROKER.forcedBurst
+      return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 100 ? value : problem('expected a whole number from 1 to 100')
+    }),
+    /** ... and one more per this interval. */
+    forcedRefillMs: durationMs('forced_refresh_every', { fallbackMs: DEFAULT_BROKER.forcedRefillMs, minMs: 1000, maxMs: 3_600_000 }),
   },
   // readTopTable closes it, as it does [vault]
 )

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs'
+import { safeHelperTtlMs } from '../broker/budget.js'
 import { daemonHealth } from '../client/autostart.js'
+import { issuedLifetimeMs } from '../client/lifetime.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { withInProcessService } from '../client/in-process.js'
 import { formatDurationMs } from '../config/duration.js'
@@ -151,9 +153,17 @@ async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSetti
     const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
     add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(credentialText(issued))}, ${credentialText(issued).length} chars, ${expiresIn}`)
-    if (issued.warning !== undefined) add(`profile ${profile.name} lifetime`, 'warn', issued.warning)
-    else if (issued.expiresAt !== undefined) {
-      add(`profile ${profile.name} lifetime`, 'ok', `outlives the helper TTL ${formatDurationMs(ttlMs)} (${ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`}) + skew ${formatDurationMs(skewMs)}`)
+    // Computed on every run from the lifetime and the effective settings, never from the broker's one-time warning.
+    if (issued.expiresAt !== undefined) {
+      const lifetimeMs = await issuedLifetimeMs(profile.name, issued.expiresAt, deps.env, deps.nowMs())
+      const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
+      const ttlFrom = ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`
+      if (ttlMs > safeTtlMs) {
+        add(`profile ${profile.name} lifetime`, 'fail', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttlMs)} (${ttlFrom}) exceeds the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)}); ` +
+          (safeTtlMs === 0 ? "lengthen the credential's lifetime or lower [broker] skew" : `set ${ttlVariable}=${safeTtlMs} (ccred setup claude ${profile.name} writes it) or lengthen the credential's lifetime`))
+      } else {
+        add(`profile ${profile.name} lifetime`, 'ok', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttlMs)} (${ttlFrom}) is within the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)})`)
+      }
     }
   } catch (error) {
     const failure = toCcredError(error)

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import { CcredError } from '../errors.js'
 import { formatDurationMs } from '../config/duration.js'
-import { boolean, durationMs, INVALID, parseWith, table, type Field, type Infer, type Invalid } from '../config/schema.js'
+import { parseReference, type Reference } from '../config/references.js'
+import { boolean, durationMs, INVALID, parseWith, raw, table, type Field, type Infer, type Invalid } from '../config/schema.js'
 import type { TokenCredential } from '../credential.js'
 import type { SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
-import { hostPlatform, type Platform } from '../platform.js'
+import { HOST_OS, hostPlatform, type Platform } from '../platform.js'
 import { execInvocation } from './exec-invocation.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -27,9 +28,24 @@ const commandArgv: Field<string[]> = (reader) => {
   return problem('expected a non-empty argv array of strings')
 }
 
+/** `env`: the helper's own variables, NAME = "value" or a reference ("env:NAME", "keychain:NAME"); resolved at each run. */
+const helperEnv = raw('env', (value, problem): Record<string, string | Reference> | Invalid => {
+  const env: Record<string, string | Reference> = {}
+  if (value === undefined) return env
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return problem('expected a table of NAME = "value" (a value may be a reference such as "env:NAME")')
+  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return problem(`"${name.slice(0, 40)}" is not a variable name (letters, digits, _)`)
+    if (typeof entry !== 'string') return problem(`${name}: expected a string (a value or a reference such as "env:NAME")`)
+    env[name] = parseReference(entry) ?? entry
+  }
+  return env
+})
+
 const execOptions = table({
   shell: boolean('shell', false),
   argv: commandArgv,
+  /** The helper's own variables; nothing else of the daemon's environment but a minimal base. */
+  env: helperEnv,
   lifetimeMs: durationMs('lifetime', { minMs: 1000 }),
   timeoutMs: durationMs('timeout', { fallbackMs: DEFAULT_TIMEOUT_MS, minMs: 100, maxMs: 10 * 60_000 }),
 })
@@ -52,7 +68,12 @@ export const execSource: SourceDefinition<ExecOptions> = {
     return {
       kind: 'exec',
       async fetch(ctx) {
-        const { stdout } = await runCommand(options, hostPlatform())
+        const own: Record<string, string> = {}
+        for (const [name, value] of Object.entries(options.env)) {
+          own[name] = typeof value === 'string' ? value : await ctx.resolve(value, `env.${name}`)
+        }
+        const platform = hostPlatform()
+        const { stdout } = await runCommand(options, helperEnvironment(process.env, own, platform.os), platform)
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
@@ -63,30 +84,92 @@ function commandName(options: ExecOptions): string {
   return options.shell ? 'sh -c' : options.argv[0]!
 }
 
-function runCommand(options: ExecOptions, platform: Platform): Promise<{ stdout: string }> {
+/** Variables a helper gets from the daemon's environment; everything else only if the profile names it in `env`. */
+const PASSED_VARIABLES = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'TMPDIR', 'SHELL', 'TZ'])
+const PASSED_PREFIXES = ['LC_', 'XDG_']
+/** After SIGTERM to the helper's process group, this long before SIGKILL. */
+const KILL_GRACE_MS = 500
+/**
+ * After the helper exits, how long its pipes may still deliver what it wrote. A
+ * grandchild that kept them open (`setsid sleep 1000 &`) would otherwise hold the
+ * fetch until it exits: end-of-file is not waited for beyond this.
+ */
+const PIPE_DRAIN_MS = 300
+/** A secret's substrings this long or longer are redacted from helper stderr (shorter ones are too common to mean anything). */
+export const MIN_REDACTED_RUN = 8
+/** The longest helper stderr excerpt shown in errors, status and doctor. */
+const STDERR_EXCERPT_CHARS = 200
+
+/**
+ * Windows also needs these (names compared without case, as Windows does): without
+ * SystemRoot many programs fail to start, cmd needs ComSpec and PATHEXT to find
+ * `.cmd` shims, and the profile folders are where tools keep their own config.
+ */
+const PASSED_ON_WINDOWS = new Set(['PATH', 'PATHEXT', 'SYSTEMROOT', 'WINDIR', 'COMSPEC', 'SYSTEMDRIVE', 'USERPROFILE', 'USERNAME', 'USERDOMAIN', 'HOMEDRIVE', 'HOMEPATH', 'APPDATA', 'LOCALAPPDATA', 'PROGRAMDATA', 'PROGRAMFILES', 'PROGRAMFILES(X86)', 'COMMONPROGRAMFILES', 'TEMP', 'TMP', 'NUMBER_OF_PROCESSORS', 'PROCESSOR_ARCHITECTURE'])
+
+/** The helper's environment: a minimal base from `inherited`, then the profile's own `env` table. */
+export function helperEnvironment(inherited: Record<string, string | undefined>, own: Record<string, string>, os: NodeJS.Platform = HOST_OS): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(inherited)) {
+    if (value === undefined) continue
+    if (PASSED_VARIABLES.has(name) || PASSED_PREFIXES.some((prefix) => name.startsWith(prefix))) env[name] = value
+    else if (os === 'win32' && PASSED_ON_WINDOWS.has(name.toUpperCase())) env[name] = value
+  }
+  return Object.assign(env, own)
+}
+
+function runCommand(options: ExecOptions, env: Record<string, string>, platform: Platform): Promise<{ stdout: string }> {
   const name = commandName(options)
   return new Promise((resolve, reject) => {
     // Per platform: sh or %ComSpec%, PATHEXT lookup and .cmd shims on Windows (exec-invocation.ts).
     const { file, args, detached, windowsVerbatimArguments } = execInvocation(platform, options.argv, options.shell)
     // detached: its own process group, so a timeout kills the whole tree (a shell's children too).
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true, windowsVerbatimArguments })
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true, windowsVerbatimArguments, env })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let stdoutBytes = 0
     let stderrBytes = 0
     let failure: CcredError | undefined
-    const killTree = () => {
+    let settled = false
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
+    const timers: NodeJS.Timeout[] = []
+    const signalTree = (signal: NodeJS.Signals) => {
       try {
-        if (child.pid !== undefined && detached) process.kill(-child.pid, 'SIGKILL')
-        else child.kill('SIGKILL')
+        if (child.pid !== undefined && detached) process.kill(-child.pid, signal)
+        else child.kill(signal)
       } catch { /* already gone */ }
     }
-    const timer = setTimeout(() => {
-      failure = new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} timed out after ${formatDurationMs(options.timeoutMs)}`, {
+    const killTree = () => {
+      signalTree('SIGTERM')
+      const kill = setTimeout(() => signalTree('SIGKILL'), KILL_GRACE_MS)
+      kill.unref()
+    }
+    /** Settles once: stops the timers and lets go of the pipes, whoever still holds their other end. */
+    const finish = () => {
+      if (settled) return
+      settled = true
+      for (const timer of timers) clearTimeout(timer)
+      child.stdout.destroy()
+      child.stderr.destroy()
+      const out = Buffer.concat(stdout).toString('utf8')
+      if (failure !== undefined) return reject(failure)
+      if (exit === undefined) return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ended without an exit status`, { hint: 'run the command by hand to see why it fails' }))
+      if (exit.code !== 0) {
+        const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
+        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), secretsIn(out))
+        return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
+          hint: 'run the command by hand to see why it fails',
+        }))
+      }
+      resolve({ stdout: out })
+    }
+    timers.push(setTimeout(() => {
+      failure ??= new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} timed out after ${formatDurationMs(options.timeoutMs)}`, {
         hint: 'check that the command works when run by hand, or raise `timeout` in the profile',
       })
       killTree()
-    }, options.timeoutMs)
+      finish()
+    }, options.timeoutMs))
     child.stdout.on('data', (chunk: Buffer) => {
       stdoutBytes += chunk.length
       if (stdoutBytes > MAX_STDOUT_BYTES) {
@@ -94,6 +177,7 @@ function runCommand(options: ExecOptions, platform: Platform): Promise<{ stdout:
           hint: 'make the command print only the credential (or JSON {"token": ..., "expires_at": ...})',
         })
         killTree()
+        finish()
         return
       }
       stdout.push(chunk)
@@ -103,32 +187,77 @@ function runCommand(options: ExecOptions, platform: Platform): Promise<{ stdout:
       stderrBytes += chunk.length
     })
     child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
       const why = error.code === 'ENOENT' ? 'was not found' : error.code === 'EACCES' ? 'is not executable' : `could not start (${error.code ?? error.message})`
-      reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { cause: error, hint: 'use an absolute path in `command`, and check it runs by hand' }))
+      failure ??= new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${why}`, { cause: error, hint: 'use an absolute path in `command`, and check it runs by hand' })
+      finish()
+    })
+    child.on('exit', (code, signal) => {
+      exit = { code, signal }
+      // What it wrote is in the pipes; their end-of-file may never come if a grandchild holds them.
+      const drain = setTimeout(finish, PIPE_DRAIN_MS)
+      drain.unref()
+      timers.push(drain)
     })
     child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      const out = Buffer.concat(stdout).toString('utf8')
-      if (failure !== undefined) return reject(failure)
-      if (code !== 0) {
-        const status = signal !== null ? `was killed by ${signal}` : `exited with status ${code}`
-        const detail = lastLine(Buffer.concat(stderr).toString('utf8'), out)
-        return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
-          hint: 'run the command by hand to see why it fails',
-        }))
-      }
-      resolve({ stdout: out })
+      exit ??= { code, signal }
+      finish()
     })
   })
 }
 
-/** The last line of stderr, short and printable, and never containing what stdout printed. */
-function lastLine(stderr: string, stdout: string): string {
-  const line = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
-  const secret = stdout.trim()
-  const cleaned = sanitizeLine(line, 300)
-  return secret.length >= 4 && cleaned.includes(secret) ? '(stderr withheld: it contains the command output)' : cleaned
+/** Every string the helper printed on stdout that may be secret: the whole output, each line, each JSON string value. */
+export function secretsIn(stdout: string): string[] {
+  const found = new Set<string>()
+  const text = stdout.trim()
+  if (text !== '') found.add(text)
+  for (const line of text.split(/\r?\n/)) if (line.trim() !== '') found.add(line.trim())
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string') {
+      if (value.trim() !== '') found.add(value)
+    } else if (Array.isArray(value)) value.forEach(collect)
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(collect)
+  }
+  try {
+    collect(JSON.parse(text))
+  } catch { /* not JSON: the lines are all there is */ }
+  return [...found]
+}
+
+/**
+ * Replaces with "[redacted]" every run of `text` that is a substring of a secret
+ * at least MIN_REDACTED_RUN long (or a whole secret shorter than that, if 4 or
+ * more). Works on the whole text before anything is cut, so a padded line cannot
+ * push part of a secret past a truncation point.
+ */
+export function redactSecrets(text: string, secrets: string[]): string {
+  const covered = new Uint8Array(text.length)
+  for (const secret of secrets) {
+    if (secret.length < MIN_REDACTED_RUN) {
+      if (secret.length < 4) continue
+      for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) covered.fill(1, at, at + secret.length)
+      continue
+    }
+    // Every substring of length ≥ n of the secret is a chain of its n-grams.
+    const grams = new Set<string>()
+    for (let i = 0; i + MIN_REDACTED_RUN <= secret.length; i++) grams.add(secret.slice(i, i + MIN_REDACTED_RUN))
+    for (let i = 0; i + MIN_REDACTED_RUN <= text.length; i++) {
+      if (grams.has(text.slice(i, i + MIN_REDACTED_RUN))) covered.fill(1, i, i + MIN_REDACTED_RUN)
+    }
+  }
+  let out = ''
+  for (let i = 0; i < text.length; i++) {
+    if (covered[i] === 0) out += text[i]
+    else if (i === 0 || covered[i - 1] === 0) out += '[redacted]'
+  }
+  return out
+}
+
+/** The last non-empty line of stderr: redacted first, then made printable, then cut short. */
+function stderrExcerpt(stderr: string, secrets: string[]): string {
+  const redacted = redactSecrets(stderr, secrets)
+  const line = redacted.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').pop() ?? ''
+  // The one sanitizer for terminal output (C0/C1 controls, bidi), then cut short.
+  return sanitizeLine(line, STDERR_EXCERPT_CHARS)
 }
 
 export function parseOutput(stdout: string, options: Pick<ExecOptions, 'lifetimeMs' | 'argv' | 'shell'>, nowMs: number): TokenCredential {

@@ -319,6 +319,9 @@ function describeFailure(error: unknown): GoogleFailure {
  * failures of the impersonation step itself; `userCredentials`: the source is a
  * gcloud user login, which the user renews by logging in again.
  */
+/** What generateAccessToken allows without the lifetime-extension organization policy. */
+const GOOGLE_DEFAULT_MAX_LIFETIME_MS = 3_600_000
+
 function googleError(error: unknown, options: GcpOptions, profile: string, userCredentials: boolean): CcredError {
   if (error instanceof CcredError) return error
   const failure = describeFailure(error)
@@ -334,6 +337,13 @@ function googleError(error: unknown, options: GcpOptions, profile: string, userC
     return new CcredError('ERR_SOURCE_DENIED', `gcp: permission denied impersonating ${options.impersonate}: the caller needs ${TOKEN_CREATOR_ROLE} on it (${failure.detail})`, {
       ...wrapped,
       hint: `grant it: gcloud iam service-accounts add-iam-policy-binding ${options.impersonate} --member=<your principal> --role=${TOKEN_CREATOR_ROLE}   (and check the service account exists)`,
+    })
+  }
+  // generateAccessToken refuses a lifetime over 1 h unless an organization policy lists the service
+  // account (https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken, `lifetime`).
+  if (options.impersonate !== undefined && failure.status === 400 && options.token === 'access_token' && options.lifetimeMs > GOOGLE_DEFAULT_MAX_LIFETIME_MS) {
+    return new CcredError('ERR_SOURCE_DENIED', `gcp: Google refused a ${formatDurationMs(options.lifetimeMs)} token lifetime for ${options.impersonate} (${failure.detail})`, {
+      hint: `the limit is 1h unless an organization policy (constraints/iam.allowServiceAccountCredentialLifetimeExtension) lists ${options.impersonate}, then 12h: set lifetime = "1h" in [profiles.${profile}.gcp], or ask an org admin to add it to that policy`,
     })
   }
   if (failure.reason === 'invalid_grant' && userCredentials) {

@@ -126,7 +126,7 @@ export interface VaultBody {
   lease_id?: string
   lease_duration?: number
   renewable?: boolean
-  auth?: { client_token?: string; lease_duration?: number; renewable?: boolean; policies?: string[] } | null
+  auth?: { client_token?: string; lease_duration?: number; renewable?: boolean; policies?: string[]; token_policies?: string[] } | null
   warnings?: string[] | null
   [key: string]: unknown
 }

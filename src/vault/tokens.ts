@@ -140,8 +140,12 @@ export class VaultTokenManager {
       const next: TokenState = { ...state, obtainedAtMs: nowMs, renewable: renewed.renewable, capped: false }
       if (renewed.ttlMs !== undefined) {
         next.expiresAtMs = nowMs + renewed.ttlMs
-        // Vault caps a renewal at the token's max TTL and says so by granting less.
-        next.capped = renewed.ttlMs < incrementS * 1000
+        // Vault caps a renewal at the token's max TTL: it grants less and warns. It may also grant
+        // less simply because it ignores the increment ("Vault is not required to honor this
+        // request"): then renewing goes on for as long as it moves the expiry later.
+        const grantedLess = renewed.ttlMs < incrementS * 1000
+        const extended = state.expiresAtMs === undefined || next.expiresAtMs > state.expiresAtMs
+        next.capped = grantedLess && (renewed.cappedAtMaxTtl === true || !extended)
       }
       if (this.#state === state) this.#install(next)
       return next

@@ -167,20 +167,23 @@ describe('the mode matrix: ccred setup claude, then the real Claude Code', () =>
 
   test('a short helper TTL: between prompts Claude Code re-runs the helper and uses the new token; none it sends has expired', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     if (claudeMissing(t)) return
-    // skew 1m57s on 2-minute tokens: a token serves a caller for its first 3 s, and setup
-    // sizes the helper TTL from that (1 s). The prompts are 3.5 s apart (real time: this is
-    // Claude Code's own clock, which a test cannot inject).
-    await withWorld({ config: CONFIG('skew = "1m57s"', '2m') }, async ({ sandbox, gateway }) => {
+    // skew 27s on 30-second tokens (the shortest a JWT profile allows): a token serves a caller for
+    // its first 3 s, and setup sizes the helper TTL from that (1 s). The prompts are 16 s apart, so
+    // the last one comes after the first token has expired: "none has expired" can fail (real time:
+    // this is Claude Code's own clock, which a test cannot inject).
+    await withWorld({ config: CONFIG('skew = "27s"', '30s') }, async ({ sandbox, gateway }) => {
       await setup(sandbox, ['gw', '--gateway', gateway.url])
       const settings = JSON.parse(readFileSync(join(sandbox.home, '.claude', 'settings.json'), 'utf8')) as { env: Record<string, string> }
       assert.equal(settings.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, '1000', 'setup sized the TTL from the lifetime')
-      const run = await claude(sandbox, {}, { conversation: { prompts: ['ping', 'ping again', 'and again'], gapMs: 3_500 } })
+      const run = await claude(sandbox, {}, { conversation: { prompts: ['ping', 'ping again', 'and again'], gapMs: 16_000 } })
       const sent = modelRequests(gateway, /^\/v1\/messages/)
       assert.equal(run.code, 0, describeRun(run, sandbox, summary(sent)))
       assert.ok(sent.length >= 3, summary(sent))
       for (const request of sent) assert.equal(request.status, 200, `a request carried a token the gateway refused: ${request.rejection}`)
       const tokens = sent.map((r) => r.credential!)
       assert.ok(new Set(tokens).size >= 2, 'a later prompt carried a new token')
+      const firstExpiryMs = decodeJwt(tokens[0]!).exp! * 1000
+      assert.ok(sent.some((request) => request.at > firstExpiryMs), `the run outlived the first token (expired at ${new Date(firstExpiryMs).toISOString()}), so an expired token could have been sent: ${summary(sent)}`)
       for (const request of sent) {
         const { exp } = decodeJwt(request.credential!)
         assert.ok(exp! * 1000 > request.at, 'never a token that had expired')

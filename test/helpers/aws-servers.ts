@@ -191,6 +191,12 @@ export interface StsOptions {
   webIdentityToken?: string
   /** When set, AssumeRole demands this sts:ExternalId. */
   externalId?: string
+  /**
+   * A role's MaxSessionDuration in seconds (1 h unless its administrator set up to 12 h). AssumeRole
+   * accepts a DurationSeconds from 900 to that ("If you specify a value higher than this setting ...
+   * the operation fails", API_AssumeRole.html, DurationSeconds).
+   */
+  maxSessionDurationS?: Map<string, number>
 }
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/'
@@ -229,6 +235,10 @@ export async function startSts(options: StsOptions): Promise<StubServer<StsReque
       if (!options.roles.includes(roleArn) || (options.externalId !== undefined && params.ExternalId !== options.externalId)) {
         return fail(403, 'AccessDenied', `User: ${caller.principal} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`)
       }
+      // DurationSeconds: 900 up to the role's maximum session duration (default 3600), else ValidationError.
+      const durationS = Number(params.DurationSeconds ?? '3600')
+      if (!(durationS >= 900)) return fail(400, 'ValidationError', `1 validation error detected: Value '${params.DurationSeconds}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900`)
+      if (durationS > (options.maxSessionDurationS?.get(roleArn) ?? 3600)) return fail(400, 'ValidationError', 'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.')
       const key = options.keyring.issue(assumedArn, lifetimeMs)
       record.issued = key
       const xml = `<AssumeRoleResponse xmlns="${STS_NS}"><AssumeRoleResult><AssumedRoleUser><Arn>${assumedArn}</Arn>` +

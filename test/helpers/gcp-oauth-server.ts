@@ -125,6 +125,11 @@ export interface GoogleOAuthOptions {
   tokenCreators?: Map<string, string[]>
   /** Workload identity federation: the subject token (a CI OIDC token) and the provider audience STS accepts. */
   sts?: { subjectToken: string; audience: string; principal: string }
+  /**
+   * Service accounts an organization policy (constraints/iam.allowServiceAccountCredentialLifetimeExtension)
+   * allows tokens of up to 12 h; every other one is limited to 1 h. Mutable: a test may change it.
+   */
+  lifetimeExtensionAllowed?: Set<string>
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -262,10 +267,15 @@ export async function startGoogleOAuth(options: GoogleOAuthOptions, tls?: TestCe
           if (typeof body.audience !== 'string' || body.audience === '') return apiError(res, 400, 'INVALID_ARGUMENT', 'audience is required')
           return sendJson(res, 200, { token: tokens.idToken(target, body.audience) })
         }
+        // `lifetime`: "By default, the maximum allowed value is 1 hour. To set a lifetime of up to 12 hours,
+        // you can add the service account as an allowed value in an Organization Policy that enforces the
+        // constraints/iam.allowServiceAccountCredentialLifetimeExtension constraint." (generateAccessToken
+        // reference above). The status and code follow the API's error model; the text is the stub's own.
         const lifetimeSeconds = Number(/^(\d+)s$/.exec(body.lifetime ?? '3600s')?.[1] ?? 'NaN')
-        if (!(lifetimeSeconds > 0 && lifetimeSeconds <= 43200)) {
+        const maxLifetimeSeconds = options.lifetimeExtensionAllowed?.has(target) === true ? 43200 : 3600
+        if (!(lifetimeSeconds > 0 && lifetimeSeconds <= maxLifetimeSeconds)) {
           record.status = 400
-          return apiError(res, 400, 'INVALID_ARGUMENT', 'The lifetime must be between 1s and 43200s.')
+          return apiError(res, 400, 'INVALID_ARGUMENT', `The lifetime must be between 1s and ${maxLifetimeSeconds}s${maxLifetimeSeconds === 3600 ? ' unless constraints/iam.allowServiceAccountCredentialLifetimeExtension allows this service account more' : ''}.`)
         }
         const issued = tokens.accessToken(target, body.scope, lifetimeSeconds)
         return sendJson(res, 200, { accessToken: issued.token, expireTime: new Date(Date.now() + lifetimeSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') })

@@ -224,8 +224,11 @@ export class Sandbox {
 
 export { isProcessAlive as isAlive }
 
-/** Polls until `check` is true; for things that happen in another process. Bounded. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+/**
+ * Polls until `check` is true; for things that happen in another process. Bounded only to turn a
+ * hang into a failure: generous, because a busy machine (both cores saturated) stretches every step.
+ */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (await check()) return

@@ -1,4 +1,5 @@
 import { Broker, type BrokerProfile, type GetResult } from '../../src/broker/broker.js'
+import { DEMAND_MEMORY_MS, refreshAgeMs } from '../../src/broker/budget.js'
 import { FakeClock } from '../../src/clock.js'
 import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference } from '../../src/config/references.js'
@@ -47,13 +48,12 @@ export function seeded(seed: number): () => number {
 
 /**
  * The refresh-ahead period for a value of `lifetimeMs` when the most demanding caller
- * needs `minValidityMs` (TTL + skew), after src/broker/broker.ts `#schedule`: a lead
- * before the value stops satisfying that caller, or at 40 % of its life when it never does.
+ * needs `minValidityMs` (TTL + skew): the broker's own rule (src/broker/budget.ts), a lead
+ * before the value stops satisfying that caller, or at 40 % of its life when the budget
+ * cannot keep it covered.
  */
 export function refreshPeriodMs(lifetimeMs: number, minValidityMs: number): number {
-  const usableMs = lifetimeMs - minValidityMs
-  const periodMs = usableMs > 0 ? usableMs - Math.min(60_000, lifetimeMs / 10, usableMs / 2) : lifetimeMs * 0.4
-  return Math.max(periodMs, 1000)
+  return Math.max(refreshAgeMs(lifetimeMs, minValidityMs), 1000)
 }
 
 export interface Arrival {
@@ -93,10 +93,16 @@ export interface DayResult {
   notHits: string[]
   expired: number
   tooShort: string[]
+  /** When each minimum validity (TTL + skew) was last asked for: refresh-ahead stops once they are all forgotten. */
+  lastAskedAtMs: Map<number, number>
+  /** The fake-clock time of every upstream fetch, in order: what the broker actually did. */
+  fetchTimesMs: number[]
 }
 
 /** Runs one simulated day through a real Broker; `fetches()` reads the source's own count. */
-export async function simulateDay(clock: FakeClock, source: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
+export async function simulateDay(clock: FakeClock, untimedSource: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
+  const fetchTimesMs: number[] = []
+  const source: Source = { kind: untimedSource.kind, fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
   const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
   const profile: BrokerProfile = {
     key: 'soak#1', name: 'soak', sourceKind: source.kind, header: 'authorization', source,
@@ -119,7 +125,7 @@ export async function simulateDay(clock: FakeClock, source: Source, fetches: () 
     }
   }
   const endMs = arrivals[0]!.atMs + DAY_MS
-  const result: DayResult = { gets: 0, fetches: 0, firstAtMs: arrivals[0]!.atMs, endMs, hits: 0, notHits: [], expired: 0, tooShort: [] }
+  const result: DayResult = { gets: 0, fetches: 0, firstAtMs: arrivals[0]!.atMs, endMs, hits: 0, notHits: [], expired: 0, tooShort: [], lastAskedAtMs: new Map(), fetchTimesMs }
   const moveTo = async (targetMs: number) => {
     for (;;) {
       const next = broker.status()[0]?.nextRefreshAt
@@ -136,6 +142,7 @@ export async function simulateDay(clock: FakeClock, source: Source, fetches: () 
     await moveTo(arrival.atMs)
     const got: GetResult = await broker.get({ profile, callerTtlMs: arrival.ttlMs, ...(arrival.callerPid === undefined ? {} : { callerPid: arrival.callerPid }) })
     result.gets++
+    result.lastAskedAtMs.set(arrival.ttlMs + SKEW_MS, clock.now())
     if (got.served === 'hit') result.hits++
     else if (result.gets > 1) result.notHits.push(`${new Date(clock.now()).toISOString()}: ${got.served}`)
     const remainingMs = got.credential.expiresAt!.getTime() - clock.now()
@@ -152,8 +159,11 @@ export async function simulateDay(clock: FakeClock, source: Source, fetches: () 
   return result
 }
 
+/** One fetch per refresh period while the refresh target is still remembered (the upstream budget forgets idle demands). */
 export function expectedFetches(result: DayResult, lifetimeMs: number, minValidityMs: number): number {
-  return 1 + Math.floor((result.endMs - result.firstAtMs) / refreshPeriodMs(lifetimeMs, minValidityMs))
+  const lastAskedAtMs = result.lastAskedAtMs.get(minValidityMs) ?? result.endMs
+  const untilMs = Math.min(result.endMs, lastAskedAtMs + Math.max(DEMAND_MEMORY_MS, 2 * minValidityMs))
+  return 1 + Math.floor((untilMs - result.firstAtMs) / refreshPeriodMs(lifetimeMs, minValidityMs))
 }
 
 export function describeDay(label: string, result: DayResult, expected: number): string {

@@ -25,6 +25,12 @@ export interface TokenOptions {
   maxTtlMs?: number
   renewable?: boolean
   namespace?: string
+  /**
+   * This Vault does not honour a renewal's `increment` and grants this instead (capped by the max
+   * TTL). The docs allow it: "Vault is not required to honor this request"
+   * (https://developer.hashicorp.com/vault/docs/commands/token/renew, `-increment`).
+   */
+  renewGrantMs?: number
 }
 
 interface TokenRecord {
@@ -39,6 +45,7 @@ interface TokenRecord {
   namespace: string
   path: string
   meta: Record<string, string>
+  renewGrantMs?: number
 }
 
 /** Token settings of an auth role (token_policies, token_ttl, token_max_ttl). */
@@ -102,6 +109,8 @@ export interface Fault {
   status?: number
   errors?: string[]
   delayMs?: number
+  /** Set by the server once a delay has run out: a client that gave up earlier saw its own timeout. */
+  delayEnded?: boolean
   /** How many requests it applies to; default: until cleared. */
   times?: number
 }
@@ -190,7 +199,9 @@ export class VaultTestServer {
   }
 
   createToken(options: TokenOptions = {}): string {
-    return this.#issueToken({ policies: options.policies ?? ['root'], ttlMs: options.ttlMs ?? 0, maxTtlMs: options.maxTtlMs ?? 0, renewable: options.renewable ?? true }, options.namespace ?? '', 'auth/token/create', {}).id
+    const token = this.#issueToken({ policies: options.policies ?? ['root'], ttlMs: options.ttlMs ?? 0, maxTtlMs: options.maxTtlMs ?? 0, renewable: options.renewable ?? true }, options.namespace ?? '', 'auth/token/create', {})
+    if (options.renewGrantMs !== undefined) token.renewGrantMs = options.renewGrantMs
+    return token.id
   }
 
   revokeToken(id: string): void {
@@ -287,7 +298,10 @@ export class VaultTestServer {
     for await (const chunk of req) raw += String(chunk)
     try {
       const fault = this.#takeFault(`${record.method} ${record.path}`)
-      if (fault?.delayMs !== undefined) await new Promise((r) => setTimeout(r, fault.delayMs))
+      if (fault?.delayMs !== undefined) {
+        await new Promise((r) => setTimeout(r, fault.delayMs))
+        fault.delayEnded = true
+      }
       if (fault?.status !== undefined) throw new HttpFailure(fault.status, fault.errors ?? [])
       let body: Record<string, unknown> = {}
       if (raw.trim() !== '') {
@@ -474,11 +488,17 @@ export class VaultTestServer {
     }
   }
 
-  /** A renewal grants `increment` (default: the creation TTL), capped at the token's max TTL, with Vault's warning. */
+  /**
+   * https://developer.hashicorp.com/vault/api-docs/auth/token#renew-a-token-self: `increment` is a
+   * duration ("1h", "3600s") or a number of seconds, and "may not be honored". A renewal grants it
+   * (default: the creation TTL) or, on a token made with `renewGrantMs`, ignores it and grants that;
+   * either way capped at the token's max TTL, with Vault's warning.
+   */
   #renewSelf(token: TokenRecord, body: Record<string, unknown>): unknown {
     if (!token.renewable || token.expiresAtMs === undefined) throw new HttpFailure(400, ['lease is not renewable'])
     const nowMs = this.clock.now()
-    const incrementMs = typeof body.increment === 'number' && body.increment > 0 ? body.increment * 1000 : token.creationTtlMs
+    const askedMs = incrementMsOf(body.increment)
+    const incrementMs = token.renewGrantMs ?? (askedMs !== undefined && askedMs > 0 ? askedMs : token.creationTtlMs)
     let ttlMs = incrementMs
     const warnings: string[] = []
     if (token.maxExpiresAtMs !== undefined && nowMs + ttlMs > token.maxExpiresAtMs) {
@@ -614,7 +634,8 @@ export class VaultTestServer {
     const nowMs = this.clock.now()
     if (lease === undefined || lease.revoked || lease.expiresAtMs <= nowMs) throw new HttpFailure(400, ['lease not found'])
     if (!lease.renewable) throw new HttpFailure(400, ['lease is not renewable'])
-    const incrementMs = typeof body.increment === 'number' && body.increment > 0 ? body.increment * 1000 : lease.durationMs
+    const askedMs = incrementMsOf(body.increment)
+    const incrementMs = askedMs !== undefined && askedMs > 0 ? askedMs : lease.durationMs
     const warnings: string[] = []
     let ttlMs = incrementMs
     if (nowMs + ttlMs > lease.maxExpiresAtMs) {
@@ -635,7 +656,10 @@ export class VaultTestServer {
     if (entry === undefined) throw new HttpFailure(400, ['invalid role or secret ID'])
     const [name, role] = entry
     if (!role.secretIds.has(String(body.secret_id ?? ''))) throw new HttpFailure(400, ['invalid role or secret ID'])
-    return this.#loginResponse(this.#issueToken(roleToken(role), namespace, 'auth/approle/login', { role_name: name }))
+    // The documented AppRole login response lists `token_policies` and no `policies`.
+    const response = this.#loginResponse(this.#issueToken(roleToken(role), namespace, 'auth/approle/login', { role_name: name })) as { auth: Record<string, unknown> }
+    delete response.auth.policies
+    return response
   }
 
   /** https://developer.hashicorp.com/vault/api-docs/auth/jwt#jwt-login — verified against the configured JWKS. */
@@ -754,4 +778,25 @@ function roleToken(role: RoleTokenOptions): { policies: string[]; ttlMs: number;
 /** Starts a Vault test server on an ephemeral loopback port. */
 export async function startVaultServer(options: { clock?: ServerClock; tls?: { key: string; cert: string } } = {}): Promise<VaultTestServer> {
   return new VaultTestServer(options).start()
+}
+
+/**
+ * A renewal `increment` as Vault reads it (parseutil.ParseDurationSecond): a number of seconds, or a
+ * string of seconds or Go-style duration ("90", "90s", "30m", "1h30m"). Undefined when absent or unreadable.
+ */
+function incrementMsOf(increment: unknown): number | undefined {
+  if (typeof increment === 'number') return Number.isFinite(increment) ? increment * 1000 : undefined
+  if (typeof increment !== 'string' || increment.trim() === '') return undefined
+  const text = increment.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  let totalMs = 0
+  let rest = text
+  while (rest !== '') {
+    const part = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest)
+    if (part === null) return undefined
+    totalMs += Number(part[1]) * units[part[2]!]!
+    rest = rest.slice(part[0].length)
+  }
+  return totalMs
 }

@@ -2,6 +2,7 @@
 // AWS's Bedrock token generator, against loopback stand-ins (test/helpers/aws-servers.ts): the
 // container credentials endpoint, STS (via sts_endpoint) and the IAM Identity Center portal (via
 // AWS_ENDPOINT_URL_SSO), with ini and SSO files in the sandbox's HOME.
+import { EXIT_CODES } from '../../src/errors.js'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -47,7 +48,8 @@ before(async () => {
   keyring = new AwsKeyring()
   iniUser = keyring.longTerm('arn:aws:iam::123456789012:user/dev')
   container = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN })
-  sts = await startSts({ keyring, roles: [ROLE, CI_ROLE], webIdentityToken: WEB_IDENTITY_TOKEN, externalId: EXTERNAL_ID })
+  // ROLE's administrator raised its maximum session duration to 2 h; CI_ROLE keeps the default 1 h.
+  sts = await startSts({ keyring, roles: [ROLE, CI_ROLE], webIdentityToken: WEB_IDENTITY_TOKEN, externalId: EXTERNAL_ID, maxSessionDurationS: new Map([[ROLE, 7200]]) })
   sso = await startSsoPortal({ keyring, accessToken: SSO_ACCESS_TOKEN })
 })
 
@@ -166,7 +168,6 @@ duration = "2h"
 sts_endpoint = "${sts.url}"
 `)
     const before = sts.requests.length
-    const started = Date.now()
     const got = await box.run(['aws-export', 'role'])
     assert.equal(got.code, 0, got.stderr)
     const credentials = exported(got.stdout)
@@ -180,9 +181,34 @@ sts_endpoint = "${sts.url}"
     assert.equal(call.params.ExternalId, EXTERNAL_ID)
     assert.equal(credentials.AccessKeyId, call.issued!.accessKeyId)
     assert.equal(credentials.Expiration, call.issued!.expiration!.toISOString())
-    const lifetimeMs = Date.parse(credentials.Expiration!) - started
-    assert.ok(lifetimeMs > 7_190_000 && lifetimeMs < 7_210_000, `a 2h session (got ${lifetimeMs} ms)`)
+    // (The 2 h itself: DurationSeconds above, and the expiration is the one STS issued; no wall-clock bound.)
     await assertSecretsKept(box, [credentials.SecretAccessKey, credentials.SessionToken, iniUser.secretAccessKey], got.stderr)
+  })
+
+  it('assume-role for longer than the role allows: STS\'s ValidationError, said as a config error with the limits', async () => {
+    const box = sandbox()
+    writeAwsFile(box, 'credentials', `[dev]\naws_access_key_id = ${iniUser.accessKeyId}\naws_secret_access_key = ${iniUser.secretAccessKey}\n`)
+    box.writeConfig(`[profiles.role]
+source = "aws"
+[profiles.role.aws]
+profile = "dev"
+region = "eu-west-1"
+role_arn = "${ROLE}"
+external_id = "${EXTERNAL_ID}"
+duration = "3h"
+sts_endpoint = "${sts.url}"
+`)
+    const before = sts.requests.length
+    const got = await box.run(['aws-export', 'role'])
+    const call = sts.requests.slice(before).find((r) => r.action === 'AssumeRole')
+    assert.equal(call?.params.DurationSeconds, '10800')
+    assert.equal(call?.status, 400)
+    assert.equal(got.stdout, '')
+    assert.match(got.stderr, new RegExp(`AWS refused a 3h session for ${ROLE.replace(/[.*+?^$()|[\]\\/]/g, '\\$&')}: The requested DurationSeconds exceeds the MaxSessionDuration set for this role\\.`))
+    assert.match(got.stderr, /\[ERR_CONFIG\] — duration must be from 15m up to the role's maximum session duration \(1h unless an administrator raised it, 12h at most/)
+    assert.equal(got.stderr.trim().split('\n').length, 1, 'one line')
+    assert.equal(got.code, 3, got.stderr)
+    await assertSecretsKept(box, [iniUser.secretAccessKey], got.stderr)
   })
 
   it('web identity in CI (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN) through the default chain', async () => {
@@ -269,6 +295,23 @@ describe('aws source: Bedrock API keys', () => {
     assert.match(refused.stderr, /makes a Bedrock API key \(token = "bedrock-api-key"\), not AWS credentials \[ERR_USAGE\]/)
     assert.equal(refused.stdout, '')
     await assertSecretsKept(box, [json.value, key.secretAccessKey], got.stderr + refused.stderr)
+  })
+
+  it('from AWS credentials that have already expired: a coded error, no key signed with them', async () => {
+    // A container endpoint that hands out credentials which expired a minute ago (a clock gone wrong, a stale cache).
+    const stale = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN, lifetimeMs: -60_000 })
+    try {
+      const box = sandbox({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${stale.url}/v2/credentials/task-1`, AWS_CONTAINER_AUTHORIZATION_TOKEN: CONTAINER_TOKEN })
+      box.writeConfig('[profiles.key]\nsource = "aws"\n[profiles.key.aws]\ntoken = "bedrock-api-key"\nregion = "us-west-2"\n')
+      const got = await box.run(['get', 'key'], { timeoutMs: 60_000 })
+      assert.equal(got.stdout, '')
+      assert.ok(stale.requests.length > 0, 'the expired credentials were fetched')
+      assert.match(got.stderr, /^ccred: profile key: aws: the AWS credentials have already expired; no Bedrock API key can be made from them \[ERR_SOURCE_OUTPUT\] — check the credential source \(aws sso login, the role session duration\) and the system clock\n$/)
+      assert.equal(got.code, EXIT_CODES.ERR_SOURCE_OUTPUT, got.stderr)
+      await assertSecretsKept(box, stale.issued.map((key) => key.secretAccessKey), got.stderr)
+    } finally {
+      await stale.close()
+    }
   })
 
   it('from long-term ini keys with a configured lifetime', async () => {

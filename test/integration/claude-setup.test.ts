@@ -2,6 +2,9 @@ import assert from 'node:assert/strict'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
+import { loginService } from '../../src/daemon/login-service.js'
+import { platformFor } from '../../src/platform.js'
 import { startGateway } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
@@ -45,7 +48,7 @@ describe('ccred setup claude', () => {
     const dry = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix', '--dry-run'])
     assert.equal(dry.code, 0, dry.stderr)
     assert.match(dry.stdout, /would change .*settings\.json:\n {2}\+ apiKeyHelper: ".*ccred\.cjs' get demo"\n/)
-    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "270000"/, '(10m - 1m) / 2')
+    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "330000"/, 'the largest safe TTL for 10m credentials: 450 s - 60 s lead - 60 s skew')
     assert.match(dry.stdout, /\+ env\.ANTHROPIC_BASE_URL: "https:\/\/llm\.example\.com"/)
     assert.match(dry.stdout, /- env\.ANTHROPIC_API_KEY: <hidden>/)
     assert.equal(read(userSettings(box)), original, '--dry-run writes nothing')
@@ -59,7 +62,7 @@ describe('ccred setup claude', () => {
     assert.match(settings.apiKeyHelper, /^'.+node' '.+\/dist\/cmd\/ccred\.cjs' get demo$/)
     assert.deepEqual(settings.env, {
       FOO: 'bar',
-      CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '270000',
+      CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '330000',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       ANTHROPIC_BASE_URL: 'https://llm.example.com',
     })
@@ -117,7 +120,7 @@ describe('ccred setup claude', () => {
     assert.equal(settings.apiKeyHelper, undefined)
     assert.equal(settings.env.CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER, '1')
     assert.equal(settings.env.HTTPS_PROXY, 'http://proxy.example.com:3128')
-    assert.equal(settings.env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS, '270000', 'half of (10m lifetime - 1m skew)')
+    assert.equal(settings.env.CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS, '330000', 'the largest safe TTL for 10m credentials')
 
     assert.equal((await box.run(['setup', 'claude', 'demo', '--mode', 'bedrock', '--gateway', 'https://gw.example.com/bedrock'])).code, 0)
     settings = JSON.parse(read(userSettings(box))) as typeof settings
@@ -207,12 +210,101 @@ describe('ccred daemon install / uninstall', () => {
     const unitPath = join(box.home, '.config', 'systemd', 'user', 'ccred.service')
     assert.equal(installed.stdout, `${unitPath}\n`)
     const unit = read(unitPath)
-    assert.match(unit, /^ExecStart=\S+node --max-semi-space-size=1 \S+\/dist\/cmd\/ccred\.cjs daemon run$/m, 'the same V8 memory flag as the autostarted daemon')
+    assert.match(unit, /^ExecStart=\S+node --max-semi-space-size=1 \S+\/dist\/cmd\/ccred\.cjs daemon run$/m, 'the V8 memory flag of the service unit')
+    // The claim "the same V8 memory flag as the autostarted daemon", checked on a running one:
+    // the flags between node and the bin in its /proc/<pid>/cmdline are the unit's, and the constant's.
+    const unitFlags = /^ExecStart=\S+ (.*) \S+\/dist\/cmd\/ccred\.cjs daemon run$/m.exec(unit)![1]!.split(' ')
+    assert.deepEqual(unitFlags, DAEMON_V8_FLAGS)
+    const got = await box.run(['get', 'demo'])
+    assert.equal(got.code, 0, got.stderr)
+    const daemonPid = box.daemonPid()!
+    const argv = readFileSync(`/proc/${daemonPid}/cmdline`, 'utf8').split('\0').filter(Boolean)
+    const binIndex = argv.findIndex((arg) => arg.endsWith('/dist/cmd/ccred.cjs'))
+    assert.ok(binIndex > 0, `the autostarted daemon runs the bin: ${argv.join(' ')}`)
+    assert.deepEqual(argv.slice(1, binIndex), unitFlags, `the autostarted daemon's V8 flags: ${argv.join(' ')}`)
+    assert.deepEqual(argv.slice(binIndex + 1), ['daemon', 'run'])
+    assert.equal((await box.run(['daemon', 'stop'])).code, 0)
     assert.match(unit, /^LimitCORE=0$/m)
     assert.match(unit, new RegExp(`^Environment=CCRED_RUNTIME_DIR=${box.runtimeDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
     assert.match(installed.stderr, /to start it now and at login, run:\n {2}systemctl --user daemon-reload\n {2}systemctl --user enable --now ccred\.service/)
     const removed = await box.run(['daemon', 'uninstall'], { env: { CCRED_SERVICE_MANAGER: 'none' } })
     assert.equal(removed.code, 0)
     assert.ok(!existsSync(unitPath))
+  })
+})
+
+/**
+ * A minimal reader for the plist subset launchd agents use (dict, array, key, string, integer,
+ * true/false): enough to check the file is well formed and says what it should, on any platform.
+ */
+function readPlist(xml: string): unknown {
+  const body = /<plist version="1\.0">\s*([\s\S]*)<\/plist>\s*$/.exec(xml)
+  assert.ok(body !== null, 'a plist 1.0 document')
+  const tokens = body[1]!.match(/<[^>]+>|[^<]+/g)!.filter((token) => token.trim() !== '')
+  let at = 0
+  const unescape = (text: string) => text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+  const text = (close: string): string => {
+    let value = ''
+    while (tokens[at] !== close) value += tokens[at++]
+    at++
+    return unescape(value)
+  }
+  const value = (): unknown => {
+    const tag = tokens[at++]!
+    if (tag === '<string>') return tokens[at] === '</string>' ? (at++, '') : text('</string>')
+    if (tag === '<integer>') return Number(text('</integer>'))
+    if (tag === '<true/>') return true
+    if (tag === '<false/>') return false
+    if (tag === '<array>') {
+      const items: unknown[] = []
+      while (tokens[at] !== '</array>') items.push(value())
+      at++
+      return items
+    }
+    if (tag === '<dict>') {
+      const entries: Record<string, unknown> = {}
+      while (tokens[at] !== '</dict>') {
+        assert.equal(tokens[at++], '<key>', `a key in a dict, at token ${at}`)
+        const key = text('</key>')
+        entries[key] = value()
+      }
+      at++
+      return entries
+    }
+    throw new Error(`unexpected plist token ${tag}`)
+  }
+  const root = value()
+  assert.equal(at, tokens.length, 'nothing after the root dict')
+  return root
+}
+
+describe('ccred daemon install on macOS: the launchd agent', () => {
+  it('runs `daemon run` with the V8 flags, the passed variables, core dumps off, restarts after a crash, and escapes what it quotes', () => {
+    const home = '/Users/a&b <tester>'
+    const env = { HOME: home, CCRED_CONFIG: '/Users/a&b <tester>/cfg & more.toml', CCRED_RUNTIME_DIR: '/tmp/run', XDG_STATE_HOME: '', UNRELATED: 'x' }
+    const uid = process.getuid?.() ?? 501
+    const service = loginService(platformFor('darwin', env), '/usr/local/bin/node', '/opt/ccred & co/dist/cmd/ccred.cjs', uid)!
+    assert.equal(service.kind, 'launchd')
+    assert.equal(service.path, join(home, 'Library', 'LaunchAgents', 'dev.ccred.daemon.plist'))
+    assert.match(service.text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN" "http:\/\/www\.apple\.com\/DTDs\/PropertyList-1\.0\.dtd">\n/)
+    assert.deepEqual(readPlist(service.text), {
+      Label: 'dev.ccred.daemon',
+      ProgramArguments: ['/usr/local/bin/node', ...DAEMON_V8_FLAGS, '/opt/ccred & co/dist/cmd/ccred.cjs', 'daemon', 'run'],
+      EnvironmentVariables: { CCRED_CONFIG: '/Users/a&b <tester>/cfg & more.toml', CCRED_RUNTIME_DIR: '/tmp/run' },
+      RunAtLoad: true,
+      KeepAlive: { SuccessfulExit: false },
+      SoftResourceLimits: { Core: 0 },
+      HardResourceLimits: { Core: 0 },
+      StandardErrorPath: join(home, 'Library', 'Logs', 'ccred', 'daemon.log'),
+    })
+    assert.deepEqual(service.prepare, [['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]], 'a loaded agent is booted out first (re-install)')
+    assert.deepEqual(service.enable, [['launchctl', 'bootstrap', `gui/${uid}`, service.path]])
+    assert.deepEqual(service.disable, [['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]])
+  })
+
+  it('carries only the runtime directory when nothing is passed (launchd\'s own TMPDIR must not decide where the socket is)', () => {
+    const parsed = readPlist(loginService(platformFor('darwin', { HOME: '/Users/t' }), '/n', '/b', 501)!.text) as Record<string, unknown>
+    assert.deepEqual(parsed.EnvironmentVariables, { CCRED_RUNTIME_DIR: '/Users/t/Library/Caches/ccred/run' })
+    assert.deepEqual(parsed.ProgramArguments, ['/n', ...DAEMON_V8_FLAGS, '/b', 'daemon', 'run'])
   })
 })

@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPairSync } from 'node:crypto'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { CredentialService } from '../../src/broker/service.js'
 import { FakeClock } from '../../src/clock.js'
@@ -27,32 +29,53 @@ const MiB = 1024 * 1024
 const upstreams: FaultyUpstream[] = []
 const sandboxes: Sandbox[] = []
 const services: CredentialService[] = []
+// The sources' timeouts (Vault 5 s, AWS 5 s; the slow upstream holds 10 s; GCP see GCP_CAUSES) would otherwise
+// include each library's first load, which takes seconds on a busy machine: load them once here,
+// so a timeout measures the upstream only, and no normal answer comes near one.
+before(async () => {
+  await Promise.all([import('google-auth-library'), import('node-vault'), import('@aws-sdk/credential-providers'), import('openid-client')])
+})
 after(async () => {
   await Promise.all(services.map((s) => s.close()))
   await Promise.all(upstreams.map((u) => u.close()))
   await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
-/** What a fault must look like once nothing valid is cached: the message names the cause. */
+/**
+ * What a Vault fault must look like once nothing valid is cached: the message names that one cause,
+ * and only the slow upstream may end in the timeout (a hang must not pass as "down" or "cut").
+ */
 const CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
-  down: /ECONNREFUSED|cannot reach|refused/i,
-  slow: /did not answer|timed? ?out|timeout/i,
-  garbage: /not JSON|JSON|unexpected|invalid|malformed/i,
-  'wrong-shape': /field|missing|no |not a|expected|shape|unexpected|invalid/i,
-  huge: /maxContentLength|too large|exceeds|larger than|size/i,
-  cut: /socket hang up|ECONNRESET|aborted|closed|terminated|incomplete|cannot reach|premature/i,
+  down: /cannot reach Vault at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+  slow: /Vault at http:\/\/127\.0\.0\.1:\d+ did not answer \(no answer within 5000 ms\)/,
+  garbage: /read database\/creds\/gateway: the answer is not JSON/,
+  'wrong-shape': /database\/creds\/gateway holds no fields/,
+  huge: /maxContentLength size of 1048576 exceeded/,
+  cut: /read database\/creds\/gateway: ERR_BAD_RESPONSE: stream has been aborted/,
 }
+/** Modes in which the upstream answers at once: the error must not be a timeout. */
+const NOT_A_TIMEOUT = /did not answer|no answer within|timed out/
 
 interface Subject {
   clock: FakeClock
   /** Switches the upstream's behaviour. */
   set(mode: FaultMode): Promise<void>
   get(forceRefresh?: boolean): Promise<{ value: string; served: string; expiresAt?: string }>
-  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean }>
+  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; budget?: { backoffUntil?: string } }>
   /** From a fresh value to its refresh-ahead time, while it is still valid for the caller. */
   toRefreshAheadMs: number
   /** From there to past the value's expiry. */
   toExpiryMs: number
+}
+
+/** Heap and buffers still reachable after a full collection: what a leak would keep. */
+function retainedAfterGcBytes(): number {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  gc()
+  const usage = process.memoryUsage()
+  return usage.heapUsed + usage.arrayBuffers
 }
 
 function rssBytes(): number {
@@ -86,6 +109,7 @@ async function exercise(subject: Subject, mode: Exclude<FaultMode, 'normal' | 'f
   assert.ok(error instanceof CcredError)
   assert.match(error.code, codes, `${mode}: ${error.code} ${error.message}`)
   assert.match(error.message, cause, `${mode}: the message names the cause: ${error.message}`)
+  if (mode !== 'slow' && !cause.source.includes('within')) assert.doesNotMatch(error.message, NOT_A_TIMEOUT, `${mode}: a timeout is not this fault's cause`)
   assert.ok(error.hint !== undefined && error.hint !== '', `${mode}: with a hint`)
   console.log(`${mode}: ${error.code}: ${error.message}`)
   const rssGrowthBytes = Math.max(0, rssBytes() - rssBefore)
@@ -95,11 +119,21 @@ async function exercise(subject: Subject, mode: Exclude<FaultMode, 'normal' | 'f
   // a get would share that fetch, so let it end first.
   await subject.set('normal')
   await until(async () => (await subject.status()).refreshing !== true, `the fetch started during ${mode} to end`, 15_000)
+  // The upstream budget remembers the failures: no new call before the backoff ends (issue 12).
+  await pastBackoff(subject)
   const recovered = await subject.get()
   assert.notEqual(recovered.value, fresh.value)
   assert.ok(Date.parse(recovered.expiresAt!) > clock.now(), 'never an expired value')
   assert.equal((await subject.status()).lastError, undefined, `${mode}: the error clears on recovery`)
   return { rssGrowthBytes }
+}
+
+/** Moves the clock past a failing source's backoff and lets the retry it starts end. */
+async function pastBackoff(subject: Subject): Promise<void> {
+  const backoffUntil = (await subject.status()).budget?.backoffUntil
+  if (backoffUntil === undefined) return
+  subject.clock.advance(Math.max(0, Date.parse(backoffUntil) - subject.clock.now()))
+  await until(async () => (await subject.status()).refreshing !== true, 'the retry after the backoff to end', 15_000)
 }
 
 /** Flapping 503/success: the cached value serves throughout, and gets recover by themselves. */
@@ -128,6 +162,7 @@ async function exerciseFlapping(subject: Subject): Promise<void> {
     } catch (error) {
       assert.ok(error instanceof CcredError)
       errors.push(`${error.code}: ${error.message}`)
+      await pastBackoff(subject)
     }
   }
   assert.ok(got !== undefined, `a get succeeds while flapping: ${errors.join(' | ')}`)
@@ -149,15 +184,23 @@ function assertStoppedEarly(upstream: FaultyUpstream): void {
   assert.ok(perRequest < HUGE_BODY_BYTES / 2, `ccred stopped reading early (${perRequest} bytes per answer)`)
 }
 
-// What the libraries report. google-auth-library retries a refused or cut connection (and a body
-// ccred cut off at 1 MiB) until ccred's `timeout` ends the fetch.
+// google-auth-library gives up by itself (a 3 s timeout per metadata request, its own retries), so
+// ccred's `timeout` is set far above that: every fault then ends in the library's own words, and a
+// hang until ccred's deadline cannot pass as any of them.
+const METADATA_TOKEN_URL = String.raw`http://127\.0\.0\.1:\d+/computeMetadata/v1/instance/service-accounts/default/token\?scopes=\S+`
 const GCP_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
-  down: /did not answer within 2s|ECONNREFUSED|fetch failed/,
-  slow: /did not answer within 2s/,
-  garbage: /Cannot create property|JSON|Could not refresh access token/,
-  'wrong-shape': /Could not refresh access token/,
-  huge: /did not answer within 2s|larger than 1024 KiB/,
-  cut: /did not answer within 2s|terminated|aborted/,
+  down: new RegExp(`gcp: Could not refresh access token: request to ${METADATA_TOKEN_URL} failed, reason: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+$`),
+  slow: /gcp: Could not refresh access token: The operation was aborted\.$/,
+  garbage: /gcp: Cannot create property 'refresh_token' on string '<html>/,
+  'wrong-shape': /gcp: Could not refresh access token\.$/,
+  huge: new RegExp(`gcp: Could not refresh access token: content size at ${METADATA_TOKEN_URL} over limit: 1048576$`),
+  cut: new RegExp(`gcp: Could not refresh access token: Invalid response body while trying to fetch ${METADATA_TOKEN_URL}: aborted$`),
+}
+/** google-auth-library retried the fault (it did not wait on one held request): more than one attempt met it. */
+function assertGcpMetTheFault(upstream: FaultyUpstream, mode: FaultMode): void {
+  const attempts = upstream.requests.filter((r) => r.mode === mode).length
+  if (mode === 'down') assert.equal(attempts, 0, 'down: no request reached the closed port')
+  else assert.ok(attempts >= 2, `${mode}: the library met the fault and retried (${attempts} requests), not one request left hanging`)
 }
 // The AWS SDK's chain reports a container endpoint it got nothing usable from as "no credentials
 // from any providers" (ERR_LOGIN_REQUIRED, naming the endpoint), and retries 3 times, 1 s apart.
@@ -173,20 +216,20 @@ const OIDC_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
 }
 const AWS_CODES = /^ERR_(SOURCE_UNAVAILABLE|SOURCE_OUTPUT|LOGIN_REQUIRED)$/
 const AWS_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
-  down: /the container credentials endpoint http:\/\/127\.0\.0\.1:\d+\/v2\/credentials\/task-1 \(no usable answer\)|no answer within 5s/,
-  slow: /no answer within 5s/,
-  garbage: /is not valid JSON|no usable answer/,
-  'wrong-shape': /no usable answer|not of the required format/,
+  down: /the container credentials endpoint http:\/\/127\.0\.0\.1:\d+\/v2\/credentials\/task-1 \(no usable answer\)$/,
+  slow: /default AWS credential chain: no answer within 5s$/,
+  garbage: /SyntaxError: Unexpected token '<', "<html><bod"\.\.\. is not valid JSON/,
+  'wrong-shape': /the container credentials endpoint http:\/\/127\.0\.0\.1:\d+\/v2\/credentials\/task-1 \(no usable answer\)$/,
   // The SDK reads the 50 MB whole (no size option): within the deadline it then fails to parse it.
-  huge: /no answer within 5s|no usable answer/,
-  cut: /aborted|no usable answer/,
+  huge: /no answer within 5s$|no usable answer\)$|is not valid JSON/,
+  cut: /default AWS credential chain: Error: aborted$/,
 }
 
 describe('faults: Vault (node-vault) behind a faulty upstream', () => {
   async function vaultSubject(): Promise<Subject & { upstream: FaultyUpstream }> {
     const w = await world((server) => {
       server.databaseRole('gateway', { ttlMs: HOUR, maxTtlMs: 24 * HOUR, renewable: false })
-      return '[vault]\ntimeout = "1s"\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
+      return '[vault]\ntimeout = "5s"\nauth = { method = "token", token = "env:T" }\n\n[profiles.db]\nsource = "vault"\n[profiles.db.vault]\npath = "database/creds/gateway"\nfield = "password"\n'
     })
     w.env.T = w.server.createToken({ policies: ['root'] })
     const upstream = await startFaultyUpstream({ target: w.server.url, slowMs: 10_000 })
@@ -261,7 +304,7 @@ esac
 
 const EXEC_CAUSES: Record<Exclude<FaultMode, 'normal' | 'flapping'>, RegExp> = {
   down: /exited with status 1: helper: connection refused by the key service/,
-  slow: /timed out after 1s/,
+  slow: /timed out after 5s/,
   garbage: /starts with "\{" but is not valid JSON/,
   'wrong-shape': /JSON without a string "token" field/,
   huge: /printed more than 64 KiB/,
@@ -273,7 +316,7 @@ describe('faults: exec helper (in process, FakeClock)', () => {
     const box = new Sandbox()
     sandboxes.push(box)
     const helper = execHelper(box)
-    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
+    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "5s"\n`)
     const clock = new FakeClock()
     const service = new CredentialService({ env: box.env, clock, configPath: box.configPath, explicitConfig: true, store: new MemoryStore() })
     services.push(service)
@@ -315,7 +358,8 @@ describe('faults: exec helper through the real daemon and CLI', () => {
     const box = new Sandbox({ CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' })
     sandboxes.push(box)
     const helper = execHelper(box)
-    box.writeConfig(`[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "1s"\n`)
+    // Seven forced refreshes in a few seconds: more than the default budget allows (issue 12), so a larger bucket.
+    box.writeConfig(`[broker]\nforced_refresh_burst = 20\n\n[profiles.x]\nsource = "exec"\ncommand = ["${helper.script}"]\ntimeout = "5s"\n`)
     const first = await box.run(['get', 'x'])
     assert.equal(first.code, 0, first.stderr)
     const value = first.stdout.trim()
@@ -403,7 +447,7 @@ describe('faults: GCP metadata server (google-auth-library) behind a faulty upst
     sandboxes.push(box)
     restoreEnv()
     restoreEnv = withProcessEnv({ GCE_METADATA_HOST: `127.0.0.1:${upstream.port}`, GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: box.file('no-gcloud') })
-    const { clock, service } = await inProcessService(box, '[profiles.vm]\nsource = "gcp"\n[profiles.vm.gcp]\ntimeout = "2s"\n')
+    const { clock, service } = await inProcessService(box, '[profiles.vm]\nsource = "gcp"\n[profiles.vm.gcp]\ntimeout = "30s"\n')
     tokens.lifetimeSeconds = 3599
     return {
       clock,
@@ -422,13 +466,16 @@ describe('faults: GCP metadata server (google-auth-library) behind a faulty upst
 
   for (const mode of ['down', 'slow', 'garbage', 'wrong-shape', 'cut'] as const) {
     it(`${mode}: cached value served, coded error after expiry, recovery without restart`, async () => {
-      await exercise(await gcpSubject(), mode, GCP_CAUSES[mode])
+      const subject = await gcpSubject()
+      await exercise(subject, mode, GCP_CAUSES[mode])
+      if (mode === 'down' || mode === 'cut') assertGcpMetTheFault(subject.upstream, mode)
     })
   }
 
   it('huge (50 MB): refused, memory stays bounded', async () => {
     const subject = await gcpSubject()
     const { rssGrowthBytes } = await exercise(subject, 'huge', GCP_CAUSES.huge)
+    assertGcpMetTheFault(subject.upstream, 'huge')
     console.log(`gcp huge body: ${(subject.upstream.hugeBytesSent / MiB).toFixed(1)} MiB sent of ${HUGE_BODY_BYTES / MiB} MiB; RSS growth ${(rssGrowthBytes / MiB).toFixed(1)} MiB`)
     assertStoppedEarly(subject.upstream)
     assert.ok(rssGrowthBytes < RSS_BOUND_BYTES, `RSS grew ${rssGrowthBytes} bytes`)
@@ -494,11 +541,20 @@ describe('faults: AWS container credentials endpoint (AWS SDK) behind a faulty u
 
   it('huge (50 MB): refused, memory stays bounded', async () => {
     const subject = await awsSubject()
+    const heapBefore = retainedAfterGcBytes()
     const { rssGrowthBytes } = await exercise(subject, 'huge', AWS_CAUSES.huge, AWS_CODES)
     // The SDK's HTTP credential provider reads the whole body (sdkStreamMixin.transformToString) and
     // retries 3 times; it takes no request handler or size option, so there is no seam for a cap.
     // What ccred bounds is the time: the fetch fails with the coded error at `timeout` (asserted in
-    // exercise); the memory the SDK takes meanwhile is printed, not asserted.
+    // exercise), while the SDK's own requests go on reading in the background. What must hold is
+    // that nothing keeps those bodies: once they end and the garbage is collected, the heap is back
+    // near where it was (polled: the SDK's abandoned reads finish in their own time).
+    let retainedBytes = Number.POSITIVE_INFINITY
+    for (let attempt = 0; attempt < 60 && retainedBytes >= RSS_BOUND_BYTES; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500))
+      retainedBytes = retainedAfterGcBytes() - heapBefore
+    }
+    assert.ok(retainedBytes < RSS_BOUND_BYTES, `the SDK's 50 MB answers are not retained (${(retainedBytes / MiB).toFixed(1)} MiB still reachable)`)
     console.log(`aws huge body (no size seam in the SDK; bounded by timeout only): ${(subject.upstream.hugeBytesSent / MiB).toFixed(1)} MiB sent over ${subject.upstream.requests.filter((r) => r.mode === 'huge').length} answers; RSS growth ${(rssGrowthBytes / MiB).toFixed(1)} MiB`)
   })
 

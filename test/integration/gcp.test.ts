@@ -5,7 +5,6 @@
 // profile's iam_endpoint, and STS through token_url in the external_account config.
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FakeClock } from '../../src/clock.js'
@@ -22,7 +21,7 @@ import {
   type TestCertificate,
 } from '../helpers/gcp-oauth-server.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
-import { listenOnLoopback } from '../helpers/listen.js'
+import { refusedLoopbackPort } from '../helpers/listen.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
 import { withText } from '../helpers/issued.js'
@@ -47,6 +46,8 @@ let google: GoogleOAuthServer
 let proxy: Proxy | undefined
 let metadata: MetadataServer
 let closedPort: number
+/** The org policy that lets the gateway service account mint tokens of over 1 h. */
+const lifetimeExtensionAllowed = new Set<string>()
 let ciKey: Record<string, string>
 const sandboxes: Sandbox[] = []
 
@@ -66,13 +67,12 @@ before(async () => {
       [DELEGATE_SA, [CI_SA]],
     ]),
     sts: { subjectToken: CI_OIDC_TOKEN, audience: WIF_AUDIENCE, principal: WIF_PRINCIPAL },
+    lifetimeExtensionAllowed,
   }, certificate)
   if (google.tlsPort !== undefined) proxy = await startForwardProxy({ upstreamPort: google.tlsPort, requireProxyAuth: () => true })
   metadata = await startMetadataServer({ tokens, email: VM_SA })
   // A port nobody listens on: "no metadata server here", answered at once.
-  const probe = http.createServer()
-  closedPort = await listenOnLoopback(probe)
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  closedPort = await refusedLoopbackPort()
 })
 
 after(async () => {
@@ -162,11 +162,13 @@ scopes = ["${CLOUD_PLATFORM}", "https://www.googleapis.com/auth/userinfo.email"]
 iam_endpoint = "${google.url}"
 `)
     const before = google.requests.length
-    const started = Date.now()
+    lifetimeExtensionAllowed.add(GATEWAY_SA)
     const got = await box.run(['get', 'gw', '--json'])
+    lifetimeExtensionAllowed.delete(GATEWAY_SA)
     assert.equal(got.code, 0, got.stderr)
     const json = JSON.parse(got.stdout) as GetJson
-    assert.equal(tokens.accessTokens.get(json.value)?.principal, GATEWAY_SA)
+    const issued = tokens.accessTokens.get(json.value)
+    assert.equal(issued?.principal, GATEWAY_SA)
     const generate = google.requests.slice(before).find((r) => r.kind === 'generateAccessToken')
     assert.ok(generate, 'generateAccessToken was called')
     assert.equal(generate.principal, CI_SA, 'called with the key\'s own token')
@@ -175,9 +177,17 @@ iam_endpoint = "${google.url}"
       scope: [CLOUD_PLATFORM, 'https://www.googleapis.com/auth/userinfo.email'],
       lifetime: '7200s',
     })
-    const lifetimeMs = Date.parse(json.expiresAt) - started
-    assert.ok(lifetimeMs > 7_190_000 && lifetimeMs < 7_210_000, `a 2h token (got ${lifetimeMs} ms)`)
+    // The expiry ccred reports is the one Google set (expireTime has whole seconds), not a wall-clock guess.
+    assert.ok(Math.abs(Date.parse(json.expiresAt) - issued!.expiresAtMs) < 1_000, `a 2h token (ccred says ${json.expiresAt}, Google set ${new Date(issued!.expiresAtMs).toISOString()})`)
     await assertSecretsKept(box, [json.value], got.stderr)
+
+    // Without the org policy, Google refuses over 1 h: a clear error that gives the limit.
+    const refused = await box.run(['get', 'gw', '--refresh'], { distinctCaller: true })
+    assert.equal(refused.code, 7, refused.stderr)
+    assert.equal(refused.stdout, '')
+    assert.match(refused.stderr, new RegExp(`gcp: Google refused a 2h token lifetime for ${GATEWAY_SA.replace(/\./g, '\\.')} \\(INVALID_ARGUMENT: The lifetime must be between 1s and 3600s`))
+    assert.match(refused.stderr, /\[ERR_SOURCE_DENIED\] — the limit is 1h unless an organization policy \(constraints\/iam\.allowServiceAccountCredentialLifetimeExtension\) lists .*, then 12h: set lifetime = "1h" in \[profiles\.gw\.gcp\]/)
+    assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
   })
 
   it('gcloud user ADC (authorized_user in ~/.config/gcloud); a reauth demand says to log in again', async (t) => {
@@ -393,8 +403,10 @@ describe('gcp source: refresh-ahead on a fake clock', () => {
       const first = withText(await service.get({ profile: 'vm', callerTtlMs: 300_000 }))
       assert.equal(first.served, 'fetch')
       const calls = tokenCalls()
-      // 3599 s token, 300 s TTL + 60 s skew, 60 s lead: the refresh is due at 3179 s.
-      clock.advance(3_170_000)
+      // 300 s TTL + 60 s skew + 60 s lead: the refresh is due 420 s before expiry. The expiry comes
+      // from the library's real clock after its first load, so the lead is taken from what it returned.
+      const lifetimeMs = Date.parse(first.expiresAt!) - clock.now()
+      clock.advance(lifetimeMs - 420_000 - 5_000)
       assert.equal(tokenCalls(), calls, 'not yet')
       clock.advance(10_000)
       await waitFor(async () => (await service.status()).profiles[0]?.refreshing === false && tokenCalls() === calls + 1, 'the refresh-ahead fetch')

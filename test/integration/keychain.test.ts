@@ -225,14 +225,12 @@ test('keychain: no Secret Service gives ERR_KEYCHAIN_UNAVAILABLE and leaves the 
   sandbox.writeConfig(GW_CONFIG)
   const env = { ...NO_BUS, ...NO_REISSUE }
 
-  const started = Date.now()
-  const get = await sandbox.run(['get', 'gw'], { env })
-  const elapsedMs = Date.now() - started
+  // A hang fails through the run's own timeout, not a wall-clock bound that load would break.
+  const get = await sandbox.run(['get', 'gw'], { env, timeoutMs: 30_000 })
   assert.equal(get.code, 10, show(get))
   assert.equal(get.stdout, '', 'nothing on stdout')
   assert.match(get.stderr, /^ccred: .*\[ERR_KEYCHAIN_UNAVAILABLE\] — .*store = "file"/)
   assert.equal(get.stderr.trim().split('\n').length, 1, `one line on stderr: ${get.stderr}`)
-  assert.ok(elapsedMs < 8_000, `the failure is fast (${elapsedMs} ms), not a hang`)
   const daemonPid = sandbox.daemonPid()
   assert.ok(daemonPid !== undefined, 'the get went through an autostarted daemon')
 

@@ -12,13 +12,12 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join, relative } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { AwsKeyring, startContainerCredentials, type AwsKey, type ContainerRequest, type StubServer } from '../helpers/aws-servers.js'
 import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
 import { GoogleTokens, makeGoogleTokenCertificate, startGoogleOAuth, type GoogleOAuthServer, type TestCertificate } from '../helpers/gcp-oauth-server.js'
-import { listenOnLoopback } from '../helpers/listen.js'
+import { refusedLoopbackPort } from '../helpers/listen.js'
 import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
 import { Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
@@ -81,9 +80,7 @@ before(async () => {
     if (google.tlsPort !== undefined) googleProxy = await startForwardProxy({ upstreamPort: google.tlsPort, requireProxyAuth: () => true })
     else gcpMissing = 'the Google stub has no TLS port'
   }
-  const probe = http.createServer()
-  closedPort = await listenOnLoopback(probe)
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  closedPort = await refusedLoopbackPort()
 })
 
 after(async () => {
@@ -148,7 +145,9 @@ describe('secrecy: a canary secret in every source', () => {
       writeFileSync(adc, JSON.stringify({ client_id: 'cid.apps.googleusercontent.com', client_secret: 'cs', refresh_token: CANARY, type: 'authorized_user' }))
       planted.add(adc)
     } else {
-      t.diagnostic(`gcp not planted: ${gcpMissing}`)
+      // Said out loud: the rest of the scan still runs, but the report shows this test as skipped
+      // (and CCRED_TEST_NO_SKIP=1 turns that into a failure), not as a pass that left GCP out.
+      t.skip(`the GCP canary is not planted: ${gcpMissing}`)
     }
 
     box.writeConfig(`[broker]
@@ -364,11 +363,18 @@ describe('secrecy: the daemon process', () => {
       return
     }
     // Raise this process's core limit (children inherit it), so a daemon that did nothing would show it.
-    const raised = spawnSync('prlimit', ['--pid', String(process.pid), '--core=unlimited:unlimited'], { encoding: 'utf8' })
-    const limits = readFileSync(`/proc/${process.pid}/limits`, 'utf8')
     const coreLine = (text: string) => /^Max core file size\s+(\S+)\s+(\S+)/m.exec(text)
-    if (raised.status !== 0 || coreLine(limits)?.[1] === '0') {
-      t.diagnostic(`the test could not raise its own core limit (${raised.error?.message ?? raised.stderr.trim()}); checking the daemon's limit against an already-zero one`)
+    let raised = spawnSync('prlimit', ['--pid', String(process.pid), '--core=unlimited:unlimited'], { encoding: 'utf8' })
+    if (raised.status !== 0) {
+      // Not root: the soft limit can still go up to the hard one.
+      const hard = coreLine(readFileSync(`/proc/${process.pid}/limits`, 'utf8'))?.[2] ?? '0'
+      raised = spawnSync('prlimit', ['--pid', String(process.pid), `--core=${hard}:${hard}`], { encoding: 'utf8' })
+    }
+    const ownSoftLimit = coreLine(readFileSync(`/proc/${process.pid}/limits`, 'utf8'))?.[1]
+    if (ownSoftLimit === undefined || ownSoftLimit === '0') {
+      // Comparing the daemon's 0 with a limit that was already 0 proves nothing: skip, loudly.
+      t.skip(`the test could not raise its own core limit (${raised.error?.message ?? (raised.stderr.trim() || `hard limit ${ownSoftLimit ?? '?'}`)}), so a daemon that did nothing would also show 0`)
+      return
     }
     const box = new Sandbox()
     sandboxes.push(box)

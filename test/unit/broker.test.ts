@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
+import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import type { TokenCredential } from '../../src/credential.js'
@@ -99,7 +100,7 @@ describe('broker: TTL-aware validity', () => {
 
   it('honours the caller TTL: a longer TTL needs a longer-lived value', async () => {
     const { source, get } = setup(10 * MINUTE)
-    await get({ callerTtlMs: 8 * MINUTE })
+    await get({ callerTtlMs: 5 * MINUTE }) // within the safe TTL of a 10-min value (5m30s): no warning yet
     const again = await get({ callerTtlMs: 9 * MINUTE + 1 }) // 9 min + skew > 10 min lifetime: short-lived path
     assert.equal(source.fetches, 1, 'a value younger than half its life is kept for a source that cannot do better')
     assert.ok(again.warning?.includes('CLAUDE_CODE_API_KEY_HELPER_TTL_MS'), again.warning)
@@ -349,21 +350,117 @@ describe('broker: a refusal the caller reports (proxyAuthHelper after a 407)', (
 })
 
 describe('broker: refresh-ahead of values barely longer-lived than callers need', () => {
-  it('a 2-minute value, callers needing 1m58s: refreshed about once a second, not in a loop', async () => {
+  // Issue 12 replaced "refreshed about once a second" (the loop the budget forbids) with the budget's floor.
+  it('a 2-minute value, callers needing 1m58s: refreshed at 40 % of its life, not in a loop', async () => {
     const clock = new FakeClock()
     const source = new CountingSource(clock, 2 * MINUTE)
     const broker = new Broker({ clock, settings: () => ({ skewMs: 117_000, reissueIntervalMs: 10_000 }) })
     const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
-    await broker.get({ profile, callerTtlMs: 1000 })
-    for (let stepMs = 0; stepMs < 10_000; stepMs += 100) {
+    const first = await broker.get({ profile, callerTtlMs: 1000 })
+    assert.match(first.warning ?? '', /too short for any helper TTL/, 'no TTL is safe with a skew of 1m57s: the caller is told')
+    for (let stepMs = 0; stepMs < 10 * MINUTE; stepMs += 100) {
       clock.advance(100)
       await settle()
       const result = await broker.get({ profile, callerTtlMs: 1000 })
-      assert.ok(result.credential.expiresAt!.getTime() - clock.now() >= 118_000, 'every value served still covers TTL + skew')
+      const remainingMs = result.credential.expiresAt!.getTime() - clock.now()
+      assert.ok(remainingMs >= 2 * MINUTE * (1 - SHORT_LIVED_SERVE_FRACTION), `every value served is younger than half its life (${remainingMs} ms left)`)
     }
-    // The value is usable for 2 s after a fetch; refresh-ahead runs at 1 s (half of that).
-    assert.ok(source.fetches >= 9 && source.fetches <= 12, `${source.fetches} fetches in 10 s`)
+    const periodMs = 2 * MINUTE * SHORT_LIVED_REFRESH_FRACTION
+    assert.ok(source.fetches <= 1 + (10 * MINUTE) / periodMs, `${source.fetches} fetches in 10 min: at most one per ${periodMs} ms`)
     broker.close()
+  })
+})
+
+describe('broker: the upstream budget (issue 12)', () => {
+  it('600 s credentials and one get with TTL 539500, then silence: no refresh loop, and the demand is forgotten', async () => {
+    const clock = new FakeClock()
+    const source = new CountingSource(clock, 10 * MINUTE)
+    const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
+    const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
+    const first = await broker.get({ profile, callerTtlMs: 539_500 })
+    assert.match(first.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=330000/, 'the TTL it suggests is the safe one')
+    for (let s = 0; s < 8; s++) {
+      clock.advance(1000)
+      await settle()
+    }
+    assert.equal(source.fetches, 1, 'not 8 fetches in 8 s')
+    for (let m = 0; m < 60; m++) {
+      clock.advance(MINUTE)
+      await settle()
+    }
+    const afterHour = source.fetches
+    const periodMs = 10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION
+    assert.ok(afterHour <= 1 + (DEMAND_MEMORY_MS + 2 * 599_500) / periodMs, `${afterHour} fetches in the first hour (the loop made ~3600)`)
+    for (let m = 0; m < 60; m++) {
+      clock.advance(MINUTE)
+      await settle()
+    }
+    assert.equal(source.fetches, afterHour, 'a TTL asked once does not drive refreshes forever')
+    assert.equal(broker.status()[0]!.nextRefreshAt, undefined)
+    broker.close()
+  })
+
+  it('5-minute credentials and the TTL 240000 the old warning suggested: gets every second are hits', async () => {
+    const clock = new FakeClock()
+    const source = new CountingSource(clock, 5 * MINUTE)
+    const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
+    const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
+    const served: string[] = []
+    for (let i = 0; i < 11; i++) {
+      served.push((await broker.get({ profile, callerTtlMs: 240_000 })).served)
+      clock.advance(1000)
+      await settle()
+    }
+    assert.equal(source.fetches, 1, `served: ${served.join(',')}`)
+    broker.close()
+  })
+
+  it('a --refresh storm draws from the bucket: 70 in 10 s make at most capacity + refills fetches', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    await get()
+    const warnings: string[] = []
+    for (let i = 0; i < 70; i++) {
+      const result = await get({ forceRefresh: true })
+      if (result.warning !== undefined) warnings.push(result.warning)
+      clock.advance(143)
+      await settle()
+    }
+    const refills = Math.floor(70 * 143 / FORCED_REFILL_MS)
+    assert.ok(source.fetches - 1 <= FORCED_BUCKET_CAPACITY + refills, `${source.fetches - 1} forced fetches`)
+    assert.ok(source.fetches - 1 >= FORCED_BUCKET_CAPACITY, 'the bucket allows a burst')
+    assert.match(warnings[0] ?? '', /refresh budget spent .* next forced refresh in/)
+    const budget = broker.status()[0]!.budget!
+    assert.equal(budget.forcedCapacity, FORCED_BUCKET_CAPACITY)
+    assert.ok(budget.forcedTokens < FORCED_BUCKET_CAPACITY)
+  })
+
+  it('a failing source with nothing cached: 130 gets in 10 s make a handful of upstream calls, each get says when it retries', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    source.failNext = Infinity
+    const messages: string[] = []
+    for (let i = 0; i < 130; i++) {
+      await get().then(() => assert.fail('no value to give'), (error: CcredError) => messages.push(error.message))
+      clock.advance(77)
+      await settle()
+    }
+    // Backoff: retry n waits at least half of base·2^(n-1): within 10 s at most ~log2(10 s / 0.5 s) + 2 calls.
+    assert.ok(source.fetches <= 2 + Math.ceil(Math.log2(10_000 / 500)), `${source.fetches} upstream calls for 130 gets`)
+    assert.ok(messages.filter((m) => /retrying in \d+ s/.test(m)).length >= 120, 'the remembered error says when it retries')
+    assert.ok(broker.status()[0]!.budget!.backoffUntil !== undefined)
+  })
+
+  it('a forgotten large demand leaves the refresh-ahead to the callers still asking', async () => {
+    const { clock, source, get } = setup(10 * MINUTE)
+    await get({ callerTtlMs: 539_500 })
+    // A script asks every minute with the default TTL.
+    for (let m = 0; m < 120; m++) {
+      clock.advance(MINUTE)
+      await settle()
+      const result = await get()
+      assert.ok(result.credential.expiresAt!.getTime() - clock.now() >= TTL_MS + SKEW_MS, 'the script always gets TTL + skew')
+    }
+    // Ideal for 10-min credentials and a 6-min need: one fetch per 3 min = 40 in 2 h; the larger demand costs a few more at first.
+    assert.ok(source.fetches <= 40 + DEMAND_MEMORY_MS / (10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION) + 2, `${source.fetches} fetches in 2 h`)
   })
 })
 
@@ -406,9 +503,10 @@ describe('broker: refusals and status', () => {
   it('warns once when the source cannot outlive the caller TTL, with the TTL to set', async () => {
     const { get, broker } = setup(4 * MINUTE)
     const first = await get()
-    assert.match(first.warning ?? '', /credentials live 4m, less than the helper TTL 5m \+ skew 1m; set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=180000/)
+    // The safe TTL for 4-min credentials (issue 12: one rule, see safeHelperTtlMs): 240·3/4 − 24 − 60 = 96 s.
+    assert.match(first.warning ?? '', /credentials live 4m, too short for the helper TTL 5m \+ skew 1m \(the largest safe TTL is 1m36s\); set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=96000/)
     const second = await get()
     assert.equal(second.warning, undefined, 'once')
-    assert.match(broker.status()[0]!.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=180000/)
+    assert.match(broker.status()[0]!.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=96000/)
   })
 })

@@ -19,6 +19,7 @@ import { CcredError } from '../../src/errors.js'
 import { repoRoot } from '../helpers/claude.js'
 import { envLines } from '../../src/output/shell-env.js'
 import { execInvocation } from '../../src/sources/exec-invocation.js'
+import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
 import { platformFor, stableNodePath } from '../../src/platform.js'
@@ -356,5 +357,13 @@ describe('platform: commands run with another platform\'s rules (Io.platform)', 
     assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
     assert.match(printed, /\+ apiKeyHelper: "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo"$/m)
     assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
+  })
+})
+
+describe('platform: an exec helper\'s environment on Windows', () => {
+  it('keeps what Windows programs need to start (SystemRoot, ComSpec, PATHEXT, the profile folders), whatever their case; drops the rest', () => {
+    const inherited = { Path: 'C:\\Windows', PATHEXT: '.EXE;.CMD', SystemRoot: 'C:\\Windows', ComSpec: 'C:\\Windows\\system32\\cmd.exe', USERPROFILE: 'C:\\Users\\a', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', TEMP: 'C:\\t', AWS_SECRET_ACCESS_KEY: 'nope', ANTHROPIC_API_KEY: 'nope' }
+    assert.deepEqual(helperEnvironment(inherited, { OWN: '1' }, 'win32'), { Path: 'C:\\Windows', PATHEXT: '.EXE;.CMD', SystemRoot: 'C:\\Windows', ComSpec: 'C:\\Windows\\system32\\cmd.exe', USERPROFILE: 'C:\\Users\\a', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', TEMP: 'C:\\t', OWN: '1' })
+    assert.deepEqual(helperEnvironment(inherited, {}, 'linux'), {}, 'elsewhere only the POSIX names pass, case and all')
   })
 })

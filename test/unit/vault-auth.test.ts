@@ -47,6 +47,8 @@ describe('vault auth: approle', () => {
     assert.equal((await w.get('gw')).value, SECRET)
     assert.equal(logins(w.server, 'approle').length, 1)
     assert.equal(w.server.requests.find((r) => r.path === '/v1/auth/approle/login')!.hasToken, false, 'a login carries no token')
+    // The documented response has token_policies only: ccred reads them from there.
+    assert.deepEqual((await w.tokens()).policies, ['default', 'gateway'])
   })
 
   it('a wrong secret_id is ERR_SOURCE_DENIED with Vault\'s words, never the ids', async () => {

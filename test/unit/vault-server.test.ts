@@ -54,6 +54,31 @@ describe('vault test server (driven by node-vault)', () => {
     assert.deepEqual([gone.statusCode, gone.body.errors], [400, ['lease not found']])
   })
 
+  it('token renew-self: increment as a duration string or seconds; a Vault that ignores it grants its own TTL', async () => {
+    // https://developer.hashicorp.com/vault/api-docs/auth/token#renew-a-token-self
+    const ttlOf = async (token: string, increment: unknown) => {
+      const response = await fetch(`${server.url}/v1/auth/token/renew-self`, { method: 'POST', headers: { 'x-vault-token': token, 'content-type': 'application/json' }, body: JSON.stringify({ increment }) })
+      assert.equal(response.status, 200)
+      return ((await response.json()) as { auth: { lease_duration: number } }).auth.lease_duration
+    }
+    const token = server.createToken({ policies: ['default'], ttlMs: 3_600_000, maxTtlMs: 24 * 3_600_000 })
+    assert.equal(await ttlOf(token, '30m'), 1800)
+    assert.equal(await ttlOf(token, '1h30m'), 5400)
+    assert.equal(await ttlOf(token, '600'), 600)
+    assert.equal(await ttlOf(token, 900), 900)
+    const stubborn = server.createToken({ policies: ['default'], ttlMs: 3_600_000, maxTtlMs: 24 * 3_600_000, renewGrantMs: 20 * 60_000 })
+    assert.equal(await ttlOf(stubborn, '1h'), 1200, 'the increment is not honoured')
+  })
+
+  it('AppRole login: the auth block lists token_policies and no policies, as the API docs show', async () => {
+    // https://developer.hashicorp.com/vault/api-docs/auth/approle#login-with-approle (sample response)
+    const ids = server.approleRole('doc-sample', { policies: ['gateway'], ttlMs: 20 * 60_000 })
+    const response = await fetch(`${server.url}/v1/auth/approle/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role_id: ids.roleId, secret_id: ids.secretId }) })
+    const { auth } = (await response.json()) as { auth: Record<string, unknown> }
+    assert.deepEqual(auth.token_policies, ['default', 'gateway'])
+    assert.equal('policies' in auth, false)
+  })
+
   it('sealed: 503 {"errors": ["Vault is sealed"]}, seal-status and health still answer; a bad token is 403', async () => {
     const vault = nodeVault({ endpoint: server.url, token: 'hvs.nope' })
     const denied = await status(vault.read('secret/data/app'))

@@ -128,9 +128,9 @@ describe('vault source: faults while a value is cached', () => {
     it(`Vault ${name}: the cached value keeps being served and status shows the error`, async () => {
       const w = await cachedStatic()
       inject(w.server)
-      const started = Date.now()
       await w.advance(MINUTE, async () => (await w.status('gw')).lastError !== undefined)
-      assert.ok(Date.now() - started < 2_500, 'the failure came within the timeout, not after Vault\'s delay')
+      // No wall-clock bound (it fails under load): a delayed answer not yet sent proves the client gave up on its own timeout.
+      for (const fault of w.server.faults) assert.notEqual(fault.delayEnded, true, 'the failure came within the timeout, not after Vault\'s delay')
       const status = await w.status('gw')
       assert.equal(status.lastError?.code, 'ERR_SOURCE_UNAVAILABLE')
       assert.match(status.lastError!.message, expected)

@@ -11,7 +11,7 @@ const MINUTE = 60_000
 const settle = async () => { for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r)) }
 
 /** A Vault whose tokens have a TTL, a max TTL and may fail on demand. */
-function fakeVault(clock: FakeClock, role: { ttlMs: number; maxTtlMs: number; renewable: boolean }) {
+function fakeVault(clock: FakeClock, role: { ttlMs: number; maxTtlMs: number; renewable: boolean; renewGrantMs?: number }) {
   const calls: string[] = []
   const issued = new Map<string, number>()
   let n = 0
@@ -28,7 +28,8 @@ function fakeVault(clock: FakeClock, role: { ttlMs: number; maxTtlMs: number; re
     calls.push(`renew ${token} ${incrementS}`)
     if (failRenew > 0) { failRenew--; throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'vault: token renew-self: internal error (500)') }
     const leftMs = issued.get(token)! + role.maxTtlMs - clock.now()
-    return { token, ttlMs: Math.min(incrementS * 1000, leftMs), renewable: true, policies: ['default'] }
+    // Vault "is not required to honor" the increment: with renewGrantMs it grants that instead.
+    return { token, ttlMs: Math.min(role.renewGrantMs ?? incrementS * 1000, leftMs), renewable: true, policies: ['default'] }
   }
   return { calls, login, renewSelf, failRenewNext: (k: number) => { failRenew = k }, failLoginNext: (k: number) => { failLogin = k } }
 }
@@ -55,6 +56,27 @@ describe('vault token manager', () => {
     assert.equal(await tokens.token(), 't2')
     assert.equal(tokens.status().logins, 2)
     assert.equal(tokens.status().renewals, 3)
+  })
+
+  it('a Vault that grants less than the increment asked: renewals go on while they extend the token, no login', async () => {
+    const clock = new FakeClock()
+    const vault = fakeVault(clock, { ttlMs: 60 * MINUTE, maxTtlMs: 24 * 60 * MINUTE, renewable: true, renewGrantMs: 45 * MINUTE })
+    const tokens = new VaultTokenManager({ clock, login: vault.login, renewSelf: vault.renewSelf })
+    assert.equal(await tokens.token(), 't1')
+    let expiresAtMs = Date.parse(tokens.status().expiresAt!)
+    for (let renewal = 1; renewal <= 6; renewal++) {
+      // Renewed at 2/3 of what is left: derived from the expiry the manager reports, not a fixed time.
+      clock.advance(((expiresAtMs - clock.now()) * 2) / 3)
+      await settle()
+      assert.equal(vault.calls.at(-1), 'renew t1 3600', `renewal ${renewal} asks for the TTL first granted`)
+      const nextExpiresAtMs = Date.parse(tokens.status().expiresAt!)
+      assert.equal(nextExpiresAtMs, clock.now() + 45 * MINUTE, 'the shorter grant is what the token has')
+      assert.ok(nextExpiresAtMs > expiresAtMs)
+      expiresAtMs = nextExpiresAtMs
+      assert.equal(await tokens.token(), 't1')
+    }
+    assert.equal(tokens.status().logins, 1, 'a shorter grant is not a cap: no new login')
+    assert.equal(tokens.status().renewals, 6)
   })
 
   it('a token that is not renewable is replaced by a login before it runs out', async () => {

@@ -10,6 +10,8 @@ export interface VaultLogin {
   ttlMs?: number
   renewable: boolean
   policies: string[]
+  /** A renewal Vault capped at the token's max TTL (its warning says so); not a grant it merely chose to make shorter. */
+  cappedAtMaxTtl?: boolean
 }
 
 export interface AuthDeps {
@@ -31,8 +33,12 @@ export function loginResult(body: VaultBody, method: string): VaultLogin {
     throw new CcredError('ERR_SOURCE_UNAVAILABLE', `vault: ${method} login: Vault answered without a client token`, { hint: 'check the auth method on the Vault side (vault auth list)' })
   }
   const ttlS = typeof auth.lease_duration === 'number' ? auth.lease_duration : 0
-  const login: VaultLogin = { token: auth.client_token, renewable: auth.renewable === true, policies: Array.isArray(auth.policies) ? auth.policies : [] }
+  // The documented login responses (AppRole among them) list `token_policies`; older ones `policies`.
+  const policies = Array.isArray(auth.token_policies) ? auth.token_policies : Array.isArray(auth.policies) ? auth.policies : []
+  const login: VaultLogin = { token: auth.client_token, renewable: auth.renewable === true, policies }
   if (ttlS > 0) login.ttlMs = ttlS * 1000
+  // Vault's words when a TTL hits the max: 'TTL of "…" exceeded the effective max_ttl of "…"; TTL value is capped accordingly'.
+  if (Array.isArray(body.warnings) && body.warnings.some((warning) => typeof warning === 'string' && /max_ttl/.test(warning))) login.cappedAtMaxTtl = true
   return login
 }
 
