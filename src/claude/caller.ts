@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { hostPlatform } from '../platform.js'
 
@@ -33,16 +33,22 @@ export function processReaderFor(os: NodeJS.Platform): ProcessReader | null {
   return null
 }
 
-async function readFromProc(pid: number): Promise<ProcessInfo | undefined> {
+/**
+ * /proc is read synchronously on purpose: it is memory, not disk, and answers in
+ * microseconds, which an fs thread-pool round trip per file would only slow down
+ * (it is the daemon's largest per-request cost under load). Only `ps` is slow enough
+ * to need a child process run asynchronously.
+ */
+function readFromProc(pid: number): Promise<ProcessInfo | undefined> {
   try {
     // "pid (comm) state ppid ..."; comm may itself contain spaces and parentheses.
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const close = stat.lastIndexOf(')')
     const command = stat.slice(stat.indexOf('(') + 1, close)
     const ppid = Number(stat.slice(close + 2).split(' ')[1])
-    return { pid, ppid, command }
+    return Promise.resolve({ pid, ppid, command })
   } catch {
-    return undefined
+    return Promise.resolve(undefined)
   }
 }
 
