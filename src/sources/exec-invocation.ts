@@ -61,7 +61,7 @@ export function resolveWindowsProgram(platform: Platform, program: string, exist
 function cmdArgument(arg: string, program: string): string {
   if (/["%!]|[\x00-\x1f]/.test(arg)) {
     throw new CcredError('ERR_CONFIG', `exec: an argument of ${program} contains ", %, ! or a control character, which cannot be passed safely to a .cmd or .bat program`, {
-      hint: 'call the program\'s .exe (or node and its script) directly in `command`, or drop those characters',
+      hint: 'call the program\'s .exe (or node and its script) directly, or drop those characters',
     })
   }
   return `"${arg}"`
