@@ -4,10 +4,12 @@ import { posix, win32, type PlatformPath } from 'node:path'
 
 /**
  * The platform ccred runs on, as a value: which OS rules apply, which path
- * flavour, where home is, and the environment. Only the edges (the CLI entry,
- * `daemon run`) read the real one (hostPlatform); everything else is handed a
- * Platform, so the macOS and Windows rules are unit-tested on Linux by passing
- * platformFor('darwin' | 'win32', env). Light on purpose: the `get` path imports it.
+ * flavour, where home is, and the environment. The edges (the CLI entry through
+ * Io.platform, `daemon run`) read the real one (hostPlatform); the rules take a
+ * Platform (or its os) as a parameter, so the macOS and Windows rules are
+ * unit-tested on Linux by passing platformFor('darwin' | 'win32', env). Where a
+ * parameter still defaults to hostPlatform(), it is for callers on the `get` path
+ * and in sources that have no Io to carry one yet. Light on purpose: the `get` path imports it.
  */
 export type Env = Record<string, string | undefined>
 
