@@ -58,7 +58,7 @@ export class CredentialService {
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.config.profile(request.profile)
-    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
+    const caller = request.clientPid === undefined ? undefined : await findCaller(request.clientPid, request.clientParentPid)
     const claudeCode = isClaudeCodeHelperRun(request.caller, caller?.command)
     const result = await this.#broker.get({
       profile: this.runtime.brokerProfile(profile),

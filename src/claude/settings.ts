@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CcredError } from '../errors.js'
+import { hostPlatform, type Platform } from '../platform.js'
 
 /**
  * Claude Code's settings layers, lowest precedence first (measured; see
@@ -19,23 +19,28 @@ export interface SettingsLocation {
   path: string
 }
 
-/** Where each layer's file is, for a project directory (Claude Code's working directory). */
-export function settingsLocations(env: Env, projectDir: string): SettingsLocation[] {
-  // Claude Code keeps its user files under CLAUDE_CONFIG_DIR when set, else ~/.claude.
-  const userDir = env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude')
+/**
+ * Where each layer's file is, for a project directory (Claude Code's working directory).
+ * Managed settings can also come from MDM (a macOS plist, the Windows registry under
+ * SOFTWARE\Policies\ClaudeCode): ccred reads only the file (README, Platforms).
+ */
+export function settingsLocations(env: Env, projectDir: string, platform: Platform = hostPlatform(env)): SettingsLocation[] {
+  const { join: joinPath } = platform.path
+  // Claude Code keeps its user files under CLAUDE_CONFIG_DIR when set, else ~/.claude (%USERPROFILE%\.claude on Windows).
+  const userDir = env.CLAUDE_CONFIG_DIR || joinPath(platform.home, '.claude')
   return [
-    { scope: 'user', path: join(userDir, 'settings.json') },
-    { scope: 'project', path: join(projectDir, '.claude', 'settings.json') },
-    { scope: 'local', path: join(projectDir, '.claude', 'settings.local.json') },
-    { scope: 'managed', path: managedSettingsPath(env) },
+    { scope: 'user', path: joinPath(userDir, 'settings.json') },
+    { scope: 'project', path: joinPath(projectDir, '.claude', 'settings.json') },
+    { scope: 'local', path: joinPath(projectDir, '.claude', 'settings.local.json') },
+    { scope: 'managed', path: managedSettingsPath(env, platform) },
   ]
 }
 
-function managedSettingsPath(env: Env): string {
+function managedSettingsPath(env: Env, platform: Platform): string {
   // CCRED_CLAUDE_MANAGED_DIR lets tests (and unusual installs) point elsewhere.
-  if (env.CCRED_CLAUDE_MANAGED_DIR) return join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
-  if (process.platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
-  if (process.platform === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
+  if (env.CCRED_CLAUDE_MANAGED_DIR) return platform.path.join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
+  if (platform.os === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
+  if (platform.os === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
   return '/etc/claude-code/managed-settings.json'
 }
 

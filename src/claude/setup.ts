@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
+import type { Platform } from '../platform.js'
 import { CcredError } from '../errors.js'
 import { helperTtlVariable, setupHookFor } from './helper-context.js'
 import { OTEL_DEBOUNCE_VARIABLE } from './hooks.js'
@@ -163,8 +164,8 @@ function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]): File
  * Reads every layer, works out what to write into the target layer, and what
  * in any layer (or the shell) would override or fight the helper.
  */
-export function planSetup(request: SetupRequest, env: Record<string, string | undefined>, projectDir: string): SetupPlan {
-  const files = settingsLocations(env, projectDir).map((location) => readSettings(location))
+export function planSetup(request: SetupRequest, env: Record<string, string | undefined>, projectDir: string, platform?: Platform): SetupPlan {
+  const files = settingsLocations(env, projectDir, platform).map((location) => readSettings(location))
   const targetIndex = SCOPES.indexOf(request.scope)
   const target = applyChanges(files[targetIndex]!, desiredSettings(request))
   const helperKey = setupHookFor(request.header)

@@ -110,8 +110,9 @@ Examples:
     .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one, AWS_* or AWS_BEARER_TOKEN_BEDROCK for an aws one')
     .argument('<profile>', 'profile name')
     .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
-    .addHelpText('after', '\nExample:\n  eval "$(ccred env litellm)"')
-    .action((profile: string, options: { header?: string }) => run(async () => (await import('./env.js')).runEnv(profile, options, io))())
+    .option('--shell <shell>', 'the syntax to print: posix (export, the default), powershell ($env:), cmd (set)')
+    .addHelpText('after', '\nExamples:\n  eval "$(ccred env litellm)"\n  ccred env litellm --shell powershell | Invoke-Expression\n  for /f "delims=" %i in (\'ccred env litellm --shell cmd\') do %i')
+    .action((profile: string, options: { header?: string; shell?: string }) => run(async () => (await import('./env.js')).runEnv(profile, options, io))())
 
   program.command('exec')
     .description('run a command with the credential in its environment (inherited ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN removed); exits with its status')

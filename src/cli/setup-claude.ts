@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { helperCommandLine } from '../claude/helper-command.js'
+import { hostPlatform, type Platform } from '../platform.js'
 import { safeHelperTtlMs } from '../broker/budget.js'
-import { shellQuote } from '../output/format.js'
 import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { DEFAULT_OTEL_DEBOUNCE_MS, otlpExporterProblems } from '../claude/hooks.js'
 import { readSettings, SCOPES, settingsLocations, type Scope } from '../claude/settings.js'
@@ -13,7 +14,7 @@ import { issuedLifetimeMs } from '../client/lifetime.js'
 import { withInProcessService } from '../client/in-process.js'
 import { stateDir } from '../config/paths.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
-import { usageError, type Io } from './io.js'
+import { ioPlatform, usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
 export interface SetupClaudeOptions {
@@ -46,9 +47,9 @@ export function ccredBinPath(): string {
   return bin
 }
 
-/** The command settings.json should run: absolute node and absolute bin, so no PATH lookup is involved. */
-export function ccredCommand(): string {
-  return `${shellQuote(process.execPath)} ${shellQuote(ccredBinPath())}`
+/** The command settings.json should run: absolute node and absolute bin, quoted for the platform's shell (claude/helper-command.ts). */
+export function ccredCommand(platform: Platform = hostPlatform()): string {
+  return helperCommandLine(platform, process.execPath, ccredBinPath())
 }
 
 /**
@@ -110,14 +111,14 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     header: profile?.header ?? 'authorization',
     scope,
     mode,
-    ccredCommand: ccredCommand(),
+    ccredCommand: ccredCommand(ioPlatform(io)),
     ...(options.gateway === undefined ? {} : { gatewayUrl: options.gateway }),
     ...(options.proxy === undefined ? {} : { proxyUrl: options.proxy }),
     ...(options.project === undefined ? {} : { vertexProjectId: options.project }),
     ...(options.region === undefined ? {} : { vertexRegion: options.region }),
     ...(helperTtlMs === undefined ? {} : { helperTtlMs }),
     fix: options.fix === true,
-  }, io.env, projectDir)
+  }, io.env, projectDir, ioPlatform(io))
   if (options.otel !== undefined) warnAboutOtlpExporter(plan, io, projectDir)
   report(plan, options.dryRun === true, io)
   if (options.dryRun) return EXIT_CODES.OK
@@ -132,7 +133,7 @@ export async function runSetupClaude(profileName: string | undefined, options: S
 
 /** While Claude Code is signed in to a gateway itself, it ignores the apiKeyHelper just written: say so. */
 function warnAboutClaudeGatewayLogin(io: Io, projectDir: string): void {
-  const forced = settingsLocations(io.env, projectDir).some((location) => {
+  const forced = settingsLocations(io.env, projectDir, ioPlatform(io)).some((location) => {
     try {
       return readSettings(location).settings.forceLoginMethod === 'gateway'
     } catch {
