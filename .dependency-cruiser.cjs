@@ -58,7 +58,7 @@ const staticImportRules = [
     name: 'warm-get-path-no-sdk',
     severity: 'error',
     comment:
-      'cmd/ and everything it imports statically (the warm `ccred get`: cli/warm or hot get, client/, output/format, ' +
+      'cmd/ and everything it imports statically (the warm `ccred get`: cli/warm-get, client/, output/format, ' +
       'config/paths, errors) run on every Claude Code helper call and are bundled into dist/cmd/ccred.cjs: ' +
       'they load no SDK. Reach one through import() behind the lazy boundary instead.',
     from: { path: '^cmd/[^/]+\\.ts$' },

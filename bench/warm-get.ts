@@ -8,6 +8,9 @@ import { int, isMain, log, ms, numberOption, printMachine, rawRequest, ratio, su
 /**
  * Warm `ccred get demo` (daemon running, value cached) against `node -e ""`,
  * interleaved in the same run, so the figure is "what ccred adds to starting node".
+ * Everything runs on the node that runs the benchmark (process.execPath): the CLI, the
+ * `node -e ""` baseline, and the daemon the CLI autostarts. So `<node> dist/bench/warm-get.js`
+ * measures that Node version alone.
  */
 
 export interface WarmGetOptions {
@@ -41,11 +44,11 @@ export interface Timed {
   stderr: string
 }
 
-/** Spawns node with `args` (stdin ignored, like Claude Code's helper but closed) and times spawn → close. */
-export function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd?: string): Promise<Timed> {
+/** Spawns node (this one unless `nodePath` says which) with `args` (stdin ignored, like Claude Code's helper but closed) and times spawn → close. */
+export function timeChild(args: string[], env: Record<string, string>, timeoutMs = 15_000, cwd?: string, nodePath = process.execPath): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+    const child = spawn(nodePath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })

@@ -54,6 +54,8 @@ export interface CredentialRequest {
   configPath?: string
   /** What the client's environment says about who ran it (Claude Code or not, which hook). */
   caller?: CallerMarks
+  /** `get --format headers`: answer with the profile's header set (a `headers` body, whatever the source's kind). */
+  headerSet?: boolean
 }
 
 /**
@@ -75,8 +77,8 @@ export interface IssuedFacts {
 }
 
 const API_HINT = 'see the README section on the daemon API'
-const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller'])
-const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint'])
+const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller', 'headerSet'])
+const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint', 'mcpServer'])
 
 /** A parsed `POST /v1/credential` body; every absent field takes its one default here. */
 export function parseCredentialRequest(body: Record<string, unknown>): CredentialRequest {
@@ -96,6 +98,7 @@ export function parseCredentialRequest(body: Record<string, unknown>): Credentia
   const configPath = optionalString(body, 'configPath')
   if (configPath !== undefined) request.configPath = configPath
   if (body.caller !== undefined) request.caller = parseCallerMarks(body.caller)
+  if (optionalBoolean(body, 'headerSet') === true) request.headerSet = true
   return request
 }
 
@@ -112,6 +115,8 @@ function parseCallerMarks(value: unknown): CallerMarks {
   if (agentShell !== undefined) marks.agentShell = agentShell
   const entrypoint = optionalString(body, 'entrypoint', 'caller.')
   if (entrypoint !== undefined) marks.entrypoint = entrypoint
+  const mcpServer = optionalString(body, 'mcpServer', 'caller.')
+  if (mcpServer !== undefined) marks.mcpServer = mcpServer
   return marks
 }
 

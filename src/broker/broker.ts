@@ -1,4 +1,4 @@
-import type { HelperHook } from '../claude/helper-context.js'
+import { helperTtlVariable, setupHookFor, type HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/settings.js'
@@ -29,6 +29,11 @@ export interface GetRequest {
   /** Nearest non-shell ancestor of the client: the Claude Code process. */
   callerPid?: number
   callerCommand?: string
+  /**
+   * What the value is for inside that process, when one process holds several: the MCP
+   * server a headersHelper run is for (each server's connection holds its own value).
+   */
+  callerPurpose?: string
   /**
    * When the asking process started. A re-run after a 401 is a new process,
    * started after the value was given; requests already in flight when it was
@@ -112,11 +117,17 @@ interface Entry {
   fetches: number
   reissues: number
   lastReissueAtMs?: number
-  /** What each caller was last given, to recognise a re-run after a 401. */
-  callers: Map<number, { seq: number; servedAtMs: number }>
+  /** What each caller (pid, and MCP server if any) was last given, to recognise a re-run after a 401. */
+  callers: Map<string, { seq: number; servedAtMs: number }>
   warning?: string
   warned: boolean
   dropped: boolean
+}
+
+/** Who holds a value: the caller's pid, and the MCP server when the value is for one. */
+function callerKey(request: GetRequest): string | undefined {
+  if (request.callerPid === undefined) return undefined
+  return request.callerPurpose === undefined ? String(request.callerPid) : `${request.callerPid} mcp:${request.callerPurpose}`
 }
 
 /** Callers remembered per profile for 401 detection; older ones are forgotten first. */
@@ -197,7 +208,7 @@ export class Broker {
       }
       throw this.#remembered(entry, nowMs)
     }
-    if (served === 'reissue') {
+    if (served === 'reissue' && entry.inflight?.forced !== true) {
       entry.reissues++
       entry.lastReissueAtMs = nowMs
     }
@@ -344,22 +355,30 @@ export class Broker {
    */
   #refused(entry: Entry, request: GetRequest, nowMs: number): boolean {
     if (request.rejected === false || entry.current === undefined) return false
-    const given = request.callerPid === undefined ? undefined : entry.callers.get(request.callerPid)
+    const key = callerKey(request)
+    const given = key === undefined ? undefined : entry.callers.get(key)
     if (given !== undefined && given.seq !== entry.current.seq) return false
     const sinceReissueMs = entry.lastReissueAtMs === undefined ? Infinity : nowMs - entry.lastReissueAtMs
     if (request.rejected === true) return sinceReissueMs >= Math.min(this.#settings().reissueIntervalMs, SIGNALLED_REISSUE_INTERVAL_MS)
 
-    if (request.claudeCodeHook !== 'apiKeyHelper') return false
+    // The hooks Claude Code re-runs at once when the value is refused: apiKeyHelper on a 401
+    // from the API, an MCP headersHelper on a 401 to a tool call (then it reconnects).
+    // A headersHelper run is told apart by its server (CLAUDE_CODE_MCP_SERVER_NAME): without
+    // it, a second server of the same process would look like a re-run.
+    if (request.claudeCodeHook !== 'apiKeyHelper' && (request.claudeCodeHook !== 'headersHelper' || request.callerPurpose === undefined)) return false
     if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
     if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
-    return sinceReissueMs >= this.#settings().reissueIntervalMs
+    // A re-run while the re-issue is still under way joins it: after a session 404 Claude
+    // Code runs an MCP headersHelper twice at once, and both should get the new value.
+    return sinceReissueMs >= this.#settings().reissueIntervalMs || entry.inflight?.forced === true
   }
 
   #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest, budgetNote?: string): GetResult {
-    if (request.callerPid !== undefined) {
-      entry.callers.delete(request.callerPid)
-      entry.callers.set(request.callerPid, { seq: cached.seq, servedAtMs: this.#clock.now() })
+    const key = callerKey(request)
+    if (key !== undefined) {
+      entry.callers.delete(key)
+      entry.callers.set(key, { seq: cached.seq, servedAtMs: this.#clock.now() })
       if (entry.callers.size > MAX_CALLERS_PER_PROFILE) entry.callers.delete(entry.callers.keys().next().value!)
     }
     const event: BrokerEvent = { type: 'issue', profile: entry.profile.name, source: entry.profile.sourceKind, served }
@@ -387,7 +406,7 @@ export class Broker {
     entry.warning = safeTtlMs === 0
       ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
       : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ` +
-        `set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=${safeTtlMs} (or lengthen the credential's lifetime)`
+        `set ${helperTtlVariable(setupHookFor(entry.profile.header))}=${safeTtlMs} (or lengthen the credential's lifetime)`
     return entry.warning
   }
 

@@ -7,6 +7,7 @@ import { auditLogPath, configPath } from '../config/paths.js'
 import { credentialBody } from '../credential.js'
 import { CcredError } from '../errors.js'
 import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
+import { headerSetBody } from '../output/headers.js'
 import type { SecretStore } from '../store/store.js'
 import { AuditLog } from './audit.js'
 import { Broker } from './broker.js'
@@ -57,13 +58,14 @@ export class CredentialService {
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.config.profile(request.profile)
-    const caller = request.clientPid === undefined ? undefined : findCaller(request.clientPid, request.clientParentPid)
+    const caller = request.clientPid === undefined ? undefined : await findCaller(request.clientPid, request.clientParentPid)
     const claudeCode = isClaudeCodeHelperRun(request.caller, caller?.command)
     const result = await this.#broker.get({
       profile: this.runtime.brokerProfile(profile),
       callerTtlMs: request.callerTtlMs,
       ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
       ...(claudeCode ? { claudeCodeHook: request.caller?.hook ?? 'unknown' } : {}),
+      ...(request.caller?.mcpServer === undefined ? {} : { callerPurpose: request.caller.mcpServer }),
       forceRefresh: request.forceRefresh === true,
       interactive: request.interactive === true,
       ...(request.rejected === undefined ? {} : { rejected: request.rejected }),
@@ -74,7 +76,8 @@ export class CredentialService {
       source: profile.sourceKind,
       header: profile.header,
       served: result.served,
-      ...credentialBody(result.credential),
+      // get --format headers: the profile's header set, rendered here where the profile's templates are.
+      ...(request.headerSet === true ? headerSetBody(result.credential, profile) : credentialBody(result.credential)),
     }
     if (result.credential.expiresAt !== undefined) issued.expiresAt = result.credential.expiresAt.toISOString()
     const warnings = result.warning === undefined ? [] : [result.warning]

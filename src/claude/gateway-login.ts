@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { HOST_OS } from '../platform.js'
 
 type Env = Record<string, string | undefined>
 
@@ -22,7 +23,7 @@ const GATEWAY_SIGN_IN_KEY = 'enterpriseGateway'
  * `<CLAUDE_CONFIG_DIR or ~/.claude>/.credentials.json`; on macOS Claude Code keeps it in the
  * login keychain, which ccred does not read, so only settings (forceLoginMethod) can tell.
  */
-export function readClaudeGatewayLogin(env: Env, platform: NodeJS.Platform = process.platform): ClaudeGatewayLogin {
+export function readClaudeGatewayLogin(env: Env, platform: NodeJS.Platform = HOST_OS): ClaudeGatewayLogin {
   if (platform === 'darwin') return { store: { kind: 'keychain' } }
   const path = join(env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude'), '.credentials.json')
   const login: ClaudeGatewayLogin = { store: { kind: 'file', path } }

@@ -16,25 +16,56 @@ export function parseHelperTtlMs(text: string | undefined): number {
 }
 
 /**
- * Which Claude Code setting ran `ccred get`, as far as the environment tells:
- * CLAUDE_CODE_PROXY_URL is set only for proxyAuthHelper runs, CLAUDE_CODE_MCP_SERVER_NAME
- * only for an MCP server's headersHelper; everything else counts as apiKeyHelper.
- * otelHeadersHelper runs carry no mark of their own (the OTEL_* variables reach every
- * helper when the user sets them), so they are never told apart: "unknown" is kept for
- * callers that cannot say.
+ * Which Claude Code setting ran `ccred get`, as far as the environment and the
+ * command line tell: CLAUDE_CODE_PROXY_URL is set only for proxyAuthHelper runs,
+ * CLAUDE_CODE_MCP_SERVER_NAME only for an MCP server's headersHelper. otelHeadersHelper
+ * runs carry no mark of their own (the OTEL_* variables reach every helper when the user
+ * sets them), but only the two header hooks print a header set: `--format headers`
+ * without an MCP server name is the otel hook. Everything else counts as apiKeyHelper;
+ * "unknown" is kept for callers that cannot say.
  */
-export type HelperHook = 'apiKeyHelper' | 'proxyAuthHelper' | 'headersHelper' | 'unknown'
-export const HELPER_HOOKS: readonly HelperHook[] = ['apiKeyHelper', 'proxyAuthHelper', 'headersHelper', 'unknown']
+export type HelperHook = 'apiKeyHelper' | 'proxyAuthHelper' | 'headersHelper' | 'otelHeadersHelper' | 'unknown'
+export const HELPER_HOOKS: readonly HelperHook[] = ['apiKeyHelper', 'proxyAuthHelper', 'headersHelper', 'otelHeadersHelper', 'unknown']
 
-export function helperHook(env: Record<string, string | undefined>): HelperHook {
+export function helperHook(env: Record<string, string | undefined>, headerSet = false): HelperHook {
   if (env.CLAUDE_CODE_PROXY_URL) return 'proxyAuthHelper'
   if (env.CLAUDE_CODE_MCP_SERVER_NAME) return 'headersHelper'
-  return 'apiKeyHelper'
+  return headerSet ? 'otelHeadersHelper' : 'apiKeyHelper'
 }
 
-/** The variable that holds the cache TTL of the hook's value in Claude Code. */
-export function helperTtlVariable(hook: HelperHook): 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' | 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS' {
-  return hook === 'proxyAuthHelper' ? 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' : 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'
+/** CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS's default: Claude Code reuses otel headers this long. */
+export const DEFAULT_OTEL_DEBOUNCE_MS = 29 * 60_000
+
+/**
+ * The variable that holds how long Claude Code reuses the hook's value. An MCP
+ * server's headers have none (they serve the whole connection; a 401 on a tool call
+ * re-runs the helper): undefined, and the 5-minute default applies.
+ */
+export function helperTtlVariable(hook: HelperHook): 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS' | 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS' | 'CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS' | undefined {
+  switch (hook) {
+    case 'proxyAuthHelper': return 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS'
+    case 'otelHeadersHelper': return 'CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS'
+    case 'headersHelper': return undefined
+    default: return 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS'
+  }
+}
+
+/** How long Claude Code keeps using the hook's value: its variable, read the way Claude Code reads it, or the hook's default. */
+export function hookTtlMs(hook: HelperHook, env: Record<string, string | undefined>): number {
+  const variable = helperTtlVariable(hook)
+  if (variable === undefined) return DEFAULT_HELPER_TTL_MS
+  const text = env[variable]
+  if (hook === 'otelHeadersHelper') return text === undefined || !/^\s*\d+/.test(text) ? DEFAULT_OTEL_DEBOUNCE_MS : parseHelperTtlMs(text)
+  return parseHelperTtlMs(text)
+}
+
+/**
+ * The hook `ccred setup claude` makes of a profile: proxyAuthHelper for a
+ * proxy-authorization header, else apiKeyHelper. One rule for setup, doctor and
+ * the broker's TTL warning, so each names the same TTL variable.
+ */
+export function setupHookFor(header: Header): 'proxyAuthHelper' | 'apiKeyHelper' {
+  return header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper'
 }
 
 /**
@@ -51,13 +82,16 @@ export interface CallerMarks {
   agentShell?: boolean
   /** CLAUDE_CODE_ENTRYPOINT (`cli`, `sdk-cli`, …). */
   entrypoint?: string
+  /** CLAUDE_CODE_MCP_SERVER_NAME: the MCP server a headersHelper run is for (each connection holds its own value). */
+  mcpServer?: string
 }
 
-export function callerMarks(env: Record<string, string | undefined>): CallerMarks {
-  const marks: CallerMarks = { hook: helperHook(env) }
+export function callerMarks(env: Record<string, string | undefined>, headerSet = false): CallerMarks {
+  const marks: CallerMarks = { hook: helperHook(env, headerSet) }
   if (env.AI_AGENT) marks.aiAgent = env.AI_AGENT.slice(0, 100)
   if (env.CLAUDECODE === '1') marks.agentShell = true
   if (env.CLAUDE_CODE_ENTRYPOINT) marks.entrypoint = env.CLAUDE_CODE_ENTRYPOINT.slice(0, 100)
+  if (env.CLAUDE_CODE_MCP_SERVER_NAME) marks.mcpServer = env.CLAUDE_CODE_MCP_SERVER_NAME.slice(0, 100)
   return marks
 }
 
@@ -90,10 +124,10 @@ export interface HelperContext {
   rejected?: boolean
 }
 
-/** How Claude Code ran us: the hook, its TTL variable, and a 407 challenge if any. */
-export function helperContext(env: Record<string, string | undefined>): HelperContext {
-  const hook = helperHook(env)
-  const context: HelperContext = { callerTtlMs: parseHelperTtlMs(env[helperTtlVariable(hook)]), hook }
+/** How Claude Code ran us: the hook, its TTL variable, and a 407 challenge if any. `headerSet`: get --format headers. */
+export function helperContext(env: Record<string, string | undefined>, headerSet = false): HelperContext {
+  const hook = helperHook(env, headerSet)
+  const context: HelperContext = { callerTtlMs: hookTtlMs(hook, env), hook }
   if (hook === 'proxyAuthHelper') context.rejected = env.CLAUDE_CODE_PROXY_AUTHENTICATE !== undefined
   return context
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CcredError } from '../errors.js'
+import { hostPlatform, type Platform } from '../platform.js'
 
 /**
  * Claude Code's settings layers, lowest precedence first (measured; see
@@ -19,23 +19,28 @@ export interface SettingsLocation {
   path: string
 }
 
-/** Where each layer's file is, for a project directory (Claude Code's working directory). */
-export function settingsLocations(env: Env, projectDir: string): SettingsLocation[] {
-  // Claude Code keeps its user files under CLAUDE_CONFIG_DIR when set, else ~/.claude.
-  const userDir = env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude')
+/**
+ * Where each layer's file is, for a project directory (Claude Code's working directory).
+ * Managed settings can also come from MDM (a macOS plist, the Windows registry under
+ * SOFTWARE\Policies\ClaudeCode): ccred reads only the file (README, Platforms).
+ */
+export function settingsLocations(env: Env, projectDir: string, platform: Platform = hostPlatform(env)): SettingsLocation[] {
+  const { join: joinPath } = platform.path
+  // Claude Code keeps its user files under CLAUDE_CONFIG_DIR when set, else ~/.claude (%USERPROFILE%\.claude on Windows).
+  const userDir = env.CLAUDE_CONFIG_DIR || joinPath(platform.home, '.claude')
   return [
-    { scope: 'user', path: join(userDir, 'settings.json') },
-    { scope: 'project', path: join(projectDir, '.claude', 'settings.json') },
-    { scope: 'local', path: join(projectDir, '.claude', 'settings.local.json') },
-    { scope: 'managed', path: managedSettingsPath(env) },
+    { scope: 'user', path: joinPath(userDir, 'settings.json') },
+    { scope: 'project', path: joinPath(projectDir, '.claude', 'settings.json') },
+    { scope: 'local', path: joinPath(projectDir, '.claude', 'settings.local.json') },
+    { scope: 'managed', path: managedSettingsPath(env, platform) },
   ]
 }
 
-function managedSettingsPath(env: Env): string {
+function managedSettingsPath(env: Env, platform: Platform): string {
   // CCRED_CLAUDE_MANAGED_DIR lets tests (and unusual installs) point elsewhere.
-  if (env.CCRED_CLAUDE_MANAGED_DIR) return join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
-  if (process.platform === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
-  if (process.platform === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
+  if (env.CCRED_CLAUDE_MANAGED_DIR) return platform.path.join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
+  if (platform.os === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
+  if (platform.os === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
   return '/etc/claude-code/managed-settings.json'
 }
 
@@ -51,13 +56,15 @@ export interface SettingsFile extends SettingsLocation {
 }
 
 const MAX_SETTINGS_BYTES = 1024 * 1024
+/** ~/.claude.json also holds Claude Code's per-project history, so it grows far beyond a settings file. */
+export const MAX_CLAUDE_JSON_BYTES = 64 * 1024 * 1024
 
 /** Reads one layer; an unreadable or invalid file is an error that names it (never overwritten). */
-export function readSettings(location: SettingsLocation): SettingsFile {
+export function readSettings(location: SettingsLocation, maxBytes = MAX_SETTINGS_BYTES): SettingsFile {
   if (!existsSync(location.path)) return { ...location, exists: false, text: '', settings: {}, indent: '  ' }
   let text: string
   try {
-    if (statSync(location.path).size > MAX_SETTINGS_BYTES) throw new Error('larger than 1 MiB')
+    if (statSync(location.path).size > maxBytes) throw new Error(`larger than ${Math.round(maxBytes / 1024 / 1024)} MiB`)
     text = readFileSync(location.path, 'utf8')
   } catch (error) {
     throw new CcredError('ERR_CONFIG', `cannot read Claude Code ${location.scope} settings ${location.path}: ${(error as Error).message}`, {
@@ -107,28 +114,44 @@ export function writeFileAtomic(path: string, text: string, modeOf: string = pat
   }
 }
 
-/** A settings key path: a top-level key, or ["env", NAME]. */
-export type SettingKey = readonly [string] | readonly ['env', string]
+/**
+ * A settings key path: a top-level key, ["env", NAME], or a deeper path such as
+ * ["mcpServers", SERVER, "headersHelper"] (~/.claude.json and .mcp.json).
+ */
+export type SettingKey = readonly [string] | readonly [string, string] | readonly [string, string, string]
 
 export function keyName(key: SettingKey): string {
-  return key.length === 1 ? key[0] : `env.${key[1]}`
+  return key.join('.')
+}
+
+/** Whether the key is an `env` entry named one of `names`. */
+export function isEnvKey(key: SettingKey, names: readonly string[]): boolean {
+  return key.length === 2 && key[0] === 'env' && names.includes(key[1])
 }
 
 export function getSetting(settings: Settings, key: SettingKey): unknown {
-  if (key.length === 1) return settings[key[0]]
-  return (settings.env as Record<string, unknown> | undefined)?.[key[1]]
+  let node: unknown = settings
+  for (const part of key) {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined
+    node = (node as Record<string, unknown>)[part]
+  }
+  return node
 }
 
-/** Sets (value defined) or removes (undefined) a key; an env table left empty is removed. */
+/**
+ * Sets (value defined) or removes (undefined) a key; a table left empty by a
+ * removal (an empty env, a server with nothing left) is removed too.
+ */
 export function setSetting(settings: Settings, key: SettingKey, value: unknown): void {
-  if (key.length === 1) {
-    if (value === undefined) delete settings[key[0]]
-    else settings[key[0]] = value
+  const [head, ...rest] = key
+  if (rest.length === 0) {
+    if (value === undefined) delete settings[head]
+    else settings[head] = value
     return
   }
-  const env = { ...((settings.env as Record<string, unknown> | undefined) ?? {}) }
-  if (value === undefined) delete env[key[1]]
-  else env[key[1]] = value
-  if (Object.keys(env).length === 0) delete settings.env
-  else settings.env = env
+  const current = settings[head]
+  const table: Settings = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...(current as Settings) } : {}
+  setSetting(table, rest as unknown as SettingKey, value)
+  if (Object.keys(table).length === 0) delete settings[head]
+  else settings[head] = table
 }

@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
+import type { Platform } from '../platform.js'
 import { CcredError } from '../errors.js'
-import { helperTtlVariable } from './helper-context.js'
+import { helperTtlVariable, setupHookFor } from './helper-context.js'
+import { OTEL_DEBOUNCE_VARIABLE } from './hooks.js'
 import {
-  getSetting, keyName, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
+  getSetting, isEnvKey, keyName, MAX_CLAUDE_JSON_BYTES, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
   type Scope, type SettingKey, type Settings, type SettingsFile,
 } from './settings.js'
 
@@ -14,7 +16,26 @@ export type Mode = (typeof MODES)[number]
 /** Credential variables that fight a helper: each wins over it for one header (claude-code-auth.md). */
 export const COMPETING_VARIABLES = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'] as const
 
+/**
+ * Claude Code's other hooks that `setup claude` can point at ccred, with or
+ * without the main helper.
+ */
+export interface HookSetupRequest {
+  /** otelHeadersHelper: `<ccred> get <profile> --format headers`. */
+  otelProfile?: string
+  /** Also write the OTLP exporter settings for this collector (http/json, telemetry on, otlp exporters). */
+  otelEndpoint?: string
+  /** CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS to set (the otel profile's values live shorter than the default 29 min). */
+  otelDebounceMs?: number
+  /** awsAuthRefresh / gcpAuthRefresh: `<ccred> login <profile>` (an SSO profile). */
+  awsAuthRefreshProfile?: string
+  gcpAuthRefreshProfile?: string
+}
+
 export interface SetupRequest {
+  /** false: only the hooks (setup claude --otel p with no main profile); profile, header, mode are then not written. */
+  helper: boolean
+  hooks?: HookSetupRequest
   profile: string
   sourceKind: string
   /** An aws profile that yields AWS credentials (not a Bedrock API key): Claude Code's awsCredentialExport. */
@@ -65,9 +86,30 @@ export interface SetupPlan {
 
 const MODE_FLAGS: Record<Mode, string | undefined> = { anthropic: undefined, bedrock: 'CLAUDE_CODE_USE_BEDROCK', vertex: 'CLAUDE_CODE_USE_VERTEX' }
 
-/** What ccred writes into the target layer for this profile and mode. */
-export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] {
+/** What ccred writes for the other hooks. */
+export function hookSettings(hooks: HookSetupRequest, ccredCommand: string): [SettingKey, unknown][] {
   const wanted: [SettingKey, unknown][] = []
+  if (hooks.otelProfile !== undefined) {
+    wanted.push([['otelHeadersHelper'], `${ccredCommand} get ${hooks.otelProfile} --format headers`])
+    if (hooks.otelDebounceMs !== undefined) wanted.push([['env', OTEL_DEBOUNCE_VARIABLE], String(hooks.otelDebounceMs)])
+  }
+  if (hooks.otelEndpoint !== undefined) {
+    wanted.push([['env', 'CLAUDE_CODE_ENABLE_TELEMETRY'], '1'])
+    wanted.push([['env', 'OTEL_METRICS_EXPORTER'], 'otlp'])
+    wanted.push([['env', 'OTEL_LOGS_EXPORTER'], 'otlp'])
+    wanted.push([['env', 'OTEL_EXPORTER_OTLP_PROTOCOL'], 'http/json'])
+    wanted.push([['env', 'OTEL_EXPORTER_OTLP_ENDPOINT'], hooks.otelEndpoint])
+  }
+  if (hooks.awsAuthRefreshProfile !== undefined) wanted.push([['awsAuthRefresh'], `${ccredCommand} login ${hooks.awsAuthRefreshProfile}`])
+  if (hooks.gcpAuthRefreshProfile !== undefined) wanted.push([['gcpAuthRefresh'], `${ccredCommand} login ${hooks.gcpAuthRefreshProfile}`])
+  return wanted
+}
+
+/** What ccred writes into the target layer for this profile and mode (and the hooks asked for). */
+export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] {
+  const hooks = request.hooks === undefined ? [] : hookSettings(request.hooks, request.ccredCommand)
+  if (!request.helper) return hooks
+  const wanted: [SettingKey, unknown][] = [...hooks]
   const proxy = request.header === 'proxy-authorization'
   const awsExport = request.mode === 'bedrock' && request.awsCredentials
   if (awsExport) {
@@ -80,7 +122,7 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
     wanted.push([['apiKeyHelper'], `${request.ccredCommand} get ${request.profile}`])
   }
   if (request.helperTtlMs !== undefined && !awsExport) {
-    wanted.push([['env', helperTtlVariable(proxy ? 'proxyAuthHelper' : 'apiKeyHelper')], String(request.helperTtlMs)])
+    wanted.push([['env', helperTtlVariable(setupHookFor(request.header))!], String(request.helperTtlMs)])
   }
   // Without this, the helper's value also goes to Anthropic's telemetry endpoints (claude-code-auth.md).
   wanted.push([['env', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC'], '1'])
@@ -122,14 +164,15 @@ function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]): File
  * Reads every layer, works out what to write into the target layer, and what
  * in any layer (or the shell) would override or fight the helper.
  */
-export function planSetup(request: SetupRequest, env: Record<string, string | undefined>, projectDir: string): SetupPlan {
-  const files = settingsLocations(env, projectDir).map((location) => readSettings(location))
+export function planSetup(request: SetupRequest, env: Record<string, string | undefined>, projectDir: string, platform?: Platform): SetupPlan {
+  const files = settingsLocations(env, projectDir, platform).map((location) => readSettings(location))
   const targetIndex = SCOPES.indexOf(request.scope)
   const target = applyChanges(files[targetIndex]!, desiredSettings(request))
-  const helperKey = request.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper'
+  const helperKey = setupHookFor(request.header)
   const conflicts: Conflict[] = []
   const removals = new Map<number, SettingKey[]>()
   files.forEach((file, index) => {
+    if (!request.helper) return
     const settings = index === targetIndex ? target.next : file.settings
     for (const name of COMPETING_VARIABLES) {
       if (getSetting(settings, ['env', name]) === undefined) continue
@@ -141,7 +184,7 @@ export function planSetup(request: SetupRequest, env: Record<string, string | un
       removals.set(index, [...(removals.get(index) ?? []), [helperKey]])
     }
   })
-  for (const name of COMPETING_VARIABLES) {
+  for (const name of request.helper ? COMPETING_VARIABLES : []) {
     if (env[name] !== undefined && env[name] !== '') conflicts.push({ where: 'shell', key: name, why: `set in this shell's environment: it wins over the helper; unset it (and remove it from your shell profile)`, fixable: false })
   }
   const others: FilePlan[] = []
@@ -196,7 +239,7 @@ export function applyFilePlan(plan: FilePlan, profile: string, ledgerPath: strin
   }
   for (const change of plan.changes) {
     const known = entry.changes.find((c) => keyName(c.key) === keyName(change.key))
-    const removedSecret = change.after === undefined && change.key.length === 2 && (COMPETING_VARIABLES as readonly string[]).includes(change.key[1])
+    const removedSecret = change.after === undefined && isEnvKey(change.key, COMPETING_VARIABLES)
     if (known !== undefined) {
       known.wrote = change.after
       continue
@@ -227,10 +270,10 @@ export function undoSetup(ledgerPath: string, dryRun: boolean): UndoResult[] {
   const ledger = readLedger(ledgerPath)
   const results: UndoResult[] = []
   for (const [path, entry] of Object.entries(ledger)) {
-    const current = readSettings({ scope: 'user', path })
+    const current = readSettings({ scope: 'user', path }, MAX_CLAUDE_JSON_BYTES)
     const next = structuredClone(current.settings)
     const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false, removed: false }
-    const backup = entry.backupPath !== undefined && existsSync(entry.backupPath) ? readSettings({ scope: 'user', path: entry.backupPath }) : undefined
+    const backup = entry.backupPath !== undefined && existsSync(entry.backupPath) ? readSettings({ scope: 'user', path: entry.backupPath }, MAX_CLAUDE_JSON_BYTES) : undefined
     for (const change of entry.changes) {
       if (!isDeepStrictEqual(getSetting(next, change.key), change.wrote)) {
         result.keptUserEdits.push(keyName(change.key))
@@ -267,7 +310,7 @@ export function undoSetup(ledgerPath: string, dryRun: boolean): UndoResult[] {
 export function describeChanges(plan: FilePlan): string[] {
   return plan.changes.map((change) => {
     const name = keyName(change.key)
-    const secret = change.key.length === 2 && (COMPETING_VARIABLES as readonly string[]).includes(change.key[1])
+    const secret = isEnvKey(change.key, COMPETING_VARIABLES)
     const show = (value: unknown) => (secret ? '<hidden>' : JSON.stringify(value))
     if (change.before === undefined) return `+ ${name}: ${show(change.after)}`
     if (change.after === undefined) return `- ${name}: ${show(change.before)}`

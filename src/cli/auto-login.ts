@@ -2,6 +2,7 @@ import type { Io } from './io.js'
 import { decideBrowser, isCi } from '../oidc/browser.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { EXIT_CODES } from '../errors.js'
+import { HOST_OS } from '../platform.js'
 
 export interface Terminal {
   stdinIsTTY: boolean
@@ -14,7 +15,7 @@ export interface Terminal {
  * stderr. Claude Code runs the helper with stdin a pipe, so under Claude Code the
  * answer is always no and `get` fails at once with the hint instead of waiting.
  */
-export function autoLoginAllowed(env: Record<string, string | undefined>, terminal: Terminal, platform: NodeJS.Platform = process.platform): { allowed: boolean; reason: string } {
+export function autoLoginAllowed(env: Record<string, string | undefined>, terminal: Terminal, platform: NodeJS.Platform = HOST_OS): { allowed: boolean; reason: string } {
   if (!terminal.stdinIsTTY || !terminal.stderrIsTTY) return { allowed: false, reason: 'not at a terminal' }
   if (isCi(env)) return { allowed: false, reason: 'running in CI' }
   const browser = decideBrowser(env, platform)

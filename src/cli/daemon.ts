@@ -1,9 +1,10 @@
-import { daemonHealth, startDaemonInBackground } from '../client/autostart.js'
+import { appendFileSync } from 'node:fs'
+import { DAEMON_LOG_FILE_VARIABLE, daemonHealth, startDaemonInBackground } from '../client/autostart.js'
 import { requestDaemon } from '../client/transport.js'
 import { socketPath } from '../config/paths.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { ROUTES, type DaemonInfo } from '../protocol.js'
-import type { Io } from './io.js'
+import { ioPlatform, type Io } from './io.js'
 import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 
 function health(io: Io): Promise<DaemonInfo | undefined> {
@@ -14,7 +15,7 @@ export async function runDaemonStart(io: Io): Promise<number> {
   const result = await startDaemonInBackground(io.env)
   if (!result.ok) throw result.error
   const info = await health(io)
-  io.stderr.write(`ccred daemon: ${result.spawned ? 'started' : 'already running'} (pid ${info?.pid ?? '?'}, socket ${socketPath(io.env)})\n`)
+  io.stderr.write(`ccred daemon: ${result.spawned ? 'started' : 'already running'} (pid ${info?.pid ?? '?'}, socket ${socketPath(io.env, ioPlatform(io))})\n`)
   return EXIT_CODES.OK
 }
 
@@ -40,9 +41,9 @@ export async function runDaemonStop(io: Io): Promise<number> {
 export async function runDaemonStatus(options: { json?: boolean }, io: Io): Promise<number> {
   const info = await health(io)
   if (options.json) {
-    io.stdout.write(stringifyJsonSafely(info === undefined ? { running: false, socket: socketPath(io.env) } : { running: true, ...info }) + '\n')
+    io.stdout.write(stringifyJsonSafely(info === undefined ? { running: false, socket: socketPath(io.env, ioPlatform(io)) } : { running: true, ...info }) + '\n')
   } else if (info === undefined) {
-    io.stdout.write(`not running (socket ${socketPath(io.env)})\n`)
+    io.stdout.write(`not running (socket ${socketPath(io.env, ioPlatform(io))})\n`)
   } else {
     io.stdout.write(`${sanitizeLine(`running (pid ${info.pid}, version ${info.version}, since ${info.startedAt}, socket ${info.socket}, config ${info.configPath})`)}\n`)
   }
@@ -51,12 +52,16 @@ export async function runDaemonStatus(options: { json?: boolean }, io: Io): Prom
 
 export async function runDaemonRun(io: Io): Promise<number> {
   const { runDaemonForeground, DaemonAlreadyRunning } = await import('../daemon/daemon.js')
+  // Started on Windows with no handles of its caller's (client/autostart.ts): it writes its own log.
+  const logFile = io.env[DAEMON_LOG_FILE_VARIABLE]
+  const write = (text: string) => logFile ? appendFileSync(logFile, text, { mode: 0o600 }) : io.stderr.write(text)
   try {
-    await runDaemonForeground({ env: io.env, log: (line) => io.stderr.write(`${new Date().toISOString()} ${sanitizeLine(line)}\n`) })
+    // `daemon run` is an edge: the real platform is read here and handed down.
+    await runDaemonForeground({ env: io.env, platform: ioPlatform(io), log: (line) => write(`${new Date().toISOString()} ${sanitizeLine(line)}\n`) })
   } catch (error) {
     // Losing the start-up race to another daemon is success for an autostart.
     if (error instanceof DaemonAlreadyRunning && io.env.CCRED_AUTOSTARTED === '1') {
-      io.stderr.write(`${new Date().toISOString()} ccred daemon: not starting: ${sanitizeLine(error.message)}\n`)
+      write(`${new Date().toISOString()} ccred daemon: not starting: ${sanitizeLine(error.message)}\n`)
       return EXIT_CODES.OK
     }
     throw error

@@ -3,7 +3,7 @@ import { runDoctorChecks, type Check } from '../doctor/doctor.js'
 import { probeGateway } from '../doctor/gateway-probe.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { formatTable } from '../output/table.js'
-import type { Io } from './io.js'
+import { ioPlatform, type Io } from './io.js'
 import { stringifyJsonSafely } from '../text/sanitize.js'
 
 const GATEWAY_PROBE_TIMEOUT_MS = 5_000
@@ -23,7 +23,7 @@ async function runHelper(command: string, extraEnv: Record<string, string>, env:
 
 /** `ccred doctor [profile] [--json]`: one line per check with a verdict; exit 13 when any fails. */
 export async function runDoctor(profile: string | undefined, options: { json?: boolean }, io: Io, projectDir = process.cwd()): Promise<number> {
-  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), runHelper: (command, extraEnv) => runHelper(command, extraEnv, io.env), nowMs: () => Date.now() })
+  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, platform: ioPlatform(io), projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), runHelper: (command, extraEnv) => runHelper(command, extraEnv, io.env), nowMs: () => Date.now() })
   const failed = checks.filter((c) => c.verdict === 'fail').length
   const warned = checks.filter((c) => c.verdict === 'warn').length
   if (options.json) {

@@ -4,7 +4,8 @@ import { disableCoreDumps } from '../daemon/core-dumps.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { issuedVariables } from './env.js'
-import type { Io } from './io.js'
+import { execInvocation } from '../sources/exec-invocation.js'
+import { ioPlatform, type Io } from './io.js'
 
 /** Inherited credentials that would compete with ours (Claude Code prefers them over a helper). */
 const SCRUBBED = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']
@@ -25,8 +26,10 @@ export async function runExec(profile: string, commandArgs: string[], options: {
   const childEnv: Record<string, string | undefined> = { ...io.env }
   for (const name of SCRUBBED) delete childEnv[name]
   Object.assign(childEnv, variables)
+  // Windows: a bare name through Path and PATHEXT, a .cmd shim (claude.cmd) through %ComSpec%.
+  const how = execInvocation(ioPlatform(io), command, false)
   return new Promise((resolve) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: childEnv as NodeJS.ProcessEnv })
+    const child = spawn(how.file, how.args, { stdio: 'inherit', env: childEnv as NodeJS.ProcessEnv, windowsVerbatimArguments: how.windowsVerbatimArguments })
     const forward = (signal: NodeJS.Signals) => child.kill(signal)
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
     for (const signal of signals) process.on(signal, forward)

@@ -1,7 +1,9 @@
 import { headerFor, helperContext } from '../claude/helper-context.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import type { Header } from '../config/settings.js'
+import { CcredError } from '../errors.js'
 import { headerValue, jsonOutput } from '../output/format.js'
+import { headersOutput } from '../output/headers.js'
 import { usageError, type Io } from './io.js'
 import { sanitizeLine } from '../text/sanitize.js'
 
@@ -9,6 +11,17 @@ export interface GetOptions {
   refresh?: boolean
   header?: string
   json?: boolean
+  /** "headers": one JSON object of header names and values (MCP headersHelper, otelHeadersHelper). */
+  format?: string
+}
+
+export const GET_FORMATS = ['value', 'headers'] as const
+
+/** The one check of `--format`. */
+export function parseFormatOption(value: string | undefined): 'value' | 'headers' {
+  if (value === undefined || value === 'value') return 'value'
+  if (value === 'headers') return 'headers'
+  throw usageError(`--format must be "value" or "headers", not "${value.slice(0, 40)}"`, 'headers: one JSON object for an MCP headersHelper or otelHeadersHelper')
 }
 
 /** The one check of a `--header` option (get, env, exec); the daemon never sees it. */
@@ -26,7 +39,10 @@ export function parseHeaderOption(value: string | undefined): Header | undefined
  * Claude Code's proxyAuthHelper context, else the profile's header.
  */
 export async function runGet(profile: string, options: GetOptions, io: Io, fetchCredential: CredentialFetcher): Promise<number> {
-  const context = helperContext(io.env)
+  const format = parseFormatOption(options.format)
+  if (format === 'headers' && (options.json === true || options.header !== undefined)) throw usageError('--format headers prints the header set; it goes with neither --json nor --header', 'the profile\'s headers = { … } table names the headers')
+  const headerSet = format === 'headers'
+  const context = helperContext(io.env, headerSet)
   const explicitHeader = parseHeaderOption(options.header)
   const issued = await fetchCredential(
     {
@@ -34,11 +50,17 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
       callerTtlMs: context.callerTtlMs,
       forceRefresh: options.refresh === true,
       ...(context.rejected === undefined ? {} : { rejected: context.rejected }),
+      ...(headerSet ? { headerSet } : {}),
     },
     io.env,
     (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )
   if (issued.warning !== undefined) io.stderr.write(`ccred: warning: ${sanitizeLine(issued.warning)}\n`)
+  if (headerSet) {
+    if (issued.kind !== 'headers') throw new CcredError('ERR_PROTOCOL', 'the daemon answered without the header set', { hint: 'the daemon may be an older ccred; run: ccred daemon stop' })
+    io.stdout.write(headersOutput(issued.headers))
+    return 0
+  }
   const printed = { ...issued, header: headerFor(context, explicitHeader, issued.header) }
   io.stdout.write(options.json ? jsonOutput(printed) : `${headerValue(printed, printed.header)}\n`)
   return 0

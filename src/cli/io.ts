@@ -1,12 +1,19 @@
 import { writeSync } from 'node:fs'
 import { CcredError, toCcredError } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { hostPlatform, type Platform } from '../platform.js'
 
 /** What a command may touch; `main` gets the real process, tests can pass their own. */
 export interface Io {
   env: Record<string, string | undefined>
   stdout: { write(text: string): unknown }
   stderr: { write(text: string): unknown }
+  /** The platform whose rules apply; the real one when absent (the CLI entry is an edge). Tests pass darwin or win32. */
+  platform?: Platform
+}
+
+export function ioPlatform(io: Io): Platform {
+  return io.platform ?? hostPlatform(io.env)
 }
 
 export const processIo: Io = { env: process.env, stdout: process.stdout, stderr: process.stderr }

@@ -37,6 +37,7 @@ export function buildProgram(io: Io, setExitCode: (code: number) => void): Comma
     .option('--refresh', 'fetch a new value even if a cached one is still valid')
     .addOption(new Option('--header <header>', 'the header that carries the value: "authorization" prints the bare token, "proxy-authorization" prints "Bearer <token>" (default: the profile\'s header; proxy-authorization when run as Claude Code\'s proxyAuthHelper)'))
     .option('--json', 'print {"value", "headerValue", "expiresAt", "source", ...} for scripts')
+    .addOption(new Option('--format <format>', 'headers: print one JSON object of header names and values, for an MCP headersHelper or otelHeadersHelper (the profile\'s headers = { … }; default {"Authorization": "Bearer <token>"})').choices(['value', 'headers']))
     .addHelpText('after', `
 Environment:
   CLAUDE_CODE_API_KEY_HELPER_TTL_MS   how long the caller caches the value (default 300000); the value returned outlives it plus the skew
@@ -45,8 +46,10 @@ Environment:
 
 Examples (settings.json):
   "apiKeyHelper": "ccred get litellm"
-  "proxyAuthHelper": "ccred get litellm --header proxy-authorization"`)
-    .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean }) =>
+  "proxyAuthHelper": "ccred get litellm --header proxy-authorization"
+  "headersHelper": "ccred get mcp-corp --format headers"       (~/.claude.json mcpServers.<server>)
+  "otelHeadersHelper": "ccred get otel --format headers"`)
+    .action((profile: string, options: { refresh?: boolean; header?: string; json?: boolean; format?: string }) =>
       run(async () => {
         const [{ runGet }, { requestCredential }] = await Promise.all([import('./get.js'), import('../client/credentials.js')])
         return runGet(profile, options, io, async (query, env, warn) => {
@@ -107,8 +110,9 @@ Examples:
     .description('print shell exports: ANTHROPIC_AUTH_TOKEN for an authorization profile, ANTHROPIC_CUSTOM_HEADERS for a proxy-authorization one, AWS_* or AWS_BEARER_TOKEN_BEDROCK for an aws one')
     .argument('<profile>', 'profile name')
     .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
-    .addHelpText('after', '\nExample:\n  eval "$(ccred env litellm)"')
-    .action((profile: string, options: { header?: string }) => run(async () => (await import('./env.js')).runEnv(profile, options, io))())
+    .option('--shell <shell>', 'the syntax to print: posix (export, the default), powershell ($env:), cmd (set)')
+    .addHelpText('after', '\nExamples:\n  eval "$(ccred env litellm)"\n  ccred env litellm --shell powershell | Invoke-Expression\n  for /f "delims=" %i in (\'ccred env litellm --shell cmd\') do %i')
+    .action((profile: string, options: { header?: string; shell?: string }) => run(async () => (await import('./env.js')).runEnv(profile, options, io))())
 
   program.command('exec')
     .description('run a command with the credential in its environment (inherited ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN removed); exits with its status')
@@ -155,6 +159,10 @@ Examples:
     .option('--fix', 'also remove settings that would override or fight the helper (ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN in any layer, a higher layer\'s own helper)')
     .option('--dry-run', 'print what would change; write nothing')
     .option('--undo', 'restore what ccred changed (keys you edited since are kept)')
+    .option('--otel <profile>', 'also (or only) write otelHeadersHelper: "ccred get <profile> --format headers" for the OpenTelemetry exporter')
+    .option('--otel-endpoint <url>', 'with --otel: also write the OTLP exporter settings (telemetry on, otlp exporters, http/json, this endpoint)')
+    .option('--aws-auth-refresh <profile>', 'also (or only) write awsAuthRefresh: "ccred login <profile>" (an oidc sign-in profile)')
+    .option('--gcp-auth-refresh <profile>', 'also (or only) write gcpAuthRefresh: "ccred login <profile>" (an oidc sign-in profile)')
     .addHelpText('after', `
 Scopes: user ~/.claude/settings.json, project .claude/settings.json, local .claude/settings.local.json,
 managed /etc/claude-code/managed-settings.json (Linux; needs root).
@@ -164,9 +172,26 @@ Examples:
   ccred setup claude litellm --mode bedrock --gateway https://llm.example.com/bedrock
   ccred setup claude litellm --mode vertex --gateway https://llm.example.com/vertex_ai/v1 --project my-project
   ccred setup claude litellm --dry-run
+  ccred setup claude --otel otel-collector --otel-endpoint https://otel.example.com
+  ccred setup claude --aws-auth-refresh corp-sso
   ccred setup claude --undo`)
     .action((profile: string | undefined, options: Record<string, string | boolean | undefined>) =>
       run(async () => (await import('./setup-claude.js')).runSetupClaude(profile, options, io))())
+  setup.command('mcp')
+    .description('make "ccred get <profile> --format headers" the headersHelper of a remote MCP server (user scope ~/.claude.json, or --project .mcp.json); merges, keeps a backup, undoable')
+    .argument('[server]', 'the MCP server\'s name (as in claude mcp list)')
+    .argument('[profile]', 'the profile whose headers the server gets')
+    .option('--project', 'the project\'s .mcp.json in this directory instead of ~/.claude.json')
+    .option('--url <url>', 'create the server ("type": "http") when it is not there yet, or change its URL')
+    .option('--dry-run', 'print what would change; write nothing')
+    .option('--undo', 'restore what ccred setup mcp changed (keys you edited since are kept)')
+    .addHelpText('after', `
+Examples:
+  ccred setup mcp corp-tools mcp-corp
+  ccred setup mcp corp-tools mcp-corp --project --url https://mcp.example.com/mcp
+  ccred setup mcp --undo`)
+    .action((server: string | undefined, profile: string | undefined, options: Record<string, string | boolean | undefined>) =>
+      run(async () => (await import('./setup-mcp.js')).runSetupMcp(server, profile, options, io))())
 
   const jwt = program.command('jwt').description('signing keys and tokens for jwt profiles')
   jwt.command('keygen')

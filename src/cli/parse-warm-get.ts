@@ -1,7 +1,7 @@
 import type { GetOptions } from './get.js'
 
 /**
- * Parses the plain forms of `get` (a profile and --refresh, --json, --header X).
+ * Parses the plain forms of `get` (a profile and --refresh, --json, --header X, --format F).
  * Returns undefined for anything else, which then goes through commander.
  */
 export function parseWarmGet(args: string[]): { profile: string; options: GetOptions } | undefined {
@@ -13,6 +13,8 @@ export function parseWarmGet(args: string[]): { profile: string; options: GetOpt
     else if (arg === '--json') options.json = true
     else if (arg === '--header' && i + 1 < args.length && !args[i + 1]!.startsWith('-')) options.header = args[++i]!
     else if (arg.startsWith('--header=')) options.header = arg.slice('--header='.length)
+    else if (arg === '--format' && i + 1 < args.length && !args[i + 1]!.startsWith('-')) options.format = args[++i]!
+    else if (arg.startsWith('--format=')) options.format = arg.slice('--format='.length)
     else if (!arg.startsWith('-') && profile === undefined) profile = arg
     else return undefined
   }

@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process'
+import { spawn, type SpawnOptions } from 'node:child_process'
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { daemonLogPath, RUNTIME_FILE_NAMES, runtimeDir, stateDir } from '../config/paths.js'
 import { createOwnedFile, isHolderAlive, readLockHolder, removeIfOwn, type OwnedFile } from '../daemon/owned-files.js'
 import { ensureRuntimeDir, type PinnedRuntimeDir } from '../daemon/runtime-dir.js'
 import { DAEMON_V8_FLAGS } from '../daemon/v8-flags.js'
 import { CcredError } from '../errors.js'
+import { hostPlatform, type Platform } from '../platform.js'
 import { ROUTES, type HealthResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.js'
 
@@ -24,6 +24,39 @@ const STALE_SPAWN_LOCK_MS = 10_000
 
 /** The bin (the esbuild bundle beside the full CLI); `daemon run` goes straight to the full CLI from there. */
 const CLI_ENTRY = fileURLToPath(new URL('../../cmd/ccred.cjs', import.meta.url))
+
+/** The variable that tells `daemon run` to append its log to a file itself (it has no stderr to inherit on Windows). */
+export const DAEMON_LOG_FILE_VARIABLE = 'CCRED_DAEMON_LOG_FILE'
+
+export interface DaemonSpawn {
+  file: string
+  args: string[]
+  options: SpawnOptions
+}
+
+/**
+ * How the daemon is started, per platform. Windows: no handle of ours is passed
+ * on (stdio all 'ignore', hidden, detached). Claude Code reads the helper's
+ * stdout until every holder of that pipe closes it; a daemon that inherited it
+ * would keep Claude Code waiting up to its 10-minute helper timeout. So the
+ * daemon opens its log itself there. Elsewhere it gets the log file as stdout and
+ * stderr, and a shell sets core dumps off before it starts.
+ */
+export function daemonSpawn(platform: Platform, nodePath: string, nodeArgs: string[], childEnv: Env, cwd: string, logPath: string, logFd: number): DaemonSpawn {
+  if (platform.os === 'win32') {
+    return {
+      file: nodePath,
+      args: nodeArgs,
+      options: { detached: true, stdio: 'ignore', windowsHide: true, env: { ...childEnv, [DAEMON_LOG_FILE_VARIABLE]: logPath } as NodeJS.ProcessEnv, cwd },
+    }
+  }
+  // Core dumps off (they would hold secrets); `ulimit` needs a shell, paid only on autostart.
+  return {
+    file: '/bin/sh',
+    args: ['-c', 'ulimit -c 0 2>/dev/null; exec "$0" "$@"', nodePath, ...nodeArgs],
+    options: { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv as NodeJS.ProcessEnv, cwd },
+  }
+}
 
 export type StartResult = { ok: true; spawned: boolean } | { ok: false; error: CcredError }
 
@@ -71,21 +104,21 @@ function notReadyError(dir: PinnedRuntimeDir, env: Env, waitedMs: number): Ccred
  * racing here start one daemon: the spawn lock keeps the second from spawning,
  * and the daemon's own lock settles any race that slips through.
  */
-export async function startDaemonInBackground(env: Env): Promise<StartResult> {
+export async function startDaemonInBackground(env: Env, platform: Platform = hostPlatform(env)): Promise<StartResult> {
   let dir: PinnedRuntimeDir
   try {
-    dir = ensureRuntimeDir(runtimeDir(env))
+    dir = ensureRuntimeDir(runtimeDir(env, platform), platform.os)
   } catch (error) {
     return { ok: false, error: error as CcredError }
   }
   try {
-    return await startIn(dir, env)
+    return await startIn(dir, env, platform)
   } finally {
     dir.close()
   }
 }
 
-async function startIn(dir: PinnedRuntimeDir, env: Env): Promise<StartResult> {
+async function startIn(dir: PinnedRuntimeDir, env: Env, platform: Platform): Promise<StartResult> {
   if (await isReady(env)) return { ok: true, spawned: false }
 
   const spawnLock = takeSpawnLock(dir.file(RUNTIME_FILE_NAMES.spawnLock))
@@ -94,18 +127,16 @@ async function startIn(dir: PinnedRuntimeDir, env: Env): Promise<StartResult> {
   let child: ReturnType<typeof spawn> | undefined
   try {
     if (spawning) {
-      mkdirSync(stateDir(env), { recursive: true, mode: 0o700 })
-      const logPath = daemonLogPath(env)
+      mkdirSync(stateDir(env, platform), { recursive: true, mode: 0o700 })
+      const logPath = daemonLogPath(env, platform)
       const logFd = openSync(logPath, 'a', 0o600)
       const nodeArgs = [...DAEMON_V8_FLAGS, CLI_ENTRY, 'daemon', 'run']
       const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
       // Not the cwd of whichever command happened to start it: a daemon must not pin a project directory.
-      const home = env.HOME || homedir()
-      const cwd = existsSync(home) ? home : '/'
-      // Core dumps off (they would hold secrets); `ulimit` needs a shell, paid only on autostart.
-      child = process.platform === 'win32'
-        ? spawn(process.execPath, nodeArgs, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd, windowsHide: true })
-        : spawn('/bin/sh', ['-c', 'ulimit -c 0 2>/dev/null; exec "$0" "$@"', process.execPath, ...nodeArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd })
+      const home = platform.home
+      const cwd = existsSync(home) ? home : platform.path.parse(home).root || '/'
+      const how = daemonSpawn(platform, process.execPath, nodeArgs, childEnv, cwd, logPath, logFd)
+      child = spawn(how.file, how.args, how.options)
       closeSync(logFd)
       child.on('exit', (code) => { exitedEarly = { code } })
       child.on('error', () => { exitedEarly = { code: null } })

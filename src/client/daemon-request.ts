@@ -7,7 +7,7 @@ import { ROUTES, type CredentialRequest, type IssuedCredential } from '../protoc
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
 /** What a command asks for; the client adds the facts about itself (clientFacts). */
-export type CredentialQuery = Pick<CredentialRequest, 'profile' | 'callerTtlMs' | 'forceRefresh' | 'rejected'>
+export type CredentialQuery = Pick<CredentialRequest, 'profile' | 'callerTtlMs' | 'forceRefresh' | 'rejected' | 'headerSet'>
 
 export type Env = Record<string, string | undefined>
 
@@ -30,7 +30,7 @@ export function withClientFacts(query: CredentialQuery, env: Env): CredentialReq
     clientParentPid: process.ppid,
     clientStartedAtMs: processStartedAtMs(),
     interactive: isatty(0),
-    caller: callerMarks(env),
+    caller: callerMarks(env, query.headerSet === true),
   }
 }
 

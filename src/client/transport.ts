@@ -1,6 +1,8 @@
 import { connect } from 'node:net'
-import { runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
+import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { openRuntimeDir, RuntimeDirMissing } from '../daemon/runtime-dir.js'
+import { readPipeName } from '../daemon/windows-pipe.js'
+import { hostPlatform } from '../platform.js'
 import { CcredError } from '../errors.js'
 
 /**
@@ -32,15 +34,21 @@ export type Env = Record<string, string | undefined>
  * directory and the fix); a missing directory or socket is DaemonNotRunning.
  */
 export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<DaemonResponse> {
-  if (process.platform === 'win32') return requestOverSocket(socketPath(env), socketPath(env), method, path, body, timeoutMs)
+  const platform = hostPlatform(env)
   let dir
   try {
-    dir = openRuntimeDir(runtimeDir(env))
+    dir = openRuntimeDir(runtimeDir(env, platform), platform.os)
   } catch (error) {
     if (error instanceof RuntimeDirMissing) throw new DaemonNotRunning('no runtime directory')
     throw error
   }
   try {
+    if (platform.os === 'win32') {
+      // A named pipe whose random name the daemon recorded in the runtime directory (daemon/windows-pipe.ts).
+      const pipe = readPipeName(dir.file(RUNTIME_FILE_NAMES.pipeName))
+      if (pipe === undefined) throw new DaemonNotRunning('no pipe name recorded')
+      return await requestOverSocket(pipe, pipe, method, path, body, timeoutMs)
+    }
     return await requestOverSocket(dir.file(SOCKET_NAME), dir.displayFile(SOCKET_NAME), method, path, body, timeoutMs)
   } finally {
     dir.close()

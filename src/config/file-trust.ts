@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { CcredError } from '../errors.js'
+import { HOST_OS } from '../platform.js'
 
 /**
  * The config names commands the daemon runs as the user (exec sources), so it is
@@ -55,7 +56,7 @@ export function readTrustedConfigFile(path: string): string {
     const info = fstatSync(fd)
     if (!info.isFile()) throw refused(path, 'is not a regular file', `point CCRED_CONFIG at a file, or remove ${path}`)
     if (info.size > CONFIG_MAX_BYTES) throw new CcredError('ERR_CONFIG', `config ${path} is ${info.size} bytes, over the ${CONFIG_MAX_BYTES / 1024 / 1024} MiB limit; refusing to read it`, { hint: 'a ccred config is a few KiB: check that CCRED_CONFIG names the right file' })
-    if (process.platform !== 'win32') {
+    if (HOST_OS !== 'win32') {
       // Both where the name is (a dotfiles symlink could be replaced there) and where the file really is.
       const real = realpathSync.native(path)
       const problem = othersCanChange(path, info, { stickyIsFine: false }) ?? checkDirectories(resolve(path)) ?? (real === resolve(path) ? undefined : checkDirectories(real))

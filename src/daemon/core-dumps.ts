@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { HOST_OS } from '../platform.js'
 
 /**
  * A core dump of the daemon would write every cached credential to disk. The
@@ -10,7 +11,7 @@ import { readFileSync } from 'node:fs'
  * privilege). Returns a problem to log when the limit stays above zero.
  */
 export function disableCoreDumps(): string | undefined {
-  if (process.platform !== 'linux') return undefined
+  if (HOST_OS !== 'linux') return undefined
   const limit = () => {
     try {
       return /^Max core file size\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.slice(1, 3)

@@ -1,14 +1,17 @@
+import { randomBytes } from 'node:crypto'
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
 import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
 import { DEFAULT_BROKER } from '../config/settings.js'
-import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME, socketPath } from '../config/paths.js'
+import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
+import { hostPlatform, type Platform } from '../platform.js'
 import { packageVersion } from '../version.js'
 import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
 import { disableCoreDumps } from './core-dumps.js'
 import { ensureRuntimeDir, type PinnedRuntimeDir } from './runtime-dir.js'
 import { createDaemonServer } from './server.js'
+import { newPipeName, recordPipeName } from './windows-pipe.js'
 
 export interface RunningDaemon {
   socket: string
@@ -20,6 +23,8 @@ export interface RunningDaemon {
 export interface DaemonOptions {
   env: Record<string, string | undefined>
   log: (line: string) => void
+  /** The platform whose rules apply (hostPlatform(env) when not given: `daemon run` is an edge). */
+  platform?: Platform
 }
 
 /**
@@ -70,8 +75,8 @@ interface Holding {
 }
 
 /** Opens (creating) the runtime directory and takes the lock in it; the directory is closed again on failure. */
-function takeHolding(dirPath: string): Holding {
-  const dir = ensureRuntimeDir(dirPath)
+function takeHolding(dirPath: string, os: NodeJS.Platform): Holding {
+  const dir = ensureRuntimeDir(dirPath, os)
   try {
     return { dir, lock: acquireLock(dir.file(LOCK_NAME), dir.displayFile(LOCK_NAME)) }
   } catch (error) {
@@ -92,12 +97,14 @@ const PID_NAME = RUNTIME_FILE_NAMES.pid
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { env, log } = options
-  const dirPath = runtimeDir(env)
-  let holding = takeHolding(dirPath)
-  const onWindows = process.platform === 'win32'
-  // Windows: a named pipe, not a file in the directory (see README, Security model).
-  const socketIn = (held: Holding) => onWindows ? socketPath(env) : held.dir.file(SOCKET_NAME)
-  const socket = onWindows ? socketPath(env) : holding.dir.displayFile(SOCKET_NAME)
+  const platform = options.platform ?? hostPlatform(env)
+  const dirPath = runtimeDir(env, platform)
+  let holding = takeHolding(dirPath, platform.os)
+  const onWindows = platform.os === 'win32'
+  // Windows: a named pipe with a random name recorded in the directory, not a file in it (daemon/windows-pipe.ts).
+  const pipe = onWindows ? newPipeName(env, randomBytes(16).toString('hex')) : undefined
+  const socketIn = (held: Holding) => pipe ?? held.dir.file(SOCKET_NAME)
+  const socket = pipe ?? holding.dir.displayFile(SOCKET_NAME)
 
   let server: Server | undefined
   let service: CredentialService | undefined
@@ -118,6 +125,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         server.closeAllConnections()
       })
       await service?.close()
+      if (onWindows) removeQuietly(holding.dir.file(RUNTIME_FILE_NAMES.pipeName))
       releaseHolding(holding)
       log(`ccred daemon: stopped (pid ${process.pid})`)
       resolveStopped()
@@ -128,8 +136,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** Binds the socket and writes the pid file in the held directory; both are remembered by inode. */
   const serveIn = async (held: Holding): Promise<void> => {
     if (!onWindows) removeQuietly(socketIn(held)) // a stale socket from a crashed daemon; we hold the lock, so it is not live
-    await listenOn(server!, socketIn(held))
-    if (!onWindows) held.socket = ownedAs(socketIn(held))
+    await listenOn(server!, socketIn(held), platform.os)
+    if (pipe !== undefined) recordPipeName(held.dir.file(RUNTIME_FILE_NAMES.pipeName), pipe)
+    else held.socket = ownedAs(socketIn(held))
     removeQuietly(held.dir.file(PID_NAME)) // stale, for the same reason; a planted symlink is removed, not followed
     held.pid = createOwnedFile(held.dir.file(PID_NAME), `${process.pid}\n`)
   }
@@ -170,7 +179,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         server!.close()
         releaseHolding(holding)
         try {
-          holding = takeHolding(dirPath)
+          holding = takeHolding(dirPath, platform.os)
           await serveIn(holding)
         } catch (error) {
           log(`ccred daemon: cannot listen again (${(error as Error).message}); exiting`)
@@ -195,7 +204,7 @@ function ownedAs(path: string): OwnedFile {
 /** How often the daemon checks that its socket file still exists. */
 const SOCKET_WATCH_INTERVAL_MS = 1_000
 
-async function listenOn(server: Server, socket: string): Promise<void> {
+async function listenOn(server: Server, socket: string, os: NodeJS.Platform): Promise<void> {
   // umask makes the socket 0600 from the moment it exists, not after a chmod race.
   const previousUmask = process.umask(0o177)
   try {
@@ -209,7 +218,7 @@ async function listenOn(server: Server, socket: string): Promise<void> {
   } finally {
     process.umask(previousUmask)
   }
-  if (process.platform !== 'win32') chmodSync(socket, 0o600)
+  if (os !== 'win32') chmodSync(socket, 0o600)
 }
 
 /** `ccred daemon run`: foreground until a signal or `ccred daemon stop`. */

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import { isProcessAlive } from './process-alive.js'
+import { HOST_OS } from '../platform.js'
 
 /**
  * The daemon's lock and pid files. Each is created exclusively and never through
@@ -51,7 +52,7 @@ export function removeIfOwn(file: OwnedFile | undefined): void {
  * process after a crash has another start time. undefined where /proc is absent.
  */
 export function processStartTicks(pid: number): string | undefined {
-  if (process.platform !== 'linux') return undefined
+  if (HOST_OS !== 'linux') return undefined
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
@@ -98,6 +99,6 @@ export function readLockHolder(path: string): LockHolder | undefined {
  */
 export function isHolderAlive(holder: LockHolder): boolean {
   if (!Number.isInteger(holder.pid) || holder.pid <= 0 || !isProcessAlive(holder.pid)) return false
-  if (process.platform !== 'linux') return true
+  if (HOST_OS !== 'linux') return true
   return holder.startTicks !== undefined && processStartTicks(holder.pid) === holder.startTicks
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { HOST_OS } from '../platform.js'
 
 /**
  * Whether a pid is a live process. A zombie is not: a daemon killed while its
@@ -11,7 +12,7 @@ export function isProcessAlive(pid: number): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
-  if (process.platform !== 'linux') return true
+  if (HOST_OS !== 'linux') return true
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z'

@@ -1,6 +1,8 @@
 import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from 'node:fs'
 import { dirname, sep } from 'node:path'
 import { CcredError } from '../errors.js'
+import { hostPlatform, socketPathMaxBytes } from '../platform.js'
+import { SOCKET_NAME } from '../config/paths.js'
 
 /**
  * The socket lives in a private directory, as ssh-agent's does: owned by the
@@ -31,8 +33,8 @@ export class RuntimeDirMissing extends Error {}
 const OPEN_DIR_FLAGS = constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NOFOLLOW ?? 0)
 
 let procFdUsable: boolean | undefined
-function canReachThroughProcFd(): boolean {
-  procFdUsable ??= process.platform === 'linux' && existsSync('/proc/self/fd')
+function canReachThroughProcFd(os: NodeJS.Platform): boolean {
+  procFdUsable ??= os === 'linux' && existsSync('/proc/self/fd')
   return procFdUsable
 }
 
@@ -95,8 +97,12 @@ export function checkParentChain(dir: string, from = dirname(dir)): CcredError |
 }
 
 /** Opens and checks the runtime directory; throws RuntimeDirMissing when it does not exist, a CcredError when it is unsafe. */
-export function openRuntimeDir(dir: string): PinnedRuntimeDir {
-  if (process.platform === 'win32') return unpinned(dir)
+export function openRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform().os): PinnedRuntimeDir {
+  // Windows: no uid or mode bits to check; the directory's ACL is inherited from %LOCALAPPDATA% (README, Platforms).
+  if (os === 'win32') {
+    if (!existsSync(dir)) throw new RuntimeDirMissing(dir)
+    return unpinned(dir)
+  }
   let fd: number
   try {
     fd = openSync(dir, OPEN_DIR_FLAGS)
@@ -117,7 +123,7 @@ export function openRuntimeDir(dir: string): PinnedRuntimeDir {
     closeSync(fd)
     throw error
   }
-  if (!canReachThroughProcFd()) {
+  if (!canReachThroughProcFd(os)) {
     // macOS and the BSDs have no path through a directory handle; the parent
     // chain check is what holds there (see README, Security model).
     closeSync(fd)
@@ -140,33 +146,55 @@ function unpinned(dir: string): PinnedRuntimeDir {
 }
 
 /** Why the directory cannot be used, or undefined when it is fine or absent (doctor). */
-export function checkPrivateDir(dir: string): CcredError | undefined {
+export function checkPrivateDir(dir: string, os: NodeJS.Platform = hostPlatform().os): CcredError | undefined {
+  const tooLong = socketPathTooLong(dir, os)
+  if (tooLong !== undefined) return tooLong
   try {
-    openRuntimeDir(dir).close()
+    openRuntimeDir(dir, os).close()
     return undefined
   } catch (error) {
-    if (error instanceof RuntimeDirMissing) return checkParentChainOfMissing(dir) // absent is fine if it could be made safely
+    if (error instanceof RuntimeDirMissing) return os === 'win32' ? undefined : checkParentChainOfMissing(dir) // absent is fine if it could be made safely
     return error as CcredError
   }
 }
 
 /** Creates the directory 0700 if missing, then opens and checks it; throws when it is not private. */
-export function ensureRuntimeDir(dir: string): PinnedRuntimeDir {
-  if (process.platform !== 'win32') {
+export function ensureRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform().os): PinnedRuntimeDir {
+  const tooLong = socketPathTooLong(dir, os)
+  if (tooLong !== undefined) throw tooLong
+  // Windows has no parent chain of uids and modes to check, but the directory is still
+  // needed: it holds the spawn lock, the daemon lock, the pid file and the pipe's name.
+  if (os !== 'win32') {
     const parentProblem = checkParentChainOfMissing(dir)
     if (parentProblem !== undefined) throw parentProblem
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 })
-    } catch (error) {
-      throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { cause: error, hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
-    }
   }
   try {
-    return openRuntimeDir(dir)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    throw new CcredError('ERR_DAEMON', `runtime directory ${dir} cannot be created (${(error as NodeJS.ErrnoException).code})`, { cause: error, hint: 'set CCRED_RUNTIME_DIR to a private directory you can write' })
+  }
+  try {
+    return openRuntimeDir(dir, os)
   } catch (error) {
     if (error instanceof RuntimeDirMissing) throw unsafeDir(dir, 'disappeared while it was being created', 'try again; if it persists, check who else can write its parent')
     throw error
   }
+}
+
+/**
+ * The socket's full path must fit the kernel's sun_path (104 bytes on macOS, 108 on
+ * Linux, NUL included). Over it, bind fails with a bare EINVAL/ENAMETOOLONG (or, on
+ * some versions, binds a truncated name), so say which variable to shorten. Checked on
+ * Linux too, although the pinned /proc path is short: tools like curl use the full one.
+ */
+export function socketPathTooLong(dir: string, os: NodeJS.Platform): CcredError | undefined {
+  const maxBytes = socketPathMaxBytes(os)
+  if (maxBytes === undefined) return undefined
+  const socketBytes = Buffer.byteLength(`${dir}/${SOCKET_NAME}`) + 1
+  if (socketBytes <= maxBytes) return undefined
+  return new CcredError('ERR_DAEMON', `the socket path ${dir}/${SOCKET_NAME} is ${socketBytes} bytes with its terminator, over the ${maxBytes}-byte limit of ${os === 'linux' ? 'Linux' : 'macOS and the BSDs'} (sun_path)`, {
+    hint: 'point CCRED_RUNTIME_DIR (or XDG_RUNTIME_DIR) at a shorter directory you own, e.g. ~/.ccred-run',
+  })
 }
 
 /** Before mkdir -p: the deepest existing ancestor must already be a safe place to create things in. */
@@ -176,9 +204,4 @@ function checkParentChainOfMissing(dir: string): CcredError | undefined {
   if (existing === dir) return checkParentChain(dir)
   // `existing` will be a parent: check it and everything above it.
   return checkParentChain(dir, existing)
-}
-
-/** Kept for callers that only need the check (creates, checks, closes). */
-export function ensurePrivateDir(dir: string): void {
-  ensureRuntimeDir(dir).close()
 }

@@ -8,14 +8,17 @@ import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
-import { helperTtlVariable, parseHelperTtlMs } from '../claude/helper-context.js'
+import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../claude/helper-context.js'
+import { helperCommandPrograms } from '../claude/helper-command.js'
 import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
 import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
+import { checkHooks, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
+import { hostPlatform, type Platform } from '../platform.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 
@@ -27,12 +30,16 @@ export interface Check {
 
 export interface DoctorDeps {
   env: Record<string, string | undefined>
+  /** Whose rules: settings locations, the runtime directory (the real platform when absent). */
+  platform?: Platform
   projectDir: string
   fetchCredential: CredentialFetcher
   /** Probes the gateway the way Claude Code reaches it (through its proxy, with the proxyAuthHelper value). */
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
   /** Runs a Claude Code helper command as Claude Code would (sh -c) and returns its trimmed stdout. */
   runHelper(command: string, extraEnv: Record<string, string>): Promise<string>
+  /** Runs a header hook's helper with exactly this environment (tests); default: sh -c with an open stdin. */
+  runHookHelper?: HookCheckDeps['runHookHelper']
   nowMs(): number
 }
 
@@ -45,8 +52,8 @@ export interface EffectiveClaudeSettings {
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
 }
 
-export function effectiveClaudeSettings(env: Env, projectDir: string): EffectiveClaudeSettings {
-  const files = settingsLocations(env, projectDir).map((location) => {
+export function effectiveClaudeSettings(env: Env, projectDir: string, platform?: Platform): EffectiveClaudeSettings {
+  const files = settingsLocations(env, projectDir, platform).map((location) => {
     try {
       return readSettings(location)
     } catch {
@@ -77,11 +84,15 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const checks: Check[] = []
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
-  const dirProblem = checkPrivateDir(runtimeDir(deps.env))
-  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? `${runtimeDir(deps.env)} ${existsSync(runtimeDir(deps.env)) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it` : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
+  const platform = deps.platform ?? hostPlatform(deps.env)
+  const dir = runtimeDir(deps.env, platform)
+  const dirProblem = checkPrivateDir(dir, platform.os)
+  add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? (platform.os === 'win32' ? `${dir} ${existsSync(dir) ? 'exists' : 'does not exist yet; ccred creates it'}; its ACL (inherited from your profile) is not checked on Windows` : `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it`) : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
 
+  let daemonRunning = false
   try {
     const info = await daemonHealth(deps.env)
+    daemonRunning = info !== undefined
     if (info === undefined) add('daemon', 'ok', 'not running; the next ccred get starts it')
     else if (info.version !== packageVersion()) add('daemon', 'warn', `running version ${info.version} (pid ${info.pid}), this ccred is ${packageVersion()}: run ccred daemon stop so the next get starts the new one`)
     else add('daemon', 'ok', `running, version ${info.version}, pid ${info.pid}`)
@@ -124,7 +135,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     return { config }
   })
 
-  const claude = effectiveClaudeSettings(deps.env, deps.projectDir)
+  const claude = effectiveClaudeSettings(deps.env, deps.projectDir, deps.platform)
   const skewMs = loaded?.config.broker.skewMs ?? 60_000
   const profiles = loaded === undefined ? [] : [...loaded.config.profiles.values()].filter((p) => profileName === undefined || p.name === profileName)
   if (loaded !== undefined && profileName !== undefined && profiles.length === 0 && !loaded.config.invalidProfiles.has(profileName)) {
@@ -134,13 +145,22 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
 
   checkClaudeSettings(claude, deps.env, add)
   checkClaudeGatewayLogin(claude, deps, add)
+  await checkHooks(claude, {
+    env: deps.env,
+    projectDir: deps.projectDir,
+    profiles: loaded?.config.profiles ?? new Map(),
+    daemonRunning,
+    nowMs: deps.nowMs,
+    fetchCredential: deps.fetchCredential,
+    ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
+  }, add)
   await checkGateway(claude, deps, add)
   return checks
 }
 
 async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
-  const ttlVariable = helperTtlVariable(profile.header === 'proxy-authorization' ? 'proxyAuthHelper' : 'apiKeyHelper')
+  const ttlVariable = helperTtlVariable(setupHookFor(profile.header))!
   const ttl = claude.env(ttlVariable)
   const ttlMs = parseHelperTtlMs(ttl?.value)
   try {
@@ -189,6 +209,9 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
     const shadowed = claude.files.filter((f) => f.scope !== found.scope && f.settings[key] !== undefined && f.settings[key] !== found.value).map((f) => f.scope)
     const detail = `${JSON.stringify(found.value)} from ${found.scope} settings${shadowed.length > 0 ? `; overrides the one in ${shadowed.join(', ')} settings` : ''}`
     add(`claude ${key}`, shadowed.length > 0 ? 'warn' : 'ok', detail)
+    // A node that `brew upgrade` (or an nvm switch) removed makes every helper run fail with "not found".
+    const missing = typeof found.value === 'string' ? helperCommandPrograms(found.value).filter((program) => !existsSync(program)) : []
+    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ccred setup claude <profile> again`)
   }
   if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {
     add('claude helper', 'warn', 'no apiKeyHelper, proxyAuthHelper or awsCredentialExport in any settings layer: run ccred setup claude <profile>')

@@ -1,3 +1,5 @@
+import { HOST_OS } from '../platform.js'
+
 /** Why a browser can or cannot be opened here; `reason` is shown when ccred falls back to the device flow. */
 export interface BrowserDecision {
   /** Run the loopback flow (the browser opens, or the user opens the printed URL). */
@@ -13,7 +15,7 @@ export interface BrowserDecision {
  * CCRED_BROWSER=none keeps the loopback flow but only prints the URL (the user opens
  * it, e.g. through an SSH port forward).
  */
-export function decideBrowser(env: Record<string, string | undefined>, platform: NodeJS.Platform = process.platform): BrowserDecision {
+export function decideBrowser(env: Record<string, string | undefined>, platform: NodeJS.Platform = HOST_OS): BrowserDecision {
   if (env.CCRED_BROWSER === 'none') return { loopback: true, launch: false, reason: 'CCRED_BROWSER=none: open the printed URL yourself' }
   if (isCi(env)) return { loopback: false, launch: false, reason: 'running in CI' }
   if (env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY) return { loopback: false, launch: false, reason: 'an SSH session (a browser would open on the wrong machine)' }

@@ -7,6 +7,7 @@ import type { SharedConfig, SourceDefinition } from '../sources/source.js'
 import { defaultVaultConnection, vaultConnection, type VaultConnectionConfig } from '../vault/config.js'
 import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
 import { readTrustedConfigFile } from '../config/file-trust.js'
+import { readHeaderTemplates, type HeaderTemplates } from '../config/header-templates.js'
 import { isProfileName } from '../config/profile-name.js'
 import { INVALID, isValid, ProblemsRecorded, type Field, type Invalid } from '../config/schema.js'
 import { brokerTable, DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
@@ -15,6 +16,8 @@ export interface ProfileConfig {
   name: string
   sourceKind: string
   header: Header
+  /** `headers = { … }`: what `get --format headers` prints; undefined: Authorization with the scheme. */
+  headers?: HeaderTemplates
   description: string | undefined
   /** Hash of the profile's table: a config edit gives a new cache key. */
   hash: string
@@ -145,6 +148,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   }
   const header = reader.oneOf('header', HEADERS, 'authorization')
   const description = reader.string('description')
+  const headers = readHeaderTemplates(reader)
   let options: unknown
   try {
     options = definition.parse(reader, shared)
@@ -157,7 +161,7 @@ async function readProfile(name: string, table: unknown, label: string, shared: 
   // A profile that reads Vault through [vault] must get a new cache key when [vault] changes.
   const usesVault = vaultTable !== undefined && (definition.vaultConnection?.(options) !== undefined || (definition.references?.(options) ?? []).some((ref) => ref.kind === 'vault'))
   const hash = hashTable(usesVault ? { profile: table, vault: vaultTable } : table)
-  return { name, sourceKind, header, description, hash, definition, options }
+  return { name, sourceKind, header, ...(headers === undefined ? {} : { headers }), description, hash, definition, options }
 }
 
 function canonical(value: unknown): unknown {

@@ -6,6 +6,8 @@ import { boolean, durationMs, INVALID, parseWith, raw, table, type Field, type I
 import type { TokenCredential } from '../credential.js'
 import type { SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { HOST_OS, hostPlatform, type Platform } from '../platform.js'
+import { execInvocation } from './exec-invocation.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -62,15 +64,23 @@ export const execSource: SourceDefinition<ExecOptions> = {
   parse(reader) {
     return parseWith(execOptions, reader)
   },
+  references(options) {
+    // A `vault:` one here makes [vault] part of the cache key, as for every other source.
+    return Object.values(options.env).filter((value): value is Reference => typeof value !== 'string')
+  },
   create(options) {
     return {
       kind: 'exec',
       async fetch(ctx) {
         const own: Record<string, string> = {}
+        // What a reference resolved to is a secret the helper may echo on stderr: redacted like its output.
+        const passedSecrets: string[] = []
         for (const [name, value] of Object.entries(options.env)) {
-          own[name] = typeof value === 'string' ? value : await ctx.resolve(value, `env.${name}`)
+          if (typeof value === 'string') own[name] = value
+          else passedSecrets.push(own[name] = await ctx.resolve(value, `env.${name}`))
         }
-        const { stdout } = await runCommand(options, helperEnvironment(process.env, own))
+        const platform = hostPlatform()
+        const { stdout } = await runCommand(options, helperEnvironment(process.env, own, platform.os), platform, passedSecrets)
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
@@ -97,22 +107,31 @@ export const MIN_REDACTED_RUN = 8
 /** The longest helper stderr excerpt shown in errors, status and doctor. */
 const STDERR_EXCERPT_CHARS = 200
 
+/**
+ * Windows also needs these (names compared without case, as Windows does): without
+ * SystemRoot many programs fail to start, cmd needs ComSpec and PATHEXT to find
+ * `.cmd` shims, and the profile folders are where tools keep their own config.
+ */
+const PASSED_ON_WINDOWS = new Set(['PATH', 'PATHEXT', 'SYSTEMROOT', 'WINDIR', 'COMSPEC', 'SYSTEMDRIVE', 'USERPROFILE', 'USERNAME', 'USERDOMAIN', 'HOMEDRIVE', 'HOMEPATH', 'APPDATA', 'LOCALAPPDATA', 'PROGRAMDATA', 'PROGRAMFILES', 'PROGRAMFILES(X86)', 'COMMONPROGRAMFILES', 'TEMP', 'TMP', 'NUMBER_OF_PROCESSORS', 'PROCESSOR_ARCHITECTURE'])
+
 /** The helper's environment: a minimal base from `inherited`, then the profile's own `env` table. */
-export function helperEnvironment(inherited: Record<string, string | undefined>, own: Record<string, string>): Record<string, string> {
+export function helperEnvironment(inherited: Record<string, string | undefined>, own: Record<string, string>, os: NodeJS.Platform = HOST_OS): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(inherited)) {
     if (value === undefined) continue
     if (PASSED_VARIABLES.has(name) || PASSED_PREFIXES.some((prefix) => name.startsWith(prefix))) env[name] = value
+    else if (os === 'win32' && PASSED_ON_WINDOWS.has(name.toUpperCase())) env[name] = value
   }
   return Object.assign(env, own)
 }
 
-function runCommand(options: ExecOptions, env: Record<string, string>): Promise<{ stdout: string }> {
+function runCommand(options: ExecOptions, env: Record<string, string>, platform: Platform, passedSecrets: string[]): Promise<{ stdout: string }> {
   const name = commandName(options)
-  const [file, args] = options.shell ? ['/bin/sh', ['-c', options.argv[0]!]] : [options.argv[0]!, options.argv.slice(1)]
   return new Promise((resolve, reject) => {
+    // Per platform: sh or %ComSpec%, PATHEXT lookup and .cmd shims on Windows (exec-invocation.ts).
+    const { file, args, detached, windowsVerbatimArguments } = execInvocation(platform, options.argv, options.shell)
     // detached: its own process group, so a timeout kills the whole tree (a shell's children too).
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32', windowsHide: true, env })
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached, windowsHide: true, windowsVerbatimArguments, env })
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let stdoutBytes = 0
@@ -123,7 +142,7 @@ function runCommand(options: ExecOptions, env: Record<string, string>): Promise<
     const timers: NodeJS.Timeout[] = []
     const signalTree = (signal: NodeJS.Signals) => {
       try {
-        if (child.pid !== undefined && process.platform !== 'win32') process.kill(-child.pid, signal)
+        if (child.pid !== undefined && detached) process.kill(-child.pid, signal)
         else child.kill(signal)
       } catch { /* already gone */ }
     }
@@ -144,7 +163,7 @@ function runCommand(options: ExecOptions, env: Record<string, string>): Promise<
       if (exit === undefined) return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ended without an exit status`, { hint: 'run the command by hand to see why it fails' }))
       if (exit.code !== 0) {
         const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
-        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), secretsIn(out))
+        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), [...secretsIn(out), ...passedSecrets])
         return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
           hint: 'run the command by hand to see why it fails',
         }))

@@ -10,6 +10,7 @@ import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
 import { withDeadline } from '../net/deadline.js'
 import type { Credential } from '../credential.js'
 import type { FetchContext, SourceDefinition } from './source.js'
+import { HOST_OS } from '../platform.js'
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
 const MAX_IMPERSONATION_LIFETIME_MS = 12 * 3_600_000
@@ -224,7 +225,7 @@ async function applicationDefaultClient(lib: GoogleAuthLibrary, scopes: string[]
 function noApplicationDefaultCredentials(): CcredError {
   const env = process.env
   const configDir = env.CLOUDSDK_CONFIG
-    ?? (process.platform === 'win32' ? (env.APPDATA === undefined ? undefined : join(env.APPDATA, 'gcloud')) : join(env.HOME ?? homedir(), '.config', 'gcloud'))
+    ?? (HOST_OS === 'win32' ? (env.APPDATA === undefined ? undefined : join(env.APPDATA, 'gcloud')) : join(env.HOME ?? homedir(), '.config', 'gcloud'))
   const wellKnown = configDir === undefined ? "gcloud's config directory (unknown here)" : join(configDir, 'application_default_credentials.json')
   const metadata = env.GCE_METADATA_HOST ?? env.GCE_METADATA_IP
   const places = [

@@ -2,6 +2,7 @@ import { chmod, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/pro
 import { dirname, join } from 'node:path'
 import { CcredError } from '../errors.js'
 import type { SecretStore } from './store.js'
+import { HOST_OS } from '../platform.js'
 
 /**
  * The opt-in file store (`store = "file"`): one JSON file, 0600, in a 0700
@@ -32,7 +33,7 @@ export class FileStore implements SecretStore {
     if (wantDir ? !info.isDirectory() : !info.isFile()) {
       throw new CcredError('ERR_CONFIG', `file store: ${path} is not a ${wantDir ? 'directory' : 'regular file'}`, { hint: `remove ${path}` })
     }
-    if (process.platform !== 'win32' && (info.uid !== uid || (info.mode & 0o077) !== 0)) {
+    if (HOST_OS !== 'win32' && (info.uid !== uid || (info.mode & 0o077) !== 0)) {
       throw new CcredError('ERR_CONFIG', `file store: ${path} is accessible to other users (mode ${(info.mode & 0o777).toString(8)})`, {
         hint: `run: chmod ${wantDir ? '700' : '600'} ${path}   (and check its owner)`,
       })

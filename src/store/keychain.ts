@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
 import { CcredError } from '../errors.js'
 import { withDeadline } from '../net/deadline.js'
+import { hostPlatform } from '../platform.js'
+import { credentialManagerLimitProblem, keychainHint, keytarFix } from './keychain-platform.js'
 import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './store.js'
 
 /**
@@ -35,17 +37,8 @@ export interface KeychainState {
 /** A keychain that does not answer (a locked keyring waiting on a prompt nobody sees) must not hang `get`. */
 const KEYCHAIN_TIMEOUT_MS = 10_000
 
-const KEYTAR_FIX = process.platform === 'linux'
-  ? 'to build keytar: apt-get install libsecret-1-dev (or your distribution\'s libsecret development package), then run `npm rebuild keytar` in the directory ccred is installed in'
-  : 'reinstall ccred (npm install -g) so that keytar is built for this Node'
-
-function unavailable(detail: string, cause?: unknown): CcredError {
-  const hint = process.platform === 'linux'
-    ? /locked/i.test(detail)
-      ? 'unlock your login keyring (e.g. log in to the desktop session, or: gnome-keyring-daemon --unlock); or opt in to a file store with `store = "file"` under [broker]'
-      : 'run a Secret Service such as gnome-keyring in your session (and install libsecret-1-0); or opt in to a file store with `store = "file"` under [broker]'
-    : 'unlock the OS keychain; or opt in to a file store with `store = "file"` under [broker]'
-  return new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the OS keychain is unavailable: ${detail}`, { hint, cause })
+function unavailable(os: NodeJS.Platform, detail: string, cause?: unknown): CcredError {
+  return new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the OS keychain is unavailable: ${detail}`, { hint: keychainHint(os, detail), cause })
 }
 
 function firstLine(error: unknown): string {
@@ -109,7 +102,7 @@ interface Loaded {
  * =@napi-rs/keyring allows only that one (any other value: neither), to diagnose one
  * binding or to see what an install without keytar does.
  */
-function loadBackends(env: Record<string, string | undefined>): Loaded {
+function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platform): Loaded {
   const forced = env.CCRED_KEYCHAIN_BACKEND
   const problems: string[] = []
   const attempt = (name: KeychainBackend['name'], load: () => KeychainBackend): KeychainBackend | undefined => {
@@ -129,7 +122,7 @@ function loadBackends(env: Record<string, string | undefined>): Loaded {
   const primary = keytar ?? napi
   const state: KeychainState = { problems }
   if (primary !== undefined) state.backend = primary.name
-  if (keytar === undefined && forced !== '@napi-rs/keyring') state.hint = KEYTAR_FIX
+  if (keytar === undefined && forced !== '@napi-rs/keyring') state.hint = keytarFix(os)
   const loaded: Loaded = { state }
   if (primary !== undefined) loaded.primary = primary
   if (keytar !== undefined && napi !== undefined) loaded.secondary = napi
@@ -139,17 +132,19 @@ function loadBackends(env: Record<string, string | undefined>): Loaded {
 let loadedOnce: Loaded | undefined
 
 /** Native bindings are loaded on first use, never on the `get` client path. */
-function backends(env: Record<string, string | undefined>): Loaded {
-  loadedOnce ??= loadBackends(env)
+function backends(env: Record<string, string | undefined>, os: NodeJS.Platform): Loaded {
+  loadedOnce ??= loadBackends(env, os)
   return loadedOnce
 }
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const
   readonly #env: Record<string, string | undefined>
+  readonly #os: NodeJS.Platform
 
-  constructor(env: Record<string, string | undefined> = process.env) {
+  constructor(env: Record<string, string | undefined> = process.env, os: NodeJS.Platform = hostPlatform(env).os) {
     this.#env = env
+    this.#os = os
   }
 
   describe(): string {
@@ -158,13 +153,13 @@ export class KeychainStore implements SecretStore {
 
   /** Which binding serves the keychain here, and why another could not; for `status` and `doctor`. */
   state(): KeychainState {
-    return backends(this.#env).state
+    return backends(this.#env, this.#os).state
   }
 
   availability(): StoreAvailability {
     const { backend, problems, hint } = this.state()
     if (backend === undefined) {
-      return { ok: false, detail: `keychain unavailable: ${problems.join('; ')}`, hint: `${hint ?? KEYTAR_FIX}; or opt in to a file store with \`store = "file"\` under [broker]` }
+      return { ok: false, detail: `keychain unavailable: ${problems.join('; ')}`, hint: `${hint ?? keytarFix(this.#os)}; or opt in to a file store with \`store = "file"\` under [broker]` }
     }
     const availability: StoreAvailability = { ok: true, detail: `via ${backend}${problems.length === 0 ? '' : ` (${problems.join('; ')})`}` }
     if (hint !== undefined) availability.hint = hint
@@ -172,7 +167,7 @@ export class KeychainStore implements SecretStore {
   }
 
   #primary(): KeychainBackend {
-    const { primary } = backends(this.#env)
+    const { primary } = backends(this.#env, this.#os)
     if (primary === undefined) {
       const { detail, hint } = this.availability()
       throw new CcredError('ERR_KEYCHAIN_UNAVAILABLE', detail, hint === undefined ? {} : { hint })
@@ -182,10 +177,10 @@ export class KeychainStore implements SecretStore {
 
   async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(operation(), KEYCHAIN_TIMEOUT_MS, () => unavailable(`${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`))
+      return await withDeadline(operation(), KEYCHAIN_TIMEOUT_MS, () => unavailable(this.#os, `${what} got no answer within ${KEYCHAIN_TIMEOUT_MS / 1000}s (is the keyring locked?)`))
     } catch (error) {
       if (error instanceof CcredError) throw error
-      throw unavailable(`${what} failed (${firstLine(error)})`, error)
+      throw unavailable(this.#os, `${what} failed (${firstLine(error)})`, error)
     }
   }
 
@@ -193,7 +188,7 @@ export class KeychainStore implements SecretStore {
     const primary = this.#primary()
     const value = await this.#call('reading a secret', () => primary.get(name))
     if (value !== null) return value
-    const secondary = backends(this.#env).secondary
+    const secondary = backends(this.#env, this.#os).secondary
     if (secondary === undefined) return undefined
     // Best effort: the fallback binding's own failures must not hide keytar's clean miss.
     try {
@@ -204,6 +199,9 @@ export class KeychainStore implements SecretStore {
   }
 
   async set(name: string, value: string): Promise<void> {
+    // Checked before the write: `ccred set` and `jwt keygen` say why, and nothing is half-written.
+    const tooBig = credentialManagerLimitProblem(this.#os, backends(this.#env, this.#os).primary?.name, value)
+    if (tooBig !== undefined) throw tooBig
     const primary = this.#primary()
     await this.#call('storing a secret', () => primary.set(name, value))
   }
@@ -211,7 +209,7 @@ export class KeychainStore implements SecretStore {
   async delete(name: string): Promise<boolean> {
     const primary = this.#primary()
     const deleted = await this.#call('deleting a secret', () => primary.delete(name))
-    const secondary = backends(this.#env).secondary
+    const secondary = backends(this.#env, this.#os).secondary
     if (secondary === undefined) return deleted
     // A copy filed under the fallback's attributes goes too, or a later get would find it again.
     try {

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import { splitVaultTarget, type Reference } from '../config/references.js'
-import { CcredError, isCcredError } from '../errors.js'
+import { CcredError, isCcredError, withContext } from '../errors.js'
 import { authMethod } from './auth/index.js'
 import { loginResult, type AuthDeps } from './auth/login.js'
 import { VaultClient, VaultHttpError, type VaultBody } from './client.js'
@@ -68,7 +68,7 @@ export class VaultConnections {
       return pickField(await this.get(config).readSecret(split.path), split.field)
     } catch (error) {
       const base = error instanceof CcredError ? error : vaultError(error, `read ${split.path}`, config.address ?? '?')
-      throw new CcredError(base.code, `${where}: ${base.message}`, base.hint === undefined ? { cause: base } : { hint: base.hint, cause: base })
+      throw withContext(base, where)
     }
   }
 }

@@ -25,6 +25,10 @@ export interface Gateway {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** The names of the tools the gateway asked Claude Code to call (callToolEndingWith), in order. */
+  toolCalls: string[];
+  /** The text of each tool_result Claude Code sent back, in order. */
+  toolResults: string[];
   close(): Promise<void>;
 }
 
@@ -38,6 +42,13 @@ export interface GatewayOptions {
   verify?: (value: string) => Promise<string | undefined>;
   /** Text of the assistant reply; default "pong". */
   replyText?: string;
+  /**
+   * Scripts an MCP tool call: when a request's `tools` hold a tool whose name ends with this
+   * (Claude Code names MCP tools `mcp__<server>__<tool>`) and its messages hold no tool_result
+   * yet, the reply is a `tool_use` block for that tool (stop_reason "tool_use"); once the
+   * tool_result is there, the usual text reply. E.g. "ccred_echo".
+   */
+  callToolEndingWith?: string;
 }
 
 /** Extract the credential: `authorization: Bearer <v>` first, then `x-api-key`. */
@@ -76,6 +87,62 @@ function streamEvents(id: string, model: string, text: string): { type: string }
     { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 2 } },
     { type: 'message_stop' },
   ] as { type: string }[];
+}
+
+/** The Anthropic streaming events of a reply that calls one tool with an empty input. */
+function toolUseEvents(id: string, model: string, toolUseId: string, toolName: string): { type: string }[] {
+  return [
+    {
+      type: 'message_start',
+      message: {
+        id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      },
+    },
+    { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: toolUseId, name: toolName, input: {} } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 5 } },
+    { type: 'message_stop' },
+  ] as { type: string }[];
+}
+
+interface MessagesBody {
+  stream?: unknown;
+  model?: unknown;
+  tools?: unknown;
+  messages?: unknown;
+}
+
+/** The tool the request should call (a name ending with `suffix` among its tools), unless a tool_result is already there. */
+function scriptedToolCall(body: MessagesBody, suffix: string | undefined, toolResults: string[]): string | undefined {
+  if (suffix === undefined || !Array.isArray(body.tools)) return undefined;
+  const results = toolResultTexts(body.messages);
+  if (results.length > 0) {
+    toolResults.push(...results);
+    return undefined;
+  }
+  for (const tool of body.tools as { name?: unknown }[]) {
+    if (typeof tool?.name === 'string' && tool.name.endsWith(suffix)) return tool.name;
+  }
+  return undefined;
+}
+
+/** The text of every tool_result block in the request's messages. */
+function toolResultTexts(messages: unknown): string[] {
+  const texts: string[] = [];
+  if (!Array.isArray(messages)) return texts;
+  for (const message of messages as { content?: unknown }[]) {
+    if (!Array.isArray(message?.content)) continue;
+    for (const block of message.content as { type?: unknown; content?: unknown }[]) {
+      if (block?.type !== 'tool_result') continue;
+      const content = block.content;
+      if (typeof content === 'string') texts.push(content);
+      else if (Array.isArray(content)) texts.push(content.map((part: { text?: unknown }) => (typeof part?.text === 'string' ? part.text : '')).join(''));
+      else texts.push('');
+    }
+  }
+  return texts;
 }
 
 const CRC32_TABLE = Array.from({ length: 256 }, (_, n) => {
@@ -128,6 +195,8 @@ function sse(res: http.ServerResponse, event: string, data: unknown): void {
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
   const requests: RecordedRequest[] = [];
+  const toolCalls: string[] = [];
+  const toolResults: string[] = [];
   const replyText = opts.replyText ?? 'pong';
   let msgCounter = 0;
 
@@ -194,7 +263,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         return;
       }
 
-      let parsed: { stream?: unknown; model?: unknown } = {};
+      let parsed: MessagesBody = {};
       try {
         parsed = rec.body ? (JSON.parse(rec.body) as typeof parsed) : {};
       } catch {
@@ -207,6 +276,25 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       }
       const model = typeof parsed.model === 'string' ? parsed.model : decodeURIComponent(vertex?.[1] ?? bedrock?.[1] ?? 'claude-sonnet-4-5');
       const id = `msg_stub_${++msgCounter}`;
+      const toolName = isMessages ? scriptedToolCall(parsed, opts.callToolEndingWith, toolResults) : undefined;
+      if (toolName !== undefined) {
+        toolCalls.push(toolName);
+        const toolUseId = `toolu_stub_${msgCounter}`;
+        if (parsed.stream === true) {
+          rec.status = 200;
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_stub_${requests.length}` });
+          for (const event of toolUseEvents(id, model, toolUseId, toolName)) sse(res, event.type, event);
+          res.end();
+          return;
+        }
+        send(200, {
+          id, type: 'message', role: 'assistant', model,
+          content: [{ type: 'tool_use', id: toolUseId, name: toolName, input: {} }],
+          stop_reason: 'tool_use', stop_sequence: null,
+          usage: { input_tokens: 10, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        });
+        return;
+      }
       if (bedrock !== null && bedrock[2] === 'invoke-with-response-stream') {
         rec.status = 200;
         res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': `req_stub_${requests.length}` });
@@ -239,6 +327,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    toolCalls,
+    toolResults,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { parseWarmGet as parseGetFastPath } from '../../src/cli/parse-warm-get.js'
+import { parseWarmGet } from '../../src/cli/parse-warm-get.js'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
 import { SOCKET_NAME } from '../../src/config/paths.js'
 import { CcredError, EXIT_CODES } from '../../src/errors.js'
@@ -154,16 +154,20 @@ describe('`ccred get` facing a broken daemon (the real CLI, a fake server on the
 
 describe('the `get` warm path argument parser', () => {
   it('reads the plain forms, --header X and --header=X alike', () => {
-    assert.deepEqual(parseGetFastPath(['gw']), { profile: 'gw', options: {} })
-    assert.deepEqual(parseGetFastPath(['gw', '--refresh', '--json']), { profile: 'gw', options: { refresh: true, json: true } })
-    assert.deepEqual(parseGetFastPath(['gw', '--header', 'proxy-authorization']), { profile: 'gw', options: { header: 'proxy-authorization' } })
-    assert.deepEqual(parseGetFastPath(['--header=proxy-authorization', 'gw']), { profile: 'gw', options: { header: 'proxy-authorization' } })
-    assert.deepEqual(parseGetFastPath(['gw', '--header=authorization', '--refresh']), { profile: 'gw', options: { header: 'authorization', refresh: true } })
+    assert.deepEqual(parseWarmGet(['gw']), { profile: 'gw', options: {} })
+    assert.deepEqual(parseWarmGet(['gw', '--refresh', '--json']), { profile: 'gw', options: { refresh: true, json: true } })
+    assert.deepEqual(parseWarmGet(['gw', '--header', 'proxy-authorization']), { profile: 'gw', options: { header: 'proxy-authorization' } })
+    assert.deepEqual(parseWarmGet(['--header=proxy-authorization', 'gw']), { profile: 'gw', options: { header: 'proxy-authorization' } })
+    assert.deepEqual(parseWarmGet(['gw', '--header=authorization', '--refresh']), { profile: 'gw', options: { header: 'authorization', refresh: true } })
+  })
+
+  it('takes --format headers (MCP headersHelper, otelHeadersHelper runs are warm-path gets)', () => {
+    assert.deepEqual(parseWarmGet(['gw', '--format', 'headers']), { profile: 'gw', options: { format: 'headers' } })
   })
 
   it('hands everything else to the full CLI (undefined)', () => {
-    for (const args of [[], ['--json'], ['gw', 'other'], ['gw', '--help'], ['gw', '--format', 'headers'], ['gw', '--header'], ['gw', '--header', '--json'], ['-x', 'gw']]) {
-      assert.equal(parseGetFastPath(args), undefined, JSON.stringify(args))
+    for (const args of [[], ['--json'], ['gw', 'other'], ['gw', '--help'], ['gw', '--format'], ['gw', '--format', '--json'], ['gw', '--header'], ['gw', '--header', '--json'], ['-x', 'gw']]) {
+      assert.equal(parseWarmGet(args), undefined, JSON.stringify(args))
     }
   })
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
 import { loginService } from '../../src/daemon/login-service.js'
+import { platformFor } from '../../src/platform.js'
 import { startGateway } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
@@ -278,10 +279,11 @@ function readPlist(xml: string): unknown {
 }
 
 describe('ccred daemon install on macOS: the launchd agent', () => {
-  it('runs `daemon run` with the V8 flags, the passed variables, core dumps off, and escapes what it quotes', () => {
+  it('runs `daemon run` with the V8 flags, the passed variables, core dumps off, restarts after a crash, and escapes what it quotes', () => {
     const home = '/Users/a&b <tester>'
     const env = { HOME: home, CCRED_CONFIG: '/Users/a&b <tester>/cfg & more.toml', CCRED_RUNTIME_DIR: '/tmp/run', XDG_STATE_HOME: '', UNRELATED: 'x' }
-    const service = loginService(env, '/usr/local/bin/node', '/opt/ccred & co/dist/cmd/ccred.cjs', 'darwin')!
+    const uid = process.getuid?.() ?? 501
+    const service = loginService(platformFor('darwin', env), '/usr/local/bin/node', '/opt/ccred & co/dist/cmd/ccred.cjs', uid)!
     assert.equal(service.kind, 'launchd')
     assert.equal(service.path, join(home, 'Library', 'LaunchAgents', 'dev.ccred.daemon.plist'))
     assert.match(service.text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN" "http:\/\/www\.apple\.com\/DTDs\/PropertyList-1\.0\.dtd">\n/)
@@ -290,18 +292,19 @@ describe('ccred daemon install on macOS: the launchd agent', () => {
       ProgramArguments: ['/usr/local/bin/node', ...DAEMON_V8_FLAGS, '/opt/ccred & co/dist/cmd/ccred.cjs', 'daemon', 'run'],
       EnvironmentVariables: { CCRED_CONFIG: '/Users/a&b <tester>/cfg & more.toml', CCRED_RUNTIME_DIR: '/tmp/run' },
       RunAtLoad: true,
+      KeepAlive: { SuccessfulExit: false },
       SoftResourceLimits: { Core: 0 },
       HardResourceLimits: { Core: 0 },
       StandardErrorPath: join(home, 'Library', 'Logs', 'ccred', 'daemon.log'),
     })
-    const uid = process.getuid?.() ?? 501
+    assert.deepEqual(service.prepare, [['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]], 'a loaded agent is booted out first (re-install)')
     assert.deepEqual(service.enable, [['launchctl', 'bootstrap', `gui/${uid}`, service.path]])
     assert.deepEqual(service.disable, [['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]])
   })
 
-  it('has no EnvironmentVariables dict when nothing is passed', () => {
-    const parsed = readPlist(loginService({ HOME: '/Users/t' }, '/n', '/b', 'darwin')!.text) as Record<string, unknown>
-    assert.equal(parsed.EnvironmentVariables, undefined)
+  it('carries only the runtime directory when nothing is passed (launchd\'s own TMPDIR must not decide where the socket is)', () => {
+    const parsed = readPlist(loginService(platformFor('darwin', { HOME: '/Users/t' }), '/n', '/b', 501)!.text) as Record<string, unknown>
+    assert.deepEqual(parsed.EnvironmentVariables, { CCRED_RUNTIME_DIR: '/Users/t/Library/Caches/ccred/run' })
     assert.deepEqual(parsed.ProgramArguments, ['/n', ...DAEMON_V8_FLAGS, '/b', 'daemon', 'run'])
   })
 })

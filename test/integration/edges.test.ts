@@ -262,6 +262,25 @@ env = { PLAIN = "visible", FROM_REF = "env:MY_SOURCE_VAR" }
     for (const name of ['OTHER_PROFILE_KEY', 'MY_SOURCE_VAR', 'CCRED_RUNTIME_DIR']) assert.ok(!names.has(name), `${name} is not passed`)
     assert.ok(!readFileSync(dump, 'utf8').includes(other))
   })
+
+  it('helper stderr is redacted against the secrets the profile passes it in env, too', async () => {
+    const passed = `passed-${randomBytes(12).toString('hex')}`
+    const box = sandbox({ LOGIN_SECRET: passed })
+    box.writeConfig(`
+[profiles.echoes]
+source = "exec"
+shell = true
+command = "echo \\"login with $LOGIN failed\\" >&2; exit 1"
+env = { LOGIN = "env:LOGIN_SECRET" }
+`)
+    const get = await box.run(['get', 'echoes'])
+    assert.notEqual(get.code, 0)
+    assert.match(get.stderr, /exited with status 1: login with \[redacted\] failed/)
+    const status = await box.run(['status', '--json'])
+    for (const [what, text] of [['get', get.stderr + get.stdout], ['status', status.stdout + status.stderr], ['daemon log', box.daemonLog()]]) {
+      for (let i = 0; i + 8 <= passed.length; i++) assert.ok(!text!.includes(passed.slice(i, i + 8)), `${what} holds characters ${i}..${i + 8} of the secret: ${text!.slice(0, 500)}`)
+    }
+  })
 })
 
 describe('edges: core dumps off outside the daemon', () => {

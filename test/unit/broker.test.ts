@@ -509,4 +509,10 @@ describe('broker: refusals and status', () => {
     assert.equal(second.warning, undefined, 'once')
     assert.match(broker.status()[0]!.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=96000/)
   })
+
+  it('names the proxyAuthHelper TTL variable for a proxy-authorization profile (the hook setup claude makes of it)', async () => {
+    const { broker, profile } = setup(4 * MINUTE)
+    const first = await broker.get({ profile: { ...profile, header: 'proxy-authorization' }, callerTtlMs: TTL_MS })
+    assert.match(first.warning ?? '', /set CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS=96000/)
+  })
 })

@@ -82,10 +82,10 @@ auth = { method = "kubernetes", role = "gateway" }
   })
 
   it('a [vault] edit gives vault profiles and profiles with vault: references a new cache key, and no other profile', async () => {
-    const body = `${vaultProfile('path = "secret/x"\nfield = "k"')}\n[profiles.ref]\nsource = "static"\nvalue = "vault:secret/x#k"\n\n[profiles.plain]\nsource = "static"\nvalue = "env:K"\n`
+    const body = `${vaultProfile('path = "secret/x"\nfield = "k"')}\n[profiles.ref]\nsource = "static"\nvalue = "vault:secret/x#k"\n\n[profiles.helper]\nsource = "exec"\ncommand = ["/bin/get-key"]\nenv = { KEY = "vault:secret/x#k" }\n\n[profiles.plain]\nsource = "static"\nvalue = "env:K"\n`
     const a = await parse(`[vault]\naddress = "https://a.example.com"\n${body}`)
     const b = await parse(`[vault]\naddress = "https://b.example.com"\n${body}`)
-    for (const name of ['v', 'ref']) assert.notEqual(a.profiles.get(name)!.hash, b.profiles.get(name)!.hash, name)
+    for (const name of ['v', 'ref', 'helper']) assert.notEqual(a.profiles.get(name)!.hash, b.profiles.get(name)!.hash, name)
     assert.equal(a.profiles.get('plain')!.hash, b.profiles.get('plain')!.hash)
   })
 })

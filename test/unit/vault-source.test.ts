@@ -301,6 +301,20 @@ describe('vault: references', () => {
     assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
     assert.match(error.message, /profiles\.gw\.value: vault: secret\/data\/keys\/gw has no field "nope" \(fields: token\)/)
   })
+
+  it('a refused vault: reference keeps Vault\'s HTTP status and the cause under the key\'s context', async () => {
+    const w = await world((server) => {
+      server.kvPut('secret/keys/gw', { token: 'sk-from-reference' })
+      server.policy('other', { 'secret/data/elsewhere/*': ['read'] })
+      return '[vault]\nauth = { method = "token", token = "env:T" }\n\n[profiles.gw]\nsource = "static"\nvalue = "vault:secret/keys/gw#token"\n'
+    })
+    w.env.T = w.server.createToken({ policies: ['other'] })
+    const denied = await rejects(w.get('gw'))
+    assert.equal(denied.code, 'ERR_SOURCE_DENIED')
+    assert.match(denied.message, /profiles\.gw\.value: vault: read secret\/data\/keys\/gw: permission denied \(403\)/)
+    assert.equal(denied.detail.httpStatus, 403, 'the status travels with the message, not only deep in the cause chain')
+    assert.ok(denied.cause instanceof Error, 'the cause is kept')
+  })
 })
 
 describe('vault: TLS', () => {

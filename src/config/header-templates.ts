@@ -1,0 +1,58 @@
+import { describe, isTable, quoteShort, type TableReader } from './fields.js'
+
+/**
+ * Which headers `ccred get <profile> --format headers` prints (MCP headersHelper,
+ * otelHeadersHelper): header name → value template. Names are kept as written,
+ * because Claude Code merges them case-sensitively with a server's static headers.
+ * `${token}` in a value is the credential.
+ *
+ *   headers = { Authorization = "Bearer ${token}", "X-Api-Key" = "${token}" }
+ */
+export type HeaderTemplates = Readonly<Record<string, string>>
+
+export const TOKEN_PLACEHOLDER = '${token}'
+const MAX_HEADERS = 32
+/** RFC 9110 field-name: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/
+/** Framing and routing headers the HTTP client owns: a profile setting them would break the request. */
+const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'mcp-session-id', 'mcp-protocol-version'])
+
+/** Reads a profile's `headers` table; every problem goes to the reader. Undefined when absent. */
+export function readHeaderTemplates(reader: TableReader): HeaderTemplates | undefined {
+  const value = reader.raw('headers')
+  if (value === undefined) return undefined
+  const problem = (message: string) => reader.problem('headers', message)
+  if (!isTable(value)) {
+    problem(`expected a table of header names to value templates, e.g. headers = { Authorization = "Bearer \${token}" }, got ${describe(value)}`)
+    return undefined
+  }
+  const entries = Object.entries(value)
+  if (entries.length === 0) problem('is empty: name at least one header (or leave headers out for Authorization: Bearer <token>)')
+  if (entries.length > MAX_HEADERS) problem(`has ${entries.length} headers, at most ${MAX_HEADERS}`)
+  const templates: Record<string, string> = {}
+  const byLowerCase = new Map<string, string>()
+  for (const [name, template] of entries) {
+    const where = `header ${quoteShort(name)}`
+    if (!HEADER_NAME.test(name)) {
+      problem(`${where} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only: no spaces, no ":")`)
+      continue
+    }
+    if (RESERVED.has(name.toLowerCase())) problem(`${where} is set by the HTTP client itself; a helper cannot set it`)
+    const twin = byLowerCase.get(name.toLowerCase())
+    if (twin !== undefined) problem(`${where} and "${twin}" differ only in case: a server would get both; keep one`)
+    byLowerCase.set(name.toLowerCase(), name)
+    if (typeof template !== 'string') {
+      problem(`${where}: expected a string value template, got ${describe(template)}`)
+      continue
+    }
+    const unknown = /\$\{(?!token\})[^}]*\}?/.exec(template)
+    if (unknown !== null) problem(`${where}: unknown placeholder ${quoteShort(unknown[0])} (the only one is \${token}, the credential)`)
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(template)) problem(`${where}: the value template holds a control character (a header value is one line of printable text)`)
+    if (template.trim() === '') problem(`${where}: the value template is empty (Claude Code would send an empty header)`)
+    templates[name] = template
+  }
+  if (entries.length > 0 && !Object.values(templates).some((template) => template.includes(TOKEN_PLACEHOLDER))) {
+    problem('no header uses ${token}: the credential would go nowhere')
+  }
+  return templates
+}

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs'
+import { CcredError } from '../errors.js'
+import type { Platform } from '../platform.js'
+
+/** What `spawn` gets for an exec source's command, per platform. */
+export interface ExecInvocation {
+  file: string
+  args: string[]
+  /** Windows: the command line is already quoted for cmd; Node must not quote it again. */
+  windowsVerbatimArguments: boolean
+  /** Its own process group, so a timeout kills the whole tree (Unix only). */
+  detached: boolean
+  /** For messages. */
+  name: string
+}
+
+/**
+ * Unix: `/bin/sh -c <line>` with shell = true, else the argv as it is. Windows:
+ * `%ComSpec% /d /s /c "<line>"` with shell = true (what Node itself does); an argv
+ * whose program has no extension is looked up through PATH and PATHEXT, as cmd
+ * would; and a `.cmd`/`.bat` (npm's claude.cmd, gcloud.cmd, az.cmd) runs through
+ * %ComSpec% — Windows cannot start a batch file directly (Node refuses with EINVAL).
+ */
+export function execInvocation(platform: Platform, argv: string[], shell: boolean, exists: (path: string) => boolean = existsSync): ExecInvocation {
+  if (platform.os !== 'win32') {
+    return shell
+      ? { file: '/bin/sh', args: ['-c', argv[0]!], windowsVerbatimArguments: false, detached: true, name: 'sh -c' }
+      : { file: argv[0]!, args: argv.slice(1), windowsVerbatimArguments: false, detached: true, name: argv[0]! }
+  }
+  const comSpec = platform.env.ComSpec || platform.env.COMSPEC || 'C:\\Windows\\System32\\cmd.exe'
+  if (shell) return { file: comSpec, args: ['/d', '/s', '/c', `"${argv[0]!}"`], windowsVerbatimArguments: true, detached: false, name: 'cmd /c' }
+  const program = resolveWindowsProgram(platform, argv[0]!, exists)
+  if (/\.(cmd|bat)$/i.test(program)) {
+    const line = [program, ...argv.slice(1)].map((arg) => cmdArgument(arg, argv[0]!)).join(' ')
+    return { file: comSpec, args: ['/d', '/s', '/c', `"${line}"`], windowsVerbatimArguments: true, detached: false, name: argv[0]! }
+  }
+  return { file: program, args: argv.slice(1), windowsVerbatimArguments: false, detached: false, name: argv[0]! }
+}
+
+/** A program named without an extension, found as cmd finds it: each PATH directory (or the given one) with each PATHEXT extension. */
+export function resolveWindowsProgram(platform: Platform, program: string, exists: (path: string) => boolean): string {
+  const { path, env } = platform
+  if (path.extname(program) !== '') return program
+  const extensions = (env.PATHEXT || '.COM;.EXE;.BAT;.CMD').split(';').filter((ext) => ext !== '')
+  const hasDirectory = program.includes('\\') || program.includes('/')
+  const directories = hasDirectory ? [''] : (env.Path ?? env.PATH ?? '').split(';').filter((dir) => dir !== '')
+  for (const directory of directories) {
+    for (const ext of extensions) {
+      const candidate = directory === '' ? program + ext.toLowerCase() : path.join(directory, program + ext.toLowerCase())
+      if (exists(candidate)) return candidate
+    }
+  }
+  return program // not found: spawn reports ENOENT with the name the user wrote
+}
+
+/**
+ * One argument of a batch file's command line: double-quoted. cmd expands % and
+ * (with delayed expansion) ! even inside quotes, and a " cannot be escaped there,
+ * so such an argument is refused (the BatBadBut class of injection) rather than passed.
+ */
+function cmdArgument(arg: string, program: string): string {
+  if (/["%!]|[\x00-\x1f]/.test(arg)) {
+    throw new CcredError('ERR_CONFIG', `exec: an argument of ${program} contains ", %, ! or a control character, which cannot be passed safely to a .cmd or .bat program`, {
+      hint: 'call the program\'s .exe (or node and its script) directly, or drop those characters',
+    })
+  }
+  return `"${arg}"`
+}

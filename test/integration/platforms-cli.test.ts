@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { Sandbox } from '../helpers/sandbox.js'
+
+/** The platform rules that show at the CLI and run on Linux (the rest: test/unit/platforms.test.ts). */
+const sandboxes: Sandbox[] = []
+after(async () => {
+  await Promise.all(sandboxes.map((box) => box.cleanup()))
+})
+
+describe('ccred env --shell (real CLI)', () => {
+  it('prints PowerShell and cmd syntax, refuses an unknown shell before fetching, and never prints a value cmd would expand', async () => {
+    const box = new Sandbox({ GW: "it's-a-secret", PCT: 'sec%PATH%ret' })
+    sandboxes.push(box)
+    box.writeConfig(`
+[profiles.gw]
+source = "static"
+value = "env:GW"
+
+[profiles.pct]
+source = "static"
+value = "env:PCT"
+`)
+    assert.equal((await box.run(['env', 'gw', '--shell', 'powershell'])).stdout, "$env:ANTHROPIC_AUTH_TOKEN = 'it''s-a-secret'\n")
+    assert.equal((await box.run(['env', 'gw', '--shell', 'posix'])).stdout, "export ANTHROPIC_AUTH_TOKEN='it'\\''s-a-secret'\n")
+    assert.equal((await box.run(['env', 'gw', '--shell', 'cmd'])).stdout, 'set "ANTHROPIC_AUTH_TOKEN=it\'s-a-secret"\n')
+    const refused = await box.run(['env', 'pct', '--shell', 'cmd'])
+    assert.notEqual(refused.code, 0)
+    assert.equal(refused.stdout, '')
+    assert.match(refused.stderr, /ANTHROPIC_AUTH_TOKEN contains a "%", which cmd cannot take literally \[ERR_USAGE\]/)
+    assert.ok(!refused.stderr.includes('sec%PATH%ret'), 'the value is not in the message')
+    const unknown = await box.run(['env', 'gw', '--shell', 'fish'])
+    assert.notEqual(unknown.code, 0)
+    assert.match(unknown.stderr, /--shell must be one of posix, powershell, cmd.*\[ERR_USAGE\]/)
+  })
+})
+
+describe('ccred doctor: the helper\'s programs (real CLI)', () => {
+  it('fails when the node the helper command names is gone (brew upgrade, an nvm switch), and passes after setup again', async () => {
+    const box = new Sandbox()
+    sandboxes.push(box)
+    box.writeConfig(`
+[profiles.demo]
+source = "demo"
+lifetime = "10m"
+`)
+    assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
+    const settingsPath = join(box.home, '.claude', 'settings.json')
+    const settings = JSON.parse(readFileSync(settingsPath, 'utf8')) as { apiKeyHelper: string }
+    assert.match(settings.apiKeyHelper, /^'[^']+' '[^']+ccred\.cjs' get demo$/)
+    const gone = '/opt/homebrew/Cellar/node/23.1.0/bin/node'
+    writeFileSync(settingsPath, JSON.stringify({ ...settings, apiKeyHelper: settings.apiKeyHelper.replace(/^'[^']+'/, `'${gone}'`) }))
+    const doctor = await box.run(['doctor'])
+    assert.equal(doctor.code, 13, doctor.stdout)
+    assert.match(doctor.stdout, new RegExp(`^claude apiKeyHelper program +FAIL +${gone} does not exist \\(node upgraded or moved\\?\\): run ccred setup claude <profile> again`, 'm'))
+    assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
+    assert.doesNotMatch((await box.run(['doctor'])).stdout, /program +FAIL/)
+  })
+})

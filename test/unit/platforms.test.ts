@@ -1,0 +1,369 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import fc from 'fast-check'
+import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
+import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
+import { main } from '../../src/cli/main.js'
+import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/claude/helper-command.js'
+import { settingsLocations } from '../../src/claude/settings.js'
+import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
+import { loginService } from '../../src/daemon/login-service.js'
+import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
+import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
+import { CcredError } from '../../src/errors.js'
+import { repoRoot } from '../helpers/claude.js'
+import { envLines } from '../../src/output/shell-env.js'
+import { execInvocation } from '../../src/sources/exec-invocation.js'
+import { helperEnvironment } from '../../src/sources/exec.js'
+import { KeychainStore } from '../../src/store/keychain.js'
+import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
+import { platformFor, stableNodePath } from '../../src/platform.js'
+
+/**
+ * The macOS and Windows rules, run on Linux with the platform passed in: nothing
+ * here has run on a real macOS or Windows machine (README, Platforms).
+ */
+const roots: string[] = []
+function root(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ccr-plat-'))
+  roots.push(dir)
+  return dir
+}
+after(() => { for (const dir of roots) rmSync(dir, { recursive: true, force: true }) })
+
+const noHome = () => { throw new Error('the home must come from the environment in these tests') }
+const windowsEnv = { USERPROFILE: 'C:\\Users\\Ann Lee', APPDATA: 'C:\\Users\\Ann Lee\\AppData\\Roaming', LOCALAPPDATA: 'C:\\Users\\Ann Lee\\AppData\\Local', USERNAME: 'Ann Lee', HOME: '/c/Users/ann' }
+const windows = platformFor('win32', windowsEnv, noHome)
+const mac = platformFor('darwin', { HOME: '/Users/ann', PATH: '/opt/homebrew/bin:/usr/bin:/bin' }, noHome)
+
+describe('platform: where things are', () => {
+  it('Windows: home is %USERPROFILE% (not $HOME, which Git Bash sets), paths use backslashes', () => {
+    assert.equal(windows.home, 'C:\\Users\\Ann Lee')
+    assert.equal(platformFor('win32', { HOMEDRIVE: 'D:', HOMEPATH: '\\Users\\ann' }, noHome).home, 'D:\\Users\\ann')
+    assert.equal(configPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Roaming\\ccred\\config.toml')
+    assert.equal(daemonLogPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\daemon.log')
+  })
+
+  it('Windows: the runtime directory is under %LOCALAPPDATA%, and the socket path names the file that records the pipe', () => {
+    assert.equal(runtimeDir(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\run')
+    assert.equal(socketPath(windows.env, windows), 'C:\\Users\\Ann Lee\\AppData\\Local\\ccred\\run\\daemon.pipe')
+    const noLocalAppData = platformFor('win32', { USERPROFILE: 'C:\\Users\\bo' }, noHome)
+    assert.equal(runtimeDir(noLocalAppData.env, noLocalAppData), 'C:\\Users\\bo\\AppData\\Local\\ccred\\run')
+  })
+
+  it('macOS: Library folders under $HOME', () => {
+    assert.equal(configPath(mac.env, mac), '/Users/ann/Library/Application Support/ccred/config.toml')
+    assert.equal(runtimeDir(mac.env, mac), '/Users/ann/Library/Caches/ccred/run')
+    assert.equal(socketPath(mac.env, mac), '/Users/ann/Library/Caches/ccred/run/ccred.sock')
+  })
+
+  it('Claude Code settings: %USERPROFILE%\\.claude on Windows, and each OS its managed-settings file', () => {
+    const winLocations = Object.fromEntries(settingsLocations(windows.env, 'C:\\src\\app', windows).map((l) => [l.scope, l.path]))
+    assert.deepEqual(winLocations, {
+      user: 'C:\\Users\\Ann Lee\\.claude\\settings.json',
+      project: 'C:\\src\\app\\.claude\\settings.json',
+      local: 'C:\\src\\app\\.claude\\settings.local.json',
+      managed: 'C:\\Program Files\\ClaudeCode\\managed-settings.json',
+    })
+    const macManaged = settingsLocations(mac.env, '/src/app', mac).find((l) => l.scope === 'managed')!.path
+    assert.equal(macManaged, '/Library/Application Support/ClaudeCode/managed-settings.json')
+    const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    assert.equal(settingsLocations(linux.env, '/src/app', linux).find((l) => l.scope === 'managed')!.path, '/etc/claude-code/managed-settings.json')
+  })
+})
+
+describe('platform: the helper command line', () => {
+  it('Windows: double quotes that cmd runs, even with spaces in both paths', () => {
+    const line = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs')
+    assert.equal(line, '"C:\\Program Files\\nodejs\\node.exe" "C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs"')
+    assert.doesNotMatch(line, /'/)
+  })
+
+  it('Windows: a path with " or % (which cmd expands even inside quotes) is refused with what to do', () => {
+    for (const [path, what] of [['C:\\a"b\\node.exe', /double quote/], ['C:\\100%\\node.exe', /percent sign/], ['C:\\%USERNAME%\\node.exe', /percent sign/], ['C:\\a\nb', /control character/]] as const) {
+      assert.throws(() => cmdQuote(path), (error: unknown) => {
+        assert.ok(error instanceof CcredError)
+        assert.equal(error.code, 'ERR_USAGE')
+        assert.match(error.message, what)
+        assert.match(error.hint ?? '', /paths without/)
+        return true
+      })
+    }
+  })
+
+  it('macOS: the Homebrew Cellar node is replaced by the stable link that brew upgrade keeps', () => {
+    const links = new Set(['/opt/homebrew/bin/node', '/usr/local/opt/node@20/bin/node'])
+    const exists = (path: string) => links.has(path)
+    assert.equal(stableNodePath('/opt/homebrew/Cellar/node/23.1.0/bin/node', exists), '/opt/homebrew/bin/node')
+    assert.equal(stableNodePath('/usr/local/Cellar/node@20/20.18.0_1/bin/node', exists), '/usr/local/opt/node@20/bin/node')
+    // No link to map to: kept as it is (doctor says when it is gone).
+    assert.equal(stableNodePath('/usr/local/Cellar/node/23.1.0/bin/node', exists), '/usr/local/Cellar/node/23.1.0/bin/node')
+    assert.equal(stableNodePath('/Users/ann/.nvm/versions/node/v22.1.0/bin/node', exists), '/Users/ann/.nvm/versions/node/v22.1.0/bin/node')
+    assert.equal(helperCommandLine(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/dist/cmd/ccred.cjs', exists), "'/opt/homebrew/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'")
+  })
+
+  it('Linux keeps POSIX quoting; doctor reads the two programs back from any command line ccred writes', () => {
+    const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    const posixLine = helperCommandLine(linux, "/opt/it's/node", '/opt/ccred/ccred.cjs')
+    assert.equal(posixLine, `'/opt/it'\\''s/node' '/opt/ccred/ccred.cjs'`)
+    assert.deepEqual(helperCommandPrograms(`${posixLine} get corp`), ["/opt/it's/node", '/opt/ccred/ccred.cjs'])
+    const winLine = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs')
+    assert.deepEqual(helperCommandPrograms(`${winLine} get corp`), ['C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs'])
+    assert.deepEqual(helperCommandPrograms('ccred get corp'), [])
+  })
+})
+
+describe('platform: the runtime directory and the daemon address', () => {
+  it('Windows: the runtime directory is created (it was skipped, so the spawn lock failed with ENOENT)', () => {
+    const dir = join(root(), 'Local', 'ccred', 'run')
+    assert.throws(() => openRuntimeDir(dir, 'win32'), RuntimeDirMissing)
+    const pinned = ensureRuntimeDir(dir, 'win32')
+    try {
+      assert.equal(pinned.file('spawn.lock'), `${dir}/spawn.lock`)
+      writeFileSync(pinned.file('spawn.lock'), 'x') // what used to fail with ENOENT
+    } finally {
+      pinned.close()
+    }
+  })
+
+  it('every platform refuses a socket path over its sun_path limit (104 bytes on macOS, 108 on Linux) and says what to shorten', () => {
+    const base = '/Users/ann/'
+    const socketTail = '/ccred.sock'.length + 1 // with the terminating NUL
+    const fitsMac = base + 'd'.repeat(104 - socketTail - base.length)
+    assert.equal(socketPathTooLong(fitsMac, 'darwin'), undefined)
+    const overMac = fitsMac + 'd'
+    const error = socketPathTooLong(overMac, 'darwin')
+    assert.ok(error instanceof CcredError)
+    assert.match(error.message, /105 bytes .* over the 104-byte limit of macOS/)
+    assert.match(error.hint ?? '', /CCRED_RUNTIME_DIR/)
+    assert.equal(socketPathTooLong(overMac, 'linux'), undefined, 'Linux allows 108')
+    assert.match(socketPathTooLong(overMac + 'dddd', 'linux')!.message, /109 bytes .* over the 108-byte limit of Linux/)
+    assert.equal(socketPathTooLong(overMac + 'd'.repeat(200), 'win32'), undefined, 'a named pipe has no such limit')
+    assert.throws(() => ensureRuntimeDir(join(root(), 'd'.repeat(120)), 'linux'), /over the 108-byte limit/)
+  })
+
+  it('Windows: the pipe name carries 128 random bits, and a client connects only to a well-formed recorded name', () => {
+    const name = newPipeName({ USERNAME: 'Ann Lee' }, '0123456789abcdef0123456789abcdef')
+    assert.equal(name, '\\\\.\\pipe\\ccred-Ann_Lee-0123456789abcdef0123456789abcdef')
+    assert.throws(() => newPipeName({}, 'short'), TypeError)
+    const dir = root()
+    const file = join(dir, 'daemon.pipe')
+    assert.equal(readPipeName(file), undefined, 'no daemon recorded a name: not running')
+    recordPipeName(file, name)
+    assert.equal(readPipeName(file), name)
+    for (const planted of ['\\\\.\\pipe\\ccred-Ann_Lee', '\\\\evil\\pipe\\ccred-a-0123456789abcdef0123456789abcdef', '/tmp/other.sock']) {
+      writeFileSync(file, planted)
+      assert.throws(() => readPipeName(file), (error: unknown) => error instanceof CcredError && error.code === 'ERR_DAEMON' && /refusing to connect/.test(error.message))
+    }
+  })
+
+  it('Windows: the daemon is spawned with no inherited handles (stdio ignore, hidden, detached) and opens its log itself', () => {
+    const how = daemonSpawn(windows, 'C:\\node.exe', ['--flag', 'C:\\ccred.cjs', 'daemon', 'run'], { A: '1' }, 'C:\\Users\\Ann Lee', 'C:\\log\\daemon.log', 7)
+    assert.equal(how.file, 'C:\\node.exe')
+    assert.deepEqual(how.args, ['--flag', 'C:\\ccred.cjs', 'daemon', 'run'])
+    assert.equal(how.options.stdio, 'ignore')
+    assert.equal(how.options.windowsHide, true)
+    assert.equal(how.options.detached, true)
+    assert.equal(how.options.env?.[DAEMON_LOG_FILE_VARIABLE], 'C:\\log\\daemon.log')
+    const linux = daemonSpawn(platformFor('linux', { HOME: '/h' }, noHome), '/usr/bin/node', ['x.cjs'], {}, '/h', '/log', 7)
+    assert.equal(linux.file, '/bin/sh')
+    assert.deepEqual(linux.options.stdio, ['ignore', 7, 7])
+  })
+})
+
+describe('platform: the macOS launchd agent', () => {
+  const agent = loginService(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/ccred.cjs', 501, (path) => path === '/opt/homebrew/bin/node')!
+
+  it('re-installs cleanly: bootout (failure expected when not loaded) before bootstrap', () => {
+    assert.equal(agent.kind, 'launchd')
+    assert.deepEqual(agent.prepare, [['launchctl', 'bootout', 'gui/501/dev.ccred.daemon']])
+    assert.deepEqual(agent.enable, [['launchctl', 'bootstrap', 'gui/501', '/Users/ann/Library/LaunchAgents/dev.ccred.daemon.plist']])
+  })
+
+  it('carries PATH and the runtime directory, and restarts after a crash but not after a clean exit', () => {
+    assert.match(agent.text, /<key>PATH<\/key><string>\/opt\/homebrew\/bin:\/usr\/bin:\/bin<\/string>/)
+    assert.match(agent.text, /<key>CCRED_RUNTIME_DIR<\/key><string>\/Users\/ann\/Library\/Caches\/ccred\/run<\/string>/)
+    assert.match(agent.text, /<key>KeepAlive<\/key><dict><key>SuccessfulExit<\/key><false\/><\/dict>/)
+  })
+
+  it('runs the Homebrew prefix node, not the Cellar version brew upgrade deletes', () => {
+    assert.match(agent.text, /<string>\/opt\/homebrew\/bin\/node<\/string>/)
+    assert.doesNotMatch(agent.text, /Cellar/)
+  })
+})
+
+describe('platform: the caller lookup (the 401 guess)', () => {
+  it('macOS and the BSDs read `ps` asynchronously: the same answer as /proc for this process (ps runs on Linux too)', async () => {
+    const viaProc = await processReaderFor('linux')!(process.pid)
+    const viaPs = await processReaderFor('darwin')!(process.pid)
+    assert.ok(viaProc !== undefined && viaPs !== undefined)
+    assert.equal(viaPs.ppid, viaProc.ppid)
+    assert.equal(viaPs.ppid, process.ppid)
+    assert.equal(await readWithPs(2 ** 22 + 12345), undefined, 'a pid that does not exist')
+  })
+
+  it('a ps line is parsed to the parent pid and the program name only', () => {
+    assert.deepEqual(parsePsLine(42, '  4711 /Applications/Claude Code.app/Contents/MacOS/claude\n'), { pid: 42, ppid: 4711, command: 'claude' })
+    assert.equal(parsePsLine(42, ''), undefined)
+  })
+
+  it('the lookup walks past shells to the caller, with any reader, and never blocks on one that is slow', async () => {
+    const tree = new Map([[10, { pid: 10, ppid: 9, command: 'sh' }], [9, { pid: 9, ppid: 1, command: 'claude' }]])
+    let pending = 0
+    const slowReader = async (pid: number) => { pending++; await new Promise((resolve) => setImmediate(resolve)); pending--; return tree.get(pid) }
+    const lookup = findCaller(11, 10, slowReader)
+    assert.equal(pending, 1, 'the lookup is in flight while the event loop goes on')
+    assert.deepEqual(await lookup, { pid: 9, ppid: 1, command: 'claude' })
+  })
+
+  it('Windows has no reader: no caller, so the environment marks alone decide whether it is Claude Code', async () => {
+    assert.equal(processReaderFor('win32'), null)
+    assert.equal(await findCaller(process.pid, process.ppid, processReaderFor('win32')), undefined)
+  })
+})
+
+describe('platform: ccred env --shell', () => {
+  const hostile = ["it's", 'a"b', '$(touch /tmp/pwned)', '`id`', '$env:PATH', '%PATH%', 'a\u2019b\u2018c', "''", 'x\ny', 'tab\there', '\\\\server\\share', '&|<>^', '']
+
+  it('posix: sh reads every hostile value back exactly', () => {
+    for (const value of hostile) {
+      const script = `${envLines({ CCRED_T: value }, 'posix')}printf %s "$CCRED_T"`
+      assert.equal(execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' }), value)
+    }
+  })
+
+  it('powershell: one single-quoted string whose only escapes are doubled quotes (typographic ones too), read back exactly', () => {
+    // PowerShell's single-quoted string: any of ' ‘ ’ ‚ ‛ ends it unless doubled; nothing else is special.
+    const quotes = "'\u2018\u2019\u201a\u201b"
+    const line = new RegExp(`^\\$env:CCRED_T = '((?:[^${quotes}]|[${quotes}]{2})*)'\\n$`)
+    fc.assert(fc.property(fc.oneof(fc.constantFrom(...hostile), fc.string({ unit: fc.constantFrom('a', ' ', "'", '\u2019', '\u201b', '"', '$', '`', '\n') })), (value) => {
+      const match = line.exec(envLines({ CCRED_T: value }, 'powershell'))
+      assert.ok(match !== null, JSON.stringify(value))
+      assert.equal(match[1]!.replace(new RegExp(`([${quotes}])\\1`, 'g'), '$1'), value)
+    }))
+  })
+
+  it('cmd: set "NAME=value" for values cmd takes literally; % ! " and line breaks are refused without printing the value', () => {
+    assert.equal(envLines({ ANTHROPIC_AUTH_TOKEN: 'eyJ.a-b_c~d+e/f=&|<>^ ()' }, 'cmd'), 'set "ANTHROPIC_AUTH_TOKEN=eyJ.a-b_c~d+e/f=&|<>^ ()"\n')
+    for (const value of ['s3cr%PATH%et', 's3cr!x!et', 's3cr"et', 's3cr\r\net']) {
+      assert.throws(() => envLines({ ANTHROPIC_AUTH_TOKEN: value }, 'cmd'), (error: unknown) => {
+        assert.ok(error instanceof CcredError)
+        assert.match(error.message, /ANTHROPIC_AUTH_TOKEN contains .* cmd cannot take literally/)
+        assert.ok(!error.message.includes('s3cr') && !(error.hint ?? '').includes('s3cr'), 'the value is never in the error')
+        assert.match(error.hint ?? '', /--shell powershell/)
+        return true
+      })
+    }
+  })
+})
+
+describe('platform: exec sources on Windows', () => {
+  const env = { ...windowsEnv, ComSpec: 'C:\\Windows\\system32\\cmd.exe', Path: 'C:\\Windows\\system32;C:\\Users\\Ann Lee\\AppData\\Roaming\\npm;C:\\Program Files\\Google\\Cloud SDK\\bin', PATHEXT: '.COM;.EXE;.BAT;.CMD' }
+  const win = platformFor('win32', env, noHome)
+  const files = new Set(['C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\claude.cmd', 'C:\\Program Files\\Google\\Cloud SDK\\bin\\gcloud.cmd', 'C:\\Windows\\system32\\curl.exe'])
+  const exists = (path: string) => files.has(path)
+
+  it('shell = true runs through %ComSpec% /d /s /c with the line quoted as Node does', () => {
+    assert.deepEqual(execInvocation(win, ['get-key --json | more'], true, exists), { file: 'C:\\Windows\\system32\\cmd.exe', args: ['/d', '/s', '/c', '"get-key --json | more"'], windowsVerbatimArguments: true, detached: false, name: 'cmd /c' })
+    assert.equal(execInvocation(platformFor('win32', { USERPROFILE: 'C:\\u' }, noHome), ['x'], true, exists).file, 'C:\\Windows\\System32\\cmd.exe', 'the default when ComSpec is unset')
+  })
+
+  it('a bare name is found through Path and PATHEXT; a .cmd shim runs through %ComSpec% with each argument quoted', () => {
+    const gcloud = execInvocation(win, ['gcloud', 'auth', 'print-access-token', '--account=ann@example.com'], false, exists)
+    assert.equal(gcloud.file, 'C:\\Windows\\system32\\cmd.exe')
+    assert.deepEqual(gcloud.args, ['/d', '/s', '/c', '""C:\\Program Files\\Google\\Cloud SDK\\bin\\gcloud.cmd" "auth" "print-access-token" "--account=ann@example.com""'])
+    assert.equal(gcloud.windowsVerbatimArguments, true)
+    assert.equal(execInvocation(win, ['claude', 'x'], false, exists).args[3], '""C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\claude.cmd" "x""')
+    // An .exe is started directly, with Node's own argument quoting.
+    assert.deepEqual(execInvocation(win, ['curl', '-s', 'a b'], false, exists), { file: 'C:\\Windows\\system32\\curl.exe', args: ['-s', 'a b'], windowsVerbatimArguments: false, detached: false, name: 'curl' })
+    // Not found: the name as written, so spawn's ENOENT names it.
+    assert.equal(execInvocation(win, ['nope'], false, exists).file, 'nope')
+  })
+
+  it('an argument a batch file would expand (% ! ") is refused, not passed', () => {
+    for (const arg of ['%PATH%', 'a!b', 'a"&calc"']) {
+      assert.throws(() => execInvocation(win, ['gcloud', arg], false, exists), (error: unknown) => error instanceof CcredError && error.code === 'ERR_CONFIG' && /cannot be passed safely/.test(error.message))
+    }
+  })
+
+  it('Linux and macOS are unchanged: sh -c, or the argv as it is, in its own process group', () => {
+    assert.deepEqual(execInvocation(mac, ['get-key | tr -d x'], true), { file: '/bin/sh', args: ['-c', 'get-key | tr -d x'], windowsVerbatimArguments: false, detached: true, name: 'sh -c' })
+    assert.deepEqual(execInvocation(mac, ['get-key', '--json'], false), { file: 'get-key', args: ['--json'], windowsVerbatimArguments: false, detached: true, name: 'get-key' })
+  })
+})
+
+describe('platform: keychains', () => {
+  const pem = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+
+  it('Windows: a secret over Credential Manager\'s 2,560 bytes is refused before the write, counted as the binding stores it', () => {
+    const rsa3072 = pem(3072)
+    const rsa4096 = pem(4096)
+    assert.equal(credentialManagerLimitProblem('win32', 'keytar', rsa3072), undefined, `a 3072-bit PEM is ${Buffer.byteLength(rsa3072)} bytes in UTF-8`)
+    const tooBig = credentialManagerLimitProblem('win32', 'keytar', rsa4096)
+    assert.ok(tooBig instanceof CcredError)
+    assert.match(tooBig.message, new RegExp(`the secret is ${Buffer.byteLength(rsa4096)} bytes .* over Windows Credential Manager's limit of 2560 bytes; nothing was stored`))
+    assert.match(tooBig.hint ?? '', /ES256/)
+    assert.ok(!tooBig.message.includes('PRIVATE KEY'), 'never the secret')
+    // @napi-rs/keyring stores UTF-16: the 3072-bit key no longer fits.
+    assert.equal(credentialManagerBytes('@napi-rs/keyring', rsa3072), 2 * rsa3072.length)
+    assert.ok(credentialManagerLimitProblem('win32', '@napi-rs/keyring', rsa3072) instanceof CcredError)
+    assert.equal(credentialManagerLimitProblem('darwin', 'keytar', rsa4096), undefined, 'only Windows has this limit')
+  })
+
+  it('Windows: KeychainStore.set refuses such a secret (what ccred set and jwt keygen call)', async () => {
+    const store = new KeychainStore({ CCRED_KEYCHAIN_BACKEND: 'none-in-this-test' }, 'win32')
+    await assert.rejects(store.set('big', 'x'.repeat(2561)), /over Windows Credential Manager's limit of 2560 bytes/)
+  })
+
+  it('macOS: keychain failures say what to do (-25308 over SSH, Always Allow after a node upgrade, a dialog nobody answers)', () => {
+    assert.match(keychainHint('darwin', 'storing a secret failed (The user name or passphrase you entered is not correct. (-25308))'), /security unlock-keychain ~\/Library\/Keychains\/login\.keychain-db/)
+    assert.match(keychainHint('darwin', 'User interaction is not allowed.'), /locked and cannot ask .*SSH/)
+    assert.match(keychainHint('darwin', 'reading a secret failed (User canceled the operation. (-128))'), /"Always Allow" .* after every node upgrade/)
+    assert.match(keychainHint('darwin', 'reading a secret got no answer within 10s (is the keyring locked?)'), /dialog may be waiting .*Always Allow.*security unlock-keychain/)
+    assert.match(keychainHint('linux', 'the collection is locked'), /gnome-keyring-daemon --unlock/)
+    assert.match(keychainHint('win32', 'x'), /Credential Manager/)
+    assert.match(keytarFix('linux'), /libsecret-1-dev/)
+    assert.doesNotMatch(keytarFix('darwin'), /libsecret/)
+  })
+})
+
+describe('platform: one place reads the real one', () => {
+  it('process.platform appears only in src/platform.ts; everything else is handed a platform or uses HOST_OS', () => {
+    const src = join(repoRoot(), 'src')
+    const readers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts'))
+      .filter((file) => /process\.platform\b/.test(readFileSync(join(src, file), 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '')))
+    assert.deepEqual(readers, ['platform.ts'])
+  })
+})
+
+describe('platform: commands run with another platform\'s rules (Io.platform)', () => {
+  it('setup claude --dry-run as on Windows: %USERPROFILE%\\.claude and a command line for cmd', async () => {
+    const dir = root()
+    const configDir = join(dir, 'cfg')
+    mkdirSync(configDir, { mode: 0o700 })
+    writeFileSync(join(configDir, 'config.toml'), '[profiles.demo]\nsource = "demo"\nlifetime = "10m"\n', { mode: 0o600 })
+    const env = { CCRED_CONFIG: join(configDir, 'config.toml'), CCRED_NO_DAEMON: '1', HOME: dir, XDG_STATE_HOME: join(dir, 'state'), USERPROFILE: 'C:\\Users\\Ann Lee', PATH: process.env.PATH }
+    const stdout: string[] = []
+    const stderr: string[] = []
+    const code = await main(['node', 'ccred', 'setup', 'claude', 'demo', '--dry-run'], { env, stdout: { write: (text: string) => stdout.push(text) }, stderr: { write: (text: string) => stderr.push(text) }, platform: platformFor('win32', env, noHome) })
+    assert.equal(code, 0, stderr.join(''))
+    const printed = stdout.join('')
+    assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
+    assert.match(printed, /\+ apiKeyHelper: "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo"$/m)
+    assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
+  })
+})
+
+describe('platform: an exec helper\'s environment on Windows', () => {
+  it('keeps what Windows programs need to start (SystemRoot, ComSpec, PATHEXT, the profile folders), whatever their case; drops the rest', () => {
+    const inherited = { Path: 'C:\\Windows', PATHEXT: '.EXE;.CMD', SystemRoot: 'C:\\Windows', ComSpec: 'C:\\Windows\\system32\\cmd.exe', USERPROFILE: 'C:\\Users\\a', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', TEMP: 'C:\\t', AWS_SECRET_ACCESS_KEY: 'nope', ANTHROPIC_API_KEY: 'nope' }
+    assert.deepEqual(helperEnvironment(inherited, { OWN: '1' }, 'win32'), { Path: 'C:\\Windows', PATHEXT: '.EXE;.CMD', SystemRoot: 'C:\\Windows', ComSpec: 'C:\\Windows\\system32\\cmd.exe', USERPROFILE: 'C:\\Users\\a', APPDATA: 'C:\\Users\\a\\AppData\\Roaming', TEMP: 'C:\\t', OWN: '1' })
+    assert.deepEqual(helperEnvironment(inherited, {}, 'linux'), {}, 'elsewhere only the POSIX names pass, case and all')
+  })
+})
