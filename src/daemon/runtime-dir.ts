@@ -108,7 +108,11 @@ export function openRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform()
     fd = openSync(dir, OPEN_DIR_FLAGS)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new RuntimeDirMissing(dir)
+    if (code === 'ENOENT') {
+      // No directory yet is "no daemon", unless where it would be is unsafe: then the
+      // command must say so, not "not running; get starts it" (get would refuse to).
+      throw checkParentChainOfMissing(dir) ?? new RuntimeDirMissing(dir)
+    }
     if (code === 'ELOOP' || code === 'ENOTDIR') throw unsafeDir(dir, 'is not a plain directory (a symlink or a file)', `remove ${dir} (ccred recreates it), or set CCRED_RUNTIME_DIR`)
     throw unsafeDir(dir, `cannot be opened (${code ?? 'error'})`, `check ${dir}, or set CCRED_RUNTIME_DIR to a private directory`)
   }

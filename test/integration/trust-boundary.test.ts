@@ -144,6 +144,15 @@ describe('trust boundary: a second user attacks the owner\'s ccred', () => {
     const start = await box.run(['daemon', 'start'], { env: xdgRuntime(open) })
     assert.equal(start.code, 11)
     assert.match(start.stderr, /refusing to use it \[ERR_DAEMON\] — set CCRED_RUNTIME_DIR/)
+    // With no ccred/ there yet, the commands that only ask the daemon must not say "not running;
+    // get starts it" (get would refuse to): they name the unsafe directory too.
+    for (const args of [['status'], ['daemon', 'status']]) {
+      const asked = await box.run(args, { env: xdgRuntime(open) })
+      assert.equal(asked.code, 11, `${args.join(' ')}: ${asked.stdout}${asked.stderr}`)
+      assert.equal(asked.stdout, '')
+      assert.match(asked.stderr, new RegExp(`runtime directory ${open}/ccred lies inside ${open}.*\\[ERR_DAEMON\\]`))
+    }
+    assert.deepEqual(readdirSync(open), [], 'still nothing created there')
   })
 
   it('rename-swap race: the attacker exchanges ccred/ with its own directory in a loop; no get prints its token', needsAttacker, async () => {
