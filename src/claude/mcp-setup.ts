@@ -1,8 +1,7 @@
-import { isDeepStrictEqual } from 'node:util'
 import { CcredError } from '../errors.js'
 import { caseClashes, isRemoteMcpServer, mcpConfigPath, mcpServersOf, type McpScope } from './hooks.js'
-import { getSetting, MAX_CLAUDE_JSON_BYTES, readSettings, setSetting, type SettingKey } from './settings.js'
-import type { Change, FilePlan } from './setup.js'
+import { MAX_CLAUDE_JSON_BYTES, readSettings, type SettingKey } from './settings.js'
+import { applyChanges, type FilePlan } from './setup.js'
 
 export interface McpSetupRequest {
   server: string
@@ -56,14 +55,7 @@ export function planMcpSetup(request: McpSetupRequest, env: Record<string, strin
   }
   if (existing !== undefined) wanted.push([['mcpServers', request.server, 'headersHelper'], headersHelper])
 
-  const next = structuredClone(file.settings)
-  const changes: Change[] = []
-  for (const [key, after] of wanted) {
-    const before = getSetting(next, key)
-    if (isDeepStrictEqual(before, after)) continue
-    setSetting(next, key, after)
-    changes.push({ key, before, after })
-  }
+  const plan = applyChanges(file, wanted)
   const warnings: string[] = []
   for (const clash of caseClashes(request.headerNames, existing?.headers)) {
     warnings.push(`the server's static header "${clash.static}" and ccred's "${clash.helper}" differ only in case: Claude Code sends both; rename one so they match exactly (then ccred's wins)`)
@@ -71,5 +63,5 @@ export function planMcpSetup(request: McpSetupRequest, env: Record<string, strin
   if (existing?.headersHelper !== undefined && existing.headersHelper !== headersHelper) {
     warnings.push(`replaces the server's headersHelper ${JSON.stringify(existing.headersHelper.slice(0, 80))} (ccred setup mcp --undo restores it)`)
   }
-  return { plan: { file, changes, next }, warnings }
+  return { plan, warnings }
 }

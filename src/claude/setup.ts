@@ -148,7 +148,8 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
   return wanted
 }
 
-function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]): FilePlan {
+/** The plan that sets each wanted key, skipping those that already hold the value. */
+export function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]): FilePlan {
   const next = structuredClone(file.settings)
   const changes: Change[] = []
   for (const [key, after] of wanted) {
