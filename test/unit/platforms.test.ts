@@ -240,12 +240,23 @@ describe('platform: ccred env --shell', () => {
   it('powershell: one single-quoted string whose only escapes are doubled quotes (typographic ones too), read back exactly', () => {
     // PowerShell's single-quoted string: any of ' ‘ ’ ‚ ‛ ends it unless doubled; nothing else is special.
     const quotes = "'\u2018\u2019\u201a\u201b"
-    const line = new RegExp(`^\\$env:CCRED_T = '((?:[^${quotes}]|[${quotes}]{2})*)'\\n$`)
-    fc.assert(fc.property(fc.oneof(fc.constantFrom(...hostile), fc.string({ unit: fc.constantFrom('a', ' ', "'", '\u2019', '\u201b', '"', '$', '`', '\n') })), (value) => {
+    const quoted = `'((?:[^${quotes}]|[${quotes}]{2})*)'`
+    // One line: quoted runs joined with [char]N for a control character (Invoke-Expression runs piped output line by line).
+    const line = new RegExp(`^\\$env:CCRED_T = (${quoted}(?: \\+ \\[char\\]\\d+ \\+ ${quoted})*)\\n$`)
+    const read = (expression: string) => expression.split(/ \+ (\[char\]\d+) \+ /).map((part, index) => index % 2 === 1
+      ? String.fromCharCode(Number(part.slice('[char]'.length)))
+      : new RegExp(`^${quoted}$`).exec(part)![1]!.replace(new RegExp(`([${quotes}])\\1`, 'g'), '$1')).join('')
+    fc.assert(fc.property(fc.oneof(fc.constantFrom(...hostile), fc.string({ unit: fc.constantFrom('a', ' ', "'", '\u2019', '\u201b', '"', '$', '`', '\n', '\r', '+') })), (value) => {
       const match = line.exec(envLines({ CCRED_T: value }, 'powershell'))
       assert.ok(match !== null, JSON.stringify(value))
-      assert.equal(match[1]!.replace(new RegExp(`([${quotes}])\\1`, 'g'), '$1'), value)
+      assert.equal(read(match[1]!), value)
     }))
+  })
+
+  it('powershell: a value with a line break stays on one line (a multi-header ANTHROPIC_CUSTOM_HEADERS, a hostile value), so Invoke-Expression never runs its rest as code', () => {
+    const output = envLines({ ANTHROPIC_CUSTOM_HEADERS: "X-A: 1\nX-B: ''; calc #" }, 'powershell')
+    assert.equal(output.split('\n').length, 2, JSON.stringify(output))
+    assert.equal(output, "$env:ANTHROPIC_CUSTOM_HEADERS = 'X-A: 1' + [char]10 + 'X-B: ''''; calc #'\n")
   })
 
   it('cmd: set "NAME=value" for values cmd takes literally; % ! " and line breaks are refused without printing the value', () => {
