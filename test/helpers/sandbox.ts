@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isProcessAlive } from '../../src/daemon/process-alive.js'
@@ -194,6 +194,20 @@ export class Sandbox {
     return Number.isInteger(pid) ? pid : undefined
   }
 
+  /** Daemon processes serving this sandbox, found by their command line and environment (Linux /proc). */
+  daemonProcesses(): number[] {
+    const pids: number[] = []
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue
+      try {
+        const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8')
+        if (!cmdline.includes('daemon\0run')) continue
+        if (readFileSync(`/proc/${name}/environ`, 'utf8').includes(`CCRED_RUNTIME_DIR=${this.runtimeDir}\0`)) pids.push(Number(name))
+      } catch { /* exited meanwhile */ }
+    }
+    return pids
+  }
+
   auditLog(): string {
     const path = join(this.stateDir, 'audit.log')
     return existsSync(path) ? readFileSync(path, 'utf8') : ''
@@ -223,6 +237,11 @@ export class Sandbox {
 }
 
 export { isProcessAlive as isAlive }
+
+/** A CLI run in one line, for assertion messages: exit code, stdout and stderr. */
+export function describeResult(result: CliResult): string {
+  return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
+}
 
 /**
  * Polls until `check` is true; for things that happen in another process. Bounded only to turn a

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
 import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
@@ -17,19 +17,6 @@ after(async () => {
   await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
-/** Daemon processes serving this sandbox, found by their command line and environment (Linux /proc). */
-function daemonProcesses(box: Sandbox): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8')
-      if (!cmdline.includes('daemon\0run')) continue
-      if (readFileSync(`/proc/${name}/environ`, 'utf8').includes(`CCRED_RUNTIME_DIR=${box.runtimeDir}\0`)) pids.push(Number(name))
-    } catch { /* exited meanwhile */ }
-  }
-  return pids
-}
 
 function assertOneLine(stdout: string): string {
   assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout)}`)
@@ -86,8 +73,8 @@ describe('daemon lifecycle', () => {
     const results = await Promise.all([1, 2, 3].map(() => box.run(['get', 'demo'], { distinctCaller: true })))
     for (const result of results) assert.equal(result.code, 0, result.stderr)
     assert.equal(new Set(results.map((r) => r.stdout)).size, 1, 'one daemon, one cached value')
-    await waitFor(() => daemonProcesses(box).length <= 1, 'losing daemons to exit')
-    assert.equal(daemonProcesses(box).length, 1)
+    await waitFor(() => box.daemonProcesses().length <= 1, 'losing daemons to exit')
+    assert.equal(box.daemonProcesses().length, 1)
     assert.equal(box.daemonLog().match(/listening on/g)?.length, 1)
   })
 

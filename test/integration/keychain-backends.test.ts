@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
-import { Sandbox, type CliResult } from '../helpers/sandbox.js'
+import { describeResult, Sandbox } from '../helpers/sandbox.js'
 import { startSecretService } from '../helpers/secret-service.js'
 
 const CONFIG = `
@@ -17,9 +17,6 @@ source = "static"
 value = "keychain:gw-key"
 `
 
-function show(result: CliResult): string {
-  return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
-}
 
 test('keychain bindings: the fallback serves without keytar, keytar finds what the fallback stored, and status/doctor say which', async (t) => {
   const ss = await startSecretService()
@@ -41,12 +38,12 @@ test('keychain bindings: the fallback serves without keytar, keytar finds what t
   // keytar "missing": the prebuilt binding stores and serves, and status names it.
   napiOnly.writeConfig(CONFIG)
   const set = await napiOnly.run(['set', 'gw'], { input: `${secret}\n` })
-  assert.equal(set.code, 0, show(set))
+  assert.equal(set.code, 0, describeResult(set))
   const got = await napiOnly.run(['get', 'gw'])
-  assert.equal(got.code, 0, show(got))
+  assert.equal(got.code, 0, describeResult(got))
   assert.equal(got.stdout, `${secret}\n`)
   const status = await napiOnly.run(['status'])
-  assert.equal(status.code, 0, show(status))
+  assert.equal(status.code, 0, describeResult(status))
   assert.match(status.stdout, /^store: {3}the OS keychain \(service "ccred"\) via @napi-rs\/keyring$/m)
   const statusJson = JSON.parse((await napiOnly.run(['status', '--json'])).stdout) as { store: { availability?: { ok: boolean; detail: string } } }
   assert.deepEqual(statusJson.store.availability, { ok: true, detail: 'via @napi-rs/keyring' })
@@ -54,21 +51,21 @@ test('keychain bindings: the fallback serves without keytar, keytar finds what t
   // keytar back: the secret the fallback stored (under its own attributes) is still found.
   both.writeConfig(CONFIG)
   const viaKeytar = await both.run(['get', 'gw'])
-  assert.equal(viaKeytar.code, 0, show(viaKeytar))
+  assert.equal(viaKeytar.code, 0, describeResult(viaKeytar))
   assert.equal(viaKeytar.stdout, `${secret}\n`)
   assert.match((await both.run(['status'])).stdout, /^store: {3}the OS keychain \(service "ccred"\) via keytar$/m)
 
   // Neither binding: status and doctor say so with a fix; get is a coded error, never a silent miss.
   neither.writeConfig(CONFIG)
   const missing = await neither.run(['get', 'gw'])
-  assert.equal(missing.code, 10, show(missing))
+  assert.equal(missing.code, 10, describeResult(missing))
   assert.match(missing.stderr, /keychain unavailable: .*\[ERR_KEYCHAIN_UNAVAILABLE\]/)
   assert.match(missing.stderr, /store = "file"/)
   const down = await neither.run(['status'])
   assert.match(down.stdout, /^store: {3}keychain unavailable: CCRED_KEYCHAIN_BACKEND=none allows neither keytar nor @napi-rs\/keyring$/m)
   assert.match(down.stdout, /^ {9}fix: .*npm rebuild keytar/m)
   const doctor = await neither.run(['doctor'])
-  assert.notEqual(doctor.code, 0, show(doctor))
+  assert.notEqual(doctor.code, 0, describeResult(doctor))
   assert.match(doctor.stdout + doctor.stderr, /secret store.*keychain unavailable/)
 
   for (const output of [set, got, status, viaKeytar, missing, down, doctor]) {

@@ -13,8 +13,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { repoRoot } from '../helpers/claude.js'
-import { Sandbox } from '../helpers/sandbox.js'
-import type { CliResult } from '../helpers/sandbox.js'
+import { describeResult, Sandbox } from '../helpers/sandbox.js'
 import { startSecretService } from '../helpers/secret-service.js'
 
 /** Everything that could lead libsecret/GDBus to some session bus: removed for the "no Secret Service" runs. */
@@ -56,9 +55,6 @@ function secret(label: string): string {
   return `sk-${label}-${randomBytes(12).toString('hex')}+/=.~_`
 }
 
-function show(result: CliResult): string {
-  return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
-}
 
 /** The `served` field of each audit-log issuance for a profile, in order. */
 function servedLog(sandbox: Sandbox, profile: string): string[] {
@@ -131,7 +127,7 @@ test('keychain: set and get through a real Secret Service', async (t) => {
 
   // set from a pipe (a trailing newline is how `echo` ends it and is dropped)
   const set1 = await sandbox.run(['set', 'gw'], { input: `${first}\n` })
-  assert.equal(set1.code, 0, show(set1))
+  assert.equal(set1.code, 0, describeResult(set1))
   assert.equal(set1.stdout, '', 'set prints nothing on stdout')
   assert.match(set1.stderr, /stored the secret for profile gw as keychain:gw-key in the OS keychain/)
   assert.ok(!set1.stderr.includes(first), 'set never echoes the secret')
@@ -139,25 +135,25 @@ test('keychain: set and get through a real Secret Service', async (t) => {
 
   // the first get autostarts the daemon (with the bus in its env) and fetches
   const get1 = await sandbox.run(['get', 'gw'])
-  assert.equal(get1.code, 0, show(get1))
+  assert.equal(get1.code, 0, describeResult(get1))
   assert.equal(get1.stdout, `${first}\n`, 'stdout is exactly the secret and one newline')
-  assert.equal(get1.stderr, '', show(get1))
+  assert.equal(get1.stderr, '', describeResult(get1))
   const daemonPid = sandbox.daemonPid()
   assert.ok(daemonPid !== undefined, 'the get autostarted the daemon')
 
   // the daemon now caches the first value
   const get2 = await sandbox.run(['get', 'gw', '--json'])
-  assert.equal(get2.code, 0, show(get2))
+  assert.equal(get2.code, 0, describeResult(get2))
   const issued2 = JSON.parse(get2.stdout) as { value: string; served: string }
   assert.equal(issued2.value, first)
   assert.equal(issued2.served, 'hit', 'the second get is served from the daemon cache')
 
   // a new value: `set` purges the daemon's cached copy
   const set2 = await sandbox.run(['set', 'gw'], { input: second })
-  assert.equal(set2.code, 0, show(set2))
+  assert.equal(set2.code, 0, describeResult(set2))
   assert.ok(!set2.stderr.includes('warning'), `set purged the daemon cache without complaint: ${set2.stderr}`)
   const get3 = await sandbox.run(['get', 'gw'])
-  assert.equal(get3.code, 0, show(get3))
+  assert.equal(get3.code, 0, describeResult(get3))
   assert.equal(get3.stdout, `${second}\n`, 'the get after set returns the new value, not the cached old one')
   assert.equal(sandbox.daemonPid(), daemonPid, 'the same daemon served it (no restart hid a stale cache)')
   assert.deepEqual(servedLog(sandbox, 'gw'), ['fetch', 'hit', 'fetch'], 'audit: fetched, hit, fetched again after the purge')
@@ -165,11 +161,11 @@ test('keychain: set and get through a real Secret Service', async (t) => {
 
   // no secret in status, status --json, the audit log or the daemon log
   const status = await sandbox.run(['status'])
-  assert.equal(status.code, 0, show(status))
+  assert.equal(status.code, 0, describeResult(status))
   assert.match(status.stdout, /daemon:\s+running/)
   assert.match(status.stdout, /store:\s+the OS keychain/)
   const statusJson = await sandbox.run(['status', '--json'])
-  assert.equal(statusJson.code, 0, show(statusJson))
+  assert.equal(statusJson.code, 0, describeResult(statusJson))
   const parsed = JSON.parse(statusJson.stdout) as { daemon: { running: boolean }; store: { kind: string; description: string } }
   assert.equal(parsed.daemon.running, true)
   assert.equal(parsed.store.kind, 'keychain')
@@ -188,33 +184,33 @@ test('keychain: set and get through a real Secret Service', async (t) => {
 
   // empty input: usage error, nothing stored
   const empty = await sandbox.run(['set', 'fresh'], { input: '' })
-  assert.equal(empty.code, 2, show(empty))
+  assert.equal(empty.code, 2, describeResult(empty))
   assert.match(empty.stderr, /^ccred: .*empty.* \[ERR_USAGE\] — /)
   assert.equal(await keytarGet(ss.env, 'fresh-key'), null, 'nothing stored for empty input')
   const justNewline = await sandbox.run(['set', 'gw'], { input: '\n' })
-  assert.equal(justNewline.code, 2, show(justNewline))
+  assert.equal(justNewline.code, 2, describeResult(justNewline))
 
   // two lines: usage error, the stored value is untouched
   const twoLines = await sandbox.run(['set', 'gw'], { input: 'line-one\nline-two\n' })
-  assert.equal(twoLines.code, 2, show(twoLines))
+  assert.equal(twoLines.code, 2, describeResult(twoLines))
   assert.match(twoLines.stderr, /\[ERR_USAGE\] — .*single line/)
   assert.ok(!twoLines.stderr.includes('line-one'), 'the rejected input is not echoed')
   const twoLinesFresh = await sandbox.run(['set', 'fresh'], { input: 'line-one\nline-two' })
-  assert.equal(twoLinesFresh.code, 2, show(twoLinesFresh))
+  assert.equal(twoLinesFresh.code, 2, describeResult(twoLinesFresh))
   assert.equal(await keytarGet(ss.env, 'fresh-key'), null, 'nothing stored for two-line input')
   assert.equal(await keytarGet(ss.env, 'gw-key'), second, 'rejected sets left the stored value alone')
   const get4 = await sandbox.run(['get', 'gw'])
-  assert.equal(get4.stdout, `${second}\n`, show(get4))
+  assert.equal(get4.stdout, `${second}\n`, describeResult(get4))
 
   // a profile that does not read the keychain: nothing to set, and a hint how to change that
   const envProfile = await sandbox.run(['set', 'envkey'], { input: 'whatever' })
-  assert.equal(envProfile.code, 2, show(envProfile))
+  assert.equal(envProfile.code, 2, describeResult(envProfile))
   assert.match(envProfile.stderr, /^ccred: profile envkey .*\[ERR_USAGE\] — .*value = "keychain:envkey"/)
   assert.equal(envProfile.stderr.trim().split('\n').length, 1, 'one line on stderr')
 
   // a keychain reference with nothing stored: ERR_REFERENCE naming the store, with `ccred set` as hint
   const missing = await sandbox.run(['get', 'fresh'])
-  assert.equal(missing.code, 5, show(missing))
+  assert.equal(missing.code, 5, describeResult(missing))
   assert.equal(missing.stdout, '')
   assert.match(missing.stderr, /no secret named "fresh-key" in the OS keychain.*\[ERR_REFERENCE\] — store it with: ccred set fresh/)
 })
@@ -227,7 +223,7 @@ test('keychain: no Secret Service gives ERR_KEYCHAIN_UNAVAILABLE and leaves the 
 
   // A hang fails through the run's own timeout, not a wall-clock bound that load would break.
   const get = await sandbox.run(['get', 'gw'], { env, timeoutMs: 30_000 })
-  assert.equal(get.code, 10, show(get))
+  assert.equal(get.code, 10, describeResult(get))
   assert.equal(get.stdout, '', 'nothing on stdout')
   assert.match(get.stderr, /^ccred: .*\[ERR_KEYCHAIN_UNAVAILABLE\] — .*store = "file"/)
   assert.equal(get.stderr.trim().split('\n').length, 1, `one line on stderr: ${get.stderr}`)
@@ -236,13 +232,13 @@ test('keychain: no Secret Service gives ERR_KEYCHAIN_UNAVAILABLE and leaves the 
 
   // the same daemon still serves a profile that needs no keychain
   const demo = await sandbox.run(['get', 'demo'], { env })
-  assert.equal(demo.code, 0, show(demo))
+  assert.equal(demo.code, 0, describeResult(demo))
   assert.match(demo.stdout, /^ccred-demo-[0-9a-f]{32}\n$/)
   assert.equal(sandbox.daemonPid(), daemonPid, 'the daemon survived the keychain failure')
 
   // and status shows the failure without failing itself
   const status = await sandbox.run(['status', '--json'], { env })
-  assert.equal(status.code, 0, show(status))
+  assert.equal(status.code, 0, describeResult(status))
   const parsed = JSON.parse(status.stdout) as { daemon: { running: boolean; pid?: number }; store: { kind: string }; profiles: { profile: string; lastError?: { code: string } }[] }
   assert.equal(parsed.daemon.running, true)
   assert.equal(parsed.daemon.pid, daemonPid)
@@ -251,7 +247,7 @@ test('keychain: no Secret Service gives ERR_KEYCHAIN_UNAVAILABLE and leaves the 
 
   // set cannot store either
   const set = await sandbox.run(['set', 'gw'], { env, input: 'sk-never-stored' })
-  assert.equal(set.code, 10, show(set))
+  assert.equal(set.code, 10, describeResult(set))
   assert.match(set.stderr, /^ccred: .*\[ERR_KEYCHAIN_UNAVAILABLE\] — .*store = "file"/)
   assert.ok(!set.stderr.includes('sk-never-stored'))
 })
@@ -265,7 +261,7 @@ test('file store: opt-in set and get without any Secret Service, and refusal of 
   const storePath = join(sandbox.dataDir, 'secrets.json')
 
   const set = await sandbox.run(['set', 'gw'], { env, input: `${value}\n` })
-  assert.equal(set.code, 0, show(set))
+  assert.equal(set.code, 0, describeResult(set))
   assert.ok(set.stderr.includes(storePath), `set names the file store: ${set.stderr}`)
   assert.ok(!set.stderr.includes(value))
 
@@ -274,13 +270,13 @@ test('file store: opt-in set and get without any Secret Service, and refusal of 
   assert.equal(statSync(sandbox.dataDir).mode & 0o777, 0o700, 'its directory is 0700')
 
   const get = await sandbox.run(['get', 'gw'], { env })
-  assert.equal(get.code, 0, show(get))
+  assert.equal(get.code, 0, describeResult(get))
   assert.equal(get.stdout, `${value}\n`)
-  assert.equal(get.stderr, '', show(get))
+  assert.equal(get.stderr, '', describeResult(get))
   assert.ok(sandbox.daemonPid() !== undefined, 'served by the autostarted daemon')
 
   const status = await sandbox.run(['status'], { env })
-  assert.equal(status.code, 0, show(status))
+  assert.equal(status.code, 0, describeResult(status))
   assert.ok(status.stdout.includes(`store:   the file store ${storePath}`), status.stdout)
   const statusJson = await sandbox.run(['status', '--json'], { env })
   const parsed = JSON.parse(statusJson.stdout) as { store: { kind: string; description: string } }
@@ -292,15 +288,15 @@ test('file store: opt-in set and get without any Secret Service, and refusal of 
   chmodSync(storePath, 0o640)
   const refusal = /^ccred: .*file store: .*secrets\.json is accessible to other users \(mode 640\).*\[ERR_CONFIG\] — run: chmod 600 /
   const refreshed = await sandbox.run(['get', 'gw', '--refresh'], { env })
-  assert.equal(refreshed.code, 3, show(refreshed))
+  assert.equal(refreshed.code, 3, describeResult(refreshed))
   assert.equal(refreshed.stdout, '')
   assert.match(refreshed.stderr, refusal)
   const inProcess = await sandbox.run(['get', 'gw'], { env: { ...env, CCRED_NO_DAEMON: '1' } })
-  assert.equal(inProcess.code, 3, show(inProcess))
+  assert.equal(inProcess.code, 3, describeResult(inProcess))
   assert.equal(inProcess.stdout, '')
   assert.match(inProcess.stderr, refusal)
   const setAgain = await sandbox.run(['set', 'gw'], { env, input: 'sk-other' })
-  assert.equal(setAgain.code, 3, show(setAgain))
+  assert.equal(setAgain.code, 3, describeResult(setAgain))
   assert.match(setAgain.stderr, refusal)
   assert.equal(statSync(storePath).mode & 0o777, 0o640, 'ccred did not silently chmod the file')
 })

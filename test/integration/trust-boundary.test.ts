@@ -329,8 +329,8 @@ describe('trust boundary: the owner\'s own files', () => {
     assert.equal(again.code, 0, again.stderr)
     assert.equal(again.stderr, '', 'served by a daemon, not in-process')
     // The old daemon either took the lock again or saw the new one and left: wait for one to remain.
-    await waitFor(() => daemonProcesses(box).length === 1, 'one daemon left', 10_000)
-    const [survivor] = daemonProcesses(box)
+    await waitFor(() => box.daemonProcesses().length === 1, 'one daemon left', 10_000)
+    const [survivor] = box.daemonProcesses()
     assert.equal(box.daemonPid(), survivor, 'the pid file names the live daemon')
     for (const name of ['ccred.sock', 'daemon.lock', 'daemon.pid']) assert.ok(existsSync(join(box.runtimeDir, name)), `${name} is there`)
     const third = await box.run(['get', 'demo'], { distinctCaller: true })
@@ -372,16 +372,3 @@ describe('trust boundary: the owner\'s own files', () => {
   })
 })
 
-/** Daemon processes serving this sandbox (Linux /proc). */
-function daemonProcesses(box: Sandbox): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8')
-      if (!cmdline.includes('daemon\0run')) continue
-      if (readFileSync(`/proc/${name}/environ`, 'utf8').includes(`CCRED_RUNTIME_DIR=${box.runtimeDir}\0`)) pids.push(Number(name))
-    } catch { /* exited meanwhile */ }
-  }
-  return pids
-}
