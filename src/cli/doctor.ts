@@ -1,29 +1,15 @@
 import { requestCredential } from '../client/credentials.js'
 import { runDoctorChecks, type Check } from '../doctor/doctor.js'
 import { probeGateway } from '../doctor/gateway-probe.js'
-import { CcredError, EXIT_CODES } from '../errors.js'
+import { EXIT_CODES } from '../errors.js'
 import { formatTable } from '../output/table.js'
 import { ioPlatform, type Io } from './io.js'
 import { stringifyJsonSafely } from '../text/sanitize.js'
 
 const GATEWAY_PROBE_TIMEOUT_MS = 5_000
-/** Claude Code's own limit for a proxyAuthHelper run. */
-const PROXY_HELPER_TIMEOUT_MS = 30_000
-
-/** Runs a helper command under sh, as Claude Code does; stdout trimmed, never shown. */
-async function runHelper(command: string, extraEnv: Record<string, string>, env: Record<string, string | undefined>): Promise<string> {
-  const { execFile } = await import('node:child_process')
-  return new Promise((resolve, reject) => {
-    execFile('/bin/sh', ['-c', command], { env: { ...env, ...extraEnv }, timeout: PROXY_HELPER_TIMEOUT_MS, maxBuffer: 64 * 1024 }, (error, stdout) => {
-      if (error !== null) reject(new CcredError('ERR_SOURCE_UNAVAILABLE', error.killed ? `timed out after ${PROXY_HELPER_TIMEOUT_MS / 1000}s` : `exited with status ${String(error.code)}`, { cause: error }))
-      else resolve(stdout.trim())
-    })
-  })
-}
-
 /** `ccred doctor [profile] [--json]`: one line per check with a verdict; exit 13 when any fails. */
 export async function runDoctor(profile: string | undefined, options: { json?: boolean }, io: Io, projectDir = process.cwd()): Promise<number> {
-  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, platform: ioPlatform(io), projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), runHelper: (command, extraEnv) => runHelper(command, extraEnv, io.env), nowMs: () => Date.now() })
+  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, platform: ioPlatform(io), projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), nowMs: () => Date.now() })
   const failed = checks.filter((c) => c.verdict === 'fail').length
   const warned = checks.filter((c) => c.verdict === 'warn').length
   if (options.json) {

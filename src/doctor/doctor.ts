@@ -16,9 +16,12 @@ import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
-import { checkHooks, type HookCheckDeps } from './hooks.js'
+import { checkHooks, runHookHelper, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
+
+/** Claude Code's own limit for a proxyAuthHelper run. */
+const PROXY_HELPER_TIMEOUT_MS = 30_000
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 
@@ -36,9 +39,7 @@ export interface DoctorDeps {
   fetchCredential: CredentialFetcher
   /** Probes the gateway the way Claude Code reaches it (through its proxy, with the proxyAuthHelper value). */
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
-  /** Runs a Claude Code helper command as Claude Code would (sh -c) and returns its trimmed stdout. */
-  runHelper(command: string, extraEnv: Record<string, string>): Promise<string>
-  /** Runs a header hook's helper with exactly this environment (tests); default: sh -c with an open stdin. */
+  /** Runs a helper (a header hook's, the proxyAuthHelper) with exactly this environment (tests); default: sh -c with an open stdin. */
   runHookHelper?: HookCheckDeps['runHookHelper']
   nowMs(): number
 }
@@ -271,11 +272,18 @@ async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, a
   const route: ProbeRoute = proxyUrl === undefined ? {} : { proxyUrl }
   const helper = claude.value('proxyAuthHelper')
   if (proxyUrl !== undefined && claude.env('CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER')?.value === '1' && typeof helper?.value === 'string') {
+    // What Claude Code would send on the proxy hop; used for the probe only, never shown.
+    let why: string | undefined
     try {
-      // What Claude Code would send on the proxy hop; used for the probe only, never shown.
-      route.proxyAuthorization = await deps.runHelper(helper.value, { CLAUDE_CODE_PROXY_URL: proxyUrl, CLAUDE_CODE_PROXY_HOST: new URL(proxyUrl).host })
+      const run = await (deps.runHookHelper ?? runHookHelper)(helper.value, { ...deps.env, CLAUDE_CODE_PROXY_URL: proxyUrl, CLAUDE_CODE_PROXY_HOST: new URL(proxyUrl).host }, PROXY_HELPER_TIMEOUT_MS)
+      if (run.timedOut) why = `timed out after ${PROXY_HELPER_TIMEOUT_MS / 1000}s`
+      else if (run.exitCode !== 0) why = `exited with status ${run.exitCode}`
+      else route.proxyAuthorization = run.stdout.trim()
     } catch (error) {
-      add('gateway', 'fail', `proxyAuthHelper from ${helper.scope} settings failed: ${toCcredError(error).message}`)
+      why = toCcredError(error).message
+    }
+    if (why !== undefined) {
+      add('gateway', 'fail', `proxyAuthHelper from ${helper.scope} settings failed: ${why}`)
       return
     }
   }
