@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { loginService } from '../daemon/login-service.js'
+import { loginService } from '../setup/service-install.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { ioPlatform, type Io } from './io.js'
 import { runDaemonStop } from './daemon.js'

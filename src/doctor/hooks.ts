@@ -1,13 +1,13 @@
 import {
   caseClashes, ccredLoginProfileOf, ccredProfileOf, isRemoteMcpServer, MCP_HELPER_SLOW_MS, MCP_HELPER_TIMEOUT_MS, mcpConfigPath, mcpServersOf,
   OTEL_DEBOUNCE_VARIABLE, OTEL_HELPER_TIMEOUT_MS, otlpExporterProblems, parseHeadersOutput, strippedForProjectMcp, type McpScope,
-} from '../claude/hooks.js'
+} from '../setup/claude-hooks.js'
 import { hookTtlMs } from '../claude/helper-context.js'
-import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../claude/settings.js'
+import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'
 import { formatDurationMs } from '../config/duration.js'
 import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
-import type { Scope, SettingsFile } from '../claude/settings.js'
+import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 
 type Env = Record<string, string | undefined>

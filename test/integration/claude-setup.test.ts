@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
-import { loginService } from '../../src/daemon/login-service.js'
+import { loginService } from '../../src/setup/service-install.js'
 import { platformFor } from '../../src/platform.js'
 import { startGateway } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'

@@ -1,7 +1,7 @@
 import { CcredError } from '../errors.js'
-import { caseClashes, isRemoteMcpServer, mcpConfigPath, mcpServersOf, type McpScope } from './hooks.js'
-import { MAX_CLAUDE_JSON_BYTES, readSettings, type SettingKey } from './settings.js'
-import { applyChanges, type FilePlan } from './setup.js'
+import { caseClashes, isRemoteMcpServer, mcpConfigPath, mcpServersOf, type McpScope } from './claude-hooks.js'
+import { MAX_CLAUDE_JSON_BYTES, readSettings, type SettingKey } from './claude-settings.js'
+import { applyChanges, type FilePlan } from './claude-setup.js'
 
 export interface McpSetupRequest {
   server: string

@@ -3,12 +3,12 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
 import type { Platform } from '../platform.js'
 import { CcredError } from '../errors.js'
-import { helperTtlVariable, setupHookFor } from './helper-context.js'
-import { OTEL_DEBOUNCE_VARIABLE } from './hooks.js'
+import { helperTtlVariable, setupHookFor } from '../claude/helper-context.js'
+import { OTEL_DEBOUNCE_VARIABLE } from './claude-hooks.js'
 import {
   getSetting, isEnvKey, keyName, MAX_CLAUDE_JSON_BYTES, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
   type Scope, type SettingKey, type Settings, type SettingsFile,
-} from './settings.js'
+} from './claude-settings.js'
 
 export const MODES = ['anthropic', 'bedrock', 'vertex'] as const
 export type Mode = (typeof MODES)[number]
