@@ -5,7 +5,7 @@ import { loginService } from '../setup/service-install.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { ioPlatform, type Io } from './io.js'
 import { runDaemonStop } from './daemon.js'
-import { ccredBinPath } from './setup-claude.js'
+import { ccredBinPath } from '../setup/ccred-command.js'
 
 function unsupported(os: NodeJS.Platform): CcredError {
   return new CcredError('ERR_USAGE', `ccred daemon install supports systemd (Linux) and launchd (macOS), not ${os}`, {

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
 import { CcredError } from '../errors.js'
+import { jsonFormat, type JsonDocument, type Settings } from './document-format.js'
+import { readFollowing, readForEdit, type FileSnapshot, type ReadLabel } from './settings-file.js'
 import { hostPlatform, type Platform } from '../platform.js'
 
 /**
@@ -44,12 +43,10 @@ function managedSettingsPath(env: Env, platform: Platform): string {
   return '/etc/claude-code/managed-settings.json'
 }
 
-export type Settings = Record<string, unknown> & { env?: Record<string, unknown> }
+export type { Settings }
 
-export interface SettingsFile extends SettingsLocation {
-  exists: boolean
-  /** The file as it is on disk ('' when absent). */
-  text: string
+/** One layer's file as read: its text, settings and indentation (for a rewrite), and what was on disk. */
+export interface SettingsFile extends SettingsLocation, FileSnapshot {
   settings: Settings
   /** The indentation the file uses, kept when it is rewritten. */
   indent: string
@@ -59,99 +56,40 @@ const MAX_SETTINGS_BYTES = 1024 * 1024
 /** ~/.claude.json also holds Claude Code's per-project history, so it grows far beyond a settings file. */
 export const MAX_CLAUDE_JSON_BYTES = 64 * 1024 * 1024
 
-/** Reads one layer; an unreadable or invalid file is an error that names it (never overwritten). */
+/**
+ * Reads one layer to check it (doctor, the layers setup does not write): links are
+ * followed, as Claude Code follows them. An unreadable or invalid file is an error that names it.
+ */
 export function readSettings(location: SettingsLocation, maxBytes = MAX_SETTINGS_BYTES): SettingsFile {
-  if (!existsSync(location.path)) return { ...location, exists: false, text: '', settings: {}, indent: '  ' }
-  let text: string
+  return parseLayer(location, readFollowing(location.path, { maxBytes, label: labelOf(location) }))
+}
+
+/**
+ * Reads one layer that setup is about to rewrite: a link, a non-regular file or
+ * another user's file is refused (settings-file.ts); `projectDir` for the project's own
+ * files, so no linked directory leads out of it.
+ */
+export function readSettingsForEdit(location: SettingsLocation, maxBytes = MAX_SETTINGS_BYTES, projectDir?: string): SettingsFile {
+  return parseLayer(location, readForEdit(location.path, { maxBytes, label: labelOf(location), ...(projectDir === undefined ? {} : { within: projectDir }) }))
+}
+
+function labelOf(location: SettingsLocation): ReadLabel {
+  return { what: `Claude Code ${location.scope} settings`, hint: `check the file's permissions${location.scope === 'managed' ? ' (managed settings are usually root-owned: run with sudo)' : ''}` }
+}
+
+function parseLayer(location: SettingsLocation, snapshot: FileSnapshot): SettingsFile {
+  let document: JsonDocument
   try {
-    if (statSync(location.path).size > maxBytes) throw new Error(`larger than ${Math.round(maxBytes / 1024 / 1024)} MiB`)
-    text = readFileSync(location.path, 'utf8')
+    document = jsonFormat.parse(snapshot.text, location.path)
   } catch (error) {
-    throw new CcredError('ERR_CONFIG', `cannot read Claude Code ${location.scope} settings ${location.path}: ${(error as Error).message}`, {
-      cause: error,
-      hint: `check the file's permissions${location.scope === 'managed' ? ' (managed settings are usually root-owned: run with sudo)' : ''}`,
+    const failure = error as CcredError
+    throw new CcredError('ERR_CONFIG', `Claude Code ${location.scope} settings ${failure.message}`, {
+      hint: /not valid JSON/.test(failure.message) ? `fix the JSON in ${location.path} (Claude Code ignores an invalid file too), then run the command again` : `fix ${location.path}`,
     })
   }
-  if (text.trim() === '') return { ...location, exists: true, text, settings: {}, indent: '  ' }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (error) {
-    throw new CcredError('ERR_CONFIG', `Claude Code ${location.scope} settings ${location.path} is not valid JSON (${(error as Error).message}); ccred will not rewrite it`, {
-      hint: `fix the JSON in ${location.path} (Claude Code ignores an invalid file too), then run the command again`,
-    })
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CcredError('ERR_CONFIG', `Claude Code ${location.scope} settings ${location.path} is not a JSON object`, { hint: `fix ${location.path}` })
-  }
-  const settings = parsed as Settings
+  const { settings, indent } = document
   if (settings.env !== undefined && (typeof settings.env !== 'object' || settings.env === null || Array.isArray(settings.env))) {
     throw new CcredError('ERR_CONFIG', `"env" in ${location.path} is not an object`, { hint: `fix ${location.path}` })
   }
-  return { ...location, exists: true, text, settings, indent: /^\{\s*\n([ \t]+)"/.exec(text)?.[1] ?? '  ' }
-}
-
-export function serializeSettings(settings: Settings, indent: string): string {
-  return `${JSON.stringify(settings, null, indent)}\n`
-}
-
-/**
- * Atomic replace (temp file + rename) keeping the file's mode, or taking `modeOf`'s
- * (a backup must be no more readable than the file it copies, which may hold a key);
- * creates the directory if needed.
- */
-export function writeFileAtomic(path: string, text: string, modeOf: string = path): void {
-  mkdirSync(dirname(path), { recursive: true })
-  const mode = existsSync(modeOf) ? statSync(modeOf).mode & 0o777 : 0o644
-  const temp = join(dirname(path), `.${randomBytes(6).toString('hex')}.ccred-tmp`)
-  try {
-    writeFileSync(temp, text, { mode })
-    chmodSync(temp, mode)
-    renameSync(temp, path)
-  } catch (error) {
-    rmSync(temp, { force: true })
-    throw new CcredError('ERR_CONFIG', `cannot write ${path}: ${(error as Error).message}`, { cause: error, hint: 'check the directory\'s permissions' })
-  }
-}
-
-/**
- * A settings key path: a top-level key, ["env", NAME], or a deeper path such as
- * ["mcpServers", SERVER, "headersHelper"] (~/.claude.json and .mcp.json).
- */
-export type SettingKey = readonly [string] | readonly [string, string] | readonly [string, string, string]
-
-export function keyName(key: SettingKey): string {
-  return key.join('.')
-}
-
-/** Whether the key is an `env` entry named one of `names`. */
-export function isEnvKey(key: SettingKey, names: readonly string[]): boolean {
-  return key.length === 2 && key[0] === 'env' && names.includes(key[1])
-}
-
-export function getSetting(settings: Settings, key: SettingKey): unknown {
-  let node: unknown = settings
-  for (const part of key) {
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined
-    node = (node as Record<string, unknown>)[part]
-  }
-  return node
-}
-
-/**
- * Sets (value defined) or removes (undefined) a key; a table left empty by a
- * removal (an empty env, a server with nothing left) is removed too.
- */
-export function setSetting(settings: Settings, key: SettingKey, value: unknown): void {
-  const [head, ...rest] = key
-  if (rest.length === 0) {
-    if (value === undefined) delete settings[head]
-    else settings[head] = value
-    return
-  }
-  const current = settings[head]
-  const table: Settings = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...(current as Settings) } : {}
-  setSetting(table, rest as unknown as SettingKey, value)
-  if (Object.keys(table).length === 0) delete settings[head]
-  else settings[head] = table
+  return { ...location, ...snapshot, settings, indent }
 }

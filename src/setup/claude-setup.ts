@@ -1,14 +1,10 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
 import type { Platform } from '../platform.js'
-import { CcredError } from '../errors.js'
 import { helperTtlVariable, setupHookFor } from '../claude/helper-context.js'
 import { OTEL_DEBOUNCE_VARIABLE } from './claude-hooks.js'
-import {
-  getSetting, isEnvKey, keyName, MAX_CLAUDE_JSON_BYTES, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,
-  type Scope, type SettingKey, type Settings, type SettingsFile,
-} from './claude-settings.js'
+import { readSettings, readSettingsForEdit, settingsLocations, SCOPES, type Scope, type SettingsFile } from './claude-settings.js'
+import { getSetting, jsonFormat, type JsonDocument, type SettingKey } from './document-format.js'
+import { planEdit, type FilePlan } from './file-plan.js'
 
 export const MODES = ['anthropic', 'bedrock', 'vertex'] as const
 export type Mode = (typeof MODES)[number]
@@ -55,12 +51,6 @@ export interface SetupRequest {
   fix: boolean
 }
 
-export interface Change {
-  key: SettingKey
-  before: unknown
-  after: unknown
-}
-
 export interface Conflict {
   /** Where: a settings scope, or "shell" for the environment ccred runs in. */
   where: Scope | 'shell'
@@ -71,16 +61,10 @@ export interface Conflict {
   fixable: boolean
 }
 
-export interface FilePlan {
-  file: SettingsFile
-  changes: Change[]
-  next: Settings
-}
-
 export interface SetupPlan {
-  target: FilePlan
+  target: FilePlan<JsonDocument>
   /** Other layers --fix edits (removing fighting keys). */
-  others: FilePlan[]
+  others: FilePlan<JsonDocument>[]
   conflicts: Conflict[]
 }
 
@@ -148,17 +132,14 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
   return wanted
 }
 
-/** The plan that sets each wanted key, skipping those that already hold the value. */
-export function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]): FilePlan {
-  const next = structuredClone(file.settings)
-  const changes: Change[] = []
-  for (const [key, after] of wanted) {
-    const before = getSetting(next, key)
-    if (isDeepStrictEqual(before, after)) continue
-    setSetting(next, key, after)
-    changes.push({ key, before, after })
-  }
-  return { file, changes, next }
+/**
+ * The plan for one Claude Code settings layer: read again for editing (a link, a
+ * special file or another user's file is refused), a project layer kept inside its project.
+ */
+export function planLayer(location: SettingsFile, wanted: readonly (readonly [SettingKey, unknown])[], projectDir: string, maxBytes?: number): FilePlan<JsonDocument> {
+  const inProject = location.scope === 'project' || location.scope === 'local'
+  const file = readSettingsForEdit(location, maxBytes, inProject ? projectDir : undefined)
+  return planEdit(file, jsonFormat, { settings: file.settings, indent: file.indent }, wanted, { scope: location.scope, ...(inProject ? { projectDir } : {}) })
 }
 
 /**
@@ -166,21 +147,23 @@ export function applyChanges(file: SettingsFile, wanted: [SettingKey, unknown][]
  * in any layer (or the shell) would override or fight the helper.
  */
 export function planSetup(request: SetupRequest, env: Record<string, string | undefined>, projectDir: string, platform?: Platform): SetupPlan {
+  // Every layer is read to find what fights the helper; only those written are read again strictly.
   const files = settingsLocations(env, projectDir, platform).map((location) => readSettings(location))
   const targetIndex = SCOPES.indexOf(request.scope)
-  const target = applyChanges(files[targetIndex]!, desiredSettings(request))
+  const desired = desiredSettings(request)
+  const targetAfterDesired = planEdit(files[targetIndex]!, jsonFormat, { settings: files[targetIndex]!.settings, indent: files[targetIndex]!.indent }, desired, { scope: request.scope }).next.settings
   const helperKey = setupHookFor(request.header)
   const conflicts: Conflict[] = []
   const removals = new Map<number, SettingKey[]>()
   files.forEach((file, index) => {
     if (!request.helper) return
-    const settings = index === targetIndex ? target.next : file.settings
+    const settings = index === targetIndex ? targetAfterDesired : file.settings
     for (const name of COMPETING_VARIABLES) {
       if (getSetting(settings, ['env', name]) === undefined) continue
       conflicts.push({ where: file.scope, path: file.path, key: `env.${name}`, why: `${name} wins over the helper for ${name === 'ANTHROPIC_API_KEY' ? 'X-Api-Key' : 'Authorization'}`, fixable: true })
       removals.set(index, [...(removals.get(index) ?? []), ['env', name]])
     }
-    if (index > targetIndex && settings[helperKey] !== undefined && settings[helperKey] !== getSetting(target.next, [helperKey])) {
+    if (index > targetIndex && settings[helperKey] !== undefined && settings[helperKey] !== getSetting(targetAfterDesired, [helperKey])) {
       conflicts.push({ where: file.scope, path: file.path, key: helperKey, why: `the ${file.scope} layer outranks ${request.scope} and runs its own ${helperKey}`, fixable: true })
       removals.set(index, [...(removals.get(index) ?? []), [helperKey]])
     }
@@ -188,133 +171,11 @@ export function planSetup(request: SetupRequest, env: Record<string, string | un
   for (const name of request.helper ? COMPETING_VARIABLES : []) {
     if (env[name] !== undefined && env[name] !== '') conflicts.push({ where: 'shell', key: name, why: `set in this shell's environment: it wins over the helper; unset it (and remove it from your shell profile)`, fixable: false })
   }
-  const others: FilePlan[] = []
-  if (request.fix) {
-    for (const [index, keys] of removals) {
-      if (index === targetIndex) {
-        for (const key of keys) {
-          target.changes.push({ key, before: getSetting(target.next, key), after: undefined })
-          setSetting(target.next, key, undefined)
-        }
-      } else {
-        others.push(applyChanges(files[index]!, keys.map((key) => [key, undefined])))
-      }
-    }
+  const removalsOf = (index: number) => (request.fix ? removals.get(index) ?? [] : []).map((key) => [key, undefined] as const)
+  const target = planLayer(files[targetIndex]!, [...desired, ...removalsOf(targetIndex)], projectDir)
+  const others: FilePlan<JsonDocument>[] = []
+  for (const index of request.fix ? removals.keys() : []) {
+    if (index !== targetIndex) others.push(planLayer(files[index]!, removalsOf(index), projectDir))
   }
   return { target, others, conflicts }
-}
-
-/** What ccred remembers of a setup, to undo its own changes and nothing else. */
-interface LedgerEntry {
-  profile: string
-  at: string
-  existed: boolean
-  backupPath?: string
-  /** For each key ccred changed: what it wrote; `removedSecret` when --fix removed a value (kept only in the backup). */
-  changes: { key: SettingKey; wrote: unknown; before?: unknown; hadBefore: boolean; removedSecret?: boolean }[]
-}
-
-type Ledger = Record<string, LedgerEntry>
-
-function readLedger(path: string): Ledger {
-  if (!existsSync(path)) return {}
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Ledger
-  } catch {
-    throw new CcredError('ERR_CONFIG', `ccred's setup record ${path} is not valid JSON`, { hint: `restore the settings from their .ccred-backup file by hand, then delete ${path}` })
-  }
-}
-
-/**
- * Writes a file plan: a backup of the file as it was (once: the first setup's backup
- * is the one undo restores), the new file atomically, and the ledger entry.
- */
-export function applyFilePlan(plan: FilePlan, profile: string, ledgerPath: string, now: Date): void {
-  if (plan.changes.length === 0) return
-  const ledger = readLedger(ledgerPath)
-  const previous = ledger[plan.file.path]
-  const entry: LedgerEntry = previous ?? { profile, at: now.toISOString(), existed: plan.file.exists, changes: [] }
-  if (previous === undefined && plan.file.exists) {
-    entry.backupPath = `${plan.file.path}.ccred-backup`
-    writeFileAtomic(entry.backupPath, plan.file.text, plan.file.path)
-  }
-  for (const change of plan.changes) {
-    const known = entry.changes.find((c) => keyName(c.key) === keyName(change.key))
-    const removedSecret = change.after === undefined && isEnvKey(change.key, COMPETING_VARIABLES)
-    if (known !== undefined) {
-      known.wrote = change.after
-      continue
-    }
-    const record: LedgerEntry['changes'][number] = { key: change.key, wrote: change.after, hadBefore: change.before !== undefined }
-    if (removedSecret) record.removedSecret = true
-    else if (change.before !== undefined) record.before = change.before
-    entry.changes.push(record)
-  }
-  writeFileAtomic(plan.file.path, serializeSettings(plan.next, plan.file.indent))
-  ledger[plan.file.path] = entry
-  writeFileAtomic(ledgerPath, `${JSON.stringify(ledger, null, 2)}\n`)
-}
-
-export interface UndoResult {
-  path: string
-  restored: string[]
-  /** Keys the user changed after setup: left as they are. */
-  keptUserEdits: string[]
-  /** The file is byte-for-byte what it was before setup (or gone again, if setup created it). */
-  original: boolean
-  /** Setup had created the file, and undo removed it again. */
-  removed: boolean
-}
-
-/** Reverts ccred's own changes in every file it set up; keys edited since are left alone. */
-export function undoSetup(ledgerPath: string, dryRun: boolean): UndoResult[] {
-  const ledger = readLedger(ledgerPath)
-  const results: UndoResult[] = []
-  for (const [path, entry] of Object.entries(ledger)) {
-    const current = readSettings({ scope: 'user', path }, MAX_CLAUDE_JSON_BYTES)
-    const next = structuredClone(current.settings)
-    const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false, removed: false }
-    const backup = entry.backupPath !== undefined && existsSync(entry.backupPath) ? readSettings({ scope: 'user', path: entry.backupPath }, MAX_CLAUDE_JSON_BYTES) : undefined
-    for (const change of entry.changes) {
-      if (!isDeepStrictEqual(getSetting(next, change.key), change.wrote)) {
-        result.keptUserEdits.push(keyName(change.key))
-        continue
-      }
-      const before = change.removedSecret ? (backup === undefined ? undefined : getSetting(backup.settings, change.key)) : change.before
-      setSetting(next, change.key, change.hadBefore ? before : undefined)
-      result.restored.push(keyName(change.key))
-    }
-    const backToBackup = backup !== undefined && isDeepStrictEqual(next, backup.settings)
-    result.removed = !backToBackup && !entry.existed && Object.keys(next).length === 0
-    result.original = backToBackup || result.removed
-    if (!dryRun) {
-      if (backToBackup) {
-        writeFileAtomic(path, backup.text)
-      } else if (result.removed) {
-        rmSync(path, { force: true })
-      } else {
-        writeFileAtomic(path, serializeSettings(next, current.indent))
-      }
-      if (entry.backupPath !== undefined) rmSync(entry.backupPath, { force: true })
-      delete ledger[path]
-    }
-    results.push(result)
-  }
-  if (!dryRun) {
-    if (Object.keys(ledger).length === 0) rmSync(ledgerPath, { force: true })
-    else writeFileAtomic(ledgerPath, `${JSON.stringify(ledger, null, 2)}\n`)
-  }
-  return results
-}
-
-/** A unified-style diff of the settings, for --dry-run: key by key, values shown except removed secrets. */
-export function describeChanges(plan: FilePlan): string[] {
-  return plan.changes.map((change) => {
-    const name = keyName(change.key)
-    const secret = isEnvKey(change.key, COMPETING_VARIABLES)
-    const show = (value: unknown) => (secret ? '<hidden>' : JSON.stringify(value))
-    if (change.before === undefined) return `+ ${name}: ${show(change.after)}`
-    if (change.after === undefined) return `- ${name}: ${show(change.before)}`
-    return `~ ${name}: ${show(change.before)} -> ${show(change.after)}`
-  })
 }

@@ -366,7 +366,7 @@ describe('platform: commands run with another platform\'s rules (Io.platform)', 
     assert.equal(code, 0, stderr.join(''))
     const printed = stdout.join('')
     assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
-    assert.match(printed, /\+ apiKeyHelper: "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo"$/m)
+    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo",$/m)
     assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
   })
 })
