@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { CcredError } from '../errors.js'
 import { runtimeDir } from '../config/paths.js'
 import { stableNodePath, type Platform } from '../platform.js'
 import { DAEMON_V8_FLAGS } from '../daemon/v8-flags.js'
@@ -10,6 +13,8 @@ export interface LoginService {
   kind: 'systemd' | 'launchd'
   path: string
   text: string
+  /** Succeeds only where the service manager can take the service (a systemd user manager, a launchd GUI session). */
+  probe: string[]
   /** Commands run first whose failure is expected and harmless (unloading an agent that is not loaded). */
   prepare: string[][]
   /** Commands that load and start it (run if the tool is there; printed either way). */
@@ -48,6 +53,7 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
       kind: 'systemd',
       path,
       text,
+      probe: ['systemctl', '--user', 'show-environment'],
       prepare: [],
       enable: [['systemctl', '--user', 'daemon-reload'], ['systemctl', '--user', 'enable', '--now', 'ccred.service']],
       disable: [['systemctl', '--user', 'disable', '--now', 'ccred.service'], ['systemctl', '--user', 'daemon-reload']],
@@ -89,7 +95,92 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
     ].join('\n')
     // bootstrap of an agent that is already loaded fails ("Bootstrap failed: 5"): unload it first.
     const bootout = ['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]
-    return { kind: 'launchd', path, text, prepare: [bootout], enable: [['launchctl', 'bootstrap', `gui/${uid}`, path]], disable: [bootout] }
+    return { kind: 'launchd', path, text, probe: ['launchctl', 'print', `gui/${uid}`], prepare: [bootout], enable: [['launchctl', 'bootstrap', `gui/${uid}`, path]], disable: [bootout] }
   }
   return undefined
+}
+
+/** How a service manager command went: the first line of its complaint when it failed. */
+export type CommandResult = { ok: true } | { ok: false; why: string }
+
+/** Runs a service manager command (the real one: spawnSync, 30 s at most). */
+export function runServiceCommand(command: string[]): CommandResult {
+  const result = spawnSync(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 30_000 })
+  if (result.error === undefined && result.status === 0) return { ok: true }
+  return { ok: false, why: result.error?.message ?? (result.stderr.trim().split('\n')[0] || `exit ${result.status}`) }
+}
+
+export interface InstallDeps {
+  /** Runs a service manager command; undefined: run none and print them for the user (CCRED_SERVICE_MANAGER=none). */
+  run?: (command: string[]) => CommandResult
+  /** Stops a daemon `get` autostarted, so the service's daemon can take the socket. */
+  stopAutostartedDaemon(): Promise<void>
+  notice(line: string): void
+}
+
+function managerName(service: LoginService): string {
+  return service.kind === 'systemd' ? 'the systemd user manager (systemctl --user)' : 'launchd (launchctl)'
+}
+
+function managerHint(service: LoginService): string {
+  return service.kind === 'systemd'
+    ? 'log in to a session with a user manager (ssh or a desktop login starts one; as root or in a container there is none), or: loginctl enable-linger $USER; the daemon still starts by itself on the first ccred get'
+    : 'run it from your logged-in macOS session (not over ssh without one); the daemon still starts by itself on the first ccred get'
+}
+
+/**
+ * `ccred daemon install`: the service manager is asked first, so where there is none
+ * (no systemd user session, no launchd GUI domain) nothing is written and the running
+ * daemon is left alone; the autostarted daemon is stopped only right before the
+ * command that starts the service's.
+ */
+export async function installLoginService(service: LoginService, deps: InstallDeps): Promise<{ started: boolean }> {
+  const probe = deps.run?.(service.probe)
+  if (probe !== undefined && !probe.ok) {
+    throw new CcredError('ERR_DAEMON', `cannot install the ccred ${service.kind} service: ${managerName(service)} is not reachable (${probe.why}); nothing was written and the running daemon was left alone`, { hint: managerHint(service) })
+  }
+  mkdirSync(dirname(service.path), { recursive: true })
+  writeFileSync(service.path, service.text, { mode: 0o644 })
+  deps.notice(`ccred: wrote the ${service.kind} ${service.kind === 'systemd' ? 'user unit' : 'agent'} ${service.path}`)
+  if (deps.run === undefined) {
+    deps.notice(`ccred: to start it now and at login, run:\n${[...service.prepare, ...service.enable].map((c) => `  ${c.join(' ')}`).join('\n')}`)
+    return { started: false }
+  }
+  for (const command of service.prepare) deps.run(command)
+  const load = service.enable.slice(0, -1)
+  const start = service.enable.at(-1)!
+  for (const command of load) {
+    const result = deps.run(command)
+    if (!result.ok) throw startFailed(service, command, result.why, false)
+  }
+  await deps.stopAutostartedDaemon()
+  const started = deps.run(start)
+  if (!started.ok) throw startFailed(service, start, started.why, true)
+  deps.notice(`ccred: the daemon now starts at login (${start.join(' ')})`)
+  return { started: true }
+}
+
+function startFailed(service: LoginService, command: string[], why: string, daemonStopped: boolean): CcredError {
+  return new CcredError('ERR_DAEMON', `${command.join(' ')} did not succeed (${why})${daemonStopped ? '; the autostarted daemon was stopped, and the next ccred get starts one again' : '; the running daemon was left alone'}`, {
+    hint: `the service file is ${service.path}; once the cause is fixed run: ${service.enable.map((c) => c.join(' ')).join(' && ')}`,
+  })
+}
+
+/** `ccred daemon uninstall`: stop and remove the login service; autostart from get keeps working. */
+export function uninstallLoginService(service: LoginService, deps: Pick<InstallDeps, 'run' | 'notice'>): void {
+  if (!existsSync(service.path)) {
+    deps.notice(`ccred: no ${service.kind} service to remove (${service.path} does not exist)`)
+    return
+  }
+  let stopped = deps.run !== undefined
+  for (const command of deps.run === undefined ? [] : service.disable) {
+    const result = deps.run!(command)
+    if (!result.ok) {
+      deps.notice(`ccred: ${command.join(' ')} did not succeed (${result.why})`)
+      stopped = false
+      break
+    }
+  }
+  rmSync(service.path, { force: true })
+  deps.notice(`ccred: removed ${service.path}${stopped ? '' : `; if it was loaded, also run:\n${service.disable.map((c) => `  ${c.join(' ')}`).join('\n')}`}`)
 }
