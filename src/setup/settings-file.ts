@@ -133,6 +133,8 @@ export function readFollowing(path: string, options: { maxBytes: number; label?:
   try {
     const info = statSync(path, { throwIfNoEntry: false })
     if (info === undefined) return { path, exists: false, text: '' }
+    // A FIFO would block the read for good; a device is nobody's settings.
+    if (!info.isFile()) throw new Error('not a regular file')
     if (info.size > options.maxBytes) throw new Error(`larger than ${Math.round(options.maxBytes / 1024 / 1024)} MiB`)
     text = readFileSync(path, 'utf8')
   } catch (error) {
