@@ -1,7 +1,7 @@
 import { EXIT_CODES } from '../errors.js'
 import { SCOPES, type Scope } from '../setup/claude-settings.js'
 import { MODES, type Mode } from '../setup/claude-setup.js'
-import { applyClaudeSetup, claudeGatewayLoginWarning, prepareClaudeSetup, undoSetup } from '../setup/setup-claude.js'
+import { applyClaudeSetup, claudeGatewayLoginWarning, prepareClaudeSetup, sharedScope, undoSetup } from '../setup/setup-claude.js'
 import { ioPlatform, usageError, type Io } from './io.js'
 import { reportPlans, reportProjectNotes, reportUndo } from './setup-report.js'
 import { sanitizeLine } from '../text/sanitize.js'
@@ -61,7 +61,7 @@ export async function runSetupClaude(profileName: string | undefined, options: S
     const where = conflict.where === 'shell' ? 'your shell environment' : `${conflict.where} settings ${conflict.path}`
     io.stderr.write(`ccred: ${sanitizeLine(`${fixed ? (dryRun ? 'would remove' : 'removed') : 'warning'}: ${conflict.key} in ${where}: ${conflict.why}${!fixed && conflict.fixable ? ' (run again with --fix to remove it)' : ''}`)}\n`)
   }
-  if (scope === 'project' || scope === 'local') reportProjectNotes(`a helper from ${scope} settings`, io)
+  if (scope === 'project' || scope === 'local') reportProjectNotes(`a helper from ${scope} settings`, sharedScope(scope), io)
   if (dryRun) return EXIT_CODES.OK
   applyClaudeSetup(prepared, io.env, new Date())
   const undoNote = plan.target.file.exists ? 'previous version kept for: ccred setup claude --undo' : 'a new file: ccred setup claude --undo removes it again'

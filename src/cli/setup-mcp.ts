@@ -30,7 +30,7 @@ export async function runSetupMcp(server: string | undefined, profileName: strin
   for (const warning of warnings) io.stderr.write(`ccred: warning: ${sanitizeLine(warning)}\n`)
   if (scope === 'project') {
     io.stderr.write('ccred: note: Claude Code runs a project server\'s helper without credential-looking variables (…_TOKEN, …_SECRET, AWS keys, SSH_AUTH_SOCK); ccred gets every secret from its daemon: check with ccred doctor\n')
-    reportProjectNotes('a project server\'s headersHelper', io)
+    reportProjectNotes('a project server\'s headersHelper', true, io)
   }
   if (dryRun) return EXIT_CODES.OK
   applyPlans([plan], profile, setupRecord('mcp', io.env), new Date())

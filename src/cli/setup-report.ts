@@ -18,12 +18,12 @@ export function reportPlans(plans: readonly FilePlan[], dryRun: boolean, io: Io)
 }
 
 /**
- * A project's file runs `ccred` from PATH: said once, with Claude Code's trust rule
- * (it runs a project's helpers only in a workspace the user has trusted).
+ * Claude Code's trust rule, in one line: it runs a project's helpers only in a workspace
+ * the user has trusted. A shared file's line runs `ccred` from PATH: said when this PATH has none.
  */
-export function reportProjectNotes(what: string, io: Io): void {
+export function reportProjectNotes(what: string, runsFromPath: boolean, io: Io): void {
   io.stderr.write(`ccred: note: Claude Code runs ${what} only after you trust this workspace (its trust prompt); until then it sends no ccred credential\n`)
-  if (findOnPath(PORTABLE_CCRED_COMMAND, io.env, ioPlatform(io)) === undefined) {
+  if (runsFromPath && findOnPath(PORTABLE_CCRED_COMMAND, io.env, ioPlatform(io)) === undefined) {
     io.stderr.write(`ccred: warning: the project's line runs "${PORTABLE_CCRED_COMMAND}" from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred) on each machine; check with ccred doctor\n`)
   }
 }

@@ -139,7 +139,7 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
 export function planLayer(location: SettingsFile, wanted: readonly (readonly [SettingKey, unknown])[], projectDir: string, maxBytes?: number): FilePlan<JsonDocument> {
   const inProject = location.scope === 'project' || location.scope === 'local'
   const file = readSettingsForEdit(location, maxBytes, inProject ? projectDir : undefined)
-  return planEdit(file, jsonFormat, { settings: file.settings, indent: file.indent }, wanted, { scope: location.scope, ...(inProject ? { projectDir } : {}) })
+  return planEdit(file, jsonFormat, { settings: file.settings, indent: file.indent }, wanted, { scope: location.scope, ...(inProject ? { projectDir } : {}), shared: location.scope === 'project' })
 }
 
 /**

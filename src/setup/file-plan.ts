@@ -28,11 +28,13 @@ export interface FilePlan<Doc = unknown> {
   file: FileSnapshot
   /** Which layer, for messages and the record: "user", "project", … */
   scope: string
-  /**
-   * Set for a file of the project (its .mcp.json, .claude/settings*.json): such a file
-   * goes into commits, so undo leaves it alone once it changed or was committed.
-   */
+  /** Set for a file inside the project (.mcp.json, .claude/settings*.json): no linked directory may lead out of it. */
   projectDir?: string
+  /**
+   * A file the project shares (.mcp.json, .claude/settings.json): it goes into commits,
+   * so undo leaves it alone once it changed or was committed.
+   */
+  shared?: boolean
   format: DocumentFormat<Doc>
   before: Doc
   next: Doc
@@ -42,7 +44,7 @@ export interface FilePlan<Doc = unknown> {
 }
 
 /** The plan that sets each wanted key, skipping those that already hold the value. */
-export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, before: Doc, wanted: readonly (readonly [SettingKey, unknown])[], where: { scope: string; projectDir?: string }): FilePlan<Doc> {
+export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, before: Doc, wanted: readonly (readonly [SettingKey, unknown])[], where: { scope: string; projectDir?: string; shared?: boolean }): FilePlan<Doc> {
   let next = before
   const changes: KeyChange[] = []
   for (const [key, after] of wanted) {
@@ -52,7 +54,7 @@ export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, b
     changes.push({ key, before: was, after })
   }
   const text = changes.length === 0 ? file.text : format.serialize(next)
-  return { file, scope: where.scope, ...(where.projectDir === undefined ? {} : { projectDir: where.projectDir }), format, before, next, changes, text }
+  return { file, scope: where.scope, ...(where.projectDir === undefined ? {} : { projectDir: where.projectDir }), ...(where.shared ? { shared: true } : {}), format, before, next, changes, text }
 }
 
 const HEADER_SECRETS = new Set(['AUTHORIZATION', 'PROXY-AUTHORIZATION', 'X-API-KEY', 'COOKIE'])
@@ -171,6 +173,8 @@ interface LedgerEntry {
   backupPath?: string
   format?: string
   projectDir?: string
+  /** A file the project shares: undone whole, or left (undoSharedFile). */
+  shared?: boolean
   /** sha256 of the text ccred last wrote: a project file that differs has been changed since. */
   writtenSha256?: string
   /** For a project file in a git work tree, as ccred left it. */
@@ -226,6 +230,7 @@ export function applyPlans(plans: readonly FilePlan[], profile: string, record: 
       existed: plan.file.exists,
       format: plan.format.name,
       ...(plan.projectDir === undefined ? {} : { projectDir: plan.projectDir }),
+      ...(plan.shared ? { shared: true } : {}),
       changes: [],
     }
     if (previous === undefined && plan.file.exists) {
@@ -245,7 +250,7 @@ export function applyPlans(plans: readonly FilePlan[], profile: string, record: 
     }
     writeAtomic(path, plan.text, { expected: plan.file, mode: 0o644, ...(plan.projectDir === undefined ? {} : { within: plan.projectDir }) })
     entry.writtenSha256 = sha256(plan.text)
-    const git = plan.projectDir === undefined ? undefined : gitFacts(path)
+    const git = plan.shared ? gitFacts(path) : undefined
     if (git !== undefined && git !== 'unknown') entry.git = git
     ledger[path] = entry
     writeLedger(record.ledgerPath, ledger)
@@ -270,7 +275,7 @@ export function undoRecorded(ledgerPath: string, dryRun: boolean): UndoResult[] 
   const ledger = readLedger(ledgerPath)
   const results: UndoResult[] = []
   for (const [path, entry] of Object.entries(ledger)) {
-    const result = entry.projectDir !== undefined ? undoProjectFile(path, entry, dryRun) : undoKeys(path, entry, dryRun)
+    const result = entry.shared ? undoSharedFile(path, entry, dryRun) : undoKeys(path, entry, dryRun)
     if (!dryRun) {
       // A backup is removed once the file is back; when undo left the file, the user may still want it.
       if (entry.backupPath !== undefined && result.left === undefined) rmSync(entry.backupPath, { force: true })
@@ -281,6 +286,8 @@ export function undoRecorded(ledgerPath: string, dryRun: boolean): UndoResult[] 
   if (!dryRun) writeLedger(ledgerPath, ledger)
   return results
 }
+
+const within = (entry: LedgerEntry) => (entry.projectDir === undefined ? {} : { within: entry.projectDir })
 
 function formatOf(entry: LedgerEntry): DocumentFormat<unknown> {
   const format = FORMATS[entry.format ?? 'JSON']
@@ -295,16 +302,16 @@ function readBackup(entry: LedgerEntry): FileSnapshot | undefined {
 }
 
 /**
- * A project file goes into commits: undo puts back the version from before setup (or
+ * A file the project shares goes into commits: undo puts back the version from before setup (or
  * removes the file setup created) only while the file is exactly what ccred wrote and
  * git has not taken it since; otherwise it says so and leaves the file as it is.
  */
-function undoProjectFile(path: string, entry: LedgerEntry, dryRun: boolean): UndoResult {
+function undoSharedFile(path: string, entry: LedgerEntry, dryRun: boolean): UndoResult {
   const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false, removed: false }
   const left = (why: string): UndoResult => ({ ...result, left: { why, ...(entry.backupPath === undefined ? {} : { backupPath: entry.backupPath }) } })
   let current: FileSnapshot
   try {
-    current = readForEdit(path, { maxBytes: MAX_LEDGER_BYTES * 4, within: entry.projectDir! })
+    current = readForEdit(path, { maxBytes: MAX_LEDGER_BYTES * 4, ...within(entry) })
   } catch (error) {
     return left((error as CcredError).message)
   }
@@ -323,19 +330,20 @@ function undoProjectFile(path: string, entry: LedgerEntry, dryRun: boolean): Und
     result.removed = true
     if (!dryRun) rmSync(path)
   } else if (!dryRun) {
-    writeAtomic(path, backup!.text, { expected: current, mode: 0o644, within: entry.projectDir! })
+    writeAtomic(path, backup!.text, { expected: current, mode: 0o644, ...within(entry) })
   }
   return result
 }
 
 /**
- * A user's own file (Claude Code rewrites ~/.claude.json all the time): each key ccred
+ * A user's own file (Claude Code rewrites ~/.claude.json all the time; a local settings
+ * file the user keeps editing): each key ccred
  * wrote is put back unless it was edited since; the file is removed again only when
  * setup created it and nothing is left.
  */
 function undoKeys(path: string, entry: LedgerEntry, dryRun: boolean): UndoResult {
   const format = formatOf(entry)
-  const current = readForEdit(path, { maxBytes: MAX_LEDGER_BYTES * 4 })
+  const current = readForEdit(path, { maxBytes: MAX_LEDGER_BYTES * 4, ...within(entry) })
   let next = format.parse(current.text, path)
   const result: UndoResult = { path, restored: [], keptUserEdits: [], original: false, removed: false }
   const backup = readBackup(entry)
@@ -353,9 +361,9 @@ function undoKeys(path: string, entry: LedgerEntry, dryRun: boolean): UndoResult
   result.removed = !backToBackup && !entry.existed && format.serialize(next) === format.serialize(format.parse('', path))
   result.original = backToBackup || result.removed
   if (!dryRun && current.exists) {
-    if (backToBackup) writeAtomic(path, backup!.text, { expected: current, mode: 0o644 })
+    if (backToBackup) writeAtomic(path, backup!.text, { expected: current, mode: 0o644, ...within(entry) })
     else if (result.removed) rmSync(path)
-    else writeAtomic(path, format.serialize(next), { expected: current, mode: 0o644 })
+    else writeAtomic(path, format.serialize(next), { expected: current, mode: 0o644, ...within(entry) })
   }
   return result
 }

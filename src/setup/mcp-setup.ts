@@ -62,7 +62,7 @@ export function planMcpSetup(request: McpSetupRequest, env: Record<string, strin
   }
   if (existing !== undefined) wanted.push([['mcpServers', request.server, 'headersHelper'], headersHelper])
 
-  const plan = planEdit(file, jsonFormat, { settings: file.settings, indent: file.indent }, wanted, { scope: request.scope, ...(projectDir === undefined ? {} : { projectDir }) })
+  const plan = planEdit(file, jsonFormat, { settings: file.settings, indent: file.indent }, wanted, { scope: request.scope, ...(projectDir === undefined ? {} : { projectDir, shared: true }) })
   const warnings: string[] = []
   for (const clash of caseClashes(request.headerNames, existing?.headers)) {
     warnings.push(`the server's static header "${clash.static}" and ccred's "${clash.helper}" differ only in case: Claude Code sends both; rename one so they match exactly (then ccred's wins)`)

@@ -151,7 +151,8 @@ describe('ccred setup claude', () => {
     const scoped = await box.run(['setup', 'claude', 'plain', '--scope', 'project'], { env: { PLAIN_KEY: 'sk-plain-canary-1' }, cwd: project })
     assert.equal(scoped.code, 0, scoped.stderr)
     const projectSettings = JSON.parse(read(join(project, '.claude', 'settings.json'))) as { apiKeyHelper: string; env: Record<string, string> }
-    assert.match(projectSettings.apiKeyHelper, /get plain$/)
+    assert.equal(projectSettings.apiKeyHelper, 'ccred get plain', 'a file the project shares runs ccred from PATH, not this machine\'s paths')
+    assert.match(scoped.stderr, /^ccred: note: Claude Code runs a helper from project settings only after you trust this workspace/m)
     assert.equal(projectSettings.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, undefined, 'a key that never expires: Claude Code keeps its default TTL')
     assert.ok(!scoped.stderr.includes('sk-plain-canary-1'))
   })
