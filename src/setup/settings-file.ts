@@ -47,7 +47,7 @@ function myUid(): number | undefined {
 /** Why ccred will not edit what `info` describes, or undefined. */
 function problemWith(path: string, info: Stats): CcredError | undefined {
   if (info.isSymbolicLink()) {
-    return unsafeFileError(path, 'it is a symbolic link, and writing through it would change (or copy into this place) the file it points to', `look at where it points (ls -l ${path}); remove the link if it is not yours, or edit the real file by hand (--dry-run shows the lines)`)
+    return unsafeFileError(path, 'it is a symbolic link, and writing through it would change (or copy into this place) the file it points to', `look at where it points (ls -l ${path}) and remove the link if you did not make it; ccred does not write through links: set up the file it points to in its own scope (e.g. user scope, without --project)`)
   }
   if (!info.isFile()) return unsafeFileError(path, 'it is not a regular file', `remove or rename ${path}, then run setup again`)
   const uid = myUid()
