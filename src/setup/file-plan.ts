@@ -275,7 +275,14 @@ export function undoRecorded(ledgerPath: string, dryRun: boolean): UndoResult[] 
   const ledger = readLedger(ledgerPath)
   const results: UndoResult[] = []
   for (const [path, entry] of Object.entries(ledger)) {
-    const result = entry.shared ? undoSharedFile(path, entry, dryRun) : undoKeys(path, entry, dryRun)
+    let result: UndoResult
+    try {
+      result = entry.shared ? undoSharedFile(path, entry, dryRun) : undoKeys(path, entry, dryRun)
+    } catch (error) {
+      // Refused or unreadable now (a link, invalid JSON): said, and kept in the record for a later undo.
+      results.push({ path, restored: [], keptUserEdits: [], original: false, removed: false, left: { why: (error as Error).message, ...(entry.backupPath === undefined ? {} : { backupPath: entry.backupPath }) } })
+      continue
+    }
     if (!dryRun) {
       // A backup is removed once the file is back; when undo left the file, the user may still want it.
       if (entry.backupPath !== undefined && result.left === undefined) rmSync(entry.backupPath, { force: true })

@@ -5,7 +5,7 @@
 // install` where no service manager answers. The real CLI in a sandbox throughout.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Sandbox, type CliResult } from '../helpers/sandbox.js'
@@ -154,6 +154,25 @@ describe('setup shows what it writes and keeps backups private', () => {
     const created = await box.run(['setup', 'claude', 'demo'])
     assert.equal(created.code, 0, created.stderr)
     assert.equal(patched(box, '', printedDiff(created.stdout)), readFileSync(join(box.home, '.claude', 'settings.json'), 'utf8'))
+  })
+})
+
+describe('undo writes through no link either', () => {
+  it('a file replaced by a link after setup is left (and its target untouched); the record keeps it for a later undo', async () => {
+    const box = sandbox()
+    writeUserClaudeJson(box)
+    assert.equal((await box.run(['setup', 'mcp', 'other', 'st'])).code, 0)
+    const elsewhere = box.file('elsewhere.json')
+    writeFileSync(elsewhere, readFileSync(claudeJson(box)))
+    const before = readFileSync(elsewhere, 'utf8')
+    rmSync(claudeJson(box))
+    symlinkSync(elsewhere, claudeJson(box))
+    const undone = await box.run(['setup', 'mcp', '--undo'])
+    assert.equal(undone.code, 0, undone.stderr)
+    assert.match(undone.stderr, /left .*\.claude\.json as it is: refusing to edit .*: it is a symbolic link/)
+    assert.equal(readFileSync(elsewhere, 'utf8'), before)
+    assert.ok(lstatSync(claudeJson(box)).isSymbolicLink())
+    assert.match((await box.run(['setup', 'mcp', '--undo'])).stderr, /left .*\.claude\.json as it is/, 'still recorded')
   })
 })
 
