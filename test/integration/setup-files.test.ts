@@ -199,6 +199,13 @@ describe('project files fit to commit', () => {
     assert.doesNotMatch(check(withCcred)?.detail ?? '', /none on this PATH/, withCcred.stdout)
     assert.doesNotMatch((await box.run(['setup', 'mcp', 'docs', 'st', '--project', '--dry-run'], { cwd: dir, env: { PATH: `${bin}:${box.env.PATH}` } })).stderr, /none on this PATH/)
 
+    // setup claude --scope project: the same portable line, the same doctor check.
+    assert.equal((await box.run(['setup', 'claude', 'demo', '--scope', 'project'], { cwd: dir })).code, 0)
+    assert.equal((JSON.parse(readFileSync(join(dir, '.claude', 'settings.json'), 'utf8')) as { apiKeyHelper: string }).apiKeyHelper, 'ccred get demo')
+    const programCheck = (doctor: CliResult) => (JSON.parse(doctor.stdout) as { checks: { check: string; verdict: string; detail: string }[] }).checks.find((c) => c.check === 'claude apiKeyHelper program')
+    assert.match(programCheck(await box.run(['doctor', '--json'], { cwd: dir }))?.detail ?? '', /runs ccred from PATH, and there is none on this PATH/)
+    assert.equal(programCheck(await box.run(['doctor', '--json'], { cwd: dir, env: { PATH: `${bin}:${box.env.PATH}` } })), undefined)
+
     // The user's own file keeps the absolute command.
     writeUserClaudeJson(box)
     assert.equal((await box.run(['setup', 'mcp', 'other', 'st'])).code, 0)
