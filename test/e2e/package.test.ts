@@ -1,6 +1,6 @@
 // The package as a user installs it: `npm pack` makes a tarball, `npm install -g` puts it in a
 // prefix, and `ccred` is then found on PATH — by a shell, and by Claude Code running
-// `"apiKeyHelper": "ccred get demo"` exactly as the README writes it.
+// `"apiKeyHelper": "ccred get demo"` as the README writes `ccred` (bare, found on PATH).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
