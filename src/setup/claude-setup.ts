@@ -9,7 +9,7 @@ import { planEdit, type FilePlan } from './file-plan.js'
 export const MODES = ['anthropic', 'bedrock', 'vertex'] as const
 export type Mode = (typeof MODES)[number]
 
-/** Credential variables that fight a helper: each wins over it for one header (claude-code-auth.md). */
+/** Credential variables that fight a helper: each wins over it for one header (docs/agents-facts.md). */
 export const COMPETING_VARIABLES = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'] as const
 
 /**
@@ -108,7 +108,7 @@ export function desiredSettings(request: SetupRequest): [SettingKey, unknown][] 
   if (request.helperTtlMs !== undefined && !awsExport) {
     wanted.push([['env', helperTtlVariable(setupHookFor(request.header))!], String(request.helperTtlMs)])
   }
-  // Without this, the helper's value also goes to Anthropic's telemetry endpoints (claude-code-auth.md).
+  // Without this, the helper's value also goes to Anthropic's telemetry endpoints (docs/agents-facts.md).
   wanted.push([['env', 'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC'], '1'])
   for (const mode of MODES) {
     const flag = MODE_FLAGS[mode]
