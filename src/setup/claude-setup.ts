@@ -39,7 +39,7 @@ export interface SetupRequest {
   header: Header
   scope: Scope
   mode: Mode
-  /** The command that runs ccred, absolute (e.g. "'/usr/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'"). */
+  /** The command that runs ccred: absolute for the user's own files (e.g. "'/usr/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'"), `ccred` for a file the project shares. */
   ccredCommand: string
   gatewayUrl?: string
   proxyUrl?: string
