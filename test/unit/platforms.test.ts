@@ -9,10 +9,10 @@ import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
 import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
 import { main } from '../../src/cli/main.js'
-import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/claude/helper-command.js'
-import { settingsLocations } from '../../src/claude/settings.js'
+import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
+import { settingsLocations } from '../../src/setup/claude-settings.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
-import { loginService } from '../../src/daemon/login-service.js'
+import { loginService } from '../../src/setup/service-install.js'
 import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
 import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/windows-pipe.js'
 import { CcredError } from '../../src/errors.js'
@@ -26,7 +26,7 @@ import { platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
- * here has run on a real macOS or Windows machine (README, Platforms).
+ * here has run on a real macOS or Windows machine (docs/platforms.md).
  */
 const roots: string[] = []
 function root(): string {
@@ -366,7 +366,7 @@ describe('platform: commands run with another platform\'s rules (Io.platform)', 
     assert.equal(code, 0, stderr.join(''))
     const printed = stdout.join('')
     assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
-    assert.match(printed, /\+ apiKeyHelper: "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo"$/m)
+    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo",$/m)
     assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
   })
 })

@@ -44,3 +44,32 @@ export function helperCommandPrograms(commandLine: string): string[] {
   const unquote = (single?: string, double?: string) => single !== undefined ? single.replace(/'\\''/g, "'") : double!
   return [unquote(quoted[1], quoted[2]), unquote(quoted[3], quoted[4])]
 }
+
+/**
+ * The command a project's shared file runs (`.mcp.json`, `.claude/settings.json`):
+ * `ccred` found on PATH, so the line works on every teammate's machine, whereas the
+ * absolute paths of the user's own files name this machine's node and checkout.
+ */
+export const PORTABLE_CCRED_COMMAND = 'ccred'
+
+/** Whether a helper line starts with the bare `ccred` that a project file gets. */
+export function runsCcredFromPath(commandLine: string): boolean {
+  return /^ccred(\s|$)/.test(commandLine)
+}
+
+/**
+ * Where the shell would find `ccred` on this PATH (with PATHEXT on Windows), or
+ * undefined: doctor's check that a project's helper line runs here.
+ */
+export function findOnPath(program: string, env: Record<string, string | undefined>, platform: Platform, exists: (path: string) => boolean = existsSync): string | undefined {
+  const separator = platform.os === 'win32' ? ';' : ':'
+  const extensions = platform.os === 'win32' ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean).map((ext) => ext.toLowerCase())] : ['']
+  for (const dir of (env.PATH ?? env.Path ?? '').split(separator)) {
+    if (dir === '') continue
+    for (const ext of extensions) {
+      const candidate = platform.path.join(dir, `${program}${ext}`)
+      if (exists(candidate)) return candidate
+    }
+  }
+  return undefined
+}
