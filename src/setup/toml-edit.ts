@@ -158,6 +158,31 @@ function tableAt(doc: Record<string, unknown>, table: string[]): unknown {
   return at
 }
 
+function isTableValue(value: TomlValue | undefined): value is { [key: string]: TomlValue } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * A table value for a key that the file defines under its own header ([a.b.auth] for
+ * a.b's `auth`) is written key by key into that section, as the user laid it out,
+ * instead of as an inline table beside it (which would define the table twice).
+ */
+function expandSubtables(lines: string[], before: Record<string, unknown>, edits: readonly TomlEdit[]): TomlEdit[] {
+  const headers = statements(lines).filter((s) => s.kind === 'header')
+  return edits.flatMap((edit): TomlEdit[] => {
+    const path = [...edit.table, edit.key]
+    if (!headers.some((h) => samePath(h.path, path))) return [edit]
+    if (edit.value !== undefined && !isTableValue(edit.value)) throw cannotEdit(path, 'it is a table under its own header; ccred will not replace it with a single value')
+    const existing = tableAt(before, path)
+    const existingKeys = typeof existing === 'object' && existing !== null ? Object.keys(existing) : []
+    const wanted = edit.value ?? {}
+    return [
+      ...Object.entries(wanted).map(([key, value]) => ({ table: path, key, value })),
+      ...existingKeys.filter((key) => !Object.hasOwn(wanted, key)).map((key) => ({ table: path, key, value: undefined })),
+    ]
+  })
+}
+
 /** Dates as their TOML text, so two parses of one document compare equal. */
 function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown
@@ -198,7 +223,7 @@ export function editToml(text: string, edits: readonly TomlEdit[]): string {
   const newline = text.includes('\r\n') ? '\r\n' : '\n'
   let lines = text === '' ? [] : text.replace(/\r?\n$/, '').split(/\r?\n/)
   const appended = new Map<string, { table: string[]; lines: string[] }>()
-  for (const edit of edits) {
+  for (const edit of expandSubtables(lines, before, edits)) {
     const all = statements(lines)
     const headerIndex = edit.table.length === 0 ? -1 : all.findIndex((s) => s.kind === 'header' && samePath(s.path, edit.table))
     const entry = `${tomlKey(edit.key)} = ${edit.value === undefined ? '' : tomlValue(edit.value)}`

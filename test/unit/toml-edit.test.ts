@@ -57,6 +57,12 @@ describe('editToml keeps the user\'s file as it was outside what it changes', ()
     assert.equal((parse(removed) as { mcp_servers: { docs: Record<string, unknown> } }).mcp_servers.docs.args, undefined)
   })
 
+  it('a table the user keeps under its own header is edited key by key there, not defined twice', () => {
+    const text = '[model_providers.gw]\nname = "G"\n\n[model_providers.gw.auth]\ncommand = "old-helper"  # mine\nargs = ["x"]\ncwd = "/tmp"\n'
+    const after = editToml(text, [{ table: ['model_providers', 'gw'], key: 'auth', value: { command: '/opt/ccred', args: ['get', 'gw'] } }])
+    assert.equal(after, '[model_providers.gw]\nname = "G"\n\n[model_providers.gw.auth]\ncommand = "/opt/ccred"\nargs = ["get", "gw"]\n')
+  })
+
   it('an empty file gets the tables it needs', () => {
     assert.equal(editToml('', [{ table: [], key: 'model_provider', value: 'gw' }, { table: ['model_providers', 'gw'], key: 'name', value: 'Gateway' }]),
       'model_provider = "gw"\n\n[model_providers.gw]\nname = "Gateway"\n')
