@@ -69,8 +69,9 @@ describe('layering rules (.dependency-cruiser.cjs)', () => {
       'no-folder-cycles: src/config -> src/sources -> src/config',
       'no-folder-cycles: src/sources -> src/config -> src/sources',
       'no-module-cycles: src/output/format.ts -> src/output/table.ts -> src/output/format.ts',
+      'protocol-transitional-imports: src/protocol.ts -> src/net/deadline.ts',
       'root-files-import-no-folder: src/clock.ts -> src/net/deadline.ts',
-      'root-files-transitional-imports: src/errors.ts -> src/text/sanitize.ts',
+      'root-files-import-no-folder: src/errors.ts -> src/text/sanitize.ts',
     ])
   })
 
