@@ -6,7 +6,7 @@ import { CcredError, toCcredError, withContext } from '../errors.js'
 import type { Credential } from '../credential.js'
 import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
-import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
+import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
@@ -72,7 +72,7 @@ export type BrokerEvent =
 export interface BrokerSettingsView {
   skewMs: number
   reissueIntervalMs: number
-  /** The upstream budget's bucket (defaults in budget.ts). */
+  /** The upstream budget's bucket; undefined: budget.ts's FORCED_BUCKET_CAPACITY and FORCED_REFILL_MS. */
   forcedBurst?: number
   forcedRefillMs?: number
 }
@@ -166,8 +166,8 @@ export class Broker {
     this.#settings = options.settings
     this.#onEvent = options.onEvent ?? (() => undefined)
     this.#random = options.random ?? Math.random
-    this.#backoffBaseMs = options.backoffBaseMs ?? 1000
-    this.#backoffMaxMs = options.backoffMaxMs ?? 5 * 60_000
+    this.#backoffBaseMs = options.backoffBaseMs ?? BACKOFF_BASE_MS
+    this.#backoffMaxMs = options.backoffMaxMs ?? BACKOFF_MAX_MS
   }
 
   async get(request: GetRequest): Promise<GetResult> {

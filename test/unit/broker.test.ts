@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
 import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
 import { FakeClock } from '../../src/clock.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { CcredError } from '../../src/errors.js'
 import type { TokenCredential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
@@ -432,6 +433,26 @@ describe('broker: the upstream budget (issue 12)', () => {
     const budget = broker.status()[0]!.budget!
     assert.equal(budget.forcedCapacity, FORCED_BUCKET_CAPACITY)
     assert.ok(budget.forcedTokens < FORCED_BUCKET_CAPACITY)
+  })
+
+  it("the budget's bucket: budget.ts's defaults when [broker] names none, the config's when it does", async () => {
+    const meta = { path: '/nonexistent/config.toml', fromFile: true, stamp: '' }
+    const bucketOf = async (brokerTable: string) => {
+      const config = await parseConfig(`${brokerTable}[profiles.p]\nsource = "static"\ntoken = "env:NONE"\n`, 'test', meta)
+      const clock = new FakeClock()
+      const broker = new Broker({ clock, settings: () => config.broker, random: () => 0.5 })
+      const profile: BrokerProfile = {
+        key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source: new CountingSource(clock, 10 * MINUTE),
+        context: { profile: 'p', clock, resolve: async () => 'unused' },
+      }
+      await broker.get({ profile, callerTtlMs: TTL_MS })
+      const { forcedCapacity, forcedRefillMs } = broker.status()[0]!.budget!
+      broker.close()
+      return { forcedCapacity, forcedRefillMs }
+    }
+    assert.deepEqual(await bucketOf(''), { forcedCapacity: FORCED_BUCKET_CAPACITY, forcedRefillMs: FORCED_REFILL_MS })
+    assert.deepEqual(await bucketOf('[broker]\nskew = "30s"\n\n'), { forcedCapacity: FORCED_BUCKET_CAPACITY, forcedRefillMs: FORCED_REFILL_MS })
+    assert.deepEqual(await bucketOf('[broker]\nforced_refresh_burst = 7\nforced_refresh_every = "2m"\n\n'), { forcedCapacity: 7, forcedRefillMs: 120_000 })
   })
 
   it('a failing source with nothing cached: 130 gets in 10 s make a handful of upstream calls, each get says when it retries', async () => {

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
 import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
 import { main } from '../../src/cli/main.js'
-import { cmdQuote, helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
+import { helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
 import { settingsLocations } from '../../src/setup/claude-settings.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
 import { loginService } from '../../src/setup/service-install.js'
@@ -84,9 +84,10 @@ describe('platform: the helper command line', () => {
     assert.doesNotMatch(line, /'/)
   })
 
-  it('Windows: a path with " or % (which cmd expands even inside quotes) is refused with what to do', () => {
-    for (const [path, what] of [['C:\\a"b\\node.exe', /double quote/], ['C:\\100%\\node.exe', /percent sign/], ['C:\\%USERNAME%\\node.exe', /percent sign/], ['C:\\a\nb', /control character/]] as const) {
-      assert.throws(() => cmdQuote(path), (error: unknown) => {
+  it('Windows: a path with ", % or ! (which cmd expands even inside quotes) is refused with what to do', () => {
+    // `!` was written as it is before one cmd quoter (text/shell-quote/cmd.ts): cmd with delayed expansion on expands !VAR!.
+    for (const [path, what] of [['C:\\a"b\\node.exe', /double quote/], ['C:\\100%\\node.exe', /percent sign/], ['C:\\%USERNAME%\\node.exe', /percent sign/], ['C:\\Users\\Hi!There\\node.exe', /exclamation mark/], ['C:\\a\nb', /control character/], ['C:\\a\x7fb', /control character/]] as const) {
+      assert.throws(() => helperCommandLine(windows, path, 'C:\\ccred\\ccred.cjs'), (error: unknown) => {
         assert.ok(error instanceof CcredError)
         assert.equal(error.code, 'ERR_USAGE')
         assert.match(error.message, what)
@@ -264,7 +265,7 @@ describe('platform: ccred env --shell', () => {
     for (const value of ['s3cr%PATH%et', 's3cr!x!et', 's3cr"et', 's3cr\r\net']) {
       assert.throws(() => envLines({ ANTHROPIC_AUTH_TOKEN: value }, 'cmd'), (error: unknown) => {
         assert.ok(error instanceof CcredError)
-        assert.match(error.message, /ANTHROPIC_AUTH_TOKEN contains .* cmd cannot take literally/)
+        assert.match(error.message, /ANTHROPIC_AUTH_TOKEN contains .*; cmd cannot take it literally/)
         assert.ok(!error.message.includes('s3cr') && !(error.hint ?? '').includes('s3cr'), 'the value is never in the error')
         assert.match(error.hint ?? '', /--shell powershell/)
         return true
