@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Header } from '../config/settings.js'
 import type { Platform } from '../platform.js'
 import { CcredError } from '../errors.js'
-import { helperTtlVariable, setupHookFor } from './helper-context.js'
+import { helperTtlVariable, setupHookFor } from '../callers/claude-code.js'
 import { OTEL_DEBOUNCE_VARIABLE } from './hooks.js'
 import {
   getSetting, isEnvKey, keyName, MAX_CLAUDE_JSON_BYTES, readSettings, serializeSettings, setSetting, settingsLocations, SCOPES, writeFileAtomic,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
-import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
+import { serviceForEnvironment, type CredentialService } from '../service/service.js'
 import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'

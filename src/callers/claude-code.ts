@@ -1,4 +1,5 @@
 import type { Header } from '../config/settings.js'
+import { holderKey, type CallerDecision, type CallerFacts, type CallerKind, type EnvMark, type Marks } from './caller.js'
 
 /** Claude Code's own default helper TTL. */
 export const DEFAULT_HELPER_TTL_MS = 300_000
@@ -69,31 +70,30 @@ export function setupHookFor(header: Header): 'proxyAuthHelper' | 'apiKeyHelper'
 }
 
 /**
- * What the environment says about who ran `ccred get` (see
- * shared/claude-code-auth.md, "how to tell Claude Code from a script"). Only
- * names and marks, never CLAUDE_CODE_MESSAGING_TOKEN or any other value of
- * Claude Code's own.
+ * What Claude Code's environment says about a run (see docs: how ccred tells callers
+ * apart). Only names, marks and TTLs travel to the daemon; CLAUDE_CODE_MESSAGING_TOKEN
+ * (a credential of Claude Code's own) is never declared, and the messaging socket's
+ * path only as a digest: it tells one Claude Code session from another where no
+ * process ancestry can (Windows), without saying where the socket is.
  */
-export interface CallerMarks {
-  hook: HelperHook
-  /** AI_AGENT: `claude-code_<version>_harness` on a helper run, `…_agent` in the agent's Bash tool. */
-  aiAgent?: string
+const CLAUDE_CODE_MARKS: readonly EnvMark[] = [
+  /** `claude-code_<version>_harness` on a helper run, `…_agent` in the agent's Bash tool (2.1.330+). */
+  { name: 'AI_AGENT', keep: 'value' },
   /** CLAUDECODE=1: set in the agent's Bash tool, never on a helper run. */
-  agentShell?: boolean
-  /** CLAUDE_CODE_ENTRYPOINT (`cli`, `sdk-cli`, …). */
-  entrypoint?: string
-  /** CLAUDE_CODE_MCP_SERVER_NAME: the MCP server a headersHelper run is for (each connection holds its own value). */
-  mcpServer?: string
-}
-
-export function callerMarks(env: Record<string, string | undefined>, headerSet = false): CallerMarks {
-  const marks: CallerMarks = { hook: helperHook(env, headerSet) }
-  if (env.AI_AGENT) marks.aiAgent = env.AI_AGENT.slice(0, 100)
-  if (env.CLAUDECODE === '1') marks.agentShell = true
-  if (env.CLAUDE_CODE_ENTRYPOINT) marks.entrypoint = env.CLAUDE_CODE_ENTRYPOINT.slice(0, 100)
-  if (env.CLAUDE_CODE_MCP_SERVER_NAME) marks.mcpServer = env.CLAUDE_CODE_MCP_SERVER_NAME.slice(0, 100)
-  return marks
-}
+  { name: 'CLAUDECODE', keep: 'value' },
+  /** `cli`, `sdk-cli`, …: a helper run of a release without AI_AGENT. */
+  { name: 'CLAUDE_CODE_ENTRYPOINT', keep: 'value' },
+  /** The MCP server a headersHelper run is for (each connection holds its own value). */
+  { name: 'CLAUDE_CODE_MCP_SERVER_NAME', keep: 'value' },
+  /** Set only for proxyAuthHelper runs; its value (a proxy URL) may hold a password: presence only. */
+  { name: 'CLAUDE_CODE_PROXY_URL', keep: 'presence' },
+  /** The proxy's 407 challenge, on the re-run after it. */
+  { name: 'CLAUDE_CODE_PROXY_AUTHENTICATE', keep: 'presence' },
+  { name: 'CLAUDE_CODE_API_KEY_HELPER_TTL_MS', keep: 'value' },
+  { name: 'CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS', keep: 'value' },
+  { name: 'CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS', keep: 'value' },
+  { name: 'CLAUDE_CODE_MESSAGING_SOCKET', keep: 'hash' },
+]
 
 /**
  * Whether Claude Code itself ran this `get` as one of its helpers (not a script,
@@ -103,11 +103,59 @@ export function callerMarks(env: Record<string, string | undefined>, headerSet =
  * AI_AGENT: then CLAUDE_CODE_ENTRYPOINT, or the nearest non-shell ancestor being the
  * `claude` process, marks a helper run (the agent's commands carry CLAUDECODE=1).
  */
-export function isClaudeCodeHelperRun(marks: Omit<CallerMarks, 'hook'> | undefined, callerCommand: string | undefined): boolean {
-  if (marks?.agentShell === true) return false
-  const agent = marks?.aiAgent
-  if (agent !== undefined) return agent.startsWith('claude-code_') && agent.endsWith('_harness')
-  return marks?.entrypoint !== undefined || callerCommand === 'claude'
+export function isClaudeCodeHelperRun(marks: Marks, callerCommand: string | undefined): boolean {
+  if (marks.CLAUDECODE === '1') return false
+  const agent = marks.AI_AGENT
+  if (agent) return agent.startsWith('claude-code_') && agent.endsWith('_harness')
+  return Boolean(marks.CLAUDE_CODE_ENTRYPOINT) || callerCommand === 'claude'
+}
+
+/**
+ * The terms of Claude Code's helper contract for one run, which `ccred get` follows for
+ * any caller that names no other (script.ts): the hook, how long the value is kept
+ * (its TTL variable), a 407 challenge as a stated refusal, who holds the value, and
+ * the variable to lower when the credentials live too short. The re-issue on a quick
+ * repeat is Claude Code's alone (claudeCode.decide).
+ */
+export function helperTerms(facts: CallerFacts, profileHeader: Header): Omit<CallerDecision, 'kind'> & { hook: HelperHook } {
+  const { marks } = facts
+  const context = helperContext(marks, facts.headerSet)
+  const terms: Omit<CallerDecision, 'kind'> & { hook: HelperHook } = {
+    hook: context.hook,
+    callerTtlMs: facts.statedTtlMs ?? context.callerTtlMs,
+    // The TTL variable of the hook `setup claude` writes for this profile: the one the user set up.
+    shortLifetimeAdvice: (safeTtlMs) => `set ${helperTtlVariable(setupHookFor(profileHeader))}=${safeTtlMs} (or lengthen the credential's lifetime)`,
+  }
+  const rejected = facts.statedRejected ?? context.rejected
+  if (rejected !== undefined) terms.rejected = rejected
+  // A pid where ancestry names the process; else the session (Windows), known from the messaging socket's digest.
+  const holder = facts.process !== undefined ? String(facts.process.pid) : marks.CLAUDE_CODE_MESSAGING_SOCKET ? `session:${marks.CLAUDE_CODE_MESSAGING_SOCKET}` : undefined
+  const server = marks.CLAUDE_CODE_MCP_SERVER_NAME
+  const callerKey = holderKey(holder, server ? `mcp:${server}` : undefined)
+  if (callerKey !== undefined) terms.callerKey = callerKey
+  return terms
+}
+
+/**
+ * Claude Code: recognised by its marks or its process name. It re-runs apiKeyHelper
+ * at once after a 401 from the API, and an MCP server's headersHelper after a 401 to a
+ * tool call (told apart by the server's name: without it, a second server of the same
+ * process would look like a re-run); so asking again within half the TTL of the value
+ * it holds means the value was refused. proxyAuthHelper says so itself (its 407
+ * challenge); otelHeadersHelper never re-runs early.
+ */
+export const claudeCode: CallerKind = {
+  name: 'claude-code',
+  envMarks: CLAUDE_CODE_MARKS,
+  recognises: (facts) => isClaudeCodeHelperRun(facts.marks, facts.process?.command),
+  decide(facts, profileHeader) {
+    const terms = helperTerms(facts, profileHeader)
+    const decision: CallerDecision = { kind: 'claude-code', ...terms }
+    const rerunsOn401 = terms.hook === 'apiKeyHelper' || (terms.hook === 'headersHelper' && Boolean(facts.marks.CLAUDE_CODE_MCP_SERVER_NAME))
+    // A person at a terminal asking twice is not a 401; a TTL of 0 gives no window to ask early in.
+    if (rerunsOn401 && !facts.interactive && terms.callerTtlMs > 0) decision.reissueOnQuickRepeat = { withinMs: terms.callerTtlMs / 2 }
+    return decision
+  },
 }
 
 export interface HelperContext {
@@ -137,7 +185,7 @@ export function helperContext(env: Record<string, string | undefined>, headerSet
  * for a proxyAuthHelper run (Claude Code sends that output verbatim as the header),
  * else the profile's own.
  */
-export function headerFor(context: HelperContext, explicit: Header | undefined, profileHeader: Header): Header {
+export function headerFor(hook: HelperHook, explicit: Header | undefined, profileHeader: Header): Header {
   if (explicit !== undefined) return explicit
-  return context.hook === 'proxyAuthHelper' ? 'proxy-authorization' : profileHeader
+  return hook === 'proxyAuthHelper' ? 'proxy-authorization' : profileHeader
 }
