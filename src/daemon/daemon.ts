@@ -144,7 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   try {
-    service = serviceForEnvironment(env)
+    service = serviceForEnvironment(env, log)
     const path = service.config.path
     const config = await service.config.current().catch(() => undefined)
     const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs

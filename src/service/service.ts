@@ -27,6 +27,8 @@ export interface ServiceOptions {
   store?: SecretStore
   /** How process ancestry is read (tests pass another platform's reader); default: this OS's. */
   ancestry?: AncestryReader
+  /** The daemon's log: told once when process ancestry cannot be read (status says it too). */
+  log?: (line: string) => void
 }
 
 /**
@@ -42,7 +44,7 @@ export class CredentialService {
   readonly #ancestry: AncestryReader
 
   constructor(options: ServiceOptions) {
-    this.#ancestry = options.ancestry ?? ancestryReaderFor(HOST_OS)
+    this.#ancestry = options.ancestry ?? ancestryReaderFor(HOST_OS, { onProblem: (problem) => options.log?.(`ccred daemon: caller lookup: ${problem}`) })
     this.config = new ConfigSnapshot({
       path: options.configPath,
       explicit: options.explicitConfig,
@@ -172,8 +174,9 @@ function notAskedYet(profile: string, source: string, header: Header): ProfileSt
 }
 
 /** The service as the environment configures it: config file, audit log, the system clock. */
-export function serviceForEnvironment(env: Record<string, string | undefined>): CredentialService {
+export function serviceForEnvironment(env: Record<string, string | undefined>, log?: (line: string) => void): CredentialService {
   return new CredentialService({
+    ...(log === undefined ? {} : { log }),
     env,
     clock: systemClock,
     configPath: configPath(env),
