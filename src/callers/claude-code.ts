@@ -22,11 +22,9 @@ export function parseHelperTtlMs(text: string | undefined): number {
  * CLAUDE_CODE_MCP_SERVER_NAME only for an MCP server's headersHelper. otelHeadersHelper
  * runs carry no mark of their own (the OTEL_* variables reach every helper when the user
  * sets them), but only the two header hooks print a header set: `--format headers`
- * without an MCP server name is the otel hook. Everything else counts as apiKeyHelper;
- * "unknown" is kept for callers that cannot say.
+ * without an MCP server name is the otel hook. Everything else counts as apiKeyHelper.
  */
-export type HelperHook = 'apiKeyHelper' | 'proxyAuthHelper' | 'headersHelper' | 'otelHeadersHelper' | 'unknown'
-export const HELPER_HOOKS: readonly HelperHook[] = ['apiKeyHelper', 'proxyAuthHelper', 'headersHelper', 'otelHeadersHelper', 'unknown']
+export type HelperHook = 'apiKeyHelper' | 'proxyAuthHelper' | 'headersHelper' | 'otelHeadersHelper'
 
 export function helperHook(env: Record<string, string | undefined>, headerSet = false): HelperHook {
   if (env.CLAUDE_CODE_PROXY_URL) return 'proxyAuthHelper'

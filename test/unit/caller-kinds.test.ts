@@ -1,6 +1,8 @@
 // Each caller kind: how it is recognised, what it decides, what it advises; and the broker
 // fed with those decisions (a Codex 401 storm costs a stated number of upstream fetches).
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { Broker, type BrokerProfile } from '../../src/broker/broker.js'
 import type { CallerFacts } from '../../src/callers/caller.js'
@@ -10,6 +12,7 @@ import { FakeClock } from '../../src/clock.js'
 import type { Credential } from '../../src/credential.js'
 import { brokerRequestFor } from '../../src/service/service.js'
 import type { Source } from '../../src/sources/source.js'
+import { repoRoot } from '../helpers/claude.js'
 
 const HARNESS = { AI_AGENT: 'claude-code_2-1-330_harness', CLAUDE_CODE_ENTRYPOINT: 'sdk-cli' }
 
@@ -187,5 +190,18 @@ describe('the broker with Codex decisions', () => {
     clock.advance(CODEX_QUICK_REPEAT_MS)
     assert.equal((await run()).served, 'hit')
     assert.equal(source.fetches, 1)
+  })
+})
+
+describe('the broker knows no agent', () => {
+  it('no file of src/broker/ imports src/callers/ or src/claude/, nor names a hook or an agent variable', () => {
+    const dir = join(repoRoot(), 'src', 'broker')
+    for (const file of readdirSync(dir).filter((name) => name.endsWith('.ts'))) {
+      const text = readFileSync(join(dir, file), 'utf8')
+      assert.doesNotMatch(text, /from '\.\.\/(callers|claude)\//, `${file} imports an agent's module`)
+      // Code only: a comment may explain with an example.
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+      assert.doesNotMatch(code, /CLAUDE_CODE_|CODEX_|apiKeyHelper|headersHelper|refresh_interval_ms/, `${file} names an agent's hook or variable`)
+    }
   })
 })
