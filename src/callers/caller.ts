@@ -83,6 +83,13 @@ export interface CallerKind {
   readonly envMarks: readonly EnvMark[]
   /** Whether the facts say this kind ran `ccred get`. */
   recognises(facts: CallerFacts): boolean
+  /**
+   * Whether the environment marks alone say this kind ran the client and name who
+   * holds the value, so process ancestry need not be read where reading it costs a
+   * spawn (macOS's `ps`). Only for marks an agent sets on its own hook runs and never
+   * passes on to the commands it runs.
+   */
+  knownByMarks(facts: CallerFacts): boolean
   /** The decision for a run this kind recognised; `profileHeader` is the header the profile is set up for. */
   decide(facts: CallerFacts, profileHeader: Header): CallerDecision
 }

@@ -146,6 +146,9 @@ export const claudeCode: CallerKind = {
   name: 'claude-code',
   envMarks: CLAUDE_CODE_MARKS,
   recognises: (facts) => isClaudeCodeHelperRun(facts.marks, facts.process?.command),
+  // AI_AGENT=…_harness is set on helper runs only (the agent's commands get …_agent), and the
+  // messaging socket's digest names the session.
+  knownByMarks: ({ marks }) => Boolean(marks.AI_AGENT) && isClaudeCodeHelperRun(marks, undefined) && Boolean(marks.CLAUDE_CODE_MESSAGING_SOCKET),
   decide(facts, profileHeader) {
     const terms = helperTerms(facts, profileHeader)
     const decision: CallerDecision = { kind: 'claude-code', ...terms }

@@ -57,6 +57,8 @@ export const codex: CallerKind = {
     if (facts.process !== undefined) return facts.process.command === 'codex'
     return LAUNCHER_MARKS.some((name) => marks[name] !== undefined)
   },
+  // Its launcher's marks reach every command Codex runs, so only ancestry says a run is its hook.
+  knownByMarks: () => false,
   decide(facts) {
     const hook = codexHook(facts.headerSet, facts.parent?.command)
     const callerTtlMs = facts.statedTtlMs ?? CODEX_ASSUMED_REFRESH_INTERVAL_MS

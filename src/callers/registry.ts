@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Header } from '../config/settings.js'
 import { MARK_VALUE_MAX_CHARS, type CallerDecision, type CallerFacts, type CallerKind, type EnvMark, type Marks } from './caller.js'
 import { claudeCode } from './claude-code.js'
@@ -13,6 +12,11 @@ export const DEFAULT_CALLER_KIND: CallerKind = script
 /** The kind that ran `ccred get`, by the request's facts. */
 export function callerKindFor(facts: CallerFacts): CallerKind {
   return CALLER_KINDS.find((kind) => kind.recognises(facts)) ?? DEFAULT_CALLER_KIND
+}
+
+/** Whether the marks alone name the caller, so ancestry need not be read where a read costs a spawn. */
+export function knownByMarks(facts: CallerFacts): boolean {
+  return CALLER_KINDS.some((kind) => kind.knownByMarks(facts))
 }
 
 /** What the broker is told about this run's caller. */
@@ -35,14 +39,21 @@ export function gatherMarks(env: Record<string, string | undefined>): Record<str
     if (value === undefined) continue
     if (keep === 'value') marks[name] = value.slice(0, MARK_VALUE_MAX_CHARS)
     else if (keep === 'presence') marks[name] = value === '' ? '' : '1'
-    else if (value !== '') marks[name] = createHash('sha256').update(value).digest('hex').slice(0, 16)
+    else if (value !== '') marks[name] = identityDigest(value)
   }
   return marks
 }
 
-/** Whether a mark the daemon received is one some kind declared (others are refused as unknown). */
-export function isDeclaredMark(name: string): boolean {
-  return ENV_MARKS.has(name)
+/**
+ * FNV-1a, 64 bits, as 16 hex digits: tells one session's path from another's without
+ * sending it. A hashed mark is an identity, never a secret (secrets are not declared at
+ * all), so a fast non-cryptographic digest suffices; node:crypto would cost the warm
+ * `get` a module load on every helper run.
+ */
+export function identityDigest(text: string): string {
+  let hash = 0xcbf29ce484222325n
+  for (const byte of Buffer.from(text, 'utf8')) hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn
+  return hash.toString(16).padStart(16, '0')
 }
 
 export type { Marks }

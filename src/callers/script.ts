@@ -13,6 +13,7 @@ export const script: CallerKind = {
   name: 'script',
   envMarks: [],
   recognises: () => true,
+  knownByMarks: () => false,
   decide(facts, profileHeader) {
     return { ...helperTerms(facts, profileHeader), kind: 'script', hook: 'script' }
   },

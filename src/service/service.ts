@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { HOST_OS } from '../platform.js'
 import { ancestryReaderFor, type AncestryReader } from '../callers/ancestry.js'
 import type { CallerDecision, CallerFacts } from '../callers/caller.js'
-import { decideCaller } from '../callers/registry.js'
+import { decideCaller, knownByMarks } from '../callers/registry.js'
 import { DEFAULT_BROKER, type Header } from '../config/settings.js'
 import { type LoadedConfig } from '../profiles/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
@@ -94,6 +94,8 @@ export class CredentialService {
     if (request.callerTtlMs !== undefined) facts.statedTtlMs = request.callerTtlMs
     if (request.rejected !== undefined) facts.statedRejected = request.rejected
     if (request.clientPid === undefined) return facts
+    // /proc costs microseconds and names the caller in the audit log; a `ps` spawn is saved when the marks suffice.
+    if (this.#ancestry.method === 'ps' && knownByMarks(facts)) return facts
     const { parent, caller } = await this.#ancestry.lookup(request.clientPid, request.clientParentPid)
     if (parent !== undefined) facts.parent = { pid: parent.pid, command: parent.command }
     if (caller !== undefined) facts.process = { pid: caller.pid, command: caller.command }

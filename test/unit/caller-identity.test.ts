@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { CallerFacts } from '../../src/callers/caller.js'
 import { helperContext, helperHook, isClaudeCodeHelperRun } from '../../src/callers/claude-code.js'
-import { callerKindFor, gatherMarks } from '../../src/callers/registry.js'
+import { callerKindFor, gatherMarks, identityDigest } from '../../src/callers/registry.js'
 
 /** The rule as the daemon applies it: the marks the client sends, plus the caller's process name. */
 function isClaudeCode(env: Record<string, string>, callerCommand?: string): boolean {
@@ -60,6 +60,8 @@ describe('who ran ccred get: Claude Code or something else', () => {
     assert.match(marks.CLAUDE_CODE_MESSAGING_SOCKET!, /^[0-9a-f]{16}$/)
     assert.doesNotMatch(JSON.stringify(marks), /do-not-forward|secret|claude-sock/)
     assert.equal(gatherMarks({ AI_AGENT: 'x'.repeat(5000) }).AI_AGENT!.length, 100, 'a value is cut short')
+    assert.equal(identityDigest('a'), 'af63dc4c8601ec8c', 'FNV-1a 64 (its published test vector)')
+    assert.equal(marks.CLAUDE_CODE_MESSAGING_SOCKET, identityDigest('/tmp/claude-sock-1'))
   })
 
   it('the TTL variable follows the hook (one rule for get, doctor and setup)', () => {

@@ -59,4 +59,24 @@ describe('service: callers on other platforms', () => {
       await svc.close()
     }
   })
+
+  it('macOS: a marked Claude Code helper run costs no ps at all; a run without the marks costs one', async () => {
+    const clock = new FakeClock()
+    let spawns = 0
+    const svc = service(ancestryReaderFor('darwin', { runPs: async () => { spawns++; return '  500     1 /Applications/Claude.app/Contents/MacOS/claude\n  501   500 /bin/sh\n' } }), clock)
+    try {
+      const env = { AI_AGENT: 'claude-code_2-1-337_harness', CLAUDE_CODE_MESSAGING_SOCKET: '/tmp/claude-501/messaging.sock' }
+      const served: string[] = []
+      for (let i = 0; i < 3; i++) {
+        clock.advance(1000)
+        served.push((await svc.get(helperRun(env, 501, clock))).served)
+      }
+      assert.deepEqual(served, ['fetch', 'reissue', 'hit'], 'the session digest is the holder')
+      assert.equal(spawns, 0)
+      await svc.get(helperRun({ AI_AGENT: 'claude-code_2-1-337_agent', CLAUDECODE: '1', CLAUDE_CODE_MESSAGING_SOCKET: '/tmp/claude-501/messaging.sock' }, 501, clock))
+      assert.equal(spawns, 1, "a command of Claude Code's agent: the marks do not name a hook run, ancestry is read")
+    } finally {
+      await svc.close()
+    }
+  })
 })
