@@ -42,10 +42,7 @@ const layers = [
   ['sources'],
   ['oidc', 'vault'],
   ['aws', 'store'],
-  // claude/ is transitional: it is being split into callers/ (helper-context, caller: read by
-  // broker/ and protocol.ts) and setup/ (read by cli/ and doctor/). Until then broker/ imports
-  // it, so it must sit below the broker, with callers/.
-  ['callers', 'claude'],
+  ['callers'],
   ['rendezvous'],
   // trust/ (workspace trust checks, read by doctor/) is arriving from another branch and
   // imports nothing of src/ yet; placed low so whoever reads it may.
@@ -122,11 +119,11 @@ const everyImportRules = [
     name: 'protocol-transitional-imports',
     severity: 'error',
     comment:
-      'protocol.ts, a root file, still imports four folders: claude/ (the helper context, moving to callers/ and out of ' +
-      'the wire format), config/ (the Header type, profile names, the typed field readers), store/ (a type) and text/. ' +
+      'protocol.ts, a root file, still imports three folders: config/ (the Header type, profile names, the typed field readers), ' +
+      'store/ (a type) and text/. ' +
       'Listed so that no new one passes; each one removed should be removed here too.',
     from: { path: '^src/protocol\\.ts$' },
-    to: { path: '^(cmd|src/[^/]+)/', pathNot: '^src/(claude|config|store|text)/' },
+    to: { path: '^(cmd|src/[^/]+)/', pathNot: '^src/(config|store|text)/' },
   },
 ]
 

@@ -2,7 +2,7 @@ import {
   caseClashes, ccredLoginProfileOf, ccredProfileOf, isRemoteMcpServer, MCP_HELPER_SLOW_MS, MCP_HELPER_TIMEOUT_MS, mcpConfigPath, mcpServersOf,
   OTEL_DEBOUNCE_VARIABLE, OTEL_HELPER_TIMEOUT_MS, otlpExporterProblems, parseHeadersOutput, strippedForProjectMcp, type McpScope,
 } from '../setup/claude-hooks.js'
-import { hookTtlMs } from '../claude/helper-context.js'
+import { hookTtlMs } from '../callers/claude-code.js'
 import { findOnPath, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
 import { hostPlatform } from '../platform.js'
 import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'

@@ -232,7 +232,7 @@ lifetime = "10m"
 
     const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const wrongType = await requestDaemon(socket, 'POST', '/v1/credential', { profile: 'demo', rejected: 'yes' })
-    assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /"rejected" must be true or false/.test(error.message))
+    assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /request\.rejected: must be true or false/.test(error.message))
   })
 
   it('--refresh fetches a new value; --json and --header shape the output; a short lifetime warns once', async () => {

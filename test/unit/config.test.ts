@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseHelperTtlMs, helperContext } from '../../src/claude/helper-context.js'
+import { parseHelperTtlMs, helperContext } from '../../src/callers/claude-code.js'
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js'
 import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference, type ReferenceDeps } from '../../src/config/references.js'

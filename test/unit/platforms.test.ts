@@ -7,7 +7,6 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
-import { findCaller, parsePsLine, processReaderFor, readWithPs } from '../../src/claude/caller.js'
 import { main } from '../../src/cli/main.js'
 import { helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
 import { settingsLocations } from '../../src/setup/claude-settings.js'
@@ -195,36 +194,6 @@ describe('platform: the macOS launchd agent', () => {
   it('runs the Homebrew prefix node, not the Cellar version brew upgrade deletes', () => {
     assert.match(agent.text, /<string>\/opt\/homebrew\/bin\/node<\/string>/)
     assert.doesNotMatch(agent.text, /Cellar/)
-  })
-})
-
-describe('platform: the caller lookup (the 401 guess)', () => {
-  it('macOS and the BSDs read `ps` asynchronously: the same answer as /proc for this process (ps runs on Linux too)', async () => {
-    const viaProc = await processReaderFor('linux')!(process.pid)
-    const viaPs = await processReaderFor('darwin')!(process.pid)
-    assert.ok(viaProc !== undefined && viaPs !== undefined)
-    assert.equal(viaPs.ppid, viaProc.ppid)
-    assert.equal(viaPs.ppid, process.ppid)
-    assert.equal(await readWithPs(2 ** 22 + 12345), undefined, 'a pid that does not exist')
-  })
-
-  it('a ps line is parsed to the parent pid and the program name only', () => {
-    assert.deepEqual(parsePsLine(42, '  4711 /Applications/Claude Code.app/Contents/MacOS/claude\n'), { pid: 42, ppid: 4711, command: 'claude' })
-    assert.equal(parsePsLine(42, ''), undefined)
-  })
-
-  it('the lookup walks past shells to the caller, with any reader, and never blocks on one that is slow', async () => {
-    const tree = new Map([[10, { pid: 10, ppid: 9, command: 'sh' }], [9, { pid: 9, ppid: 1, command: 'claude' }]])
-    let pending = 0
-    const slowReader = async (pid: number) => { pending++; await new Promise((resolve) => setImmediate(resolve)); pending--; return tree.get(pid) }
-    const lookup = findCaller(11, 10, slowReader)
-    assert.equal(pending, 1, 'the lookup is in flight while the event loop goes on')
-    assert.deepEqual(await lookup, { pid: 9, ppid: 1, command: 'claude' })
-  })
-
-  it('Windows has no reader: no caller, so the environment marks alone decide whether it is Claude Code', async () => {
-    assert.equal(processReaderFor('win32'), null)
-    assert.equal(await findCaller(process.pid, process.ppid, processReaderFor('win32')), undefined)
   })
 })
 
