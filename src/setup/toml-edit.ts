@@ -158,6 +158,17 @@ function tableAt(doc: Record<string, unknown>, table: string[]): unknown {
   return at
 }
 
+/**
+ * Whether a table without its own header exists (if at all) only because headers of its
+ * sub-tables name it: then a new header under it is valid TOML.
+ */
+function definedOnlyByHeaders(all: Statement[], doc: Record<string, unknown>, table: string[]): boolean {
+  const existing = tableAt(doc, table)
+  if (existing === undefined) return true
+  if (typeof existing !== 'object' || existing === null || Array.isArray(existing)) return false
+  return Object.keys(existing).every((key) => all.some((s) => s.kind === 'header' && samePath(s.path.slice(0, table.length + 1), [...table, key])))
+}
+
 function isTableValue(value: TomlValue | undefined): value is { [key: string]: TomlValue } {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
@@ -183,6 +194,27 @@ function expandSubtables(lines: string[], before: Record<string, unknown>, edits
   })
 }
 
+/**
+ * Removes a table's header when a removal left it with nothing: no key of its own and no
+ * sub-table (setup's undo leaves no empty `[model_providers.x]` behind), with one blank line
+ * before it; comments in the section stay.
+ */
+function withoutEmptyTable(lines: string[], table: string[]): string[] {
+  const all = statements(lines)
+  const headerIndex = all.findIndex((s) => s.kind === 'header' && samePath(s.path, table))
+  if (headerIndex < 0) return lines
+  let end = all.findIndex((s, i) => i > headerIndex && s.kind === 'header')
+  if (end < 0) end = all.length
+  const section = all.slice(headerIndex + 1, end)
+  if (section.some((s) => s.kind !== 'other' || lines[s.start]!.trim() !== '')) return lines
+  const subtable = all.some((s) => s.kind === 'header' && s.path.length > table.length && samePath(s.path.slice(0, table.length), table))
+  if (subtable) return lines
+  const header = all[headerIndex]!
+  const from = header.start > 0 && lines[header.start - 1]!.trim() === '' ? header.start - 1 : header.start
+  const to = section.length > 0 ? section.at(-1)!.end : header.end
+  return [...lines.slice(0, from), ...lines.slice(to + 1)]
+}
+
 /** Dates as their TOML text, so two parses of one document compare equal. */
 function plain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown
@@ -202,8 +234,18 @@ function applyToDocument(text: string, edits: readonly TomlEdit[]): Record<strin
       if (!Object.hasOwn(at, part)) define(at, part, {})
       at = at[part] as Record<string, unknown>
     }
-    if (edit.value === undefined) delete at[edit.key]
-    else define(at, edit.key, plain(edit.value))
+    if (edit.value === undefined) {
+      delete at[edit.key]
+      // As the text does (withoutEmptyTable): a table a removal leaves empty goes, and so do the
+      // tables above it that only held it (they have no header of their own to keep them).
+      for (let depth = edit.table.length; depth > 0; depth--) {
+        let parent: Record<string, unknown> = copy
+        for (const part of edit.table.slice(0, depth - 1)) parent = parent[part] as Record<string, unknown>
+        const child = parent[edit.table[depth - 1]!] as Record<string, unknown>
+        if (Object.keys(child).length > 0) break
+        delete parent[edit.table[depth - 1]!]
+      }
+    } else define(at, edit.key, plain(edit.value))
   }
   return copy
 }
@@ -228,12 +270,19 @@ export function editToml(text: string, edits: readonly TomlEdit[]): string {
     const headerIndex = edit.table.length === 0 ? -1 : all.findIndex((s) => s.kind === 'header' && samePath(s.path, edit.table))
     const entry = `${tomlKey(edit.key)} = ${edit.value === undefined ? '' : tomlValue(edit.value)}`
     if (edit.table.length > 0 && headerIndex < 0) {
-      if (tableAt(before, edit.table) !== undefined) throw cannotEdit(edit.table, 'it is defined with dotted keys or as an inline table, not under its own header')
+      // A table with no header of its own exists only through its sub-tables' headers ([mcp_servers.docs]
+      // makes mcp_servers): a new sub-table gets a header beside them. Defined otherwise (dotted keys,
+      // an inline table), it is not ccred's to rewrite.
+      if (!definedOnlyByHeaders(statements(lines), before, edit.table)) throw cannotEdit(edit.table, 'it is defined with dotted keys or as an inline table, not under its own header')
       if (edit.value === undefined) continue
-      const id = JSON.stringify(edit.table)
-      const pending = appended.get(id) ?? { table: edit.table, lines: [] }
-      pending.lines = pending.lines.filter((line) => !line.startsWith(`${tomlKey(edit.key)} =`))
-      pending.lines.push(entry)
+      const section = isTableValue(edit.value) ? [...edit.table, edit.key] : edit.table
+      const entries = isTableValue(edit.value) ? Object.entries(edit.value).map(([k, v]) => `${tomlKey(k)} = ${tomlValue(v)}`) : [entry]
+      const id = JSON.stringify(section)
+      const pending = appended.get(id) ?? { table: section, lines: [] }
+      for (const line of entries) {
+        pending.lines = pending.lines.filter((kept) => kept.split(' =')[0] !== line.split(' =')[0])
+        pending.lines.push(line)
+      }
       appended.set(id, pending)
       continue
     }
@@ -247,6 +296,7 @@ export function editToml(text: string, edits: readonly TomlEdit[]): string {
       const indent = /^\s*/.exec(lines[existing.start]!)![0]
       const replacement = edit.value === undefined ? [] : [`${indent}${entry}`]
       lines = [...lines.slice(0, existing.start), ...replacement, ...lines.slice(existing.end + 1)]
+      if (edit.value === undefined && headerIndex >= 0) lines = withoutEmptyTable(lines, edit.table)
       continue
     }
     if (edit.value === undefined) continue
@@ -263,7 +313,7 @@ export function editToml(text: string, edits: readonly TomlEdit[]): string {
   try {
     parsed = parseToml(after)
   } catch (error) {
-    throw new CcredError('ERR_INTERNAL', `editing the TOML file would break it (${(error as Error).message.split('\n')[0]}); nothing was written`, { hint: 'this is a bug in ccred; edit the file by hand', cause: error })
+    throw new CcredError('ERR_CONFIG', `ccred cannot edit this file's layout safely: the result would not be valid TOML (${(error as Error).message.split('\n')[0]}); nothing was written`, { hint: 'make the change by hand (--dry-run shows it)', cause: error })
   }
   if (!isDeepStrictEqual(plain(parsed), applyToDocument(text, edits))) {
     throw new CcredError('ERR_INTERNAL', 'editing the TOML file would change more than ccred means to; nothing was written', { hint: 'this is a bug in ccred; edit the file by hand' })

@@ -4,7 +4,7 @@
 // every bearer (a ccred jwt profile, checked against the JWKS `ccred jwt jwks` printed), an
 // MCP server on @modelcontextprotocol/sdk and an OTLP/HTTP collector.
 import assert from 'node:assert/strict'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { JWTPayload } from 'jose'
@@ -111,6 +111,24 @@ describe('codex + ccred as the model provider\'s auth command', { timeout: TEST_
     assert.equal(await upstreamFetches(w.sandbox, 'gw'), 1, w.sandbox.auditLog())
     assert.ok(helperRuns(w.sandbox, 'gw') >= 3, 'Codex ran the helper once per exec at least')
     assert.ok(!w.sandbox.auditLog().includes(server.requests[0]!.credential!), 'no token in the audit log')
+  })
+
+  it('the config ccred setup codex writes is one the real Codex runs with: the provider, its auth argv, the default', async (t) => {
+    if (codexMissing(t)) return
+    const w = await world(t)
+    const server = await gateway(t, w)
+    const base = codexConfig({ baseUrl: server.baseUrl, providerId: 'unused' }).replace(/^model_provider = .*$/m, '# model_provider is set by ccred setup codex --default')
+    mkdirSync(join(w.sandbox.home, '.codex'), { recursive: true, mode: 0o700 })
+    writeFileSync(join(w.sandbox.home, '.codex', 'config.toml'), base)
+    const setup = await w.sandbox.run(['setup', 'codex', 'gw', '--base-url', server.baseUrl, '--default'], { env: { CODEX_HOME: join(w.sandbox.home, '.codex') } })
+    assert.equal(setup.code, 0, setup.stderr)
+    const result = await runCodex(w.sandbox, null, { timeoutMs: CODEX_TIMEOUT_MS })
+    const details = describeCodexRun(result, w.sandbox, readFileSync(join(w.sandbox.home, '.codex', 'config.toml'), 'utf8'))
+    assert.equal(result.code, 0, details)
+    assert.match(result.stdout, /pong/, details)
+    assert.equal(server.turns().length, 1)
+    assert.equal(server.turns()[0]!.status, 200, details)
+    assert.equal(w.accepted.at(-1)!.aud, 'codex-gateway')
   })
 
   it('a 401 on a revoked token: Codex re-runs ccred once and the retried request carries a new token', async (t) => {

@@ -58,14 +58,15 @@ export interface CodexRun {
 }
 
 /**
- * Writes `config` as $CODEX_HOME/config.toml in the sandbox's HOME and runs `codex exec`
+ * Writes `config` (unless null) as $CODEX_HOME/config.toml in the sandbox's HOME and runs `codex exec`
  * there. The environment is built from scratch: the sandbox's (XDG dirs, runtime dir) plus a
  * PATH whose first entry holds this node, so the CLI's `#!/usr/bin/env node` resolves.
  */
-export async function runCodex(sandbox: Sandbox, config: string, options: { prompt?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CodexRun> {
+export async function runCodex(sandbox: Sandbox, config: string | null, options: { prompt?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CodexRun> {
   const codexHome = join(sandbox.home, '.codex')
   mkdirSync(codexHome, { recursive: true })
-  writeFileSync(join(codexHome, 'config.toml'), config)
+  // null: the config.toml already there (written by ccred setup codex) is used as it is.
+  if (config !== null) writeFileSync(join(codexHome, 'config.toml'), config)
   const env: Record<string, string> = {
     ...sandbox.env,
     CODEX_HOME: codexHome,

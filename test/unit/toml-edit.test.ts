@@ -49,6 +49,11 @@ describe('editToml keeps the user\'s file as it was outside what it changes', ()
     assert.equal(after, `${USER_FILE}\n[mcp_servers.corp]\nurl = "https://mcp.example.com/mcp"\nhttp_headers_helper = "'/opt/ccred' get mcp --format headers"\n`)
   })
 
+  it('a new sub-table of a table that only its sub-tables\' headers define gets a header of its own', () => {
+    const after = editToml(USER_FILE, [{ table: ['mcp_servers'], key: 'corp', value: { url: 'https://mcp.example.com/mcp', http_headers_helper: 'ccred get mcp --format headers' } }])
+    assert.equal(after, `${USER_FILE}\n[mcp_servers.corp]\nurl = "https://mcp.example.com/mcp"\nhttp_headers_helper = "ccred get mcp --format headers"\n`)
+  })
+
   it('a multi-line value is replaced whole, and removing a key removes all its lines', () => {
     const after = editToml(USER_FILE, [{ table: ['mcp_servers', 'docs'], key: 'args', value: ['--port', '9090'] }])
     assert.match(after, /\[mcp_servers\.docs\]\ncommand = "docs-mcp"\nargs = \["--port", "9090"\]\n$/)
@@ -61,6 +66,14 @@ describe('editToml keeps the user\'s file as it was outside what it changes', ()
     const text = '[model_providers.gw]\nname = "G"\n\n[model_providers.gw.auth]\ncommand = "old-helper"  # mine\nargs = ["x"]\ncwd = "/tmp"\n'
     const after = editToml(text, [{ table: ['model_providers', 'gw'], key: 'auth', value: { command: '/opt/ccred', args: ['get', 'gw'] } }])
     assert.equal(after, '[model_providers.gw]\nname = "G"\n\n[model_providers.gw.auth]\ncommand = "/opt/ccred"\nargs = ["get", "gw"]\n')
+  })
+
+  it('removing the last key of a table removes its header too, so an undo leaves no empty table behind', () => {
+    const before = '# mine\nmodel = "gpt-5"\n'
+    const added = editToml(before, [{ table: ['model_providers', 'gw'], key: 'name', value: 'gw' }, { table: ['otel'], key: 'headers_helper', value: '/x' }])
+    assert.equal(editToml(added, [{ table: ['model_providers', 'gw'], key: 'name', value: undefined }, { table: ['otel'], key: 'headers_helper', value: undefined }]), before)
+    const kept = editToml('[t]\na = 1\n# a note\nb = 2\n', [{ table: ['t'], key: 'a', value: undefined }])
+    assert.equal(kept, '[t]\n# a note\nb = 2\n', 'a table with keys left keeps its header')
   })
 
   it('an empty file gets the tables it needs', () => {
