@@ -143,7 +143,7 @@ Examples:
     .description('check everything Claude Code needs from ccred: daemon, socket directory, secret store, config, each profile (fetched; never printed), lifetime vs helper TTL, which settings layer supplies the helper, conflicting variables, gateway reachability')
     .argument('[profile]', 'check only this profile')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code, 13 when something would.')
+    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code or Codex, 13 when something would.')
     .action((profile: string | undefined, options: { json?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
 
   const setup = program.command('setup').description('write the settings a tool needs to use ccred')
