@@ -28,7 +28,7 @@ export const ERROR_EXIT_CODES = {
 export const EXIT_CODES = {
   OK: 0,
   ...ERROR_EXIT_CODES,
-  /** `ccred doctor` found something that would break Claude Code. */
+  /** `ccred doctor` found something that would break an agent's credential (Claude Code, Codex). */
   DOCTOR_FOUND_PROBLEMS: 13,
   /** `ccred exec`: the command exists but cannot be run (the shell's convention). */
   EXEC_COMMAND_NOT_EXECUTABLE: 126,

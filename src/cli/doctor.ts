@@ -16,7 +16,7 @@ export async function runDoctor(profile: string | undefined, options: { json?: b
     io.stdout.write(`${stringifyJsonSafely({ ok: failed === 0, checks }, 2)}\n`)
   } else {
     io.stdout.write(formatTable([['CHECK', 'VERDICT', 'DETAIL'], ...checks.map((c) => [c.check, c.verdict === 'ok' ? 'ok' : c.verdict.toUpperCase(), c.detail])]))
-    io.stdout.write(failed > 0 ? `\n${failed} problem(s) would break Claude Code${warned > 0 ? `, ${warned} warning(s)` : ''}.\n` : `\nno problems${warned > 0 ? `, ${warned} warning(s)` : ''}.\n`)
+    io.stdout.write(failed > 0 ? `\n${failed} problem(s) would break an agent's credential (Claude Code, Codex)${warned > 0 ? `, ${warned} warning(s)` : ''}.\n` : `\nno problems${warned > 0 ? `, ${warned} warning(s)` : ''}.\n`)
   }
   return failed > 0 ? EXIT_CODES.DOCTOR_FOUND_PROBLEMS : EXIT_CODES.OK
 }

@@ -17,6 +17,7 @@ import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
+import { checkCodex } from './codex.js'
 import { checkHooks, runHookHelper, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
@@ -127,6 +128,13 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
   }, add)
   await checkGateway(claude, deps, add)
+  await checkCodex({
+    env: deps.env,
+    ...(deps.platform === undefined ? {} : { platform: deps.platform }),
+    fetchCredential: deps.fetchCredential,
+    skewMs,
+    nowMs: deps.nowMs,
+  }, add)
   return checks
 }
 

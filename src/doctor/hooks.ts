@@ -186,14 +186,23 @@ async function runAndParse(command: string, env: Env, timeoutMs: number, deps: H
 
 /** Runs `sh -c command` as Claude Code does: stdin an open pipe that never ends, killed at the timeout. */
 export async function runHookHelper(command: string, env: Env, timeoutMs: number): Promise<HelperRun> {
+  return runHelperProgram('/bin/sh', ['-c', command], env, timeoutMs, 'open')
+}
+
+/**
+ * Runs a helper program the way an agent does: `stdin` 'open' as Claude Code leaves it
+ * (a pipe that never ends), 'null' as Codex gives it (/dev/null); stderr dropped (it may
+ * quote a secret); stdout kept (up to 1 MiB) for parsing, never shown; killed after `timeoutMs`.
+ */
+export async function runHelperProgram(program: string, args: readonly string[], env: Env, timeoutMs: number, stdin: 'open' | 'null'): Promise<HelperRun> {
   const { spawn } = await import('node:child_process')
   const startedAtMs = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'ignore'] })
+    const child = spawn(program, args, { env: env as NodeJS.ProcessEnv, stdio: [stdin === 'open' ? 'pipe' : 'ignore', 'pipe', 'ignore'] })
     const chunks: Buffer[] = []
     let size = 0
     let timedOut = false
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size <= 1024 * 1024) chunks.push(chunk)
     })
@@ -207,7 +216,7 @@ export async function runHookHelper(command: string, env: Env, timeoutMs: number
     })
     child.on('close', (code) => {
       clearTimeout(timer)
-      child.stdin.destroy()
+      child.stdin?.destroy()
       resolve({ stdout: Buffer.concat(chunks).toString('utf8'), exitCode: code ?? -1, timedOut, durationMs: Date.now() - startedAtMs })
     })
   })

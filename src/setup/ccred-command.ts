@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CcredError } from '../errors.js'
-import { hostPlatform, type Platform } from '../platform.js'
+import { hostPlatform, stableNodePath, type Platform } from '../platform.js'
 import { helperCommandLine, PORTABLE_CCRED_COMMAND } from './helper-command.js'
 
 /** The built bin (dist/cmd/ccred.cjs), absolute. */
@@ -20,4 +20,13 @@ export function ccredCommand(platform: Platform = hostPlatform()): string {
 /** The command a file of this kind runs: `ccred` from PATH in a file the project shares, else absolute. */
 export function ccredCommandFor(shared: boolean, platform: Platform = hostPlatform()): string {
   return shared ? PORTABLE_CCRED_COMMAND : ccredCommand(platform)
+}
+
+/**
+ * ccred as an argv, for hooks an agent execs directly without a shell (Codex's provider
+ * `auth`): the same absolute node and bin as the command line, unquoted.
+ */
+export function ccredArgv(platform: Platform = hostPlatform()): [string, ...string[]] {
+  const node = platform.os === 'darwin' ? stableNodePath(process.execPath, existsSync) : process.execPath
+  return [node, ccredBinPath()]
 }
