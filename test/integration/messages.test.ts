@@ -48,3 +48,31 @@ describe('errors that help', () => {
     assert.equal(option.stderr, 'ccred: unknown option \'--refesh\' (Did you mean --refresh?) [ERR_USAGE] — see: ccred get --help\n')
   })
 })
+
+describe('status fits the terminal', () => {
+  const config = '[profiles.demo]\nsource = "demo"\n[profiles.a-rather-long-profile-name-for-a-gateway]\nsource = "demo"\n'
+
+  it('the default table fits 80 columns; --wide and --json keep every column', async () => {
+    const box = sandbox(config)
+    await box.run(['get', 'demo'])
+    const narrow = await box.run(['status'], { env: { COLUMNS: '80' } })
+    assert.equal(narrow.code, EXIT_CODES.OK, narrow.stderr)
+    const table = narrow.stdout.slice(narrow.stdout.indexOf('PROFILE'))
+    for (const line of table.split('\n')) assert.ok(line.length <= 80, `${line.length} columns: ${line}`)
+    assert.match(table, /^PROFILE +SOURCE +CACHED +EXPIRES +LAST ERROR/)
+    assert.doesNotMatch(table, /BUDGET|SAFE TTL/)
+    assert.match(table, /\(more columns: ccred status --wide, or --json\)/)
+    const wide = await box.run(['status', '--wide'], { env: { COLUMNS: '80' } })
+    assert.match(wide.stdout, /^PROFILE +SOURCE +HEADER +CACHED +EXPIRES +LAST ERROR +LAST REFRESH +NEXT REFRESH +SAFE TTL +BUDGET +HITS +FETCHES$/m)
+    const json = JSON.parse((await box.run(['status', '--json'])).stdout) as { profiles: { budget?: unknown; hits: number }[] }
+    assert.equal(json.profiles.length, 2)
+    assert.ok(json.profiles.every((p) => typeof p.hits === 'number'))
+  })
+
+  it('a very narrow terminal drops optional columns but never the name, state or error', async () => {
+    const box = sandbox(config)
+    const narrow = await box.run(['status'], { env: { COLUMNS: '40' } })
+    const header = narrow.stdout.split('\n').find((line) => line.startsWith('PROFILE'))!
+    assert.match(header, /^PROFILE +SOURCE +CACHED +EXPIRES +LAST ERROR$/)
+  })
+})
