@@ -76,7 +76,7 @@ export interface IssuedFacts {
   warning?: string
 }
 
-const API_HINT = 'see the README section on the daemon API'
+const API_HINT = 'see docs/daemon.md#daemon-api'
 const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller', 'headerSet'])
 const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint', 'mcpServer'])
 

@@ -25,7 +25,7 @@ const PS_TIMEOUT_MS = 1_000
  * every request). Windows has none: `wmic` is gone from new releases and
  * PowerShell's Get-CimInstance takes about a second to start, longer than a helper
  * run should wait, so there the caller marks Claude Code sets in the environment
- * decide alone (helper-context.ts isClaudeCodeHelperRun; README, Platforms).
+ * decide alone (helper-context.ts isClaudeCodeHelperRun; docs/platforms.md).
  */
 export function processReaderFor(os: NodeJS.Platform): ProcessReader | null {
   if (os === 'linux') return readFromProc

@@ -70,7 +70,7 @@ export function setupHookFor(header: Header): 'proxyAuthHelper' | 'apiKeyHelper'
 
 /**
  * What the environment says about who ran `ccred get` (see
- * shared/claude-code-auth.md, "how to tell Claude Code from a script"). Only
+ * docs/agents-facts.md#every-helper-how-to-tell-claude-code-from-a-script). Only
  * names and marks, never CLAUDE_CODE_MESSAGING_TOKEN or any other value of
  * Claude Code's own.
  */

@@ -6,7 +6,7 @@ import { hostPlatform, type Platform } from '../platform.js'
 
 /**
  * Claude Code's settings layers, lowest precedence first (measured; see
- * shared/claude-code-auth.md): user < project < local < managed. A higher layer's
+ * docs/agents-facts.md#more-measured-behaviour-that-the-helper-must-respect): user < project < local < managed. A higher layer's
  * apiKeyHelper or env entry wins over a lower one's.
  */
 export const SCOPES = ['user', 'project', 'local', 'managed'] as const
@@ -22,7 +22,7 @@ export interface SettingsLocation {
 /**
  * Where each layer's file is, for a project directory (Claude Code's working directory).
  * Managed settings can also come from MDM (a macOS plist, the Windows registry under
- * SOFTWARE\Policies\ClaudeCode): ccred reads only the file (README, Platforms).
+ * SOFTWARE\Policies\ClaudeCode): ccred reads only the file (docs/platforms.md).
  */
 export function settingsLocations(env: Env, projectDir: string, platform: Platform = hostPlatform(env)): SettingsLocation[] {
   const { join: joinPath } = platform.path

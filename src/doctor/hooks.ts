@@ -73,7 +73,7 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
       add(check, 'warn', `${path}: the server is not "type": "http" or "sse" with a "url"; Claude Code runs headersHelper only for remote servers`)
       continue
     }
-    // A project server's helper gets no credential-looking variables (shared/claude-code-auth.md).
+    // A project server's helper gets no credential-looking variables (docs/agents-facts.md#mcp-server-headershelper-remote-servers-type-http).
     const env: Env = { ...(scope === 'project' ? stripped(deps.env) : deps.env), CLAUDE_CODE_MCP_SERVER_NAME: name, CLAUDE_CODE_MCP_SERVER_URL: server.url }
     const parsed = await runAndParse(server.headersHelper, env, MCP_HELPER_TIMEOUT_MS, deps, check, add)
     if (parsed === undefined) continue

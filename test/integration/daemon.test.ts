@@ -65,7 +65,7 @@ describe('daemon lifecycle', () => {
     assert.equal((await box.run(['get', 'demo'])).code, 0)
     const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')
     for (const flag of DAEMON_V8_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`)
-    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as the README says')
+    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as docs/daemon.md says')
   })
 
   it('two racing first gets start exactly one daemon', async () => {

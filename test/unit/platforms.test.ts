@@ -26,7 +26,7 @@ import { platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
- * here has run on a real macOS or Windows machine (README, Platforms).
+ * here has run on a real macOS or Windows machine (docs/platforms.md).
  */
 const roots: string[] = []
 function root(): string {
