@@ -135,3 +135,22 @@ export function withContext(error: unknown, context: string): CcredError {
   if (base.message.startsWith(`${context}:`)) return base
   return new CcredError(base.code, `${context}: ${base.message}`, { ...(base.hint === undefined ? {} : { hint: base.hint }), cause: base, detail: base.detail })
 }
+
+/**
+ * Warnings have stable codes too: a warning is one stderr line a script or a person
+ * may act on (Claude Code shows a helper's stderr), so it carries a code like an error.
+ */
+export const WARNING_CODES = [
+  /** The daemon could not be used; the value was fetched in this process (no shared cache). */
+  'WARN_DAEMON_FALLBACK',
+  /** The source's credentials live shorter than the caller keeps them. */
+  'WARN_SHORT_LIFETIME',
+  /** A running daemon kept a cached value that should have been dropped. */
+  'WARN_CACHE_NOT_DROPPED',
+] as const
+export type WarningCode = (typeof WARNING_CODES)[number]
+
+/** The one shape of a warning line: `ccred: warning: <message> [WARN_…] — <hint>` (no newline). */
+export function warningLine(code: WarningCode, message: string, hint?: string): string {
+  return `ccred: warning: ${message} [${code}]${hint === undefined ? '' : ` — ${hint}`}`
+}

@@ -67,8 +67,9 @@ Examples (settings.json):
 
   program.command('status')
     .description('daemon state and, per profile: source, cached or not, expiry, last refresh, last error, hits (never a secret)')
-    .option('--json', 'machine-readable output')
-    .action((options: { json?: boolean }) => run(async () => (await import('./status.js')).runStatus(options, io))())
+    .option('--wide', 'every column: header, last refresh, safe helper TTL, upstream budget, hits (the default fits an 80-column terminal)')
+    .option('--json', 'machine-readable output (every field)')
+    .action((options: { json?: boolean; wide?: boolean }) => run(async () => (await import('./status.js')).runStatus(options, io))())
 
   program.command('profiles')
     .description('list configured profiles (name, source, header) and config errors')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { parse as parseToml, TomlError } from 'smol-toml'
+import { tomlFailureReason } from '../config/toml-error.js'
 import { CcredError } from '../errors.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../sources/registry.js'
 import type { SharedConfig, SourceDefinition } from '../sources/source.js'
@@ -89,7 +90,7 @@ export async function parseConfig(text: string, label: string, meta: { path: str
     doc = parseToml(text) as Record<string, unknown>
   } catch (error) {
     if (error instanceof TomlError) {
-      const reason = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')
+      const reason = tomlFailureReason(error.message, text, error.line)
       throw new CcredError('ERR_CONFIG', `${label}:${error.line}:${error.column}: invalid TOML: ${reason}`, { cause: error, hint: `fix line ${error.line} of ${label}` })
     }
     throw error

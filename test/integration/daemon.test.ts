@@ -367,7 +367,7 @@ command = "not an array"
 lifetime = "forever"
 `)
     const cases: [string, number, RegExp][] = [
-      ['nope', 4, /no profile named "nope" in .*config\.toml \(known: badkeys, control, fails, missingcmd, multiline, noenv, nofile, ok, silent, slow\) \[ERR_PROFILE_UNKNOWN\]/],
+      ['nope', 4, /no profile named "nope" in .*config\.toml \[ERR_PROFILE_UNKNOWN\] — profiles in the config: badkeys, control, fails, missingcmd, multiline, noenv, nofile, ok, silent, slow; or add \[profiles\.nope\] to /],
       ['noenv', 5, /profiles\.noenv\.value: environment variable ABSENT_VAR is not set .*\[ERR_REFERENCE\] — export ABSENT_VAR/],
       ['nofile', 5, /profiles\.nofile\.value: file .*missing-key does not exist \[ERR_REFERENCE\]/],
       ['fails', 6, /exec: .*fails\.sh exited with status 3: upstream said no \[ERR_SOURCE_UNAVAILABLE\]/],

@@ -112,7 +112,7 @@ command = ["${box.writeScript('p.sh', COUNTING_JSON(counter, 3600))}"]
     const status = await statusOf(box, 'p')
     assert.equal(status.budget?.forcedCapacity, FORCED_BUCKET_CAPACITY)
     assert.ok((status.budget?.forcedTokens ?? 99) < FORCED_BUCKET_CAPACITY)
-    const table = await box.run(['status'])
+    const table = await box.run(['status', '--wide'])
     assert.match(table.stdout, /BUDGET/)
     assert.match(table.stdout, /\/3 forced/)
   })
