@@ -147,8 +147,15 @@ export const WARNING_CODES = [
   'WARN_SHORT_LIFETIME',
   /** A running daemon kept a cached value that should have been dropped. */
   'WARN_CACHE_NOT_DROPPED',
+  /** A forced refresh or re-issue was refused by the profile's upstream budget; the cached value was served. */
+  'WARN_REFRESH_BUDGET',
 ] as const
 export type WarningCode = (typeof WARNING_CODES)[number]
+
+/** A warning's text with its code, for warnings that travel inside another message (the daemon's answer, `status`). */
+export function codedWarning(code: WarningCode, text: string): string {
+  return `${text} [${code}]`
+}
 
 /** The one shape of a warning line: `ccred: warning: <message> [WARN_…] — <hint>` (no newline). */
 export function warningLine(code: WarningCode, message: string, hint?: string): string {

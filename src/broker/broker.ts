@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/settings.js'
-import { CcredError, toCcredError, withContext } from '../errors.js'
+import { CcredError, toCcredError, withContext, codedWarning } from '../errors.js'
 import type { Credential } from '../credential.js'
 import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
@@ -183,7 +183,7 @@ export class Broker {
       if (entry.bucket.take(nowMs)) forcedWithToken = true
       else {
         const waitMs = entry.bucket.nextTokenAtMs(nowMs) - nowMs
-        if (served === 'refresh') budgetNote = `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`
+        if (served === 'refresh') budgetNote = codedWarning('WARN_REFRESH_BUDGET', `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`)
         served = undefined
       }
     }
@@ -395,9 +395,9 @@ export class Broker {
     const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
     if (callerTtlMs <= safeTtlMs) return entry.warning
     const advice = request.shortLifetimeAdvice?.(safeTtlMs) ?? `lower the caller's TTL to ${formatDurationMs(safeTtlMs)} (or lengthen the credential's lifetime)`
-    entry.warning = safeTtlMs === 0
+    entry.warning = codedWarning('WARN_SHORT_LIFETIME', safeTtlMs === 0
       ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
-      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ${advice}`
+      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ${advice}`)
     return entry.warning
   }
 

@@ -49,7 +49,7 @@ describe('daemon lifecycle', () => {
     const status = await box.run(['status'])
     assert.equal(status.code, 0)
     assert.match(status.stdout, /daemon: +running \(pid \d+/)
-    assert.match(status.stdout, /demo +demo +authorization +yes +in 9m/)
+    assert.match(status.stdout, /^demo +demo +yes +in 9m/m)
     assert.ok(!status.stdout.includes(value), 'status never shows the secret')
     const json = JSON.parse((await box.run(['status', '--json'])).stdout) as { daemon: { running: boolean }; profiles: { profile: string; cached: boolean; hits: number; fetches: number }[] }
     assert.equal(json.daemon.running, true)
@@ -390,7 +390,7 @@ lifetime = "forever"
     }
     assert.equal(box.daemonPid(), pid, 'the same daemon served throughout')
     const status = await box.run(['status'])
-    assert.match(status.stdout, /fails +exec +authorization +no .*ERR_SOURCE_UNAVAILABLE \(1x\)/)
+    assert.match(status.stdout, /^fails +exec +no .*ERR_SOURCE_UNAVAILABLE \(1x\)/m)
     const profiles = await box.run(['profiles'])
     assert.equal(profiles.code, 3)
     assert.match(profiles.stdout, /badkeys +\? .*ERROR: .*profiles\.badkeys\.command/)

@@ -108,7 +108,7 @@ command = ["${box.writeScript('p.sh', COUNTING_JSON(counter, 3600))}"]
     assert.ok(forced <= FORCED_BUCKET_CAPACITY + Math.ceil(elapsedMs / FORCED_REFILL_MS), `${forced} forced fetches in ${elapsedMs} ms`)
     const refused = await box.run(['get', 'p', '--refresh'])
     assert.equal(refused.code, 0, refused.stderr)
-    assert.match(refused.stderr, /^ccred: warning: .*refresh budget spent.*next forced refresh in/m)
+    assert.match(refused.stderr, /^ccred: warning: .*refresh budget spent.*next forced refresh in \d+s \[WARN_REFRESH_BUDGET\]$/m)
     const status = await statusOf(box, 'p')
     assert.equal(status.budget?.forcedCapacity, FORCED_BUCKET_CAPACITY)
     assert.ok((status.budget?.forcedTokens ?? 99) < FORCED_BUCKET_CAPACITY)

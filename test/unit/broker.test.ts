@@ -549,6 +549,6 @@ describe('broker: refusals and status', () => {
   it('a caller that brings no advice is told the safe TTL in general terms, never a variable of an agent', async () => {
     const { broker, profile } = setup(4 * MINUTE)
     const first = await broker.get({ profile, callerTtlMs: TTL_MS })
-    assert.match(first.warning ?? '', /\(the largest safe TTL is 1m36s\); lower the caller's TTL to 1m36s \(or lengthen the credential's lifetime\)$/)
+    assert.match(first.warning ?? '', /\(the largest safe TTL is 1m36s\); lower the caller's TTL to 1m36s \(or lengthen the credential's lifetime\) \[WARN_SHORT_LIFETIME\]$/)
   })
 })
