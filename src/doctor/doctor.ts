@@ -19,6 +19,7 @@ import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
 import { checkHooks, runHookHelper, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
+import { heldBack, isWorkspaceScope, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 /** Claude Code's own limit for a proxyAuthHelper run. */
 const PROXY_HELPER_TIMEOUT_MS = 30_000
@@ -41,6 +42,11 @@ export interface DoctorDeps {
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
   /** Runs a helper (a header hook's, the proxyAuthHelper) with exactly this environment (tests); default: sh -c with an open stdin. */
   runHookHelper?: HookCheckDeps['runHookHelper']
+  /**
+   * Whether the user trusts the project's own settings for this run (`--trust-project`):
+   * without it, nothing they name is run or sent a credential (src/trust/workspace.ts).
+   */
+  trust?: WorkspaceTrust
   nowMs(): number
 }
 
@@ -51,6 +57,11 @@ export interface EffectiveClaudeSettings {
   files: SettingsFile[]
   value(key: string): { value: unknown; scope: Scope } | undefined
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+  /**
+   * The environment Claude Code gives a helper: `base` plus every layer's settings env,
+   * lowest first; a project's layers only when the user trusts them for this run.
+   */
+  helperEnv(base: Env, trust: WorkspaceTrust): Env
 }
 
 export function effectiveClaudeSettings(env: Env, projectDir: string, platform?: Platform): EffectiveClaudeSettings {
@@ -73,6 +84,14 @@ export function effectiveClaudeSettings(env: Env, projectDir: string, platform?:
       if (file !== undefined) return { value: file.settings.env![name] as string, scope: file.scope }
       return env[name] === undefined ? undefined : { value: env[name]!, scope: 'shell' }
     },
+    helperEnv(base, trust) {
+      const merged: Env = { ...base }
+      for (const file of files) {
+        if (!mayUse(file.scope, trust)) continue
+        for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') merged[name] = value
+      }
+      return merged
+    },
   }
 }
 
@@ -86,6 +105,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
   const platform = deps.platform ?? hostPlatform(deps.env)
+  const trust = deps.trust ?? UNTRUSTED
   const dir = runtimeDir(deps.env, platform)
   const dirProblem = checkPrivateDir(dir, platform.os)
   add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? (platform.os === 'win32' ? `${dir} ${existsSync(dir) ? 'exists' : 'does not exist yet; ccred creates it'}; its ACL (inherited from your profile) is not checked on Windows` : `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it`) : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
@@ -151,11 +171,12 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     projectDir: deps.projectDir,
     profiles: loaded?.config.profiles ?? new Map(),
     daemonRunning,
+    trust,
     nowMs: deps.nowMs,
     fetchCredential: deps.fetchCredential,
     ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
   }, add)
-  await checkGateway(claude, deps, add)
+  await checkGateway(claude, deps, trust, add)
   return checks
 }
 
@@ -257,21 +278,40 @@ function checkClaudeGatewayLogin(claude: EffectiveClaudeSettings, deps: Pick<Doc
   else add('claude credential', 'ok', `Claude Code sends the apiKeyHelper value (${JSON.stringify(helper.value)})${login.store.kind === 'keychain' ? '; a gateway sign-in in the macOS keychain is not checked' : '; no gateway sign-in of its own'}`)
 }
 
-async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
+async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, trust: WorkspaceTrust, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   const variable = claude.env('CLAUDE_CODE_USE_BEDROCK')?.value === '1' ? 'ANTHROPIC_BEDROCK_BASE_URL'
     : claude.env('CLAUDE_CODE_USE_VERTEX')?.value === '1' ? 'ANTHROPIC_VERTEX_BASE_URL' : 'ANTHROPIC_BASE_URL'
   const gateway = claude.env(variable)
   if (gateway === undefined) return
+  // Every variable that chose the route, with its layer: a repository's proxy (or NO_PROXY) decides where the probe goes.
+  const routeScopes = new Map<string, Scope | 'shell'>()
   let proxyUrl: string | undefined
   try {
-    proxyUrl = proxyFor(gateway.value, (name) => claude.env(name)?.value)
+    proxyUrl = proxyFor(gateway.value, (name) => {
+      const found = claude.env(name)
+      if (found !== undefined) routeScopes.set(name, found.scope)
+      return found?.value
+    })
   } catch {
     add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is not a URL`)
+    return
+  }
+  if (!mayUse(gateway.scope, trust)) {
+    add('gateway', 'warn', heldBack(`not probed: ${variable}=${gateway.value}`, `${gateway.scope} settings`))
+    return
+  }
+  const routedBy = [...routeScopes].filter(([, scope]) => scope !== 'shell' && isWorkspaceScope(scope))
+  if (!trust.trusted && routedBy.length > 0) {
+    add('gateway', 'warn', heldBack(`not probed through the proxy route of ${routedBy.map(([name, scope]) => `${name} (${scope})`).join(', ')}`, `${routedBy[0]![1]} settings`))
     return
   }
   const route: ProbeRoute = proxyUrl === undefined ? {} : { proxyUrl }
   const helper = claude.value('proxyAuthHelper')
   if (proxyUrl !== undefined && claude.env('CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER')?.value === '1' && typeof helper?.value === 'string') {
+    if (!mayUse(helper.scope, trust)) {
+      add('gateway', 'warn', heldBack('proxyAuthHelper not run and the gateway not probed', `${helper.scope} settings`))
+      return
+    }
     // What Claude Code would send on the proxy hop; used for the probe only, never shown.
     let why: string | undefined
     try {

@@ -9,6 +9,7 @@ import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
 import type { Scope, SettingsFile } from '../claude/settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
+import { heldBack, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -18,6 +19,8 @@ export interface ClaudeSettingsView {
   files: SettingsFile[]
   value(key: string): { value: unknown; scope: Scope } | undefined
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+  /** `base` plus the settings env of every layer the trust allows (doctor.ts effectiveClaudeSettings). */
+  helperEnv(base: Env, trust: WorkspaceTrust): Env
 }
 
 /** How a helper run went, as Claude Code would see it. */
@@ -42,6 +45,8 @@ export interface HookCheckDeps {
   fetchCredential?: CredentialFetcher
   /** Whether a daemon answers now (a stripped helper resolves env: references only in a daemon started elsewhere). */
   daemonRunning: boolean
+  /** Whether the project's own files may name what is run (`--trust-project`); untrusted when absent. */
+  trust?: WorkspaceTrust
   nowMs(): number
 }
 
@@ -73,7 +78,13 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
       add(check, 'warn', `${path}: the server is not "type": "http" or "sse" with a "url"; Claude Code runs headersHelper only for remote servers`)
       continue
     }
-    // A project server's helper gets no credential-looking variables (shared/claude-code-auth.md).
+    if (!mayUse(scope, deps.trust ?? UNTRUSTED)) {
+      add(check, 'warn', heldBack(`not run: ${JSON.stringify(server.headersHelper.slice(0, 80))}`, path))
+      const profileName = ccredProfileOf(server.headersHelper)
+      if (profileName !== undefined) checkStrippedProfile(name, profileName, deps, add)
+      continue
+    }
+    // A project server's helper gets no credential-looking variables (Claude Code strips them).
     const env: Env = { ...(scope === 'project' ? stripped(deps.env) : deps.env), CLAUDE_CODE_MCP_SERVER_NAME: name, CLAUDE_CODE_MCP_SERVER_URL: server.url }
     const parsed = await runAndParse(server.headersHelper, env, MCP_HELPER_TIMEOUT_MS, deps, check, add)
     if (parsed === undefined) continue
@@ -113,9 +124,13 @@ async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, 
   }
   const setting = (name: string) => claude.env(name)?.value
   for (const problem of otlpExporterProblems(setting)) add('claude otel exporter', 'warn', `${problem}; otelHeadersHelper never runs without it`)
-  // Claude Code gives it every OTEL_* variable and its settings env.
-  const env: Env = { ...deps.env }
-  for (const file of claude.files) for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') env[name] = value
+  const trust = deps.trust ?? UNTRUSTED
+  if (!mayUse(helper.scope, trust)) {
+    add('claude otelHeadersHelper', 'warn', heldBack(`not run: ${JSON.stringify(helper.value.slice(0, 80))}`, `${helper.scope} settings`))
+    return
+  }
+  // Claude Code gives it every OTEL_* variable and its settings env (a project's only when trusted).
+  const env: Env = claude.helperEnv(deps.env, trust)
   const parsed = await runAndParse(helper.value, env, OTEL_HELPER_TIMEOUT_MS, deps, 'claude otelHeadersHelper', add)
   if (parsed === undefined) return
   add('claude otelHeadersHelper', 'ok', `${helper.scope} settings: prints ${Object.keys(parsed.headers).length} header(s) (${Object.keys(parsed.headers).join(', ')}) in ${parsed.durationMs} ms`)
