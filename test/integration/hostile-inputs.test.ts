@@ -1,0 +1,58 @@
+// Issue 22's attacks on the real daemon and CLI: purging in a loop to drive the upstream,
+// secret files another user controls (a second Unix user, made with useradd; root only),
+// a FIFO as a secret file, a helper that prints the live token on stderr, and core dumps
+// of `ccred exec`'s child without prlimit on PATH.
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { Sandbox } from '../helpers/sandbox.js'
+
+const boxes: Sandbox[] = []
+after(async () => { await Promise.all(boxes.map((box) => box.cleanup())) })
+function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
+  const box = new Sandbox(extraEnv)
+  boxes.push(box)
+  return box
+}
+
+/** One request to the daemon's socket, as any process of the user could send it. */
+function daemonPost(box: Sandbox, path: string, body: object): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body)
+    const req = request({ socketPath: join(box.runtimeDir, 'ccred.sock'), path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), host: 'ccred' } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+/** Upstream calls an exec helper made: one line each in its log. */
+const calls = (log: string) => readFileSync(log, 'utf8').split('\n').filter((line) => line !== '').length
+
+describe('purge cannot reset the upstream budget (real daemon)', () => {
+  for (const failing of [false, true]) {
+    it(`20 × (POST /v1/purge, POST /v1/credential) on a ${failing ? 'failing' : 'working'} source stay within the budget`, async () => {
+      const box = sandbox()
+      const log = box.file('calls.log')
+      writeFileSync(log, '')
+      const helper = box.writeScript('helper.sh', `#!/bin/sh\necho call >> ${log}\n${failing ? 'echo "upstream down" >&2\nexit 1' : 'echo "tok-$(date +%s%N)"'}\n`)
+      box.writeConfig(`[profiles.p]\nsource = "exec"\ncommand = ["${helper}"]\nlifetime = "1h"\n`)
+      const started = await box.run(['daemon', 'start'])
+      assert.equal(started.code, 0, started.stderr)
+      const startedAtMs = Date.now()
+      for (let round = 0; round < 20; round++) {
+        await daemonPost(box, '/v1/purge', { profile: 'p' })
+        await daemonPost(box, '/v1/credential', { profile: 'p', clientPid: process.pid })
+      }
+      const spanMs = Date.now() - startedAtMs
+      // The first fetch, a bucket of 3, one token per 10 s; a failing source: two tries, then 1 s, 2 s, 4 s … of backoff.
+      const bound = failing ? 2 + Math.ceil(Math.log2(spanMs / 1000 + 1)) : 4 + Math.floor(spanMs / 10_000)
+      assert.ok(calls(log) <= bound, `${calls(log)} upstream calls in ${spanMs} ms (bound ${bound})`)
+    })
+  }
+})
