@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import type { Clock } from '../clock.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
+import { readTrustedFile, type TrustedFileKind } from '../config/file-trust.js'
 import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import type { FetchContext, SourceDeps } from '../sources/source.js'
 import { openStore } from '../store/open.js'
@@ -62,7 +62,8 @@ export class ProfileRuntime {
         clock: this.#options.clock,
         env,
         homeDir: env.HOME || homedir(),
-        readFile: (path) => readFile(path, 'utf8'),
+        // Token files and the CA: a file another user could replace is refused, like a file: secret.
+        readFile: async (path) => readTrustedFile(path, VAULT_FILE),
         // The auth table's own references: env:, file:, keychain: (config parsing refuses vault: there).
         // A keychain secret of an auth table is stored through any vault profile that uses it (ccred set <profile>).
         resolveSecret: (ref: Reference, where: string) => resolveReference(ref, where, this.#referenceDeps(false), '<vault profile>'),
@@ -125,6 +126,15 @@ export class ProfileRuntime {
     }
     return deps
   }
+}
+
+/** A file Vault's connection reads (a token file, the CA bundle): the secret-file rules, with room for a CA bundle. */
+const VAULT_FILE: TrustedFileKind = {
+  label: 'Vault file',
+  code: 'ERR_CONFIG',
+  maxBytes: 1024 * 1024,
+  fixPath: 'point it at a regular file',
+  fixSize: 'a token file or a CA bundle is far smaller: check the path',
 }
 
 /** What identifies a profile's credential in the broker: a config edit changes it. */

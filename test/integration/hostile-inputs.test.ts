@@ -3,7 +3,9 @@
 // a FIFO as a secret file, a helper that prints the live token on stderr, and core dumps
 // of `ccred exec`'s child without prlimit on PATH.
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -55,4 +57,70 @@ describe('purge cannot reset the upstream budget (real daemon)', () => {
       assert.ok(calls(log) <= bound, `${calls(log)} upstream calls in ${spanMs} ms (bound ${bound})`)
     })
   }
+})
+
+/** The second user of this file's attacks (a name of its own: other suites make theirs). */
+const OTHER_USER = 'ccredhostile22'
+
+function otherUser(): { uid: number; gid: number } | string {
+  if (process.platform !== 'linux') return 'needs Linux'
+  if (process.getuid?.() !== 0) return 'needs root to create a second user with useradd'
+  try {
+    execFileSync('id', ['-u', OTHER_USER], { stdio: 'ignore' })
+  } catch {
+    try {
+      execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OTHER_USER], { stdio: 'ignore' })
+    } catch (error) {
+      return `useradd ${OTHER_USER} failed: ${(error as Error).message}`
+    }
+  }
+  return { uid: Number(execFileSync('id', ['-u', OTHER_USER], { encoding: 'utf8' }).trim()), gid: Number(execFileSync('id', ['-g', OTHER_USER], { encoding: 'utf8' }).trim()) }
+}
+
+describe('file: secrets another user controls (real daemon)', () => {
+  const other = otherUser()
+  const needsOther = typeof other === 'string' ? { skip: other } : {}
+  const shared = mkdtempSync(join(tmpdir(), 'ccr-shared-'))
+  after(() => rmSync(shared, { recursive: true, force: true }))
+
+  it('a key file owned by another user is never served as yours', needsOther, async () => {
+    const { uid, gid } = other as { uid: number; gid: number }
+    chmodSync(shared, 0o755)
+    const key = join(shared, 'gwkey')
+    writeFileSync(key, 'OTHER-USERS-KEY-5150\n', { mode: 0o644 })
+    chownSync(key, uid, gid)
+    const box = sandbox()
+    box.writeConfig(`[profiles.gw]\nsource = "static"\nvalue = "file:${key}"\n`)
+    const got = await box.run(['get', 'gw'])
+    assert.equal(got.code, 5, got.stderr)
+    assert.equal(got.stdout, '')
+    assert.match(got.stderr, new RegExp(`secret file ${key} belongs to uid ${uid}, not to you \\(uid 0\\) or root; refusing to use it \\[ERR_REFERENCE\\] — run: chown 0 `))
+  })
+
+  it('a key file in a directory another user owns is refused too (they could swap it)', needsOther, async () => {
+    const { uid, gid } = other as { uid: number; gid: number }
+    const theirs = join(shared, 'theirs')
+    mkdirSync(theirs, { mode: 0o755 })
+    chownSync(theirs, uid, gid)
+    const key = join(theirs, 'gwkey')
+    writeFileSync(key, 'MINE-BUT-IN-THEIR-DIR\n', { mode: 0o600 })
+    const box = sandbox()
+    box.writeConfig(`[profiles.gw]\nsource = "static"\nvalue = "file:${key}"\n`)
+    const got = await box.run(['get', 'gw'])
+    assert.equal(got.code, 5, got.stderr)
+    assert.match(got.stderr, new RegExp(`${theirs} belongs to uid ${uid}`))
+  })
+
+  it('a FIFO as the key file fails at once, through the daemon, instead of hanging get', async () => {
+    const box = sandbox()
+    const fifo = box.file('gwkey')
+    execFileSync('mkfifo', ['-m', '600', fifo])
+    box.writeConfig(`[profiles.gw]\nsource = "static"\nvalue = "file:${fifo}"\n`)
+    const started = await box.run(['daemon', 'start'])
+    assert.equal(started.code, 0, started.stderr)
+    // Nobody ever writes to it: before, get waited for a writer forever.
+    const got = await box.run(['get', 'gw'], { timeoutMs: 15_000 })
+    assert.equal(got.code, 5, got.stderr)
+    assert.match(got.stderr, /secret file \S+ is not a regular file; refusing to use it \[ERR_REFERENCE\]/)
+  })
 })
