@@ -8,6 +8,7 @@ import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
 import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
+import { redactSecrets } from '../text/redact.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
 export interface BrokerProfile {
@@ -134,6 +135,35 @@ interface ProfileBudget {
   consecutiveFailures: number
   /** The value was purged: the next fetch with nothing cached is a forced one, paid from the bucket. */
   purged: boolean
+  /**
+   * The secret strings of the last RECENT_VALUES credentials (current and previous): a
+   * helper's failure text may quote the value still served, so every message from the
+   * source is redacted against them. Daemon memory only, where the values are anyway.
+   */
+  recentValues: string[][]
+}
+
+const RECENT_VALUES = 2
+
+/** The strings of a credential that are secret. */
+function secretStrings(credential: Credential): string[] {
+  switch (credential.kind) {
+    case 'token':
+      return [credential.value]
+    case 'aws':
+      return [credential.secretAccessKey, ...(credential.sessionToken === undefined ? [] : [credential.sessionToken])]
+    case 'headers':
+      // A header value is a scheme and a credential, or the credential itself.
+      return Object.values(credential.headers).flatMap((value) => [value, value.replace(/^\S+\s+/, '')])
+  }
+}
+
+/** The error with every secret taken out of its message and hint (code, cause and detail kept). */
+function redactedError(error: CcredError, secrets: readonly string[]): CcredError {
+  const message = redactSecrets(error.message, secrets)
+  const hint = error.hint === undefined ? undefined : redactSecrets(error.hint, secrets)
+  if (message === error.message && hint === error.hint) return error
+  return new CcredError(error.code, message, { ...(hint === undefined ? {} : { hint }), cause: error, detail: error.detail })
 }
 
 /** Who holds a value: the caller's pid, and the MCP server when the value is for one. */
@@ -357,7 +387,7 @@ export class Broker {
   #budget(profileName: string): ProfileBudget {
     let budget = this.#budgets.get(profileName)
     if (budget === undefined) {
-      budget = { bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs), consecutiveFailures: 0, purged: false }
+      budget = { bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs), consecutiveFailures: 0, purged: false, recentValues: [] }
       this.#budgets.set(profileName, budget)
     }
     return budget
@@ -471,8 +501,9 @@ export class Broker {
     const { profile } = entry
     entry.fetches++
     try {
-      // The source learns why it is asked: a forced fetch must not renew the refused value.
-      const credential = await profile.source.fetch(forced ? { ...profile.context, forced } : profile.context)
+      // The source learns why it is asked (a forced fetch must not renew the refused value) and what it must not quote.
+      const credential = await profile.source.fetch({ ...profile.context, ...(forced ? { forced } : {}), secrets: () => this.#secretsOf(entry) })
+      entry.budget.recentValues = [secretStrings(credential), ...entry.budget.recentValues].slice(0, RECENT_VALUES)
       const nowMs = this.#clock.now()
       checkCredential(credential, `profile ${profile.name}`, nowMs)
       const cached: Cached = { credential, seq, fetchedAtMs: nowMs }
@@ -488,7 +519,8 @@ export class Broker {
       }
       return cached
     } catch (error) {
-      const failure = withContext(toCcredError(error), `profile ${profile.name}`)
+      // Whatever the source put in its message (a helper's stderr, an upstream's body) is redacted once more here.
+      const failure = redactedError(withContext(toCcredError(error), `profile ${profile.name}`), this.#secretsOf(entry))
       // Counted for the profile even when its entry was dropped meanwhile (a purge must not forget a failure).
       const failedAtMs = this.#clock.now()
       entry.budget.lastError = { error: failure, atMs: failedAtMs }
@@ -496,6 +528,11 @@ export class Broker {
       entry.budget.backoffUntilMs = failedAtMs + backoffMs(entry.budget.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
       throw failure
     }
+  }
+
+  /** What a message about this profile must never contain: its recent values and what its references resolved to. */
+  #secretsOf(entry: Entry): string[] {
+    return [...entry.budget.recentValues.flat(), ...(entry.profile.context.secrets?.() ?? [])]
   }
 
   /**

@@ -30,6 +30,8 @@ export class ProfileRuntime {
   readonly #profiles = new Map<string, BrokerProfile>()
   /** Loaded on first use of Vault, so other profiles never load node-vault. */
   #vault: Promise<VaultConnections> | undefined
+  /** What each profile's references resolved to lately: secrets its messages must not quote (FetchContext.secrets). */
+  readonly #resolved = new Map<string, string[]>()
 
   constructor(options: ProfileRuntimeOptions) {
     this.#options = options
@@ -82,8 +84,20 @@ export class ProfileRuntime {
     return {
       profile: profile.name,
       clock: this.#options.clock,
-      resolve: (ref, configKey) => resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name),
+      resolve: async (ref, configKey) => {
+        const value = await resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name)
+        this.#remember(profile.name, value)
+        return value
+      },
+      secrets: () => this.#resolved.get(profile.name) ?? [],
     }
+  }
+
+  #remember(profileName: string, value: string): void {
+    const known = this.#resolved.get(profileName) ?? []
+    if (known.includes(value)) return
+    // A profile reads a handful of references; old values are kept a while (a helper may quote the one before).
+    this.#resolved.set(profileName, [value, ...known].slice(0, MAX_REMEMBERED_SECRETS))
   }
 
   /** The profile as the broker runs it, built once per config version of the profile. */
@@ -127,6 +141,9 @@ export class ProfileRuntime {
     return deps
   }
 }
+
+/** Resolved secrets remembered per profile for redaction. */
+const MAX_REMEMBERED_SECRETS = 16
 
 /** A file Vault's connection reads (a token file, the CA bundle): the secret-file rules, with room for a CA bundle. */
 const VAULT_FILE: TrustedFileKind = {

@@ -124,3 +124,48 @@ describe('file: secrets another user controls (real daemon)', () => {
     assert.match(got.stderr, /secret file \S+ is not a regular file; refusing to use it \[ERR_REFERENCE\]/)
   })
 })
+
+/** Every way a helper prints a value: as is, JSON-escaped, URL-encoded, base64, base64url, and inside a Basic user:pass. */
+function encodingsOf(value: string): string[] {
+  return [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value), Buffer.from(value).toString('base64'), Buffer.from(value).toString('base64url'), Buffer.from(`bob:${value}`).toString('base64').slice(8)]
+}
+
+describe('a helper\'s stderr never carries the live value (real daemon)', () => {
+  it('the current and the previous value, in every encoding, are out of get, status, doctor, the audit log and the daemon log', async () => {
+    const box = sandbox()
+    const state = box.file('calls')
+    // Values with characters each encoding changes: / + = " & and a space-free tail.
+    const valueOf = (n: number) => `tok/${n}+Secret="v${n}"&q=${'k'.repeat(12)}${n}`
+    const helper = box.writeScript('leaky.cjs', `#!${process.execPath}
+const fs = require('fs')
+const n = (fs.existsSync(${JSON.stringify(state)}) ? Number(fs.readFileSync(${JSON.stringify(state)}, 'utf8')) : 0) + 1
+fs.writeFileSync(${JSON.stringify(state)}, String(n))
+const valueOf = ${valueOf.toString()}
+if (n <= 2) { console.log(valueOf(n)); process.exit(0) }
+const forms = (v) => [v, JSON.stringify(v).slice(1, -1), encodeURIComponent(v), Buffer.from(v).toString('base64'), Buffer.from(v).toString('base64url'), 'Authorization: Basic ' + Buffer.from('bob:' + v).toString('base64')]
+console.error('refresh of ' + forms(valueOf(2)).join(' ') + ' refused; old ' + forms(valueOf(1)).join(' '))
+process.exit(1)
+`)
+    box.writeConfig(`[profiles.leaky]\nsource = "exec"\ncommand = ["${helper}"]\nlifetime = "1h"\n`)
+    const first = await box.run(['get', 'leaky'])
+    assert.equal(first.stdout, `${valueOf(1)}\n`, first.stderr)
+    const second = await box.run(['get', 'leaky', '--refresh'])
+    assert.equal(second.stdout, `${valueOf(2)}\n`, second.stderr)
+    const failed = await box.run(['get', 'leaky', '--refresh'])
+    assert.match(failed.stderr, /exited with status 1: refresh of \[redacted\]/)
+    const outputs: [string, string][] = [['get', failed.stdout + failed.stderr]]
+    for (const args of [['status'], ['status', '--json'], ['doctor', 'leaky'], ['doctor', 'leaky', '--json']]) {
+      const result = await box.run(args)
+      outputs.push([args.join(' '), result.stdout + result.stderr])
+    }
+    outputs.push(['audit log', box.auditLog()], ['daemon log', box.daemonLog()])
+    assert.match(outputs[2]![1], /refresh of \[redacted\]/, 'status --json shows the redacted last error')
+    for (const [what, text] of outputs) {
+      for (const value of [valueOf(1), valueOf(2)]) {
+        for (const encoded of encodingsOf(value)) {
+          for (let i = 0; i + 12 <= encoded.length; i++) assert.ok(!text.includes(encoded.slice(i, i + 12)), `${what} holds ${encoded.slice(i, i + 12)} of ${encoded}:\n${text}`)
+        }
+      }
+    }
+  })
+})

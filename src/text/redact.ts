@@ -1,0 +1,85 @@
+/**
+ * The one place that takes secrets out of text ccred did not write: a helper's stderr,
+ * an upstream's error body, an IdP's error_description. Such text reaches `get`'s
+ * stderr, `status`, `doctor` and the daemon's memory of the last error, so it is
+ * redacted before anything cuts it short (a cut could leave a secret's prefix whole).
+ *
+ * What is protected is said by the caller: a profile's current and previous values,
+ * what its references resolved to, what the helper printed on stdout. Each is looked
+ * for in the forms a helper prints a secret in: as is, JSON-escaped, URL-encoded,
+ * base64 and base64url (also inside a longer base64 blob, such as `user:secret` in a
+ * Basic header). Besides, any `Basic …` / `Bearer …` credential is redacted whatever
+ * it holds: a `curl -v` line says `Authorization: Basic <base64>`.
+ */
+
+/** Runs of a secret (in any form) this long or longer are redacted; shorter ones are too common to mean anything. */
+export const MIN_REDACTED_RUN = 8
+export const REDACTED = '[redacted]'
+
+/** A credential after an auth scheme: always a secret, whoever's it is. */
+const SCHEME_CREDENTIAL = /\b(Basic|Bearer)(\s+)[A-Za-z0-9+/._~-]{8,}=*/gi
+
+/**
+ * The stretch of base64 (or base64url) text that encodes exactly the secret's bytes
+ * when `offset` bytes (0–2) of anything come before it: the characters whose six bits
+ * all fall inside the secret. Found inside any longer blob at that alignment.
+ */
+function embeddedBase64(bytes: Buffer, offset: number, encoding: 'base64' | 'base64url'): string {
+  const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString(encoding)
+  const start = Math.ceil((offset * 8) / 6)
+  const end = Math.floor(((offset + bytes.length) * 8) / 6)
+  return encoded.slice(start, end)
+}
+
+/** The forms a helper may print `secret` in. */
+export function secretForms(secret: string): string[] {
+  const forms = new Set<string>([secret])
+  forms.add(JSON.stringify(secret).slice(1, -1))
+  forms.add(encodeURIComponent(secret))
+  forms.add(encodeURIComponent(secret).replace(/%20/g, '+'))
+  const bytes = Buffer.from(secret, 'utf8')
+  for (const encoding of ['base64', 'base64url'] as const) {
+    for (let offset = 0; offset < 3; offset++) forms.add(embeddedBase64(bytes, offset, encoding))
+  }
+  return [...forms].filter((form) => form.length >= 4)
+}
+
+/**
+ * Replaces with "[redacted]" every run of `text` that is a substring, at least
+ * MIN_REDACTED_RUN long, of a secret in any of its forms (or a whole form shorter than
+ * that, if 4 or more), and every `Basic`/`Bearer` credential.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  const covered = new Uint8Array(text.length)
+  const forms = new Set<string>()
+  for (const secret of secrets) if (secret !== '') for (const form of secretForms(secret)) forms.add(form)
+  for (const form of forms) {
+    if (form.length < MIN_REDACTED_RUN) {
+      for (let at = text.indexOf(form); at !== -1; at = text.indexOf(form, at + 1)) covered.fill(1, at, at + form.length)
+      continue
+    }
+    // Every substring of length ≥ n of the form is a chain of its n-grams.
+    const grams = new Set<string>()
+    for (let i = 0; i + MIN_REDACTED_RUN <= form.length; i++) grams.add(form.slice(i, i + MIN_REDACTED_RUN))
+    for (let i = 0; i + MIN_REDACTED_RUN <= text.length; i++) {
+      if (grams.has(text.slice(i, i + MIN_REDACTED_RUN))) covered.fill(1, i, i + MIN_REDACTED_RUN)
+    }
+  }
+  for (const match of text.matchAll(SCHEME_CREDENTIAL)) {
+    const valueAt = match.index + match[1]!.length + match[2]!.length
+    covered.fill(1, valueAt, match.index + match[0].length)
+  }
+  let out = ''
+  for (let i = 0; i < text.length; i++) {
+    if (covered[i] === 0) out += text[i]
+    else if (i === 0 || covered[i - 1] === 0) out += REDACTED
+  }
+  return out
+}
+
+/** A redactor that knows what it protects: `secrets()` is asked at each use, so it sees the latest values. */
+export type Redact = (text: string) => string
+
+export function redactorFor(secrets: () => readonly string[]): Redact {
+  return (text) => redactSecrets(text, secrets())
+}
