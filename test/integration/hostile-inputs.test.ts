@@ -3,7 +3,7 @@
 // a FIFO as a secret file, a helper that prints the live token on stderr, and core dumps
 // of `ccred exec`'s child without prlimit on PATH.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { request } from 'node:http'
@@ -167,5 +167,30 @@ process.exit(1)
         }
       }
     }
+  })
+})
+
+describe('ccred exec without prlimit on PATH', () => {
+  it('the command still runs with core limit 0, and its argv reaches it untouched', async (t) => {
+    if (process.platform !== 'linux') {
+      t.skip('reads /proc/self/limits (Linux)')
+      return
+    }
+    // This process's limit above zero, so the child would inherit it (ccred cannot lower its own without prlimit).
+    spawnSync('prlimit', ['--pid', String(process.pid), '--core=unlimited:unlimited'])
+    const coreLine = (text: string) => /^Max core file size\s+(\S+)\s+(\S+)/m.exec(text)?.slice(1, 3)
+    const ours = coreLine(readFileSync('/proc/self/limits', 'utf8'))
+    assert.notDeepEqual(ours, ['0', '0'], 'the test needs a core limit above zero to inherit')
+    const box = sandbox()
+    box.writeConfig('[profiles.demo]\nsource = "static"\nvalue = "env:DEMO_KEY"\n')
+    const emptyPath = box.file('empty-path')
+    mkdirSync(emptyPath)
+    const tricky = `a b;$(touch ${box.file('pwned')})"'\``
+    const result = await box.run(['exec', 'demo', '--', '/bin/sh', '-c', '/bin/cat /proc/self/limits; printf "[%s]\\n" "$0"', tricky], { env: { DEMO_KEY: 'demo-value', CCRED_NO_DAEMON: '1', PATH: emptyPath } })
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(coreLine(result.stdout), ['0', '0'], result.stdout)
+    assert.ok(result.stdout.includes(`[${tricky}]`), result.stdout)
+    assert.match(result.stderr, /the command runs under ulimit -c 0/)
+    assert.equal(spawnSync('test', ['-e', box.file('pwned')]).status, 1, 'an argument was run as shell code')
   })
 })
