@@ -385,10 +385,17 @@ export class Broker {
   }
 
   #budget(profileName: string): ProfileBudget {
+    const nowMs = this.#clock.now()
+    const wanted = new TokenBucket(nowMs, this.#settings().forcedBurst, this.#settings().forcedRefillMs)
     let budget = this.#budgets.get(profileName)
     if (budget === undefined) {
-      budget = { bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs), consecutiveFailures: 0, purged: false, recentValues: [] }
+      budget = { bucket: wanted, consecutiveFailures: 0, purged: false, recentValues: [] }
       this.#budgets.set(profileName, budget)
+    } else if (budget.bucket.capacity !== wanted.capacity || budget.bucket.refillMs !== wanted.refillMs) {
+      // [broker] changed the bucket's size: the new one starts as spent as the old one was.
+      const spent = budget.bucket.capacity - budget.bucket.tokens(nowMs)
+      for (let i = 0; i < spent; i++) wanted.take(nowMs)
+      budget.bucket = wanted
     }
     return budget
   }

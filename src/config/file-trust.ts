@@ -113,6 +113,26 @@ export function readTrustedFile(path: string, kind: TrustedFileKind): string {
   }
 }
 
+/**
+ * The same rules for a file ccred runs rather than reads (an exec source's program):
+ * the file and every directory above it (where its name is, and where it really is)
+ * yours or root's and not writable by group or others. Undefined when it passes or
+ * does not exist (running it then says "not found").
+ */
+export function untrustedProgram(path: string, kind: TrustedFileKind): CcredError | undefined {
+  if (HOST_OS === 'win32') return undefined
+  const refused = refusedAs(kind)
+  let info: Stats
+  let real: string
+  try {
+    info = statSync(path)
+    real = realpathSync.native(path)
+  } catch {
+    return undefined
+  }
+  return othersCanChange(path, info, { stickyIsFine: false }, refused) ?? checkDirectories(resolve(path), refused) ?? (real === resolve(path) ? undefined : checkDirectories(real, refused))
+}
+
 function describeBytes(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MiB` : `${bytes / 1024} KiB`
 }

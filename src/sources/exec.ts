@@ -9,6 +9,7 @@ import { sanitizeLine } from '../text/sanitize.js'
 import { redactSecrets } from '../text/redact.js'
 import { HOST_OS, hostPlatform, type Platform } from '../platform.js'
 import { execInvocation } from './exec-invocation.js'
+import { untrustedProgram, type TrustedFileKind } from '../config/file-trust.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -82,11 +83,24 @@ export const execSource: SourceDefinition<ExecOptions> = {
           else passedSecrets.push(own[name] = await ctx.resolve(value, `env.${name}`))
         }
         const platform = hostPlatform()
+        // A program another user can change would run their code as you: refused like an untrusted config.
+        const program = options.shell ? undefined : options.argv[0]!
+        const problem = program !== undefined && program.includes('/') ? untrustedProgram(program, EXEC_PROGRAM) : undefined
+        if (problem !== undefined) throw problem
         const { stdout } = await runCommand(options, helperEnvironment(process.env, own, platform.os), platform, () => [...passedSecrets, ...(ctx.secrets?.() ?? [])])
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
   },
+}
+
+/** An exec source's program, checked like the config before it is run. */
+const EXEC_PROGRAM: TrustedFileKind = {
+  label: 'exec command',
+  code: 'ERR_CONFIG',
+  maxBytes: 0,
+  fixPath: 'point command at a program',
+  fixSize: '',
 }
 
 function commandName(options: ExecOptions): string {

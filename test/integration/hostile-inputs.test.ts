@@ -111,6 +111,21 @@ describe('file: secrets another user controls (real daemon)', () => {
     assert.match(got.stderr, new RegExp(`${theirs} belongs to uid ${uid}`))
   })
 
+  it('an exec command another user owns is never run as you', needsOther, async () => {
+    const { uid, gid } = other as { uid: number; gid: number }
+    chmodSync(shared, 0o755)
+    const marker = join(shared, 'ran-as-victim')
+    const program = join(shared, 'get-key.sh')
+    writeFileSync(program, `#!/bin/sh\nid > ${marker}\necho stolen-run\n`, { mode: 0o755 })
+    chownSync(program, uid, gid)
+    const box = sandbox()
+    box.writeConfig(`[profiles.ex]\nsource = "exec"\ncommand = ["${program}"]\n`)
+    const got = await box.run(['get', 'ex'])
+    assert.equal(got.code, 3, got.stderr)
+    assert.match(got.stderr, new RegExp(`exec command ${program} belongs to uid ${uid}, not to you \\(uid 0\\) or root; refusing to use it \\[ERR_CONFIG\\]`))
+    assert.equal(spawnSync('test', ['-e', marker]).status, 1, 'the other user\'s program ran')
+  })
+
   it('a FIFO as the key file fails at once, through the daemon, instead of hanging get', async () => {
     const box = sandbox()
     const fifo = box.file('gwkey')
