@@ -16,7 +16,7 @@ import { COMPETING_VARIABLES } from '../claude/setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
-import { checkHooks, runHookHelper, type HookCheckDeps } from './hooks.js'
+import { checkHooks, runHookHelper, settingsSource, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
 import { heldBack, isWorkspaceScope, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
@@ -297,19 +297,19 @@ async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, t
     return
   }
   if (!mayUse(gateway.scope, trust)) {
-    add('gateway', 'warn', heldBack(`not probed: ${variable}=${gateway.value}`, `${gateway.scope} settings`))
+    add('gateway', 'warn', heldBack(`not probed: ${variable}=${gateway.value}`, settingsSource(claude, gateway.scope)))
     return
   }
   const routedBy = [...routeScopes].filter(([, scope]) => scope !== 'shell' && isWorkspaceScope(scope))
   if (!trust.trusted && routedBy.length > 0) {
-    add('gateway', 'warn', heldBack(`not probed through the proxy route of ${routedBy.map(([name, scope]) => `${name} (${scope})`).join(', ')}`, `${routedBy[0]![1]} settings`))
+    add('gateway', 'warn', heldBack(`not probed through the proxy route of ${routedBy.map(([name, scope]) => `${name} (${scope})`).join(', ')}`, settingsSource(claude, routedBy[0]![1])))
     return
   }
   const route: ProbeRoute = proxyUrl === undefined ? {} : { proxyUrl }
   const helper = claude.value('proxyAuthHelper')
   if (proxyUrl !== undefined && claude.env('CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER')?.value === '1' && typeof helper?.value === 'string') {
     if (!mayUse(helper.scope, trust)) {
-      add('gateway', 'warn', heldBack('proxyAuthHelper not run and the gateway not probed', `${helper.scope} settings`))
+      add('gateway', 'warn', heldBack('proxyAuthHelper not run and the gateway not probed', settingsSource(claude, helper.scope)))
       return
     }
     // What Claude Code would send on the proxy hop; used for the probe only, never shown.

@@ -126,7 +126,7 @@ async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, 
   for (const problem of otlpExporterProblems(setting)) add('claude otel exporter', 'warn', `${problem}; otelHeadersHelper never runs without it`)
   const trust = deps.trust ?? UNTRUSTED
   if (!mayUse(helper.scope, trust)) {
-    add('claude otelHeadersHelper', 'warn', heldBack(`not run: ${JSON.stringify(helper.value.slice(0, 80))}`, `${helper.scope} settings`))
+    add('claude otelHeadersHelper', 'warn', heldBack(`not run: ${JSON.stringify(helper.value.slice(0, 80))}`, settingsSource(claude, helper.scope)))
     return
   }
   // Claude Code gives it every OTEL_* variable and its settings env (a project's only when trusted).
@@ -166,6 +166,12 @@ function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: Clau
   if (profile === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, but there is no such profile`)
   else if (profile.definition.loginTarget === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
   else add(`claude ${key}`, 'ok', `runs ccred login ${profileName} (${found.scope} settings) when Claude Code's cloud credentials are missing or expired`)
+}
+
+/** "project settings /repo/.claude/settings.json": where a value came from, for a held-back line. */
+export function settingsSource(claude: ClaudeSettingsView, scope: Scope | 'shell'): string {
+  const path = claude.files.find((file) => file.scope === scope)?.path
+  return path === undefined ? `${scope} settings` : `${scope} settings ${path}`
 }
 
 /** Runs a header helper and parses it as Claude Code does; reports a failure and returns undefined. */
