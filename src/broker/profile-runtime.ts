@@ -152,6 +152,7 @@ const VAULT_FILE: TrustedFileKind = {
   maxBytes: 1024 * 1024,
   fixPath: 'point it at a regular file',
   fixSize: 'a token file or a CA bundle is far smaller: check the path',
+  stickyParentIsFine: true,
 }
 
 /** What identifies a profile's credential in the broker: a config edit changes it. */

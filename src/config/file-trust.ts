@@ -29,6 +29,17 @@ export interface TrustedFileKind {
   /** What to do when the file is not a regular file or too large. */
   fixPath: string
   fixSize: string
+  /**
+   * A sticky directory (/tmp, a Kubernetes secret volume) may hold the file itself: nobody
+   * else can replace a file there, and the file's own owner is checked on the open handle.
+   * Not for the config, whose absence there would let anyone create it.
+   */
+  stickyParentIsFine?: boolean
+  /**
+   * Group-writable is fine (world-writable is not): for programs, which live in directories
+   * such as /usr/local/bin that an admin group may write (Homebrew on macOS, staff on Debian).
+   */
+  groupWritableIsFine?: boolean
 }
 
 const CONFIG_FILE: TrustedFileKind = {
@@ -44,18 +55,19 @@ function refusedAs(kind: TrustedFileKind): (path: string, why: string, fix: stri
 }
 
 /** Why `info` (a file or directory at `path`) could be changed by another user, or undefined. */
-function othersCanChange(path: string, info: Stats, options: { stickyIsFine: boolean }, refused: ReturnType<typeof refusedAs>): CcredError | undefined {
+function othersCanChange(path: string, info: Stats, options: { stickyIsFine: boolean; groupWritableIsFine: boolean }, refused: ReturnType<typeof refusedAs>): CcredError | undefined {
   const uid = process.getuid?.() ?? info.uid
   if (info.uid !== uid && info.uid !== 0) return refused(path, `belongs to uid ${info.uid}, not to you (uid ${uid}) or root`, `run: chown ${uid} ${path}   (or move the file somewhere you own)`)
   const sticky = (info.mode & 0o1000) !== 0
-  if ((info.mode & 0o022) !== 0 && !(sticky && options.stickyIsFine)) {
-    return refused(path, `is writable by group or others (mode ${(info.mode & 0o7777).toString(8)})`, `run: chmod go-w ${path}`)
+  const writableBits = options.groupWritableIsFine ? 0o002 : 0o022
+  if ((info.mode & writableBits) !== 0 && !(sticky && options.stickyIsFine)) {
+    return refused(path, `is writable by ${options.groupWritableIsFine ? 'others' : 'group or others'} (mode ${(info.mode & 0o7777).toString(8)})`, `run: chmod ${options.groupWritableIsFine ? 'o-w' : 'go-w'} ${path}`)
   }
   return undefined
 }
 
 /** Checks every directory above the (real) file, nearest first. */
-function checkDirectories(realFile: string, refused: ReturnType<typeof refusedAs>): CcredError | undefined {
+function checkDirectories(realFile: string, kind: TrustedFileKind, refused: ReturnType<typeof refusedAs>): CcredError | undefined {
   let current = dirname(realFile)
   for (let nearest = true; ; nearest = false) {
     let info: Stats
@@ -64,7 +76,7 @@ function checkDirectories(realFile: string, refused: ReturnType<typeof refusedAs
     } catch (error) {
       return refused(current, `cannot be checked (${(error as NodeJS.ErrnoException).code ?? 'error'})`, `check ${current}`)
     }
-    const problem = othersCanChange(current, info, { stickyIsFine: !nearest }, refused)
+    const problem = othersCanChange(current, info, { stickyIsFine: !nearest || kind.stickyParentIsFine === true, groupWritableIsFine: kind.groupWritableIsFine === true }, refused)
     if (problem !== undefined) return problem
     if (dirname(current) === current) return undefined
     current = dirname(current)
@@ -96,7 +108,7 @@ export function readTrustedFile(path: string, kind: TrustedFileKind): string {
     if (HOST_OS !== 'win32') {
       // Both where the name is (a dotfiles symlink could be replaced there) and where the file really is.
       const real = realpathSync.native(path)
-      const problem = othersCanChange(path, info, { stickyIsFine: false }, refused) ?? checkDirectories(resolve(path), refused) ?? (real === resolve(path) ? undefined : checkDirectories(real, refused))
+      const problem = othersCanChange(path, info, { stickyIsFine: false, groupWritableIsFine: kind.groupWritableIsFine === true }, refused) ?? checkDirectories(resolve(path), kind, refused) ?? (real === resolve(path) ? undefined : checkDirectories(real, kind, refused))
       if (problem !== undefined) throw problem
     }
     // Read at most one byte over the cap: a file that grows after the fstat is still refused.
@@ -130,7 +142,7 @@ export function untrustedProgram(path: string, kind: TrustedFileKind): CcredErro
   } catch {
     return undefined
   }
-  return othersCanChange(path, info, { stickyIsFine: false }, refused) ?? checkDirectories(resolve(path), refused) ?? (real === resolve(path) ? undefined : checkDirectories(real, refused))
+  return othersCanChange(path, info, { stickyIsFine: false, groupWritableIsFine: kind.groupWritableIsFine === true }, refused) ?? checkDirectories(resolve(path), kind, refused) ?? (real === resolve(path) ? undefined : checkDirectories(real, kind, refused))
 }
 
 function describeBytes(bytes: number): string {

@@ -63,6 +63,7 @@ export const SECRET_FILE: TrustedFileKind = {
   maxBytes: MAX_FILE_SECRET_BYTES,
   fixPath: 'point the reference at a regular file that holds only the secret',
   fixSize: 'a secret file holds only the secret: point the reference at that file',
+  stickyParentIsFine: true,
 }
 
 /**

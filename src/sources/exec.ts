@@ -101,6 +101,8 @@ const EXEC_PROGRAM: TrustedFileKind = {
   maxBytes: 0,
   fixPath: 'point command at a program',
   fixSize: '',
+  stickyParentIsFine: true,
+  groupWritableIsFine: true,
 }
 
 function commandName(options: ExecOptions): string {

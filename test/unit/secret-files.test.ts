@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { untrustedProgram } from '../../src/config/file-trust.js'
 import { readSecretFile, resolveReference, type ReferenceDeps } from '../../src/config/references.js'
 import { CcredError } from '../../src/errors.js'
 
@@ -54,6 +55,14 @@ describe('file: secrets are checked like the config', process.platform === 'win3
     await assert.rejects(resolveFile(join(base, 'link')), refusedWith(/shared is writable by group or others/))
   })
 
+  it('a sticky directory (a Kubernetes secret volume, /tmp) may hold your file: nobody else can replace it there', async () => {
+    const dir = join(root(), 'volume')
+    mkdirSync(dir)
+    chmodSync(dir, 0o1777)
+    writeFileSync(join(dir, 'token'), 'sk-in-sticky\n', { mode: 0o640 })
+    assert.equal(await resolveFile(join(dir, 'token')), 'sk-in-sticky')
+  })
+
   it('a FIFO fails at once instead of hanging get; so does a device', async () => {
     const fifo = join(root(), 'fifo')
     execFileSync('mkfifo', ['-m', '600', fifo])
@@ -73,5 +82,23 @@ describe('file: secrets are checked like the config', process.platform === 'win3
     writeFileSync(path, 'sk\n', { mode: 0o600 })
     execFileSync('chown', ['65534', path])
     await assert.rejects(resolveFile(path), refusedWith(/belongs to uid 65534, not to you \(uid 0\) or root/))
+  })
+})
+
+describe('an exec program is checked before it runs', process.platform === 'win32' ? { skip: 'Unix modes' } : {}, () => {
+  const kind = { label: 'exec command', code: 'ERR_CONFIG' as const, maxBytes: 0, fixPath: '', fixSize: '', stickyParentIsFine: true, groupWritableIsFine: true }
+  it('yours in a group-writable directory (/usr/local/bin of an admin group) runs; a world-writable directory or program is refused', () => {
+    const dir = join(root(), 'bin')
+    mkdirSync(dir)
+    chmodSync(dir, 0o775)
+    const program = join(dir, 'get-key')
+    writeFileSync(program, '#!/bin/sh\necho k\n', { mode: 0o775 })
+    chmodSync(program, 0o775)
+    assert.equal(untrustedProgram(program, kind), undefined)
+    chmodSync(dir, 0o777)
+    assert.match(untrustedProgram(program, kind)?.message ?? '', /bin is writable by others \(mode 777\); refusing to use it/)
+    chmodSync(dir, 0o755)
+    chmodSync(program, 0o777)
+    assert.match(untrustedProgram(program, kind)?.message ?? '', /get-key is writable by others \(mode 777\)/)
   })
 })
