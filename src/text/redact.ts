@@ -20,6 +20,16 @@ export const REDACTED = '[redacted]'
 const SCHEME_CREDENTIAL = /\b(Basic|Bearer)(\s+)[A-Za-z0-9+/._~-]{8,}=*/gi
 
 /**
+ * Whether the word after "Basic"/"Bearer" is a credential rather than prose ("Basic
+ * authentication failed"): a Basic one decodes to user:pass; a Bearer one has a digit or
+ * a token character, or is too long for a word.
+ */
+function looksLikeCredential(scheme: string, value: string): boolean {
+  if (scheme.toLowerCase() === 'basic') return /^[A-Za-z0-9+/]+=*$/.test(value) && Buffer.from(value, 'base64').toString('latin1').includes(':')
+  return /[0-9._~+/-]/.test(value) || value.length >= 20
+}
+
+/**
  * The stretch of base64 (or base64url) text that encodes exactly the secret's bytes
  * when `offset` bytes (0–2) of anything come before it: the characters whose six bits
  * all fall inside the secret. Found inside any longer blob at that alignment.
@@ -39,7 +49,8 @@ export function secretForms(secret: string): string[] {
   forms.add(encodeURIComponent(secret).replace(/%20/g, '+'))
   const bytes = Buffer.from(secret, 'utf8')
   for (const encoding of ['base64', 'base64url'] as const) {
-    for (let offset = 0; offset < 3; offset++) forms.add(embeddedBase64(bytes, offset, encoding))
+    // Shifted forms of a short secret are a few characters that would match unrelated text.
+    for (let offset = 0; offset < (secret.length >= MIN_REDACTED_RUN ? 3 : 1); offset++) forms.add(embeddedBase64(bytes, offset, encoding))
   }
   return [...forms].filter((form) => form.length >= 4)
 }
@@ -67,7 +78,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   }
   for (const match of text.matchAll(SCHEME_CREDENTIAL)) {
     const valueAt = match.index + match[1]!.length + match[2]!.length
-    covered.fill(1, valueAt, match.index + match[0].length)
+    if (looksLikeCredential(match[1]!, text.slice(valueAt, match.index + match[0].length))) covered.fill(1, valueAt, match.index + match[0].length)
   }
   let out = ''
   for (let i = 0; i < text.length; i++) {
