@@ -9,6 +9,7 @@ import type { SecretStore } from '../store/store.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
 import type { BrokerProfile } from './broker.js'
+import { secretPartsOf } from '../text/redact.js'
 import type { ConfigSnapshot } from './config-snapshot.js'
 
 export interface ProfileRuntimeOptions {
@@ -95,9 +96,10 @@ export class ProfileRuntime {
 
   #remember(profileName: string, value: string): void {
     const known = this.#resolved.get(profileName) ?? []
-    if (known.includes(value)) return
+    const fresh = secretPartsOf(value).filter((part) => !known.includes(part))
+    if (fresh.length === 0) return
     // A profile reads a handful of references; old values are kept a while (a helper may quote the one before).
-    this.#resolved.set(profileName, [value, ...known].slice(0, MAX_REMEMBERED_SECRETS))
+    this.#resolved.set(profileName, [...fresh, ...known].slice(0, MAX_REMEMBERED_SECRETS))
   }
 
   /** The profile as the broker runs it, built once per config version of the profile. */

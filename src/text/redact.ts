@@ -88,6 +88,39 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return out
 }
 
+/** JSON keys whose values are secret (a service-account key's private_key, an OAuth client_secret, a refresh_token). */
+const SECRET_KEY_NAME = /key|secret|token|password|passphrase|credential/i
+/** …unless they name a place: token_uri, auth_provider_x509_cert_url. */
+const PLACE_KEY_NAME = /_(uri|url)$/i
+
+/**
+ * The parts of a resolved reference to protect. A plain value is a secret whole. A JSON
+ * document (a service-account key file) is mostly not secret: its email, project and URLs
+ * are what an error names, so only the string values under secret-looking keys count.
+ */
+export function secretPartsOf(value: string): string[] {
+  const text = value.trim()
+  if (!text.startsWith('{')) return [value]
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return [value]
+  }
+  const parts: string[] = []
+  const walk = (node: unknown, key: string | undefined): void => {
+    if (typeof node === 'string') {
+      if (key !== undefined && SECRET_KEY_NAME.test(key) && !PLACE_KEY_NAME.test(key)) parts.push(node)
+    } else if (Array.isArray(node)) {
+      for (const item of node) walk(item, key)
+    } else if (node !== null && typeof node === 'object') {
+      for (const [name, child] of Object.entries(node)) walk(child, name)
+    }
+  }
+  walk(parsed, undefined)
+  return parts
+}
+
 /** A redactor that knows what it protects: `secrets()` is asked at each use, so it sees the latest values. */
 export type Redact = (text: string) => string
 

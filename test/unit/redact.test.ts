@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { redactSecrets, secretForms } from '../../src/text/redact.js'
+import { redactSecrets, secretForms, secretPartsOf } from '../../src/text/redact.js'
 
 const SECRET = 'sk-live/9f8e"7d6c+5b4a=3921&zz'
 
@@ -48,5 +48,13 @@ describe('redaction knows the forms a helper prints a secret in', () => {
       const blob = Buffer.from(`${prefix}0123456789abcdef`).toString('base64')
       assert.ok(forms.some((form) => form.length >= 8 && blob.includes(form)), `${prefix}: ${blob}`)
     }
+  })
+})
+
+describe('what of a resolved reference is secret', () => {
+  it('a plain value whole; of a JSON key file only the values under secret-looking keys', () => {
+    assert.deepEqual(secretPartsOf('sk-plain'), ['sk-plain'])
+    const key = JSON.stringify({ type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key_id: 'abc123', private_key: '-----BEGIN PRIVATE KEY-----x', token_uri: 'https://oauth2.googleapis.com/token', nested: { refresh_token: 'rt-1' } })
+    assert.deepEqual(secretPartsOf(key), ['abc123', '-----BEGIN PRIVATE KEY-----x', 'rt-1'])
   })
 })
