@@ -8,7 +8,7 @@ import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
 import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
-import { redactSecrets } from '../text/redact.js'
+import { MIN_REDACTED_RUN_IN_MESSAGES, redactSecrets } from '../text/redact.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
 export interface BrokerProfile {
@@ -160,8 +160,8 @@ function secretStrings(credential: Credential): string[] {
 
 /** The error with every secret taken out of its message and hint (code, cause and detail kept). */
 function redactedError(error: CcredError, secrets: readonly string[]): CcredError {
-  const message = redactSecrets(error.message, secrets)
-  const hint = error.hint === undefined ? undefined : redactSecrets(error.hint, secrets)
+  const message = redactSecrets(error.message, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
+  const hint = error.hint === undefined ? undefined : redactSecrets(error.hint, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
   if (message === error.message && hint === error.hint) return error
   return new CcredError(error.code, message, { ...(hint === undefined ? {} : { hint }), cause: error, detail: error.detail })
 }

@@ -14,6 +14,14 @@
 
 /** Runs of a secret (in any form) this long or longer are redacted; shorter ones are too common to mean anything. */
 export const MIN_REDACTED_RUN = 8
+/**
+ * The run for the last pass over a finished message (the broker's, over every source's
+ * error): such a message is mostly ccred's own words, and a secret with a word in it
+ * ("…-discovery-…") must not eat "discovery of". A source that cuts upstream text short
+ * redacts with MIN_REDACTED_RUN before the cut (exec); this pass catches what another
+ * source let through, up to a remnant shorter than this at a cut.
+ */
+export const MIN_REDACTED_RUN_IN_MESSAGES = 12
 export const REDACTED = '[redacted]'
 
 /** A credential after an auth scheme: always a secret, whoever's it is. */
@@ -56,24 +64,24 @@ export function secretForms(secret: string): string[] {
 }
 
 /**
- * Replaces with "[redacted]" every run of `text` that is a substring, at least
- * MIN_REDACTED_RUN long, of a secret in any of its forms (or a whole form shorter than
- * that, if 4 or more), and every `Basic`/`Bearer` credential.
+ * Replaces with "[redacted]" every run of `text` that is a substring, at least `minRun`
+ * long, of a secret in any of its forms (or a whole form shorter than that, if 4 or
+ * more), and every `Basic`/`Bearer` credential.
  */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
+export function redactSecrets(text: string, secrets: readonly string[], minRun = MIN_REDACTED_RUN): string {
   const covered = new Uint8Array(text.length)
   const forms = new Set<string>()
   for (const secret of secrets) if (secret !== '') for (const form of secretForms(secret)) forms.add(form)
   for (const form of forms) {
-    if (form.length < MIN_REDACTED_RUN) {
+    if (form.length < minRun) {
       for (let at = text.indexOf(form); at !== -1; at = text.indexOf(form, at + 1)) covered.fill(1, at, at + form.length)
       continue
     }
     // Every substring of length ≥ n of the form is a chain of its n-grams.
     const grams = new Set<string>()
-    for (let i = 0; i + MIN_REDACTED_RUN <= form.length; i++) grams.add(form.slice(i, i + MIN_REDACTED_RUN))
-    for (let i = 0; i + MIN_REDACTED_RUN <= text.length; i++) {
-      if (grams.has(text.slice(i, i + MIN_REDACTED_RUN))) covered.fill(1, i, i + MIN_REDACTED_RUN)
+    for (let i = 0; i + minRun <= form.length; i++) grams.add(form.slice(i, i + minRun))
+    for (let i = 0; i + minRun <= text.length; i++) {
+      if (grams.has(text.slice(i, i + minRun))) covered.fill(1, i, i + minRun)
     }
   }
   for (const match of text.matchAll(SCHEME_CREDENTIAL)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { redactSecrets, secretForms, secretPartsOf } from '../../src/text/redact.js'
+import { MIN_REDACTED_RUN_IN_MESSAGES, redactSecrets, secretForms, secretPartsOf } from '../../src/text/redact.js'
 
 const SECRET = 'sk-live/9f8e"7d6c+5b4a=3921&zz'
 
@@ -56,5 +56,13 @@ describe('what of a resolved reference is secret', () => {
     assert.deepEqual(secretPartsOf('sk-plain'), ['sk-plain'])
     const key = JSON.stringify({ type: 'service_account', client_email: 'sa@p.iam.gserviceaccount.com', private_key_id: 'abc123', private_key: '-----BEGIN PRIVATE KEY-----x', token_uri: 'https://oauth2.googleapis.com/token', nested: { refresh_token: 'rt-1' } })
     assert.deepEqual(secretPartsOf(key), ['abc123', '-----BEGIN PRIVATE KEY-----x', 'rt-1'])
+  })
+})
+
+describe('the last pass over a finished message', () => {
+  it('a secret with a word in it does not eat that word from ccred\'s own text, but still goes itself', () => {
+    const secret = 'discovery-test-client-secret-canary'
+    const message = `oidc: discovery of https://idp failed: sent ${secret}`
+    assert.equal(redactSecrets(message, [secret], MIN_REDACTED_RUN_IN_MESSAGES), 'oidc: discovery of https://idp failed: sent [redacted]')
   })
 })
