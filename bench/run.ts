@@ -10,7 +10,7 @@ import { int, log, machineSummary, ms, numberOption, printMachine, ratio } from 
 
 /**
  * `npm run bench`: the benchmarks in sequence, each in its own sandbox
- * (private HOME, config and daemon), then a Markdown summary for the README.
+ * (private HOME, config and daemon), then a Markdown summary for docs/benchmarks.md.
  * Options: --runs=N (warm get, default 30), --seconds=S (throughput phase, default 5),
  * --requests=N (throughput cap per phase), --concurrency=N (default 64),
  * --diagnostics=0 (skip the throughput breakdown), --http-clients=N, --cli-clients=N,

@@ -22,7 +22,7 @@ export const ERROR_EXIT_CODES = {
 } as const
 
 /**
- * Every exit code ccred itself chooses, in one table (README "Exit codes" and
+ * Every exit code ccred itself chooses, in one table (docs/troubleshooting.md#exit-codes and
  * `ccred --help` list the same). `exec` passes its command's own status through.
  */
 export const EXIT_CODES = {

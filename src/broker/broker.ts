@@ -1,4 +1,3 @@
-import { helperTtlVariable, setupHookFor, type HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/settings.js'
@@ -6,7 +5,7 @@ import { CcredError, toCcredError, withContext } from '../errors.js'
 import type { Credential } from '../credential.js'
 import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
-import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
+import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
 import { MIN_REDACTED_RUN_IN_MESSAGES, redactSecrets } from '../text/redact.js'
 
@@ -25,38 +24,38 @@ export type Served = 'hit' | 'fetch' | 'refresh' | 'reissue'
 
 export interface GetRequest {
   profile: BrokerProfile
-  /** The caller's helper TTL (CLAUDE_CODE_API_KEY_HELPER_TTL_MS); the value must outlive it plus the skew. */
+  /** How long the caller keeps using the value (its helper TTL); the value must outlive it plus the skew. */
   callerTtlMs: number
-  /** Nearest non-shell ancestor of the client: the Claude Code process. */
+  /**
+   * Who holds the value (a process, and a connection inside it when it has several):
+   * what each holder was given is remembered, to recognise its re-run after a refusal.
+   */
+  callerKey?: string
+  /** The caller's pid and program name, for the audit log only. */
   callerPid?: number
   callerCommand?: string
-  /**
-   * What the value is for inside that process, when one process holds several: the MCP
-   * server a headersHelper run is for (each server's connection holds its own value).
-   */
-  callerPurpose?: string
   /**
    * When the asking process started. A re-run after a 401 is a new process,
    * started after the value was given; requests already in flight when it was
    * given are not a sign of rejection.
    */
   clientStartedAtMs?: number
-  /** A person at a terminal: asking again soon is not a sign of a 401. */
-  interactive?: boolean
   /**
-   * Set only when Claude Code itself ran this get, to the setting that ran it. Only an
-   * apiKeyHelper re-run is read as a 401; scripts, CI and Makefiles that call `get` on
-   * every request are served from the cache.
+   * Set when the caller asking again within `withinMs` of being given a value means the
+   * value was refused (an agent re-running its helper at once after a 401). Unset, a
+   * repeat is served from the cache: scripts, CI and Makefiles call `get` on every request.
    */
-  claudeCodeHook?: HelperHook
+  reissueOnQuickRepeat?: { withinMs: number }
   /**
-   * What the caller says about the value it holds: true, it was refused (Claude
-   * Code's proxyAuthHelper re-run after a 407); false, it was not; undefined, the
-   * caller cannot say, so a refusal is inferred from it asking again early.
+   * What the caller says about the value it holds: true, it was refused (a proxy's
+   * 407 challenge); false, it was not; undefined, the caller cannot say, so a refusal
+   * is inferred from a quick repeat where `reissueOnQuickRepeat` allows it.
    */
   rejected?: boolean
   /** `ccred get --refresh`: a new value whatever the cache holds. */
   forceRefresh?: boolean
+  /** What the caller should change when the credentials live too short for its TTL (the largest safe TTL given). */
+  shortLifetimeAdvice?: (safeTtlMs: number) => string
 }
 
 export interface GetResult {
@@ -73,7 +72,7 @@ export type BrokerEvent =
 export interface BrokerSettingsView {
   skewMs: number
   reissueIntervalMs: number
-  /** The upstream budget's bucket (defaults in budget.ts). */
+  /** The upstream budget's bucket; undefined: budget.ts's FORCED_BUCKET_CAPACITY and FORCED_REFILL_MS. */
   forcedBurst?: number
   forcedRefillMs?: number
 }
@@ -166,12 +165,6 @@ function redactedError(error: CcredError, secrets: readonly string[]): CcredErro
   return new CcredError(error.code, message, { ...(hint === undefined ? {} : { hint }), cause: error, detail: error.detail })
 }
 
-/** Who holds a value: the caller's pid, and the MCP server when the value is for one. */
-function callerKey(request: GetRequest): string | undefined {
-  if (request.callerPid === undefined) return undefined
-  return request.callerPurpose === undefined ? String(request.callerPid) : `${request.callerPid} mcp:${request.callerPurpose}`
-}
-
 /** Callers remembered per profile for 401 detection; older ones are forgotten first. */
 const MAX_CALLERS_PER_PROFILE = 256
 /**
@@ -192,7 +185,7 @@ const FOREGROUND_BACKOFF_AFTER_FAILURES = 2
  * skew; refreshes ahead of that in the background; shares one upstream fetch
  * among concurrent callers; keeps serving a still-valid value while failed
  * refreshes back off; and re-issues when a caller comes back too soon for the
- * value it was given (Claude Code re-runs its helper at once after a 401).
+ * value it was given and its caller says that means a refusal (an agent re-runs its helper at once after a 401).
  */
 export class Broker {
   readonly #entries = new Map<string, Entry>()
@@ -210,8 +203,8 @@ export class Broker {
     this.#settings = options.settings
     this.#onEvent = options.onEvent ?? (() => undefined)
     this.#random = options.random ?? Math.random
-    this.#backoffBaseMs = options.backoffBaseMs ?? 1000
-    this.#backoffMaxMs = options.backoffMaxMs ?? 5 * 60_000
+    this.#backoffBaseMs = options.backoffBaseMs ?? BACKOFF_BASE_MS
+    this.#backoffMaxMs = options.backoffMaxMs ?? BACKOFF_MAX_MS
   }
 
   async get(request: GetRequest): Promise<GetResult> {
@@ -427,35 +420,32 @@ export class Broker {
 
   /**
    * Whether the value this caller holds was refused, so it needs a new one. A
-   * caller that says so is believed; otherwise Claude Code's apiKeyHelper asking
-   * again well inside the TTL of the value it was given means a refusal (Claude Code
-   * re-runs the helper at once on a 401); no other caller's second ask is. Either way, a caller given a value that has since
-   * been replaced gets the replacement, not another fetch; and re-issues are
-   * rate-limited per profile so a misbehaving caller cannot hammer the source.
+   * caller that says so is believed; otherwise, where the caller's decision allows
+   * it, asking again soon after being given the value means a refusal (agents re-run
+   * their helper at once after a 401); no other caller's second ask is. Either way, a
+   * caller given a value that has since been replaced gets the replacement, not
+   * another fetch; and re-issues are rate-limited per profile so a misbehaving caller
+   * cannot hammer the source.
    */
   #refused(entry: Entry, request: GetRequest, nowMs: number): boolean {
     if (request.rejected === false || entry.current === undefined) return false
-    const key = callerKey(request)
+    const key = request.callerKey
     const given = key === undefined ? undefined : entry.callers.get(key)
     if (given !== undefined && given.seq !== entry.current.seq) return false
     const sinceReissueMs = entry.lastReissueAtMs === undefined ? Infinity : nowMs - entry.lastReissueAtMs
     if (request.rejected === true) return sinceReissueMs >= Math.min(this.#settings().reissueIntervalMs, SIGNALLED_REISSUE_INTERVAL_MS)
 
-    // The hooks Claude Code re-runs at once when the value is refused: apiKeyHelper on a 401
-    // from the API, an MCP headersHelper on a 401 to a tool call (then it reconnects).
-    // A headersHelper run is told apart by its server (CLAUDE_CODE_MCP_SERVER_NAME): without
-    // it, a second server of the same process would look like a re-run.
-    if (request.claudeCodeHook !== 'apiKeyHelper' && (request.claudeCodeHook !== 'headersHelper' || request.callerPurpose === undefined)) return false
-    if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
+    const quickRepeat = request.reissueOnQuickRepeat
+    if (quickRepeat === undefined || given === undefined) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
-    if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
-    // A re-run while the re-issue is still under way joins it: after a session 404 Claude
-    // Code runs an MCP headersHelper twice at once, and both should get the new value.
+    if (nowMs - given.servedAtMs >= quickRepeat.withinMs) return false
+    // A re-run while the re-issue is still under way joins it: an agent that re-runs two
+    // helpers at once after a refusal (a reconnect) should give both the new value.
     return sinceReissueMs >= this.#settings().reissueIntervalMs || entry.inflight?.forced === true
   }
 
   #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest, budgetNote?: string): GetResult {
-    const key = callerKey(request)
+    const key = request.callerKey
     if (key !== undefined) {
       entry.callers.delete(key)
       entry.callers.set(key, { seq: cached.seq, servedAtMs: this.#clock.now() })
@@ -467,7 +457,7 @@ export class Broker {
     if (request.callerCommand !== undefined) event.callerCommand = request.callerCommand
     this.#onEvent(event)
     const result: GetResult = { credential: cached.credential, served }
-    const warning = this.#shortLivedWarning(entry, cached, request.callerTtlMs)
+    const warning = this.#shortLivedWarning(entry, cached, request)
     if (warning !== undefined && !entry.warned) {
       entry.warned = true
       result.warning = warning
@@ -476,17 +466,18 @@ export class Broker {
     return result
   }
 
-  #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
+  #shortLivedWarning(entry: Entry, cached: Cached, request: GetRequest): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
     const lifetimeMs = this.#lifetimeMs(cached)!
     const { skewMs } = this.#settings()
+    const { callerTtlMs } = request
     const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
     if (callerTtlMs <= safeTtlMs) return entry.warning
+    const advice = request.shortLifetimeAdvice?.(safeTtlMs) ?? `lower the caller's TTL to ${formatDurationMs(safeTtlMs)} (or lengthen the credential's lifetime)`
     entry.warning = safeTtlMs === 0
       ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
-      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ` +
-        `set ${helperTtlVariable(setupHookFor(entry.profile.header))}=${safeTtlMs} (or lengthen the credential's lifetime)`
+      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ${advice}`
     return entry.warning
   }
 

@@ -1,7 +1,7 @@
 /**
  * The upstream budget of one profile: how often the broker may call the source,
  * whatever its callers do. Pure arithmetic on times the broker passes in (its
- * clock), so the numbers can be checked with a FakeClock and stated in the README.
+ * clock), so the numbers can be checked with a FakeClock and stated in docs/daemon.md.
  *
  * - Refresh-ahead never runs sooner than REFRESH_FLOOR_FRACTION of a credential's
  *   lifetime after it was fetched (at most 4 background fetches per lifetime); for

@@ -1,4 +1,4 @@
-import type { CredentialService } from '../broker/service.js'
+import type { CredentialService } from '../service/service.js'
 import { withInProcessService } from '../client/in-process.js'
 import { purgeCachedValue } from '../client/purge.js'
 import type { ProfileConfig } from '../profiles/load.js'

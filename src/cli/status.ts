@@ -52,6 +52,7 @@ export async function runStatus(options: { json?: boolean }, io: Io): Promise<nu
   lines.push(`store:   ${availability?.ok === false ? availability.detail : `${status.store.description}${availability === undefined ? '' : ` ${availability.detail}`}`}`)
   if (availability?.hint !== undefined) lines.push(`         fix: ${availability.hint}`)
   lines.push(`audit:   ${status.audit === null ? 'off' : status.audit.path}`)
+  if (status.callers !== undefined) lines.push(`callers: ${status.callers.problem}`)
   io.stdout.write(lines.map((line) => sanitizeLine(line)).join('\n') + '\n\n')
   if (status.profiles.length === 0) {
     io.stdout.write('no profiles configured\n')

@@ -98,7 +98,7 @@ export function checkParentChain(dir: string, from = dirname(dir)): CcredError |
 
 /** Opens and checks the runtime directory; throws RuntimeDirMissing when it does not exist, a CcredError when it is unsafe. */
 export function openRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform().os): PinnedRuntimeDir {
-  // Windows: no uid or mode bits to check; the directory's ACL is inherited from %LOCALAPPDATA% (README, Platforms).
+  // Windows: no uid or mode bits to check; the directory's ACL is inherited from %LOCALAPPDATA% (docs/platforms.md).
   if (os === 'win32') {
     if (!existsSync(dir)) throw new RuntimeDirMissing(dir)
     return unpinned(dir)
@@ -129,7 +129,7 @@ export function openRuntimeDir(dir: string, os: NodeJS.Platform = hostPlatform()
   }
   if (!canReachThroughProcFd(os)) {
     // macOS and the BSDs have no path through a directory handle; the parent
-    // chain check is what holds there (see README, Security model).
+    // chain check is what holds there (see docs/security.md).
     closeSync(fd)
     return unpinned(dir)
   }

@@ -9,7 +9,7 @@ import { CcredError } from '../errors.js'
  * the runtime directory under %LOCALAPPDATA%, which only the user (and SYSTEM and
  * administrators) can read; clients read the name from there. What is not
  * enforced: ccred does not check that directory's ACL, nor set one on the pipe
- * beyond Node's default (README, Platforms).
+ * beyond Node's default (docs/platforms.md, docs/security.md).
  */
 const PIPE_NAME = /^\\\\\.\\pipe\\ccred-[A-Za-z0-9_.-]{1,64}-[0-9a-f]{32}$/
 

@@ -8,11 +8,12 @@ import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
-import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../claude/helper-context.js'
-import { helperCommandPrograms } from '../claude/helper-command.js'
-import { readClaudeGatewayLogin } from '../claude/gateway-login.js'
-import { readSettings, settingsLocations, type Scope, type SettingsFile } from '../claude/settings.js'
-import { COMPETING_VARIABLES } from '../claude/setup.js'
+import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
+import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
+import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
+import type { Scope, SettingsFile } from '../setup/claude-settings.js'
+import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
+import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
@@ -51,49 +52,6 @@ export interface DoctorDeps {
 }
 
 type Env = Record<string, string | undefined>
-
-/** Claude Code's view: each setting from the highest layer that has it, env merged key by key. */
-export interface EffectiveClaudeSettings {
-  files: SettingsFile[]
-  value(key: string): { value: unknown; scope: Scope } | undefined
-  env(name: string): { value: string; scope: Scope | 'shell' } | undefined
-  /**
-   * The environment Claude Code gives a helper: `base` plus every layer's settings env,
-   * lowest first; a project's layers only when the user trusts them for this run.
-   */
-  helperEnv(base: Env, trust: WorkspaceTrust): Env
-}
-
-export function effectiveClaudeSettings(env: Env, projectDir: string, platform?: Platform): EffectiveClaudeSettings {
-  const files = settingsLocations(env, projectDir, platform).map((location) => {
-    try {
-      return readSettings(location)
-    } catch {
-      return { ...location, exists: true, text: '', settings: {}, indent: '  ', invalid: true } as SettingsFile
-    }
-  })
-  const highestFirst = [...files].reverse()
-  return {
-    files,
-    value(key) {
-      const file = highestFirst.find((f) => f.settings[key] !== undefined)
-      return file === undefined ? undefined : { value: file.settings[key], scope: file.scope }
-    },
-    env(name) {
-      const file = highestFirst.find((f) => typeof f.settings.env?.[name] === 'string')
-      if (file !== undefined) return { value: file.settings.env![name] as string, scope: file.scope }
-      return env[name] === undefined ? undefined : { value: env[name]!, scope: 'shell' }
-    },
-    helperEnv(base, trust) {
-      const merged: Env = { ...base }
-      for (const file of files) {
-        if (!mayUse(file.scope, trust)) continue
-        for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') merged[name] = value
-      }
-      return merged
-    },
-  }
-}
 
 /**
  * `ccred doctor`: everything that decides whether Claude Code gets a working
@@ -234,6 +192,7 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
     // A node that `brew upgrade` (or an nvm switch) removed makes every helper run fail with "not found".
     const missing = typeof found.value === 'string' ? helperCommandPrograms(found.value).filter((program) => !existsSync(program)) : []
     if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ccred setup claude <profile> again`)
+    if (typeof found.value === 'string' && runsCcredFromPath(found.value) && findOnPath(PORTABLE_CCRED_COMMAND, env, hostPlatform(env)) === undefined) add(`claude ${key} program`, 'fail', 'runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)')
   }
   if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {
     add('claude helper', 'warn', 'no apiKeyHelper, proxyAuthHelper or awsCredentialExport in any settings layer: run ccred setup claude <profile>')

@@ -1,20 +1,22 @@
 import {
   caseClashes, ccredLoginProfileOf, ccredProfileOf, isRemoteMcpServer, MCP_HELPER_SLOW_MS, MCP_HELPER_TIMEOUT_MS, mcpConfigPath, mcpServersOf,
   OTEL_DEBOUNCE_VARIABLE, OTEL_HELPER_TIMEOUT_MS, otlpExporterProblems, parseHeadersOutput, strippedForProjectMcp, type McpScope,
-} from '../claude/hooks.js'
-import { hookTtlMs } from '../claude/helper-context.js'
-import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../claude/settings.js'
+} from '../setup/claude-hooks.js'
+import { hookTtlMs } from '../callers/claude-code.js'
+import { findOnPath, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
+import { hostPlatform } from '../platform.js'
+import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'
 import { formatDurationMs } from '../config/duration.js'
 import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
-import type { Scope, SettingsFile } from '../claude/settings.js'
+import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { heldBack, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
 
-/** Claude Code's merged settings as doctor reads them (doctor.ts effectiveClaudeSettings). */
+/** Claude Code's merged settings as doctor reads them (setup/effective-settings.ts). */
 export interface ClaudeSettingsView {
   files: SettingsFile[]
   value(key: string): { value: unknown; scope: Scope } | undefined
@@ -78,13 +80,17 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
       add(check, 'warn', `${path}: the server is not "type": "http" or "sse" with a "url"; Claude Code runs headersHelper only for remote servers`)
       continue
     }
+    if (runsCcredFromPath(server.headersHelper) && findOnPath(PORTABLE_CCRED_COMMAND, deps.env, hostPlatform(deps.env)) === undefined) {
+      add(check, 'fail', `${path}: runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)`)
+      continue
+    }
     if (!mayUse(scope, deps.trust ?? UNTRUSTED)) {
       add(check, 'warn', heldBack(`not run: ${JSON.stringify(server.headersHelper.slice(0, 80))}`, path))
       const profileName = ccredProfileOf(server.headersHelper)
       if (profileName !== undefined) checkStrippedProfile(name, profileName, deps, add)
       continue
     }
-    // A project server's helper gets no credential-looking variables (Claude Code strips them).
+    // A project server's helper gets no credential-looking variables (docs/agents-facts.md#mcp-server-headershelper-remote-servers-type-http).
     const env: Env = { ...(scope === 'project' ? stripped(deps.env) : deps.env), CLAUDE_CODE_MCP_SERVER_NAME: name, CLAUDE_CODE_MCP_SERVER_URL: server.url }
     const parsed = await runAndParse(server.headersHelper, env, MCP_HELPER_TIMEOUT_MS, deps, check, add)
     if (parsed === undefined) continue

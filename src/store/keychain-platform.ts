@@ -3,7 +3,7 @@ import { CcredError } from '../errors.js'
 /**
  * What each OS's keychain needs said when it fails, and the one limit it has that
  * ccred can check before writing. Pure: the OS is a parameter, so these rules are
- * unit-tested on Linux (README, Platforms).
+ * unit-tested on Linux (docs/platforms.md).
  */
 
 /** Windows Credential Manager keeps at most 2,560 bytes of secret per credential (CRED_MAX_CREDENTIAL_BLOB_SIZE). */

@@ -1,6 +1,6 @@
 // The package as a user installs it: `npm pack` makes a tarball, `npm install -g` puts it in a
 // prefix, and `ccred` is then found on PATH — by a shell, and by Claude Code running
-// `"apiKeyHelper": "ccred get demo"` exactly as the README writes it.
+// `"apiKeyHelper": "ccred get demo"` as the README writes `ccred` (bare, found on PATH).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -39,9 +39,10 @@ test('npm pack + npm install -g: ccred on PATH runs --version, get demo, and ser
     npm(['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(work, tarball!)], work)
     const bin = join(prefix, 'bin')
     assert.ok(readdirSync(bin).includes('ccred'), `no ccred in ${bin}: ${readdirSync(bin).join(', ')}`)
-    // The tarball carries the build: nothing of the repository (sources, tests) comes along.
+    // The tarball carries the build and the documentation the README links to: nothing else of the
+    // repository (sources, tests) comes along.
     const installed = join(prefix, 'lib', 'node_modules', 'ccred')
-    assert.deepEqual(readdirSync(installed).filter((name) => name !== 'node_modules').sort(), ['README.md', 'dist', 'package.json'])
+    assert.deepEqual(readdirSync(installed).filter((name) => name !== 'node_modules').sort(), ['README.md', 'dist', 'docs', 'package.json'])
     assert.deepEqual(readdirSync(join(installed, 'dist')).sort(), ['cmd', 'src'])
 
     // PATH as a user's shell has it after the install: the prefix's bin, then this node.

@@ -7,7 +7,7 @@ import { repoRoot } from './claude.js'
 
 /**
  * The marks Claude Code (2.1.330+) puts in the environment of a helper it runs
- * (shared/claude-code-auth.md). Only with them is an early re-run read as a 401;
+ * (docs/agents-facts.md#every-helper-how-to-tell-claude-code-from-a-script). Only with them is an early re-run read as a 401;
  * tests that expect a re-issue from a re-run pass these. The sandbox's own
  * environment is built from scratch, so marks inherited from a Claude Code session
  * that runs the suite (AI_AGENT, CLAUDECODE, CLAUDE_CODE_*) never reach the CLI.

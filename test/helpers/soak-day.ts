@@ -148,7 +148,7 @@ export async function simulateDay(clock: FakeClock, untimedSource: Source, fetch
     const remainingMs = got.credential.expiresAt!.getTime() - clock.now()
     if (remainingMs <= 0) result.expired++
     // The value outlives the caller's TTL + skew; a source whose values never can (5 min < 5 min
-    // + 1 min) is served until half its life (README "How the broker serves a credential").
+    // + 1 min) is served until half its life (docs/daemon.md#how-the-broker-serves-a-credential).
     const needMs = arrival.ttlMs + SKEW_MS
     const okMs = lifetimeMs >= needMs ? needMs : lifetimeMs / 2
     if (remainingMs < okMs && result.tooShort.length < 5) result.tooShort.push(`${new Date(clock.now()).toISOString()}: ${remainingMs} ms left, needed ${okMs} (ttl ${arrival.ttlMs})`)

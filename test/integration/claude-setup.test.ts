@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
-import { loginService } from '../../src/daemon/login-service.js'
+import { loginService } from '../../src/setup/service-install.js'
 import { platformFor } from '../../src/platform.js'
 import { startGateway } from '../helpers/gateway.js'
 import { Sandbox } from '../helpers/sandbox.js'
@@ -47,10 +47,12 @@ describe('ccred setup claude', () => {
 
     const dry = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix', '--dry-run'])
     assert.equal(dry.code, 0, dry.stderr)
-    assert.match(dry.stdout, /would change .*settings\.json:\n {2}\+ apiKeyHelper: ".*ccred\.cjs' get demo"\n/)
-    assert.match(dry.stdout, /\+ env\.CLAUDE_CODE_API_KEY_HELPER_TTL_MS: "330000"/, 'the largest safe TTL for 10m credentials: 450 s - 60 s lead - 60 s skew')
-    assert.match(dry.stdout, /\+ env\.ANTHROPIC_BASE_URL: "https:\/\/llm\.example\.com"/)
-    assert.match(dry.stdout, /- env\.ANTHROPIC_API_KEY: <hidden>/)
+    // The diff is of the text written: this file's one-line tables come out in its 4-space layout.
+    assert.match(dry.stdout, /would change .*settings\.json:\n {2}@@ -3,2 \+3,12 @@\n/)
+    assert.match(dry.stdout, /^ {2}\+ {4}"apiKeyHelper": ".*ccred\.cjs' get demo"$/m)
+    assert.match(dry.stdout, /^ {2}\+ {8}"CLAUDE_CODE_API_KEY_HELPER_TTL_MS": "330000",$/m, 'the largest safe TTL for 10m credentials: 450 s - 60 s lead - 60 s skew')
+    assert.match(dry.stdout, /^ {2}\+ {8}"ANTHROPIC_BASE_URL": "https:\/\/llm\.example\.com"$/m)
+    assert.match(dry.stdout, /^ {2}- {4}"env": \{ "FOO": "bar", "ANTHROPIC_API_KEY": <hidden> \}$/m, 'a removed secret is hidden, wherever on its line')
     assert.equal(read(userSettings(box)), original, '--dry-run writes nothing')
 
     const done = await box.run(['setup', 'claude', 'demo', '--gateway', 'https://llm.example.com', '--fix'])
@@ -67,8 +69,16 @@ describe('ccred setup claude', () => {
       ANTHROPIC_BASE_URL: 'https://llm.example.com',
     })
     assert.match(written, /^\{\n {4}"model"/, 'the file keeps its 4-space indentation')
-    assert.equal(read(`${userSettings(box)}.ccred-backup`), original)
-    assert.equal(statSync(`${userSettings(box)}.ccred-backup`).mode & 0o777, 0o600, 'the backup (which holds the removed key) is as private as the file')
+    // The backup lives in ccred's private state directory, never beside the file.
+    assert.ok(!existsSync(`${userSettings(box)}.ccred-backup`))
+    const backups = join(box.stateDir, 'setup-backups')
+    const [backup, ...more] = readdirSync(backups)
+    assert.deepEqual(more, [], 'one backup: the file as it was before the first setup')
+    assert.equal(read(join(backups, backup!)), original)
+    assert.equal(statSync(join(backups, backup!)).mode & 0o777, 0o600, 'the backup (which holds the removed key) is private')
+    assert.equal(statSync(backups).mode & 0o777, 0o700)
+    assert.equal(statSync(box.stateDir).mode & 0o777, 0o700)
+    assert.equal(statSync(join(box.stateDir, 'claude-setup.json')).mode & 0o777, 0o600)
     assert.equal(statSync(userSettings(box)).mode & 0o777, 0o600, 'the rewritten file keeps its mode')
     for (const output of [dry.stdout, dry.stderr, done.stdout, done.stderr, read(join(box.stateDir, 'claude-setup.json'))]) {
       assert.ok(!output.includes('sk-canary-leftover-77'), 'a removed secret is never shown or recorded')
@@ -82,7 +92,7 @@ describe('ccred setup claude', () => {
     assert.equal(undone.code, 0, undone.stderr)
     assert.match(undone.stdout, /restored .* to exactly what it was/)
     assert.equal(read(userSettings(box)), original)
-    assert.ok(!existsSync(`${userSettings(box)}.ccred-backup`))
+    assert.deepEqual(readdirSync(backups), [], 'undo removes the backup it restored from')
     assert.match((await box.run(['setup', 'claude', '--undo'])).stderr, /nothing to undo/)
   })
 
@@ -95,11 +105,11 @@ describe('ccred setup claude', () => {
     assert.match(created.stderr, /a new file: ccred setup claude --undo removes it again/)
     assert.doesNotMatch(created.stderr, /previous version/)
     const dryUndo = await box.run(['setup', 'claude', '--undo', '--dry-run'])
-    assert.match(dryUndo.stdout, /^would remove .*settings\.json, which ccred setup had created: /m)
+    assert.match(dryUndo.stdout, /^would remove .*settings\.json, which ccred setup claude had created: /m)
     assert.ok(existsSync(userSettings(box)), 'a dry run changes nothing')
     const removed = await box.run(['setup', 'claude', '--undo'])
     assert.equal(removed.code, 0, removed.stderr)
-    assert.match(removed.stdout, /^removed .*settings\.json, which ccred setup had created: /m)
+    assert.match(removed.stdout, /^removed .*settings\.json, which ccred setup claude had created: /m)
     assert.doesNotMatch(removed.stdout, /exactly what it was/)
     assert.ok(!existsSync(userSettings(box)), 'setup created it, undo removed it')
 
@@ -141,7 +151,8 @@ describe('ccred setup claude', () => {
     const scoped = await box.run(['setup', 'claude', 'plain', '--scope', 'project'], { env: { PLAIN_KEY: 'sk-plain-canary-1' }, cwd: project })
     assert.equal(scoped.code, 0, scoped.stderr)
     const projectSettings = JSON.parse(read(join(project, '.claude', 'settings.json'))) as { apiKeyHelper: string; env: Record<string, string> }
-    assert.match(projectSettings.apiKeyHelper, /get plain$/)
+    assert.equal(projectSettings.apiKeyHelper, 'ccred get plain', 'a file the project shares runs ccred from PATH, not this machine\'s paths')
+    assert.match(scoped.stderr, /^ccred: note: Claude Code runs a helper from project settings only after you trust this workspace/m)
     assert.equal(projectSettings.env.CLAUDE_CODE_API_KEY_HELPER_TTL_MS, undefined, 'a key that never expires: Claude Code keeps its default TTL')
     assert.ok(!scoped.stderr.includes('sk-plain-canary-1'))
   })

@@ -65,7 +65,7 @@ describe('daemon lifecycle', () => {
     assert.equal((await box.run(['get', 'demo'])).code, 0)
     const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')
     for (const flag of DAEMON_V8_FLAGS) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`)
-    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as the README says')
+    assert.ok(args.includes('--max-semi-space-size=1'), 'semi-spaces of 1 MiB, as docs/daemon.md says')
   })
 
   it('two racing first gets start exactly one daemon', async () => {
@@ -232,7 +232,7 @@ lifetime = "10m"
 
     const socket = { CCRED_RUNTIME_DIR: box.runtimeDir }
     const wrongType = await requestDaemon(socket, 'POST', '/v1/credential', { profile: 'demo', rejected: 'yes' })
-    assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /"rejected" must be true or false/.test(error.message))
+    assert.throws(() => unwrap(wrongType), (error: CcredError) => error.code === 'ERR_PROTOCOL' && /request\.rejected: must be true or false/.test(error.message))
   })
 
   it('--refresh fetches a new value; --json and --header shape the output; a short lifetime warns once', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { helperTtlFor } from '../../src/cli/setup-claude.js'
+import { helperTtlFor } from '../../src/setup/setup-claude.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
@@ -43,7 +43,7 @@ describe('ccred setup mcp', () => {
 
     const dry = await box.run(['setup', 'mcp', 'corp', 'mcp-corp', '--dry-run'])
     assert.equal(dry.code, 0, dry.stderr)
-    assert.match(dry.stdout, /would change .*\.claude\.json:\n {2}\+ mcpServers\.corp\.headersHelper: "'.+node' '.+ccred\.cjs' get mcp-corp --format headers"/)
+    assert.match(dry.stdout, /would change .*\.claude\.json:\n {2}@@ -9 \+9,2 @@\n {2}- {6}\}\n {2}\+ {6}\},\n {2}\+ {6}"headersHelper": "'.+node' '.+ccred\.cjs' get mcp-corp --format headers"\n/)
     assert.match(dry.stderr, /static header "x-api-key" and ccred's "X-Api-Key" differ only in case/)
     assert.equal(readFileSync(claudeJson(box), 'utf8'), original)
 
@@ -98,11 +98,11 @@ describe('ccred setup claude: the other hooks', () => {
     const box = sandbox()
     const bare = await box.run(['setup', 'claude', '--otel', 'otel', '--dry-run'])
     assert.equal(bare.code, 0, bare.stderr)
-    assert.match(bare.stdout, /\+ otelHeadersHelper: ".+ccred\.cjs' get otel --format headers"/)
+    assert.match(bare.stdout, /^ {2}\+ {2}"otelHeadersHelper": ".+ccred\.cjs' get otel --format headers",?$/m)
     assert.doesNotMatch(bare.stdout, /apiKeyHelper/)
     assert.match(bare.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL is not set/)
     // The demo profile lives 10 min, less than the 29 min debounce: the safe helper TTL of 10 min is set.
-    assert.match(bare.stdout, new RegExp(`\\+ env\\.CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS: "${helperTtlFor(10 * 60_000, 60_000)}"`))
+    assert.match(bare.stdout, new RegExp(`^ {2}\\+ {4}"CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS": "${helperTtlFor(10 * 60_000, 60_000)}"$`, 'm'))
 
     const done = await box.run(['setup', 'claude', '--otel', 'otel', '--otel-endpoint', 'https://otel.example.com', '--aws-auth-refresh', 'sso'])
     assert.equal(done.code, 0, done.stderr)

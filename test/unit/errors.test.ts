@@ -1,4 +1,4 @@
-// CcredError's contract: the isCcredError guard, one exit-code table (and the README and
+// CcredError's contract: the isCcredError guard, one exit-code table (and docs/troubleshooting.md and
 // --help that describe it), cause and detail kept through context, Vault's HTTP status and an
 // identity provider's OAuth error read from detail, never from the message.
 import assert from 'node:assert/strict'
@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { CredentialService } from '../../src/broker/service.js'
+import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { main } from '../../src/cli/main.js'
 import { CcredError, ERROR_EXIT_CODES, EXIT_CODES, isCcredError, withContext, type ErrorCode } from '../../src/errors.js'
@@ -80,14 +80,17 @@ describe('exit codes: one table', () => {
     assert.ok(!('OK' in ERROR_EXIT_CODES) && !('DOCTOR_FOUND_PROBLEMS' in ERROR_EXIT_CODES), 'only errors are error codes')
   })
 
-  it('the README table lists every exit code with its error code, and nothing else', () => {
-    const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8')
-    const section = readme.slice(readme.indexOf('## Exit codes'), readme.indexOf('\n## ', readme.indexOf('## Exit codes') + 5))
+  it('the exit-code table of docs/troubleshooting.md lists every exit code with its error code, and nothing else', () => {
+    const page = readFileSync(join(repoRoot(), 'docs', 'troubleshooting.md'), 'utf8')
+    const start = page.indexOf('\n## Exit codes\n')
+    assert.notEqual(start, -1, 'docs/troubleshooting.md has an "Exit codes" section')
+    const end = page.indexOf('\n#', start + 1)
+    const section = page.slice(start, end === -1 ? undefined : end)
     const rows = [...section.matchAll(/^\| (\d+) \| ?(?:`(ERR_\w+)` )?\|/gm)].map((m) => [Number(m[1]), m[2]] as const)
     assert.deepEqual(rows.map(([exitCode]) => exitCode).sort((a, b) => a - b), Object.values(EXIT_CODES).sort((a, b) => a - b))
     for (const [exitCode, code] of rows) {
-      if (code !== undefined) assert.equal(ERROR_EXIT_CODES[code as ErrorCode], exitCode, `README: ${code}`)
-      else assert.ok(!Object.values(ERROR_EXIT_CODES).includes(exitCode as never), `README: exit ${exitCode} lacks its error code`)
+      if (code !== undefined) assert.equal(ERROR_EXIT_CODES[code as ErrorCode], exitCode, `docs/troubleshooting.md: ${code}`)
+      else assert.ok(!Object.values(ERROR_EXIT_CODES).includes(exitCode as never), `docs/troubleshooting.md: exit ${exitCode} lacks its error code`)
     }
   })
 

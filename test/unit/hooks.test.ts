@@ -2,7 +2,7 @@
 // how Claude Code parses and feeds a headersHelper / otelHeadersHelper (claude-code-auth.md).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems, parseHeadersOutput, projectMcpHelperEnv, strippedForProjectMcp } from '../../src/claude/hooks.js'
+import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems, parseHeadersOutput, projectMcpHelperEnv, strippedForProjectMcp } from '../../src/setup/claude-hooks.js'
 import { TableReader } from '../../src/config/fields.js'
 import { readHeaderTemplates } from '../../src/config/header-templates.js'
 import { envReferences } from '../../src/doctor/hooks.js'

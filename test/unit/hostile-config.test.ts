@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { checkCredential } from '../../src/broker/validate.js'
-import { parseHelperTtlMs } from '../../src/claude/helper-context.js'
-import { readSettings } from '../../src/claude/settings.js'
+import { parseHelperTtlMs } from '../../src/callers/claude-code.js'
+import { readSettings } from '../../src/setup/claude-settings.js'
 import { parseDurationMs } from '../../src/config/duration.js'
 import { parseConfig } from '../../src/profiles/load.js'
 import { parseReference, resolveReference, type ReferenceDeps } from '../../src/config/references.js'
@@ -15,7 +15,7 @@ import { CcredError, ERROR_EXIT_CODES } from '../../src/errors.js'
 import { placeholderProblems, renderClaim, templateProblems, type ClaimTemplate, type TemplateVariables } from '../../src/jwt/claims.js'
 import { JWT_ALGORITHMS, KeyProblem, loadSigningKey } from '../../src/jwt/keys.js'
 import { parseOutput } from '../../src/sources/exec.js'
-import { repoRoot } from '../helpers/claude.js'
+import { codeBlocks, docPages } from '../helpers/docs.js'
 
 /**
  * Hostile input (issue 8, item 3): every parser that reads something a user, a
@@ -140,19 +140,33 @@ describe('hostile config: parseConfig', () => {
     await checkMutations([starter], 300)
   })
 
-  it("mutated README examples stay coded", async () => {
-    const blocks = [...readFileSync(join(repoRoot(), 'README.md'), 'utf8').matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+  it('every TOML example of the documentation is a whole config that parses, and its mutations stay coded', async () => {
     const examples: string[] = []
-    for (const block of blocks) {
-      try {
-        const config = await parse(block)
-        if (config.profiles.size > 0 || /^\[(vault|broker)\]/m.test(block)) examples.push(block)
-      } catch { /* a fragment, not a whole file */ }
+    const broken: string[] = []
+    for (const page of docPages()) {
+      for (const block of codeBlocks(page)) {
+        if (block.info !== 'toml' || block.lineBefore === FOREIGN_CONFIG) continue
+        const where = `${page.path}:${block.line}`
+        try {
+          const config = await parse(block.body)
+          const invalid = [...config.invalidProfiles.values()].map((error) => error.message)
+          if (invalid.length > 0) broken.push(`${where}: ${invalid.join('; ')}`)
+          else if (config.profiles.size === 0 && !/^\[(vault|broker)\]/m.test(block.body)) broken.push(`${where}: no profile, [vault] or [broker]`)
+          else examples.push(block.body)
+        } catch (error) {
+          broken.push(`${where}: ${(error as Error).message}`)
+        }
+      }
     }
-    assert.ok(examples.length >= 5, `the README has whole TOML examples (found ${examples.length} of ${blocks.length} blocks)`)
+    // A fragment is written whole (with the table it belongs in); another program's TOML says so.
+    assert.deepEqual(broken, [], `TOML examples that are not whole ccred configs (another program's file: put ${FOREIGN_CONFIG} on the line before)`)
+    assert.ok(examples.length >= 20, `the documentation has whole TOML examples (found ${examples.length})`)
     await checkMutations(examples, 300)
   })
 })
+
+/** Marks a TOML block of the documentation that is another program's file (Codex's config.toml), not ccred's. */
+const FOREIGN_CONFIG = '<!-- not a ccred config -->'
 
 /** Applies 1-4 random mutations to the `key = value` lines of one of `texts` and checks each result. */
 async function checkMutations(texts: string[], numRuns: number): Promise<void> {

@@ -11,7 +11,7 @@ import { describeDay, MINUTE, mixedDay, SECOND, shortTtlDay, type DayResult } fr
 const startMs = Date.UTC(2026, 10, 22, 0, 0, 0)
 
 /**
- * The broker's refresh-ahead, checked against the period the README's rule gives (worked out by
+ * The broker's refresh-ahead, checked against the period docs/daemon.md's rule gives (worked out by
  * hand below), not against a copy of the broker's formula: every fetch after the first comes
  * exactly one period after the one before, and the day holds as many as fit while some caller's
  * demand is remembered.
@@ -20,7 +20,7 @@ function assertRefreshedEvery(result: DayResult, periodMs: number): void {
   const gapsMs = result.fetchTimesMs.slice(1).map((atMs, i) => atMs - result.fetchTimesMs[i]!)
   const offSchedule = gapsMs.map((gapMs, i) => ({ gapMs, at: new Date(result.fetchTimesMs[i + 1]!).toISOString() })).filter(({ gapMs }) => gapMs !== periodMs)
   assert.deepEqual(offSchedule.slice(0, 5), [], `fetches ${periodMs / 1000} s apart`)
-  // The README's budget: a caller's TTL drives refresh-ahead for an hour after it last asked
+  // The budget of docs/daemon.md#upstream-budget: a caller's TTL drives refresh-ahead for an hour after it last asked
   // (longer only for credentials living longer than that, not these 5-minute ones).
   const lastAskedAtMs = Math.max(...result.lastAskedAtMs.values())
   const demandEndsMs = Math.min(result.endMs, lastAskedAtMs + 60 * MINUTE)

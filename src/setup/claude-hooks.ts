@@ -1,10 +1,10 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-export { DEFAULT_OTEL_DEBOUNCE_MS } from './helper-context.js'
+export { DEFAULT_OTEL_DEBOUNCE_MS } from '../callers/claude-code.js'
 
 /**
  * Claude Code's helpers besides apiKeyHelper/proxyAuthHelper, as measured on
- * 2.1.330 (shared/claude-code-auth.md): MCP `headersHelper`, `otelHeadersHelper`,
+ * 2.1.330 (docs/agents-facts.md#claude-code-21330-measured-2026-11-30): MCP `headersHelper`, `otelHeadersHelper`,
  * and the `awsAuthRefresh` / `gcpAuthRefresh` commands. What they print, how long
  * Claude Code waits and caches, which environment they get.
  */

@@ -8,7 +8,7 @@ import { openStore } from '../store/open.js'
 import type { SecretStore } from '../store/store.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
-import type { BrokerProfile } from './broker.js'
+import type { BrokerProfile } from '../broker/broker.js'
 import { secretPartsOf } from '../text/redact.js'
 import type { ConfigSnapshot } from './config-snapshot.js'
 

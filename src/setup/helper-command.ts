@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs'
+import { CcredError } from '../errors.js'
+import { stableNodePath, type Platform } from '../platform.js'
+import { cmdQuote } from '../text/shell-quote/cmd.js'
+import { posixQuote } from '../text/shell-quote/posix.js'
+
+/**
+ * The command line Claude Code runs for a helper: absolute node and absolute bin,
+ * so no PATH lookup is involved, quoted for the shell Claude Code runs it with —
+ * `sh -c` on Linux and macOS, `cmd` on Windows.
+ */
+export function helperCommandLine(platform: Platform, nodePath: string, binPath: string, exists: (path: string) => boolean = existsSync): string {
+  if (platform.os === 'win32') return [nodePath, binPath].map(forCmd).join(' ')
+  const node = platform.os === 'darwin' ? stableNodePath(nodePath, exists) : nodePath
+  return [node, binPath].map(posixQuote).join(' ')
+}
+
+/** One path for `cmd`, or what to do when cmd cannot take it literally (text/shell-quote/cmd.ts). */
+function forCmd(path: string): string {
+  return cmdQuote(path, (what) => new CcredError('ERR_USAGE', `cannot write a helper command for cmd: the path ${JSON.stringify(path)} contains ${what}`, {
+    hint: 'install node and ccred under paths without ", % or ! (e.g. C:\\Program Files\\nodejs and %LOCALAPPDATA%), then run setup again',
+  }))
+}
+
+/**
+ * The programs a helper command line starts (its node and its bin), for `doctor` to
+ * check they still exist; only for command lines ccred writes (quoted absolute paths).
+ */
+export function helperCommandPrograms(commandLine: string): string[] {
+  const quoted = /^(?:'((?:[^']|'\\'')*)'|"([^"]*)")\s+(?:'((?:[^']|'\\'')*)'|"([^"]*)")/.exec(commandLine)
+  if (quoted === null) return []
+  const unquote = (single?: string, double?: string) => single !== undefined ? single.replace(/'\\''/g, "'") : double!
+  return [unquote(quoted[1], quoted[2]), unquote(quoted[3], quoted[4])]
+}
+
+/**
+ * The command a project's shared file runs (`.mcp.json`, `.claude/settings.json`):
+ * `ccred` found on PATH, so the line works on every teammate's machine, whereas the
+ * absolute paths of the user's own files name this machine's node and checkout.
+ */
+export const PORTABLE_CCRED_COMMAND = 'ccred'
+
+/** Whether a helper line starts with the bare `ccred` that a project file gets. */
+export function runsCcredFromPath(commandLine: string): boolean {
+  return /^ccred(\s|$)/.test(commandLine)
+}
+
+/**
+ * Where the shell would find `ccred` on this PATH (with PATHEXT on Windows), or
+ * undefined: doctor's check that a project's helper line runs here.
+ */
+export function findOnPath(program: string, env: Record<string, string | undefined>, platform: Platform, exists: (path: string) => boolean = existsSync): string | undefined {
+  const separator = platform.os === 'win32' ? ';' : ':'
+  const extensions = platform.os === 'win32' ? ['', ...(env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean).map((ext) => ext.toLowerCase())] : ['']
+  for (const dir of (env.PATH ?? env.Path ?? '').split(separator)) {
+    if (dir === '') continue
+    for (const ext of extensions) {
+      const candidate = platform.path.join(dir, `${program}${ext}`)
+      if (exists(candidate)) return candidate
+    }
+  }
+  return undefined
+}
