@@ -7,6 +7,7 @@ import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
 import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
+import { MIN_REDACTED_RUN_IN_MESSAGES, redactSecrets } from '../text/redact.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
 export interface BrokerProfile {
@@ -104,14 +105,10 @@ interface Entry {
   fetchSeq: number
   /** Minimum validities asked for lately: the largest is the refresh-ahead target. */
   demands: Demands
-  /** Forced refreshes and re-issues. */
-  bucket: TokenBucket
-  /** After a failure: no upstream call before this (the refresh timer waits too). */
-  backoffUntilMs?: number
+  /** The profile's upstream budget, shared by every entry the profile ever had. */
+  budget: ProfileBudget
   timer?: TimerHandle
   nextRefreshAtMs?: number
-  lastError?: { error: CcredError; atMs: number }
-  consecutiveFailures: number
   hits: number
   fetches: number
   reissues: number
@@ -121,6 +118,51 @@ interface Entry {
   warning?: string
   warned: boolean
   dropped: boolean
+}
+
+/**
+ * What limits a profile's upstream calls, kept by profile name for the life of the
+ * broker: dropping a cached value (purge, a config reload, a new key) keeps it, or
+ * `POST /v1/purge` + `get` in a loop would be an unmetered upstream call each time.
+ */
+interface ProfileBudget {
+  /** Forced refreshes, re-issues and the first fetch after a purge. */
+  bucket: TokenBucket
+  /** After a failure: no upstream call before this (the refresh timer waits too). */
+  backoffUntilMs?: number
+  lastError?: { error: CcredError; atMs: number }
+  consecutiveFailures: number
+  /** The value was purged: the next fetch with nothing cached is a forced one, paid from the bucket. */
+  purged: boolean
+  /**
+   * The secret strings of the last RECENT_VALUES credentials (current and previous): a
+   * helper's failure text may quote the value still served, so every message from the
+   * source is redacted against them. Daemon memory only, where the values are anyway.
+   */
+  recentValues: string[][]
+}
+
+const RECENT_VALUES = 2
+
+/** The strings of a credential that are secret. */
+function secretStrings(credential: Credential): string[] {
+  switch (credential.kind) {
+    case 'token':
+      return [credential.value]
+    case 'aws':
+      return [credential.secretAccessKey, ...(credential.sessionToken === undefined ? [] : [credential.sessionToken])]
+    case 'headers':
+      // A header value is a scheme and a credential, or the credential itself.
+      return Object.values(credential.headers).flatMap((value) => [value, value.replace(/^\S+\s+/, '')])
+  }
+}
+
+/** The error with every secret taken out of its message and hint (code, cause and detail kept). */
+function redactedError(error: CcredError, secrets: readonly string[]): CcredError {
+  const message = redactSecrets(error.message, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
+  const hint = error.hint === undefined ? undefined : redactSecrets(error.hint, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
+  if (message === error.message && hint === error.hint) return error
+  return new CcredError(error.code, message, { ...(hint === undefined ? {} : { hint }), cause: error, detail: error.detail })
 }
 
 /** Callers remembered per profile for 401 detection; older ones are forgotten first. */
@@ -147,6 +189,8 @@ const FOREGROUND_BACKOFF_AFTER_FAILURES = 2
  */
 export class Broker {
   readonly #entries = new Map<string, Entry>()
+  /** By profile name; outlives the entries (see ProfileBudget). */
+  readonly #budgets = new Map<string, ProfileBudget>()
   readonly #clock: Clock
   readonly #settings: () => BrokerSettingsView
   readonly #onEvent: (event: BrokerEvent) => void
@@ -180,10 +224,10 @@ export class Broker {
     // backoff: the bucket is its budget.
     let forcedWithToken = false
     if (served !== undefined && entry.current !== undefined && entry.inflight?.forced !== true) {
-      if (entry.bucket.take(nowMs)) forcedWithToken = true
+      if (entry.budget.bucket.take(nowMs)) forcedWithToken = true
       else {
-        const waitMs = entry.bucket.nextTokenAtMs(nowMs) - nowMs
-        if (served === 'refresh') budgetNote = codedWarning('WARN_REFRESH_BUDGET', `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`)
+        const waitMs = entry.budget.bucket.nextTokenAtMs(nowMs) - nowMs
+        if (served === 'refresh') budgetNote = codedWarning('WARN_REFRESH_BUDGET', `profile ${profile.name}: refresh budget spent (${entry.budget.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.budget.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`)
         served = undefined
       }
     }
@@ -201,6 +245,7 @@ export class Broker {
       }
       throw this.#remembered(entry, nowMs)
     }
+    if (!forcedWithToken && entry.current === undefined && entry.inflight === undefined && entry.budget.purged) this.#payPurgedFetch(entry, nowMs)
     if (served === 'reissue' && entry.inflight?.forced !== true) {
       entry.reissues++
       entry.lastReissueAtMs = nowMs
@@ -209,20 +254,39 @@ export class Broker {
     return this.#serve(entry, fresh, served ?? 'fetch', request, budgetNote)
   }
 
+  /** The first fetch after a purge takes a token from the bucket; without one, the caller is told when to come back. */
+  #payPurgedFetch(entry: Entry, nowMs: number): void {
+    const { bucket } = entry.budget
+    if (!bucket.take(nowMs)) {
+      const waitMs = Math.max(1000, bucket.nextTokenAtMs(nowMs) - nowMs)
+      throw new CcredError('ERR_SOURCE_UNAVAILABLE', `profile ${entry.profile.name}: its cached value was dropped (purge) more often than the upstream budget allows (${bucket.capacity} at once, one more every ${formatDurationMs(bucket.refillMs)}); next fetch in ${formatDurationMs(waitMs)}`, {
+        hint: 'something runs ccred set / login / logout (or POST /v1/purge) in a loop; stop it, then run the command again',
+      })
+    }
+    entry.budget.purged = false
+  }
+
   #inBackoff(entry: Entry, nowMs: number): boolean {
-    return entry.consecutiveFailures >= FOREGROUND_BACKOFF_AFTER_FAILURES && entry.backoffUntilMs !== undefined && nowMs < entry.backoffUntilMs
+    return entry.budget.consecutiveFailures >= FOREGROUND_BACKOFF_AFTER_FAILURES && entry.budget.backoffUntilMs !== undefined && nowMs < entry.budget.backoffUntilMs
   }
 
   /** The last failure, said again with when the source will be tried next. */
   #remembered(entry: Entry, nowMs: number): CcredError {
-    const last = entry.lastError!.error
-    const retryInS = Math.max(1, Math.ceil((entry.backoffUntilMs! - nowMs) / 1000))
-    const message = `${last.message} (failed ${entry.consecutiveFailures} times; retrying in ${retryInS} s)`
+    const last = entry.budget.lastError!.error
+    const retryInS = Math.max(1, Math.ceil((entry.budget.backoffUntilMs! - nowMs) / 1000))
+    const message = `${last.message} (failed ${entry.budget.consecutiveFailures} times; retrying in ${retryInS} s)`
     return new CcredError(last.code, message, last.hint === undefined ? { cause: last } : { hint: last.hint, cause: last })
   }
 
-  /** Forgets a profile's cached value (after `ccred set`, or when its config is gone). */
+  /**
+   * Forgets a profile's cached value (after `ccred set`, `login`, `logout`), at once: a
+   * value someone wants gone is never served again. The fetch that replaces it is paid
+   * from the profile's bucket like a forced refresh, and a failing source stays in its
+   * backoff, so purging in a loop cannot drive the upstream.
+   */
   purge(profileName: string): boolean {
+    const budget = this.#budgets.get(profileName)
+    if (budget !== undefined) budget.purged = true
     const entry = this.#entries.get(profileName)
     if (entry === undefined) return false
     this.#drop(entry)
@@ -244,7 +308,7 @@ export class Broker {
         header: entry.profile.header,
         cached: entry.current !== undefined,
         refreshing: entry.inflight !== undefined,
-        consecutiveFailures: entry.consecutiveFailures,
+        consecutiveFailures: entry.budget.consecutiveFailures,
         hits: entry.hits,
         fetches: entry.fetches,
         reissues: entry.reissues,
@@ -254,8 +318,8 @@ export class Broker {
       if (expiresAt !== undefined) status.expiresAt = expiresAt.toISOString()
       if (entry.current !== undefined) status.lastRefreshAt = new Date(entry.current.fetchedAtMs).toISOString()
       if (entry.nextRefreshAtMs !== undefined) status.nextRefreshAt = new Date(entry.nextRefreshAtMs).toISOString()
-      if (entry.lastError !== undefined) {
-        status.lastError = { code: entry.lastError.error.code, message: entry.lastError.error.message, at: new Date(entry.lastError.atMs).toISOString() }
+      if (entry.budget.lastError !== undefined) {
+        status.lastError = { code: entry.budget.lastError.error.code, message: entry.budget.lastError.error.message, at: new Date(entry.budget.lastError.atMs).toISOString() }
       }
       if (entry.warning !== undefined) status.warning = entry.warning
       const meta = entry.current?.credential.meta
@@ -267,11 +331,11 @@ export class Broker {
   #budgetStatus(entry: Entry): BudgetStatus {
     const nowMs = this.#clock.now()
     const budget: BudgetStatus = {
-      forcedTokens: entry.bucket.tokens(nowMs),
-      forcedCapacity: entry.bucket.capacity,
-      forcedRefillMs: entry.bucket.refillMs,
+      forcedTokens: entry.budget.bucket.tokens(nowMs),
+      forcedCapacity: entry.budget.bucket.capacity,
+      forcedRefillMs: entry.budget.bucket.refillMs,
     }
-    if (entry.backoffUntilMs !== undefined && entry.consecutiveFailures > 0 && entry.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.backoffUntilMs).toISOString()
+    if (entry.budget.backoffUntilMs !== undefined && entry.budget.consecutiveFailures > 0 && entry.budget.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.budget.backoffUntilMs).toISOString()
     const lifetimeMs = this.#lifetimeMs(entry.current)
     const demand = entry.demands.current(nowMs, lifetimeMs)
     if (demand !== undefined) budget.minValidityMs = demand
@@ -301,8 +365,7 @@ export class Broker {
       profile,
       fetchSeq: 0,
       demands: new Demands(),
-      bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs),
-      consecutiveFailures: 0,
+      budget: this.#budget(profile.name),
       hits: 0,
       fetches: 0,
       reissues: 0,
@@ -314,6 +377,23 @@ export class Broker {
     return entry
   }
 
+  #budget(profileName: string): ProfileBudget {
+    const nowMs = this.#clock.now()
+    const wanted = new TokenBucket(nowMs, this.#settings().forcedBurst, this.#settings().forcedRefillMs)
+    let budget = this.#budgets.get(profileName)
+    if (budget === undefined) {
+      budget = { bucket: wanted, consecutiveFailures: 0, purged: false, recentValues: [] }
+      this.#budgets.set(profileName, budget)
+    } else if (budget.bucket.capacity !== wanted.capacity || budget.bucket.refillMs !== wanted.refillMs) {
+      // [broker] changed the bucket's size: the new one starts as spent as the old one was.
+      const spent = budget.bucket.capacity - budget.bucket.tokens(nowMs)
+      for (let i = 0; i < spent; i++) wanted.take(nowMs)
+      budget.bucket = wanted
+    }
+    return budget
+  }
+
+  /** Drops the cached value and its timer; the profile's budget stays (see ProfileBudget). */
   #drop(entry: Entry): void {
     entry.dropped = true
     entry.timer?.cancel()
@@ -419,31 +499,38 @@ export class Broker {
     const { profile } = entry
     entry.fetches++
     try {
-      // The source learns why it is asked: a forced fetch must not renew the refused value.
-      const credential = await profile.source.fetch(forced ? { ...profile.context, forced } : profile.context)
+      // The source learns why it is asked (a forced fetch must not renew the refused value) and what it must not quote.
+      const credential = await profile.source.fetch({ ...profile.context, ...(forced ? { forced } : {}), secrets: () => this.#secretsOf(entry) })
+      entry.budget.recentValues = [secretStrings(credential), ...entry.budget.recentValues].slice(0, RECENT_VALUES)
       const nowMs = this.#clock.now()
       checkCredential(credential, `profile ${profile.name}`, nowMs)
       const cached: Cached = { credential, seq, fetchedAtMs: nowMs }
       // Sequence guard: a slower, older fetch never overwrites a newer value.
       if (entry.current !== undefined && entry.current.seq > seq) return entry.current
+      // The source answered: the profile's backoff ends, whether or not this entry still holds the value.
+      entry.budget.consecutiveFailures = 0
+      entry.budget.lastError = undefined
+      entry.budget.backoffUntilMs = undefined
       if (!entry.dropped) {
         entry.current = cached
-        entry.consecutiveFailures = 0
-        entry.lastError = undefined
-        entry.backoffUntilMs = undefined
         this.#schedule(entry)
       }
       return cached
     } catch (error) {
-      const failure = withContext(toCcredError(error), `profile ${profile.name}`)
-      if (!entry.dropped) {
-        const failedAtMs = this.#clock.now()
-        entry.lastError = { error: failure, atMs: failedAtMs }
-        entry.consecutiveFailures++
-        entry.backoffUntilMs = failedAtMs + backoffMs(entry.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
-      }
+      // Whatever the source put in its message (a helper's stderr, an upstream's body) is redacted once more here.
+      const failure = redactedError(withContext(toCcredError(error), `profile ${profile.name}`), this.#secretsOf(entry))
+      // Counted for the profile even when its entry was dropped meanwhile (a purge must not forget a failure).
+      const failedAtMs = this.#clock.now()
+      entry.budget.lastError = { error: failure, atMs: failedAtMs }
+      entry.budget.consecutiveFailures++
+      entry.budget.backoffUntilMs = failedAtMs + backoffMs(entry.budget.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
       throw failure
     }
+  }
+
+  /** What a message about this profile must never contain: its recent values and what its references resolved to. */
+  #secretsOf(entry: Entry): string[] {
+    return [...entry.budget.recentValues.flat(), ...(entry.profile.context.secrets?.() ?? [])]
   }
 
   /**
@@ -496,7 +583,7 @@ export class Broker {
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
     const nowMs = this.#clock.now()
-    if (entry.consecutiveFailures === 0) {
+    if (entry.budget.consecutiveFailures === 0) {
       // Callers may have stopped asking, or the largest demand may have been forgotten since.
       const dueAtMs = this.#refreshDueAtMs(entry)
       if (dueAtMs === undefined) return
@@ -513,7 +600,7 @@ export class Broker {
         if (entry.dropped) return
         // Jittered exponential backoff; the still-valid value keeps being served meanwhile.
         const nowMs = this.#clock.now()
-        const retryAtMs = Math.max(entry.backoffUntilMs ?? nowMs, nowMs)
+        const retryAtMs = Math.max(entry.budget.backoffUntilMs ?? nowMs, nowMs)
         const retryInMs = retryAtMs - nowMs
         this.#arm(entry, retryAtMs, () => this.#refreshAhead(entry))
         this.#onEvent({ type: 'refresh-ahead', profile: profile.name, source: profile.sourceKind, ok: false, error: error.code, retryInMs })

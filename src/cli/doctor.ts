@@ -8,8 +8,16 @@ import { stringifyJsonSafely } from '../text/sanitize.js'
 
 const GATEWAY_PROBE_TIMEOUT_MS = 5_000
 /** `ccred doctor [profile] [--json]`: one line per check with a verdict; exit 13 when any fails. */
-export async function runDoctor(profile: string | undefined, options: { json?: boolean }, io: Io, projectDir = process.cwd()): Promise<number> {
-  const checks: Check[] = await runDoctorChecks(profile, { env: io.env, platform: ioPlatform(io), projectDir, fetchCredential: requestCredential, probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS), nowMs: () => Date.now() })
+export async function runDoctor(profile: string | undefined, options: { json?: boolean; trustProject?: boolean }, io: Io, projectDir = process.cwd()): Promise<number> {
+  const checks: Check[] = await runDoctorChecks(profile, {
+    env: io.env,
+    platform: ioPlatform(io),
+    projectDir,
+    fetchCredential: requestCredential,
+    probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS),
+    trust: { trusted: options.trustProject === true },
+    nowMs: () => Date.now(),
+  })
   const failed = checks.filter((c) => c.verdict === 'fail').length
   const warned = checks.filter((c) => c.verdict === 'warn').length
   if (options.json) {

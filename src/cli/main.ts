@@ -144,8 +144,9 @@ Examples:
     .description('check everything Claude Code needs from ccred: daemon, socket directory, secret store, config, each profile (fetched; never printed), lifetime vs helper TTL, which settings layer supplies the helper, conflicting variables, gateway reachability')
     .argument('[profile]', 'check only this profile')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code or Codex, 13 when something would.')
-    .action((profile: string | undefined, options: { json?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
+    .option('--trust-project', "run the helpers and probe the proxy/gateway that this directory's .mcp.json and .claude/settings(.local).json name (as Claude Code does once you trust a workspace); without it they are only read and checked, and each thing not run is listed with [UNTRUSTED_WORKSPACE]")
+    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code or Codex, 13 when something would.\n\nWorkspace trust: a repository\'s own files (.mcp.json, .claude/settings.json, .claude/settings.local.json)\ncan name commands and proxies. doctor runs none of them, gives no process their environment and\nsends no credential to a proxy or gateway they name, unless you pass --trust-project for this run.')
+    .action((profile: string | undefined, options: { json?: boolean; trustProject?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
 
   const setup = program.command('setup').description('write the settings a tool needs to use ccred')
   setup.command('claude')

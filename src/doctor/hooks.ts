@@ -11,6 +11,7 @@ import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
+import { heldBack, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -20,6 +21,8 @@ export interface ClaudeSettingsView {
   files: SettingsFile[]
   value(key: string): { value: unknown; scope: Scope } | undefined
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+  /** `base` plus the settings env of every layer the trust allows (doctor.ts effectiveClaudeSettings). */
+  helperEnv(base: Env, trust: WorkspaceTrust): Env
 }
 
 /** How a helper run went, as Claude Code would see it. */
@@ -44,6 +47,8 @@ export interface HookCheckDeps {
   fetchCredential?: CredentialFetcher
   /** Whether a daemon answers now (a stripped helper resolves env: references only in a daemon started elsewhere). */
   daemonRunning: boolean
+  /** Whether the project's own files may name what is run (`--trust-project`); untrusted when absent. */
+  trust?: WorkspaceTrust
   nowMs(): number
 }
 
@@ -77,6 +82,12 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
     }
     if (runsCcredFromPath(server.headersHelper) && findOnPath(PORTABLE_CCRED_COMMAND, deps.env, hostPlatform(deps.env)) === undefined) {
       add(check, 'fail', `${path}: runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)`)
+      continue
+    }
+    if (!mayUse(scope, deps.trust ?? UNTRUSTED)) {
+      add(check, 'warn', heldBack(`not run: ${JSON.stringify(server.headersHelper.slice(0, 80))}`, path))
+      const profileName = ccredProfileOf(server.headersHelper)
+      if (profileName !== undefined) checkStrippedProfile(name, profileName, deps, add)
       continue
     }
     // A project server's helper gets no credential-looking variables (docs/agents-facts.md#mcp-server-headershelper-remote-servers-type-http).
@@ -119,9 +130,13 @@ async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, 
   }
   const setting = (name: string) => claude.env(name)?.value
   for (const problem of otlpExporterProblems(setting)) add('claude otel exporter', 'warn', `${problem}; otelHeadersHelper never runs without it`)
-  // Claude Code gives it every OTEL_* variable and its settings env.
-  const env: Env = { ...deps.env }
-  for (const file of claude.files) for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') env[name] = value
+  const trust = deps.trust ?? UNTRUSTED
+  if (!mayUse(helper.scope, trust)) {
+    add('claude otelHeadersHelper', 'warn', heldBack(`not run: ${JSON.stringify(helper.value.slice(0, 80))}`, settingsSource(claude, helper.scope)))
+    return
+  }
+  // Claude Code gives it every OTEL_* variable and its settings env (a project's only when trusted).
+  const env: Env = claude.helperEnv(deps.env, trust)
   const parsed = await runAndParse(helper.value, env, OTEL_HELPER_TIMEOUT_MS, deps, 'claude otelHeadersHelper', add)
   if (parsed === undefined) return
   add('claude otelHeadersHelper', 'ok', `${helper.scope} settings: prints ${Object.keys(parsed.headers).length} header(s) (${Object.keys(parsed.headers).join(', ')}) in ${parsed.durationMs} ms`)
@@ -157,6 +172,12 @@ function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: Clau
   if (profile === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, but there is no such profile`)
   else if (profile.definition.loginTarget === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
   else add(`claude ${key}`, 'ok', `runs ccred login ${profileName} (${found.scope} settings) when Claude Code's cloud credentials are missing or expired`)
+}
+
+/** "project settings /repo/.claude/settings.json": where a value came from, for a held-back line. */
+export function settingsSource(claude: ClaudeSettingsView, scope: Scope | 'shell'): string {
+  const path = claude.files.find((file) => file.scope === scope)?.path
+  return path === undefined ? `${scope} settings` : `${scope} settings ${path}`
 }
 
 /** Runs a header helper and parses it as Claude Code does; reports a failure and returns undefined. */

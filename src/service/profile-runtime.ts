@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import type { Clock } from '../clock.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
+import { readTrustedFile, type TrustedFileKind } from '../config/file-trust.js'
 import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
 import type { FetchContext, SourceDeps } from '../sources/source.js'
 import { openStore } from '../store/open.js'
@@ -9,6 +9,7 @@ import type { SecretStore } from '../store/store.js'
 import type { VaultConnectionConfig } from '../vault/config.js'
 import type { VaultConnections } from '../vault/connections.js'
 import type { BrokerProfile } from '../broker/broker.js'
+import { secretPartsOf } from '../text/redact.js'
 import type { ConfigSnapshot } from './config-snapshot.js'
 
 export interface ProfileRuntimeOptions {
@@ -30,6 +31,8 @@ export class ProfileRuntime {
   readonly #profiles = new Map<string, BrokerProfile>()
   /** Loaded on first use of Vault, so other profiles never load node-vault. */
   #vault: Promise<VaultConnections> | undefined
+  /** What each profile's references resolved to lately: secrets its messages must not quote (FetchContext.secrets). */
+  readonly #resolved = new Map<string, string[]>()
 
   constructor(options: ProfileRuntimeOptions) {
     this.#options = options
@@ -62,7 +65,8 @@ export class ProfileRuntime {
         clock: this.#options.clock,
         env,
         homeDir: env.HOME || homedir(),
-        readFile: (path) => readFile(path, 'utf8'),
+        // Token files and the CA: a file another user could replace is refused, like a file: secret.
+        readFile: async (path) => readTrustedFile(path, VAULT_FILE),
         // The auth table's own references: env:, file:, keychain: (config parsing refuses vault: there).
         // A keychain secret of an auth table is stored through any vault profile that uses it (ccred set <profile>).
         resolveSecret: (ref: Reference, where: string) => resolveReference(ref, where, this.#referenceDeps(false), '<vault profile>'),
@@ -81,8 +85,21 @@ export class ProfileRuntime {
     return {
       profile: profile.name,
       clock: this.#options.clock,
-      resolve: (ref, configKey) => resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name),
+      resolve: async (ref, configKey) => {
+        const value = await resolveReference(ref, `profiles.${profile.name}.${configKey}`, this.#referenceDeps(true), profile.name)
+        this.#remember(profile.name, value)
+        return value
+      },
+      secrets: () => this.#resolved.get(profile.name) ?? [],
     }
+  }
+
+  #remember(profileName: string, value: string): void {
+    const known = this.#resolved.get(profileName) ?? []
+    const fresh = secretPartsOf(value).filter((part) => !known.includes(part))
+    if (fresh.length === 0) return
+    // A profile reads a handful of references; old values are kept a while (a helper may quote the one before).
+    this.#resolved.set(profileName, [...fresh, ...known].slice(0, MAX_REMEMBERED_SECRETS))
   }
 
   /** The profile as the broker runs it, built once per config version of the profile. */
@@ -125,6 +142,19 @@ export class ProfileRuntime {
     }
     return deps
   }
+}
+
+/** Resolved secrets remembered per profile for redaction. */
+const MAX_REMEMBERED_SECRETS = 16
+
+/** A file Vault's connection reads (a token file, the CA bundle): the secret-file rules, with room for a CA bundle. */
+const VAULT_FILE: TrustedFileKind = {
+  label: 'Vault file',
+  code: 'ERR_CONFIG',
+  maxBytes: 1024 * 1024,
+  fixPath: 'point it at a regular file',
+  fixSize: 'a token file or a CA bundle is far smaller: check the path',
+  stickyParentIsFine: true,
 }
 
 /** What identifies a profile's credential in the broker: a config edit changes it. */

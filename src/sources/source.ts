@@ -18,6 +18,13 @@ export interface FetchContext {
    * renew or hand back the refused value.
    */
   forced?: boolean
+  /**
+   * Every secret this fetch must keep out of messages: what the profile's references
+   * resolved to and (added by the broker) its current and previous values. Text from
+   * upstream (a helper's stderr, an error body) is redacted against them, in every form
+   * (src/text/redact.ts), before it is cut short.
+   */
+  secrets?(): readonly string[]
 }
 
 /**
