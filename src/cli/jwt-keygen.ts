@@ -37,7 +37,7 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     const signing = loadSigningKey(pem, alg)
     await store.set(keyName, pem)
-    const users = [...config.profiles.values()].filter((p) => p.definition.storedSecretName?.(p.options) === keyName).map((p) => p.name)
+    const users = [...config.profiles.values()].filter((p) => p.source.storedSecretName() === keyName).map((p) => p.name)
     for (const profile of users) await purgeCachedValue(profile, io.env, (line) => io.stderr.write(`${line}\n`))
     const jwk = publishedJwk(signing, await keyIdFor(undefined, signing))
     io.stdout.write(`${JSON.stringify(jwk, null, 2)}\n`)

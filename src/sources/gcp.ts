@@ -99,7 +99,6 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
   },
   create(options) {
     return {
-      kind: 'gcp',
       // google-auth-library has no overall deadline (gcp-metadata sets no timeout on Google Cloud).
       fetch: (ctx) => withDeadline(fetchGoogleToken(options, ctx), options.timeoutMs, () => new CcredError('ERR_SOURCE_UNAVAILABLE', `gcp: Google did not answer within ${formatDurationMs(options.timeoutMs)}`, {
         hint: 'check the network path to Google (or the metadata server), or raise `timeout`; ccred keeps serving a value that is still valid and retries with backoff',

@@ -66,7 +66,6 @@ export const jwtSource: SourceDefinition<JwtOptions> = {
   },
   create(options) {
     return {
-      kind: 'jwt',
       async fetch(ctx) {
         const signing = await signingKeyFor(options, ctx)
         return mint(options, signing, ctx)
