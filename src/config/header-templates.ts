@@ -1,4 +1,5 @@
 import { describe, isTable, quoteShort, type TableReader } from './fields.js'
+import { fromReader, type Field } from './schema.js'
 
 /**
  * Which headers `ccred get <profile> --format headers` prints (MCP headersHelper,
@@ -17,8 +18,10 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/
 /** Framing and routing headers the HTTP client owns: a profile setting them would break the request. */
 const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'mcp-session-id', 'mcp-protocol-version'])
 
-/** Reads a profile's `headers` table; every problem goes to the reader. Undefined when absent. */
-export function readHeaderTemplates(reader: TableReader): HeaderTemplates | undefined {
+/** A profile's `headers` table: undefined when absent, INVALID with every problem recorded. */
+export const headerTemplates: Field<HeaderTemplates | undefined> = fromReader(readHeaderTemplates)
+
+function readHeaderTemplates(reader: TableReader): HeaderTemplates | undefined {
   const value = reader.raw('headers')
   if (value === undefined) return undefined
   const problem = (message: string) => reader.problem('headers', message)

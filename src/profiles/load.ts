@@ -6,9 +6,9 @@ import { loadSourceDefinition, SHARED_RESOURCES, SOURCE_KINDS } from '../sources
 import type { SourceDefinition } from '../sources/source.js'
 import { describe, isTable, quoteShort, TableReader } from '../config/fields.js'
 import { readTrustedConfigFile } from '../config/file-trust.js'
-import { readHeaderTemplates, type HeaderTemplates } from '../config/header-templates.js'
+import { headerTemplates, type HeaderTemplates } from '../config/header-templates.js'
 import { isProfileName } from '../config/profile-name.js'
-import { fromReader, INVALID, isValid, oneOf, ProblemsRecorded, string, table, type Field, type Invalid } from '../config/schema.js'
+import { INVALID, isValid, oneOf, ProblemsRecorded, string, table, type Field, type Invalid } from '../config/schema.js'
 import { SharedSettings, type SharedResource } from '../config/shared-resources.js'
 import { bindSource, type ProfileSource } from './profile-source.js'
 import { brokerTable, DEFAULT_BROKER, HEADERS, type BrokerSettings, type Header } from '../config/settings.js'
@@ -148,7 +148,7 @@ function readTopTable<T>(value: unknown, name: string, field: Field<T>, absent: 
 const profileFields = table({
   header: oneOf('header', HEADERS, 'authorization'),
   description: string('description'),
-  headers: fromReader(readHeaderTemplates),
+  headers: headerTemplates,
 })
 
 async function readProfile(name: string, table: unknown, label: string, file: { shared: SharedSettings; doc: Record<string, unknown>; catalog: SourceCatalog }): Promise<ProfileConfig> {

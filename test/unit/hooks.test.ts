@@ -4,14 +4,14 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems, parseHeadersOutput, projectMcpHelperEnv, strippedForProjectMcp } from '../../src/claude/hooks.js'
 import { TableReader } from '../../src/config/fields.js'
-import { readHeaderTemplates } from '../../src/config/header-templates.js'
+import { headerTemplates } from '../../src/config/header-templates.js'
 import { referencesIn } from '../../src/profiles/profile-source.js'
 import { headerSetBody, headersOutput, renderHeaders } from '../../src/output/headers.js'
 import { parseWarmGet } from '../../src/cli/parse-warm-get.js'
 
 function templates(value: unknown): { templates: unknown; problems: string[] } {
   const reader = new TableReader(value === undefined ? {} : { headers: value }, 'profiles.x')
-  return { templates: readHeaderTemplates(reader), problems: reader.problems }
+  return { templates: headerTemplates(reader), problems: reader.problems }
 }
 
 describe('headers = { … } in a profile', () => {
