@@ -101,14 +101,13 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
-      const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
+      const needed = [...config.profiles.values()].some((p) => p.source.storedSecretName() !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
     }
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
-      const { doctorChecks } = profile.definition
-      if (doctorChecks === undefined || (profileName !== undefined && profile.name !== profileName)) continue
-      for (const found of await doctorChecks(profile.options, service.runtime.sourceDeps())) {
+      if (profileName !== undefined && profile.name !== profileName) continue
+      for (const found of await profile.source.doctorChecks(service.runtime.sourceDeps())) {
         add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
       }
     }

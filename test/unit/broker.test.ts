@@ -499,7 +499,7 @@ describe('broker: refusals and status', () => {
     for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
       const clock = new FakeClock()
       const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-      const source: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value }) }
+      const source: Source = { fetch: async () => ({ kind: 'token', value }) }
       const profile: BrokerProfile = { key: 'k', name: 'bad', sourceKind: 'test', header: 'authorization', source, context: { profile: 'bad', clock, resolve: async () => '' } }
       await assert.rejects(broker.get({ profile, callerTtlMs: TTL_MS }), (error: CcredError) => {
         assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
@@ -509,7 +509,7 @@ describe('broker: refusals and status', () => {
     }
     const clock = new FakeClock()
     const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-    const expired: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
+    const expired: Source = { fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
     await assert.rejects(
       broker.get({ profile: { key: 'k', name: 'old', sourceKind: 'test', header: 'authorization', source: expired, context: { profile: 'old', clock, resolve: async () => '' } }, callerTtlMs: TTL_MS }),
       /already expired/,
