@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
-import { openRuntimeDir, RuntimeDirMissing } from '../daemon/runtime-dir.js'
-import { readPipeName } from '../daemon/windows-pipe.js'
+import { openRuntimeDir, RuntimeDirMissing } from '../rendezvous/runtime-dir.js'
+import { readPipeName } from '../rendezvous/windows-pipe.js'
 import { hostPlatform } from '../platform.js'
 import { CcredError } from '../errors.js'
 
@@ -44,7 +44,7 @@ export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: stri
   }
   try {
     if (platform.os === 'win32') {
-      // A named pipe whose random name the daemon recorded in the runtime directory (daemon/windows-pipe.ts).
+      // A named pipe whose random name the daemon recorded in the runtime directory (rendezvous/windows-pipe.ts).
       const pipe = readPipeName(dir.file(RUNTIME_FILE_NAMES.pipeName))
       if (pipe === undefined) throw new DaemonNotRunning('no pipe name recorded')
       return await requestOverSocket(pipe, pipe, method, path, body, timeoutMs)

@@ -60,12 +60,12 @@ export const SOCKET_NAME = 'ccred.sock'
 
 /** The socket by its ordinary path, for messages (commands connect through the checked directory: client/transport.ts). */
 export function socketPath(env: Env = process.env, platform: Platform = hostPlatform(env)): string {
-  // Windows: the daemon's pipe has a random name, recorded in this file (daemon/windows-pipe.ts).
+  // Windows: the daemon's pipe has a random name, recorded in this file (rendezvous/windows-pipe.ts).
   if (platform.os === 'win32') return platform.path.join(runtimeDir(env, platform), RUNTIME_FILE_NAMES.pipeName)
   return platform.path.join(runtimeDir(env, platform), SOCKET_NAME)
 }
 
-/** The other files in the runtime directory, reached through the checked directory (daemon/runtime-dir.ts). */
+/** The other files in the runtime directory, reached through the checked directory (rendezvous/runtime-dir.ts). */
 export const RUNTIME_FILE_NAMES = {
   pid: 'daemon.pid',
   daemonLock: 'daemon.lock',

@@ -7,11 +7,11 @@ import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { hostPlatform, type Platform } from '../platform.js'
 import { packageVersion } from '../version.js'
-import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
-import { disableCoreDumps } from './core-dumps.js'
-import { ensureRuntimeDir, type PinnedRuntimeDir } from './runtime-dir.js'
+import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from '../rendezvous/owned-files.js'
+import { disableCoreDumps } from '../rendezvous/core-dumps.js'
+import { ensureRuntimeDir, type PinnedRuntimeDir } from '../rendezvous/runtime-dir.js'
 import { createDaemonServer } from './server.js'
-import { newPipeName, recordPipeName } from './windows-pipe.js'
+import { newPipeName, recordPipeName } from '../rendezvous/windows-pipe.js'
 
 export interface RunningDaemon {
   socket: string
@@ -101,7 +101,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const dirPath = runtimeDir(env, platform)
   let holding = takeHolding(dirPath, platform.os)
   const onWindows = platform.os === 'win32'
-  // Windows: a named pipe with a random name recorded in the directory, not a file in it (daemon/windows-pipe.ts).
+  // Windows: a named pipe with a random name recorded in the directory, not a file in it (rendezvous/windows-pipe.ts).
   const pipe = onWindows ? newPipeName(env, randomBytes(16).toString('hex')) : undefined
   const socketIn = (held: Holding) => pipe ?? held.dir.file(SOCKET_NAME)
   const socket = pipe ?? holding.dir.displayFile(SOCKET_NAME)

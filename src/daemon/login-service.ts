@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { runtimeDir } from '../config/paths.js'
 import { stableNodePath, type Platform } from '../platform.js'
-import { DAEMON_V8_FLAGS } from './v8-flags.js'
+import { DAEMON_V8_FLAGS } from '../rendezvous/v8-flags.js'
 
 /** Variables the daemon needs to find the same config, socket and directories as the CLI. */
 const PASSED_VARIABLES = ['CCRED_CONFIG', 'CCRED_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME'] as const

@@ -5,7 +5,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { openRuntimeDir } from '../../src/daemon/runtime-dir.js'
+import { openRuntimeDir } from '../../src/rendezvous/runtime-dir.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
 /**
