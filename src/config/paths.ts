@@ -104,6 +104,8 @@ export const RUNTIME_FILE_NAMES = {
   spawnLock: 'spawn.lock',
   /** Windows only: the name of the daemon's named pipe (random, so no other user can create it first). */
   pipeName: 'daemon.pipe',
+  /** The daemon's key for this start, which it proves knowledge of where the rendezvous is not private (rendezvous/daemon-proof.ts). */
+  daemonKey: 'daemon.key',
 } as const
 
 export function auditLogPath(env: Env = process.env, platform: Platform = hostPlatform(env)): string {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import { isProcessAlive } from './process-alive.js'
 import { HOST_OS } from '../platform.js'
@@ -65,13 +66,20 @@ export function processStartTicks(pid: number): string | undefined {
 
 export interface LockHolder {
   pid: number
+  /** Linux: the start time in clock ticks since boot (exact). */
   startTicks?: string
+  /** Elsewhere: the start time in ms since the epoch, as the holder saw it (to the second or so). */
+  startedAtMs?: number
 }
 
-/** The lock's content: "<pid> <start ticks>". */
-export function lockContent(pid = process.pid): string {
-  const ticks = processStartTicks(pid)
-  return ticks === undefined ? `${pid}\n` : `${pid} ${ticks}\n`
+/**
+ * The lock's content: "<pid> <start ticks>" on Linux, "<pid> @<start ms>" elsewhere, so on
+ * every OS a pid taken over by another process after a crash is told apart from the holder.
+ */
+export function lockContent(os: NodeJS.Platform = HOST_OS): string {
+  const ticks = os === 'linux' ? processStartTicks(process.pid) : undefined
+  if (ticks !== undefined) return `${process.pid} ${ticks}\n`
+  return `${process.pid} @${Math.round(Date.now() - process.uptime() * 1000)}\n`
 }
 
 export function readLockHolder(path: string): LockHolder | undefined {
@@ -87,18 +95,43 @@ export function readLockHolder(path: string): LockHolder | undefined {
   } catch {
     return undefined
   }
-  const match = /^(\d+)(?: (\d+))?\s*$/.exec(text)
+  const match = /^(\d+)(?: (\d+)| @(\d+))?\s*$/.exec(text)
   if (match === null) return undefined
-  return match[2] === undefined ? { pid: Number(match[1]) } : { pid: Number(match[1]), startTicks: match[2] }
+  const pid = Number(match[1])
+  if (match[2] !== undefined) return { pid, startTicks: match[2] }
+  if (match[3] !== undefined) return { pid, startedAtMs: Number(match[3]) }
+  return { pid }
+}
+
+/** How far two readings of one process's start time may differ: ps shows whole seconds, and the holder's own reading is a little late. */
+const START_TIME_TOLERANCE_MS = 2_000
+
+/**
+ * When `pid` started, in ms since the epoch, where /proc is absent: `ps -o lstart=` on macOS and
+ * the BSDs (whole seconds), PowerShell's Get-Process on Windows. A process is spawned, so this is
+ * only for a lock that is there and held by a live pid, never the warm path. undefined when it
+ * cannot be told.
+ */
+export function processStartedAtMs(pid: number, os: NodeJS.Platform = HOST_OS): number | undefined {
+  const [file, args] = os === 'win32'
+    ? ['powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', `(Get-Process -Id ${pid}).StartTime.ToUniversalTime().ToString('o')`]]
+    : ['ps', ['-o', 'lstart=', '-p', String(pid)]]
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 5_000, windowsHide: true, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C' } })
+  if (result.status !== 0) return undefined
+  const startedAtMs = Date.parse(result.stdout.trim().replace(/\s+/g, ' '))
+  return Number.isFinite(startedAtMs) ? startedAtMs : undefined
 }
 
 /**
- * Whether the lock's holder still runs. On Linux the start time must match too,
- * so a dead daemon's pid taken by another process does not hold the lock for
- * ever; a lock without one (an older ccred, or a hand-made file) is stale there.
+ * Whether the lock's holder still runs. The start time must match too, on every OS, so a dead
+ * daemon's pid taken by another process does not hold the lock for ever; a lock without one (an
+ * older ccred, or a hand-made file) is stale. Where the start time of a live pid cannot be read
+ * (no ps, no PowerShell), the holder is taken as alive: a stuck start is better than two daemons.
  */
-export function isHolderAlive(holder: LockHolder): boolean {
+export function isHolderAlive(holder: LockHolder, os: NodeJS.Platform = HOST_OS, startedAtMsOf: (pid: number) => number | undefined = (pid) => processStartedAtMs(pid, os)): boolean {
   if (!Number.isInteger(holder.pid) || holder.pid <= 0 || !isProcessAlive(holder.pid)) return false
-  if (HOST_OS !== 'linux') return true
-  return holder.startTicks !== undefined && processStartTicks(holder.pid) === holder.startTicks
+  if (os === 'linux') return holder.startTicks !== undefined && processStartTicks(holder.pid) === holder.startTicks
+  if (holder.startedAtMs === undefined) return false
+  const actualMs = startedAtMsOf(holder.pid)
+  return actualMs === undefined || Math.abs(actualMs - holder.startedAtMs) <= START_TIME_TOLERANCE_MS
 }

@@ -3,7 +3,12 @@ import { execFileSync, spawn } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { createServer } from 'node:net'
+import { requestDaemon, unwrap } from '../../src/client/transport.js'
 import { loginRuntimeDir } from '../../src/config/paths.js'
+import { startDaemon } from '../../src/daemon/daemon.js'
+import { CcredError } from '../../src/errors.js'
+import { platformFor } from '../../src/platform.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 import { repoRoot } from '../helpers/claude.js'
 
@@ -139,5 +144,64 @@ describe('rendezvous: helper hygiene (the autostarted daemon keeps nothing of it
     assert.ok(isAlive(daemon), 'the daemon survives its caller\'s group being killed')
     const again = await box.run(['get', 'demo'])
     assert.equal(again.stdout, stdout, 'and still serves the cached value')
+  })
+})
+
+describe('rendezvous: the client checks who answers before it sends anything (Windows rules, run on Linux)', () => {
+  it('the real daemon proves its key and serves; after it dies, a stand-in on its recorded pipe name gets only the challenge and the client says ERR_DAEMON', async () => {
+    const box = new Sandbox({ USERNAME: 'ann' })
+    cleanups.push(() => box.cleanup())
+    const counter = box.file('fetches')
+    box.writeConfig(`[profiles.demo]\nsource = "exec"\ncommand = ["${box.writeScript('fetch.sh', `#!/bin/sh\necho run >> ${counter}\necho tok-genuine\n`)}"]\nlifetime = "10m"\n`)
+    // A pipe name is a relative path to a Unix socket here: in a directory of the test's own.
+    const previousCwd = process.cwd()
+    process.chdir(box.root)
+    cleanups.push(() => process.chdir(previousCwd))
+    const windows = platformFor('win32', box.env, () => box.home)
+
+    const daemon = await startDaemon({ env: box.env, log: () => {}, platform: windows })
+    const ask = () => requestDaemon(box.env, 'POST', '/v1/credential', { profile: 'demo', callerTtlMs: 60_000 }, 10_000, windows)
+    const genuine = unwrap<{ value: string }>(await ask())
+    assert.equal(genuine.value, 'tok-genuine')
+    const pipeRecord = readFileSync(join(box.runtimeDir, 'daemon.pipe'), 'utf8')
+    const keyRecord = readFileSync(join(box.runtimeDir, 'daemon.key'), 'utf8')
+    assert.match(keyRecord, /^[0-9a-f]{64}\n$/)
+    await daemon.stop()
+    // A crash leaves both records behind (stop removes them).
+    writeFileSync(join(box.runtimeDir, 'daemon.pipe'), pipeRecord)
+    writeFileSync(join(box.runtimeDir, 'daemon.key'), keyRecord)
+
+    const seen: string[] = []
+    const impostor = createServer((conn) => {
+      conn.on('data', (data) => {
+        seen.push(String(data).split('\r\n')[0]!)
+        const body = JSON.stringify({ proof: '0'.repeat(64), value: 'tok-impostor', header: 'Authorization', profile: 'demo' })
+        conn.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      })
+    })
+    await new Promise<void>((resolve) => impostor.listen(pipeRecord.trim(), resolve))
+    cleanups.push(() => new Promise<void>((resolve) => impostor.close(() => resolve())))
+    await assert.rejects(ask(), (error: unknown) => error instanceof CcredError && error.code === 'ERR_DAEMON' && /did not prove it is your ccred daemon/.test(error.message) && /nothing was sent/.test(error.message))
+    assert.deepEqual(seen, ['GET /v1/hello HTTP/1.1'], 'the stand-in got the challenge and nothing else')
+    assert.equal(readFileSync(counter, 'utf8'), 'run\n')
+  })
+})
+
+describe('rendezvous: a stale lock whose pid another process now has', () => {
+  it('does not block autostart: get starts a daemon at once, which takes the lock over', { skip: process.platform !== 'linux' && 'the lock names the start time in /proc ticks on Linux' }, async () => {
+    const box = new Sandbox()
+    cleanups.push(() => box.cleanup())
+    const unrelated = spawn('sleep', ['60'], { stdio: 'ignore' })
+    cleanups.push(() => { unrelated.kill() })
+    await new Promise((resolve) => unrelated.once('spawn', resolve))
+    mkdirSync(box.runtimeDir, { mode: 0o700 })
+    // A daemon that died long ago, whose pid sleep now has: same pid, another start time.
+    writeFileSync(join(box.runtimeDir, 'daemon.lock'), `${unrelated.pid} 1\n`)
+    const got = await box.run(['get', 'demo'])
+    assert.equal(got.code, 0, got.stderr)
+    const daemon = box.daemonPid()
+    assert.ok(daemon !== undefined && daemon !== unrelated.pid && isAlive(daemon))
+    assert.match(readFileSync(join(box.runtimeDir, 'daemon.lock'), 'utf8'), new RegExp(`^${daemon} \\d+\\n$`))
+    assert.ok(isAlive(unrelated.pid!), 'the unrelated process is left alone')
   })
 })

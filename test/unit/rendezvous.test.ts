@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { isHolderAlive, lockContent, processStartedAtMs, readLockHolder } from '../../src/rendezvous/owned-files.js'
 import { loginRuntimeDir, runtimeDir } from '../../src/config/paths.js'
 import { platformFor } from '../../src/platform.js'
 
@@ -51,5 +56,39 @@ describe('rendezvous: one runtime directory per user, whatever the environment',
     assert.equal(loginRuntimeDir('linux', 2_000_000_123), undefined, 'no such directory')
     assert.equal(loginRuntimeDir('darwin', 0), undefined)
     assert.equal(loginRuntimeDir('win32', 0), undefined)
+  })
+})
+
+describe('rendezvous: a lock names its holder by pid and start time on every OS', () => {
+  it('macOS and the BSDs: a live pid with another start time (ps -o lstart) is stale; the holder itself is not; a lock without a start time is stale', { skip: process.platform === 'win32' && 'needs ps' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccr-lock-'))
+    const unrelated = spawn('sleep', ['30'], { stdio: 'ignore' })
+    try {
+      await new Promise((resolve) => unrelated.once('spawn', resolve))
+      const lock = join(dir, 'daemon.lock')
+      writeFileSync(lock, lockContent('darwin'))
+      const own = readLockHolder(lock)!
+      assert.equal(own.pid, process.pid)
+      assert.ok(own.startedAtMs !== undefined && own.startTicks === undefined)
+      assert.equal(isHolderAlive(own, 'darwin'), true, 'the holder itself, its start time read back with ps')
+      const startedAtMs = processStartedAtMs(unrelated.pid!, 'darwin')
+      assert.ok(startedAtMs !== undefined, 'ps tells when sleep started')
+      assert.equal(isHolderAlive({ pid: unrelated.pid!, startedAtMs }, 'darwin'), true)
+      // The lock of a daemon that died an hour ago, whose pid sleep now has.
+      writeFileSync(lock, `${unrelated.pid} @${startedAtMs - 3_600_000}\n`)
+      assert.equal(isHolderAlive(readLockHolder(lock)!, 'darwin'), false, 'a reused pid does not hold the lock')
+      assert.equal(isHolderAlive({ pid: unrelated.pid! }, 'darwin'), false, 'no start time: stale, as on Linux')
+    } finally {
+      unrelated.kill()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('Windows: the start time comes from the process table (PowerShell there), compared within two seconds; unknown counts as alive', () => {
+    const holder = { pid: process.pid, startedAtMs: 1_000_000 }
+    assert.equal(isHolderAlive(holder, 'win32', () => 1_001_500), true)
+    assert.equal(isHolderAlive(holder, 'win32', () => 1_000_000 + 3_600_000), false)
+    assert.equal(isHolderAlive(holder, 'win32', () => undefined), true, 'cannot tell: a stuck start is better than two daemons')
+    assert.equal(isHolderAlive({ pid: 2 ** 22 + 12_345, startedAtMs: 1 }, 'win32', () => 1), false, 'a dead pid is stale whatever its start time')
   })
 })
