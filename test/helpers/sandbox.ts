@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isProcessAlive } from '../../src/daemon/process-alive.js'
+import { isProcessAlive } from '../../src/rendezvous/process-alive.js'
 import { repoRoot } from './claude.js'
 
 /**

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { after, describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
-import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
+import { DAEMON_V8_FLAGS } from '../../src/rendezvous/v8-flags.js'
 import type { CcredError } from '../../src/errors.js'
 import { CLAUDE_CODE_HELPER_ENV, isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
@@ -60,7 +60,7 @@ describe('daemon lifecycle', () => {
     assert.ok(!box.auditLog().includes(value) && !box.daemonLog().includes(value), 'no secret in the audit or daemon log')
   })
 
-  it('the autostarted daemon runs with the V8 flags of daemon/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  it('the autostarted daemon runs with the V8 flags of rendezvous/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
     const box = sandbox()
     assert.equal((await box.run(['get', 'demo'])).code, 0)
     const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')

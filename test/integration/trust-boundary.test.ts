@@ -5,7 +5,8 @@ import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { openRuntimeDir } from '../../src/daemon/runtime-dir.js'
+import { openRuntimeDir } from '../../src/rendezvous/runtime-dir.js'
+import { loginRuntimeDir } from '../../src/config/paths.js'
 import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
 /**
@@ -278,7 +279,7 @@ describe('trust boundary: the owner\'s own files', () => {
     assert.match(fromEnv.stderr, /VAULT_ADDR: plain http to vault\.example\.com would send the Vault token unencrypted/)
   })
 
-  it('without XDG_RUNTIME_DIR the runtime directory is private under the home, not /tmp/ccred-<uid>', async () => {
+  it('without XDG_RUNTIME_DIR the runtime directory is private under the home, not /tmp/ccred-<uid>', { skip: loginRuntimeDir(process.platform) !== undefined && 'logind made /run/user/<uid> here: the runtime directory is there, and it is the real user\'s' }, async () => {
     const box = sandbox()
     const env = { CCRED_RUNTIME_DIR: undefined, XDG_RUNTIME_DIR: undefined, XDG_CACHE_HOME: undefined }
     const got = await box.run(['get', 'demo'], { env })
