@@ -1,37 +1,16 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
-import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
+import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import type { TokenCredential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
+import { CountingSource } from '../helpers/counting-source.js'
 
 const MINUTE = 60_000
 const TTL_MS = 5 * MINUTE
 const SKEW_MS = MINUTE
-
-/** A source that mints numbered tokens with a fixed lifetime; fetches can be held open or made to fail. */
-class CountingSource implements Source {
-  readonly kind = 'test'
-  fetches = 0
-  failNext = 0
-  gate: Promise<void> | undefined
-  constructor(readonly clock: FakeClock, readonly lifetimeMs: number | null) {}
-
-  async fetch(): Promise<TokenCredential> {
-    this.fetches++
-    const n = this.fetches
-    if (this.gate !== undefined) await this.gate
-    if (this.failNext > 0) {
-      this.failNext--
-      throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'upstream down', { hint: 'wait' })
-    }
-    const credential: TokenCredential = { kind: 'token', value: `token-${n}` }
-    if (this.lifetimeMs !== null) credential.expiresAt = new Date(this.clock.now() + this.lifetimeMs)
-    return credential
-  }
-}
 
 /** lifetimeMs null: the source's values never expire. */
 function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueIntervalMs?: number } = {}) {
@@ -165,6 +144,34 @@ describe('broker: refresh-ahead', () => {
     assert.equal(recovered.consecutiveFailures, 0)
     assert.equal(recovered.lastError, undefined)
     assert.equal((await get()).credential.value, 'token-5')
+  })
+
+  it('during a backoff a value that has expired is never served: the remembered error instead', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    const first = await get()
+    const expiresAtMs = first.credential.expiresAt!.getTime()
+    source.failNext = Infinity
+    // Refresh-ahead fails again and again; step the clock until the value has expired
+    // while the broker is backing off (no upstream call allowed).
+    const inBackoff = () => {
+      const backoffUntil = broker.status()[0]!.budget!.backoffUntil
+      // Two failures in a row: from then on a foreground get waits for the backoff too.
+      return broker.status()[0]!.consecutiveFailures >= 2 && backoffUntil !== undefined && Date.parse(backoffUntil) > clock.now()
+    }
+    clock.advance(expiresAtMs - clock.now() + 1)
+    await settle()
+    while (!inBackoff()) {
+      clock.advance(1000)
+      await settle()
+    }
+    assert.ok(clock.now() > expiresAtMs)
+    const fetchesBefore = source.fetches
+    await assert.rejects(get(), (error: CcredError) => {
+      assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
+      assert.match(error.message, /upstream down \(failed \d+ times; retrying in \d+ s\)$/)
+      return true
+    })
+    assert.equal(source.fetches, fetchesBefore, 'no upstream call during the backoff')
   })
 
   it('a config change (new key) drops the old entry and its timer', async () => {
@@ -432,6 +439,36 @@ describe('broker: the upstream budget (issue 12)', () => {
     const budget = broker.status()[0]!.budget!
     assert.equal(budget.forcedCapacity, FORCED_BUCKET_CAPACITY)
     assert.ok(budget.forcedTokens < FORCED_BUCKET_CAPACITY)
+  })
+
+  it('after an idle hour a --refresh storm still gets at most the bucket\'s capacity of forced fetches', async () => {
+    const { clock, source, get } = setup(null)
+    await get()
+    clock.advance(60 * MINUTE) // an hour of refills, which the bucket must not hoard
+    await settle()
+    const before = source.fetches
+    for (let i = 0; i < 20; i++) {
+      await get({ forceRefresh: true })
+      await settle()
+    }
+    assert.equal(source.fetches - before, FORCED_BUCKET_CAPACITY)
+  })
+
+  it('10-minute credentials and TTL 390 s: refresh-ahead waits for the ¼-lifetime floor (renews at 40 %, not at 90 s)', async () => {
+    // TTL + skew = 450 s and a 60 s lead would renew at 90 s of a 600 s life; the floor
+    // (150 s) forbids that, so such a caller's values are renewed at 40 % (240 s).
+    const { clock, source, get } = setup(10 * MINUTE)
+    const fetchedAtMs = clock.now()
+    await get({ callerTtlMs: 390_000 })
+    clock.advance(10 * MINUTE * REFRESH_FLOOR_FRACTION - 1)
+    await settle()
+    assert.equal(source.fetches, 1, 'no refresh before a quarter of the lifetime')
+    clock.advance(fetchedAtMs + 10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION - clock.now() - 1)
+    await settle()
+    assert.equal(source.fetches, 1)
+    clock.advance(1)
+    await settle()
+    assert.equal(source.fetches, 2, 'renewed at 40 % of the lifetime')
   })
 
   it('a failing source with nothing cached: 130 gets in 10 s make a handful of upstream calls, each get says when it retries', async () => {
