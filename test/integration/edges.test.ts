@@ -168,6 +168,13 @@ command = ["${box.writeScript('p.sh', COUNTING_JSON(box.file('count'), 600))}"]
       assert.equal(lifetime?.verdict, 'fail', `run ${run}`)
       assert.match(lifetime!.detail, /exceeds the largest safe TTL 5m30s.*CLAUDE_CODE_API_KEY_HELPER_TTL_MS=330000/)
     }
+    // One millisecond above the safe TTL is already too much (no skew allowance on top of the skew).
+    writeFileSync(settings, JSON.stringify({ env: { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '330001' } }))
+    const above = await box.run(['doctor', 'jwt10', '--json'])
+    assert.equal(above.code, 13, above.stdout)
+    const aboveLifetime = (JSON.parse(above.stdout) as { checks: { check: string; verdict: string; detail: string }[] }).checks.find((c) => c.check === 'profile jwt10 lifetime')
+    assert.equal(aboveLifetime?.verdict, 'fail', above.stdout)
+    assert.match(aboveLifetime!.detail, /exceeds the largest safe TTL 5m30s/)
     writeFileSync(settings, JSON.stringify({ env: { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '330000' } }))
     const fixed = await box.run(['doctor', 'jwt10', '--json'])
     const lifetime = (JSON.parse(fixed.stdout) as { checks: { check: string; verdict: string }[] }).checks.find((c) => c.check === 'profile jwt10 lifetime')
