@@ -1,7 +1,9 @@
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after } from 'node:test'
 import { isProcessAlive } from '../../src/daemon/process-alive.js'
 import { repoRoot } from './claude.js'
 
@@ -270,9 +272,28 @@ export class Sandbox {
 
 export { isProcessAlive as isAlive }
 
+/**
+ * The sandboxes of one test file: push each one made, and after the file's tests every one is
+ * cleaned up (its daemons stopped, then its directories removed), whichever test failed.
+ */
+export function sandboxesCleanedUpAfterAll(): Sandbox[] {
+  const boxes: Sandbox[] = []
+  after(async () => { await Promise.all(boxes.map((box) => box.cleanup())) })
+  return boxes
+}
+
 /** A CLI run in one line, for assertion messages: exit code, stdout and stderr. */
 export function describeResult(result: CliResult): string {
   return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
+}
+
+/**
+ * What `get` prints for a plain credential: the value and one newline, nothing else.
+ * Returns the value.
+ */
+export function oneLineStdout(stdout: string): string {
+  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout.slice(0, 200))}`)
+  return stdout.slice(0, -1)
 }
 
 /**

@@ -12,9 +12,9 @@ import { after, describe, it } from 'node:test'
 import { FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION } from '../../src/broker/budget.js'
 import { requestDaemon, type DaemonResponse } from '../../src/client/transport.js'
 import { ROUTES } from '../../src/protocol.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const strays: number[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
   const box = new Sandbox(extraEnv)
@@ -25,7 +25,6 @@ after(async () => {
   for (const pid of strays) {
     try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
   }
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
 function runs(counterFile: string): number {

@@ -17,7 +17,7 @@ import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { CcredError } from '../../src/errors.js'
 import { HUGE_BODY_BYTES, startFaultyUpstream, type FaultMode, type FaultyUpstream } from '../helpers/faulty-upstream.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { AwsKeyring, startContainerCredentials } from '../helpers/aws-servers.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
 import { GoogleTokens } from '../helpers/gcp-oauth-server.js'
@@ -27,7 +27,7 @@ import { withText } from '../helpers/issued.js'
 
 const MiB = 1024 * 1024
 const upstreams: FaultyUpstream[] = []
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const services: CredentialService[] = []
 // The sources' timeouts (Vault 5 s, AWS 5 s; the slow upstream holds 10 s; GCP see GCP_CAUSES) would otherwise
 // include each library's first load, which takes seconds on a busy machine: load them once here,
@@ -38,7 +38,6 @@ before(async () => {
 after(async () => {
   await Promise.all(services.map((s) => s.close()))
   await Promise.all(upstreams.map((u) => u.close()))
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
 /**

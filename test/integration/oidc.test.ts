@@ -11,14 +11,14 @@ import type { Browser } from 'playwright-core'
 import { chromiumPath, launchBrowser, loginWithBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
 import { startGateway } from '../helpers/gateway.js'
 import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, keyClient, LOGIN_CLIENT, idpTokenVerifier, oidcProfileToml, PUBLIC_CLIENT_ID, SECRET_CLIENT, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
-import { Sandbox, type CliResult } from '../helpers/sandbox.js'
+import { Sandbox, type CliResult, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { EXCHANGED_ISSUER, startTokenExchangeServer } from '../helpers/token-exchange-server.js'
 
 const REFRESH_TOKEN_NAME = 'oidc:corp:refresh_token'
 /** TTL 0 turns off the 401 heuristic, so repeated gets from this test are plain cache hits. */
 const NO_REISSUE = { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' }
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 let provider: TestProvider
 let browser: Browser | undefined
 const noBrowser = chromiumPath() === undefined ? 'chromium is not installed (the CI image installs Debian\'s chromium)' : undefined
@@ -29,7 +29,6 @@ before(async () => {
 })
 after(async () => {
   await browser?.close()
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await provider.close()
 })
 
@@ -65,7 +64,7 @@ function browserLogin(box: Sandbox, user: string): Promise<CliResult> {
 async function gatewayCall(gatewayUrl: string, token: string): Promise<number> {
   const response = await fetch(`${gatewayUrl}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
     body: JSON.stringify({ model: 'claude', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] }),
   })
   await response.text()

@@ -19,7 +19,7 @@ import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
 import { GoogleTokens, makeGoogleTokenCertificate, startGoogleOAuth, type GoogleOAuthServer, type TestCertificate } from '../helpers/gcp-oauth-server.js'
 import { refusedLoopbackPort } from '../helpers/listen.js'
 import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
-import { Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
+import { Sandbox, waitFor, type CliResult, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
 
 const MINUTE = 60_000
@@ -61,7 +61,7 @@ let gcpMissing: string | undefined
 let closedPort: number
 let approleSecretId: string
 let approleRoleId: string
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 before(async () => {
   vault = await startVaultServer()
@@ -84,7 +84,6 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await Promise.all([vault?.close(), provider?.close(), container?.close(), google?.close(), googleProxy?.close()])
   certificate?.cleanup()
 })
