@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { ERROR_EXIT_CODES, type ErrorCode } from '../../src/errors.js'
 import { after, before, describe, it } from 'node:test'
 import { AwsKeyring, startContainerCredentials, type AwsKey, type ContainerRequest, type StubServer } from '../helpers/aws-servers.js'
 import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
@@ -288,11 +289,15 @@ field = "nope"
     }
 
     // Failing gets: a coded error naming the problem, never the value.
-    const failing = ['bad-file', 'bad-exec-fails', 'bad-exec-lines', 'bad-exec-json', 'bad-exec-past', 'bad-jwt-hs512', 'bad-jwt-pem', 'bad-vault-field']
-    for (const profile of failing) {
+    // Each with the code its fault is documented to have, and that code's exit status.
+    const failing: Record<string, ErrorCode> = {
+      'bad-file': 'ERR_SOURCE_OUTPUT', 'bad-exec-fails': 'ERR_SOURCE_UNAVAILABLE', 'bad-exec-lines': 'ERR_SOURCE_OUTPUT', 'bad-exec-json': 'ERR_SOURCE_OUTPUT',
+      'bad-exec-past': 'ERR_SOURCE_OUTPUT', 'bad-jwt-hs512': 'ERR_CONFIG', 'bad-jwt-pem': 'ERR_CONFIG', 'bad-vault-field': 'ERR_SOURCE_OUTPUT',
+    }
+    for (const [profile, code] of Object.entries(failing)) {
       const got = await run(['get', profile])
-      assert.notEqual(got.code, 0, `${profile} fails: ${got.stdout}`)
-      assert.match(got.stderr, /\[ERR_[A-Z_]+\]/, `${profile}: a coded error`)
+      assert.equal(got.code, ERROR_EXIT_CODES[code], `${profile} fails with ${code}: ${got.stderr}`)
+      assert.match(got.stderr, new RegExp(`^ccred: profile ${profile}: [^\\n]* \\[${code}\\] — [^\\n]+\\n$`), `${profile}: one line, ${code} and a hint`)
       t.diagnostic(`get ${profile}: ${got.stderr.trim().split('\n')[0]}`)
       await run(['get', profile, '--json'])
     }

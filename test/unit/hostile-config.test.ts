@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -141,18 +141,35 @@ describe('hostile config: parseConfig', () => {
   })
 
   it("mutated README examples stay coded", async () => {
-    const blocks = [...readFileSync(join(repoRoot(), 'README.md'), 'utf8').matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    // Every ```toml block of the documentation with a [profiles.NAME], [vault] or [broker] table is
+    // a whole config file and must parse without a problem: a broken example fails here instead of
+    // being skipped. Blocks with only keys or only a sub-table ([profiles.x.oidc.exchange]) are fragments.
+    const blocks = documentationPages().flatMap((page) =>
+      [...readFileSync(page, 'utf8').matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => ({ page, block: m[1]! })))
     const examples: string[] = []
-    for (const block of blocks) {
+    const broken: string[] = []
+    for (const { page, block } of blocks) {
+      if (!/^\[(vault|broker|profiles\.[^.\]]+)\]/m.test(block)) continue
       try {
         const config = await parse(block)
-        if (config.profiles.size > 0 || /^\[(vault|broker)\]/m.test(block)) examples.push(block)
-      } catch { /* a fragment, not a whole file */ }
+        const problems = [...config.invalidProfiles.values()].map((error) => error.message)
+        if (problems.length > 0) broken.push(`${page}: ${problems.join('; ')}\n${block}`)
+        else examples.push(block)
+      } catch (error) {
+        broken.push(`${page}: ${(error as Error).message}\n${block}`)
+      }
     }
-    assert.ok(examples.length >= 5, `the README has whole TOML examples (found ${examples.length} of ${blocks.length} blocks)`)
+    assert.deepEqual(broken, [], 'every TOML example in the docs parses')
+    assert.ok(examples.length >= 5, `the docs have whole TOML examples (found ${examples.length} of ${blocks.length} blocks)`)
     await checkMutations(examples, 300)
   })
 })
+
+/** The pages whose TOML examples are checked: README.md and every docs/*.md (one place to repoint). */
+function documentationPages(): string[] {
+  const docs = join(repoRoot(), 'docs')
+  return [join(repoRoot(), 'README.md'), ...readdirSync(docs).filter((name) => name.endsWith('.md')).sort().map((name) => join(docs, name))]
+}
 
 /** Applies 1-4 random mutations to the `key = value` lines of one of `texts` and checks each result. */
 async function checkMutations(texts: string[], numRuns: number): Promise<void> {
@@ -227,6 +244,27 @@ describe('hostile references', () => {
     },
   })
 
+  /** What resolving a reference against `deps(env)` must give: the value, or the exact code and hint. */
+  const expectedResolution = (kind: string, target: string, env: Record<string, string>): { value?: string; code?: string; hint?: string } => {
+    const where = 'profiles.x.value'
+    switch (kind) {
+      case 'env':
+        return Object.hasOwn(env, target) && env[target] !== ''
+          ? { value: env[target]! }
+          : { code: 'ERR_REFERENCE', hint: `export ${target} in the shell, then run: ccred daemon stop   (the daemon keeps the environment it started with)` }
+      case 'file': {
+        const path = target.startsWith('~/') ? `/home/u${target.slice(1)}` : target
+        if (path.includes('big')) return { code: 'ERR_REFERENCE', hint: `point ${where} at a file that holds only the secret` }
+        if (path.includes('missing')) return { code: 'ERR_REFERENCE', hint: `create it with the secret on one line (chmod 600), or change ${where}` }
+        return { value: 'value' }
+      }
+      case 'keychain':
+        return target.startsWith('k') ? { value: 'stored' } : { code: 'ERR_REFERENCE', hint: 'store it with: ccred set x' }
+      default:
+        return target.includes('deny') ? { code: 'ERR_SOURCE_DENIED', hint: 'h' } : { value: 'from-vault' }
+    }
+  }
+
   it('parseReference accepts only known kinds with a target; resolveReference fails only with coded errors', async () => {
     const textArb = fc.oneof(
       fc.string({ maxLength: 40 }),
@@ -238,13 +276,14 @@ describe('hostile references', () => {
       assert.ok(['env', 'file', 'keychain', 'vault'].includes(ref.kind))
       assert.notEqual(ref.target, '')
       assert.equal(`${ref.kind}:${ref.target}`, text)
+      const expected = expectedResolution(ref.kind, ref.target, env)
       try {
         const value = await resolveReference(ref, 'profiles.x.value', deps(env), 'x')
-        assert.equal(typeof value, 'string')
+        assert.deepEqual({ value }, { value: expected.value }, `${text}: resolved although ${JSON.stringify(expected)}`)
       } catch (error) {
         assert.ok(error instanceof CcredError, `threw ${String(error)}`)
         assert.ok(error.code in ERROR_EXIT_CODES)
-        assert.ok(error.hint !== undefined)
+        assert.deepEqual({ code: error.code, hint: error.hint }, { code: expected.code, hint: expected.hint }, `${text}: ${error.message}`)
       }
     }), { numRuns: 500 })
   })

@@ -1,0 +1,34 @@
+// What each mutation group mutates and which compiled tests (under dist/test) judge it. Both the
+// old and the new homes are listed where modules are moving (src/daemon → src/rendezvous; the
+// header grammar and shell quoting into their own modules), so a glob matching nothing is fine.
+export const MUTATION_GROUPS = {
+  budget: {
+    mutate: ['src/broker/budget.ts'],
+    tests: ['unit/budget.test.js', 'unit/broker.test.js', 'unit/soak.test.js'],
+  },
+  broker: {
+    mutate: ['src/broker/**/*.ts', '!src/broker/budget.ts', '!src/broker/validate.ts', '!src/broker/service.ts'],
+    tests: ['unit/budget.test.js', 'unit/broker.test.js', 'unit/broker-hooks.test.js', 'unit/broker-soft-refresh.test.js', 'unit/soak.test.js', 'unit/caller-identity.test.js'],
+  },
+  exec: {
+    mutate: ['src/sources/exec.ts', 'src/sources/exec-invocation.ts'],
+    tests: ['unit/exec-source.test.js', 'unit/config.test.js', 'unit/platforms.test.js', 'unit/hostile-config.test.js'],
+  },
+  oidc: {
+    mutate: ['src/oidc/**/*.ts'],
+    tests: ['unit/oidc.test.js', 'integration/oauth-metadata.test.js', 'integration/oidc-discovery.test.js', 'integration/oidc.test.js'],
+  },
+  rendezvous: {
+    mutate: [
+      'src/daemon/runtime-dir.ts', 'src/daemon/owned-files.ts', 'src/daemon/process-alive.ts', 'src/daemon/windows-pipe.ts',
+      'src/rendezvous/**/*.ts',
+    ],
+    tests: ['unit/trust-checks.test.js', 'unit/platforms.test.js', 'integration/trust-boundary.test.js'],
+  },
+  headers: {
+    mutate: [
+      'src/output/headers.ts', 'src/config/header-templates.ts', 'src/broker/validate.ts', 'src/output/shell-env.ts', 'src/text/**/*.ts',
+    ],
+    tests: ['unit/sanitize.test.js', 'unit/hooks.test.js', 'unit/hostile-config.test.js', 'unit/credential.test.js', 'unit/platforms.test.js', 'integration/terminal-output.test.js'],
+  },
+}
