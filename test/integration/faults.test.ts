@@ -60,7 +60,7 @@ interface Subject {
   /** Switches the upstream's behaviour. */
   set(mode: FaultMode): Promise<void>
   get(forceRefresh?: boolean): Promise<{ value: string; served: string; expiresAt?: string }>
-  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; budget?: { backoffUntil?: string } }>
+  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; consecutiveFailures?: number; budget?: { backoffUntil?: string } }>
   /** From a fresh value to its refresh-ahead time, while it is still valid for the caller. */
   toRefreshAheadMs: number
   /** From there to past the value's expiry. */
@@ -129,8 +129,15 @@ async function exercise(subject: Subject, mode: Exclude<FaultMode, 'normal' | 'f
 
 /** Moves the clock past a failing source's backoff and lets the retry it starts end. */
 async function pastBackoff(subject: Subject): Promise<void> {
-  const backoffUntil = (await subject.status()).budget?.backoffUntil
-  if (backoffUntil === undefined) return
+  const status = await subject.status()
+  const backoffUntil = status.budget?.backoffUntil
+  if (backoffUntil === undefined) {
+    // No backoff to wait out only when a retry has already succeeded: said, not skipped.
+    assert.equal(status.consecutiveFailures, 0, `failures without a backoff: ${JSON.stringify(status)}`)
+    assert.equal(status.lastError, undefined)
+    return
+  }
+  assert.ok((status.consecutiveFailures ?? 0) >= 1, `a backoff follows failures: ${JSON.stringify(status)}`)
   subject.clock.advance(Math.max(0, Date.parse(backoffUntil) - subject.clock.now()))
   await until(async () => (await subject.status()).refreshing !== true, 'the retry after the backoff to end', 15_000)
 }
