@@ -160,10 +160,12 @@ describe('broker: refresh-ahead', () => {
     }
     clock.advance(expiresAtMs - clock.now() + 1)
     await settle()
-    while (!inBackoff()) {
+    // An hour of fake seconds at most, so a broken backoff fails here instead of looping.
+    for (let s = 0; s < 3600 && !inBackoff(); s++) {
       clock.advance(1000)
       await settle()
     }
+    assert.ok(inBackoff(), 'the broker backs off after repeated failures')
     assert.ok(clock.now() > expiresAtMs)
     const fetchesBefore = source.fetches
     await assert.rejects(get(), (error: CcredError) => {
