@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { openRuntimeDir } from '../../src/rendezvous/runtime-dir.js'
+import { isAlive, Sandbox, waitFor, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { loginRuntimeDir } from '../../src/config/paths.js'
-import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
 
 /**
  * Issue 13's attacks, tried as an attacker would: a second Unix user against the
@@ -75,7 +75,7 @@ while not os.path.exists(stop):
 print(n)
 `
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const children: ChildProcess[] = []
 const worlds: string[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -85,7 +85,6 @@ function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
 }
 after(async () => {
   for (const child of children) child.kill('SIGKILL')
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   for (const world of worlds) rmSync(world, { recursive: true, force: true })
 })
 
