@@ -19,7 +19,8 @@ import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.j
  */
 const READY_TIMEOUT_MS = 5_000
 const MAX_READY_WAIT_MS = 9_000
-const POLL_INTERVAL_MS = 20
+/** Short: a daemon that is the executable answers within tens of ms, and each look is one failed connect. */
+const POLL_INTERVAL_MS = 4
 /** A spawn lock older than this belongs to a client that died mid-start. */
 const STALE_SPAWN_LOCK_MS = 10_000
 
