@@ -28,7 +28,7 @@ export const ERROR_EXIT_CODES = {
 export const EXIT_CODES = {
   OK: 0,
   ...ERROR_EXIT_CODES,
-  /** `ccred doctor` found something that would break Claude Code. */
+  /** `ccred doctor` found something that would break an agent's credential (Claude Code, Codex). */
   DOCTOR_FOUND_PROBLEMS: 13,
   /** `ccred exec`: the command exists but cannot be run (the shell's convention). */
   EXEC_COMMAND_NOT_EXECUTABLE: 126,
@@ -134,4 +134,30 @@ export function withContext(error: unknown, context: string): CcredError {
   const base = toCcredError(error)
   if (base.message.startsWith(`${context}:`)) return base
   return new CcredError(base.code, `${context}: ${base.message}`, { ...(base.hint === undefined ? {} : { hint: base.hint }), cause: base, detail: base.detail })
+}
+
+/**
+ * Warnings have stable codes too: a warning is one stderr line a script or a person
+ * may act on (Claude Code shows a helper's stderr), so it carries a code like an error.
+ */
+export const WARNING_CODES = [
+  /** The daemon could not be used; the value was fetched in this process (no shared cache). */
+  'WARN_DAEMON_FALLBACK',
+  /** The source's credentials live shorter than the caller keeps them. */
+  'WARN_SHORT_LIFETIME',
+  /** A running daemon kept a cached value that should have been dropped. */
+  'WARN_CACHE_NOT_DROPPED',
+  /** A forced refresh or re-issue was refused by the profile's upstream budget; the cached value was served. */
+  'WARN_REFRESH_BUDGET',
+] as const
+export type WarningCode = (typeof WARNING_CODES)[number]
+
+/** A warning's text with its code, for warnings that travel inside another message (the daemon's answer, `status`). */
+export function codedWarning(code: WarningCode, text: string): string {
+  return `${text} [${code}]`
+}
+
+/** The one shape of a warning line: `ccred: warning: <message> [WARN_…] — <hint>` (no newline). */
+export function warningLine(code: WarningCode, message: string, hint?: string): string {
+  return `ccred: warning: ${message} [${code}]${hint === undefined ? '' : ` — ${hint}`}`
 }

@@ -6,7 +6,8 @@
  *
  * On the warm `get` path: it imports only light modules (no config parser, no SDK).
  */
-import { DEFAULT_HELPER_TTL_MS, HELPER_HOOKS, type CallerMarks, type HelperHook } from './claude/helper-context.js'
+import { TableReader } from './config/fields.js'
+import { boolean, compact, parseWith, ProblemsRecorded, raw, string, table, type Field } from './config/schema.js'
 import type { Header } from './config/settings.js'
 import type { CredentialBody } from './credential.js'
 import { isProfileName } from './config/profile-name.js'
@@ -14,10 +15,8 @@ import { CcredError, type CcredErrorJson } from './errors.js'
 import type { StoreAvailability } from './store/store.js'
 import { sanitizeLine } from './text/sanitize.js'
 
-export type { CallerMarks, HelperHook } from './claude/helper-context.js'
-
 /** Bumped when a route or a field changes meaning; `GET /v1/health` reports it. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 export const ROUTES = {
   health: '/v1/health',
@@ -33,27 +32,35 @@ export const ROUTES = {
 /** `POST /v1/credential`: a credential for one profile, as one caller needs it. */
 export interface CredentialRequest {
   profile: string
-  /** How long the caller keeps using the value (its helper TTL); default DEFAULT_HELPER_TTL_MS. */
-  callerTtlMs: number
+  /**
+   * How long the caller keeps using the value, when the command knows (`aws-export`,
+   * doctor); absent, the caller's kind says (src/callers/: a helper TTL variable, an
+   * agent's refresh interval).
+   */
+  callerTtlMs?: number
   /** `ccred get --refresh`: a new value whatever the cache holds. */
   forceRefresh?: boolean
-  /** The caller says the value it holds was refused (true) or not (false); absent: it cannot say. */
+  /** The command says the value its caller holds was refused (true) or not (false); absent: the caller's kind decides. */
   rejected?: boolean
   /**
-   * The client's stdin is a terminal: a person at a shell, not Claude Code (whose
+   * The client's stdin is a terminal: a person at a shell, not an agent (whose
    * helper stdin is a pipe). Asking twice by hand is not a 401, so no re-issue.
    */
   interactive?: boolean
   /** pid of the ccred client; the caller is its nearest non-shell ancestor. */
   clientPid?: number
-  /** The client's parent pid, which saves the daemon a /proc read. */
+  /** The client's parent pid, which saves the daemon a process read (and is all Windows gives). */
   clientParentPid?: number
   /** When the client process started (epoch ms): a 401 re-run starts after the value was given. */
   clientStartedAtMs?: number
   /** The config file the client uses: a daemon reading another one refuses (ERR_DAEMON). */
   configPath?: string
-  /** What the client's environment says about who ran it (Claude Code or not, which hook). */
-  caller?: CallerMarks
+  /**
+   * The client's environment marks: the variables the caller kinds declare
+   * (src/callers/registry.ts gatherMarks), each a bounded value, "1" or a digest;
+   * never a secret. The daemon decides the kind from them and the process ancestry.
+   */
+  callerMarks?: Record<string, string>
   /** `get --format headers`: answer with the profile's header set (a `headers` body, whatever the source's kind). */
   headerSet?: boolean
 }
@@ -77,47 +84,72 @@ export interface IssuedFacts {
 }
 
 const API_HINT = 'see docs/daemon.md#daemon-api'
-const CREDENTIAL_FIELDS = new Set<string>(['profile', 'callerTtlMs', 'forceRefresh', 'rejected', 'interactive', 'clientPid', 'clientParentPid', 'clientStartedAtMs', 'configPath', 'caller', 'headerSet'])
-const CALLER_FIELDS = new Set<string>(['hook', 'aiAgent', 'agentShell', 'entrypoint', 'mcpServer'])
+/** At most this many marks, each name an environment variable's, each value this long (a digest, "1", a version). */
+const MAX_MARKS = 64
+const MAX_MARK_CHARS = 200
+
+/** A non-negative number: a pid, a start time, a TTL in ms. */
+function count(key: string): Field<number | undefined> {
+  return raw(key, (value, problem) => {
+    if (value === undefined) return undefined
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : problem('must be a non-negative number')
+  })
+}
+
+function optionalBoolean(key: string): Field<boolean | undefined> {
+  return raw(key, (value, problem) => (value === undefined || typeof value === 'boolean' ? value : problem('must be true or false')))
+}
+
+const callerMarks: Field<Record<string, string> | undefined> = raw('callerMarks', (value, problem) => {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem('must be an object of environment variable names and strings')
+  const entries = Object.entries(value)
+  if (entries.length > MAX_MARKS) return problem(`holds more than ${MAX_MARKS} marks`)
+  for (const [name, mark] of entries) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,99}$/.test(name)) return problem('names must be environment variable names')
+    if (typeof mark !== 'string' || mark.length > MAX_MARK_CHARS) return problem(`values must be strings of at most ${MAX_MARK_CHARS} characters`)
+  }
+  return Object.fromEntries(entries) as Record<string, string>
+})
+
+/** The body of `POST /v1/credential`, read by the combinators that read the config (every problem at once, unknown fields refused). */
+const credentialRequestFields = table(
+  {
+    // Checked before the table (requireProfile): its own error code.
+    profile: raw('profile', (value) => value as string),
+    callerTtlMs: count('callerTtlMs'),
+    forceRefresh: boolean('forceRefresh', false),
+    rejected: optionalBoolean('rejected'),
+    interactive: boolean('interactive', false),
+    clientPid: count('clientPid'),
+    clientParentPid: count('clientParentPid'),
+    clientStartedAtMs: count('clientStartedAtMs'),
+    configPath: string('configPath'),
+    callerMarks,
+    headerSet: boolean('headerSet', false),
+  },
+  { closed: true },
+)
 
 /** A parsed `POST /v1/credential` body; every absent field takes its one default here. */
 export function parseCredentialRequest(body: Record<string, unknown>): CredentialRequest {
-  refuseUnknownFields(body, CREDENTIAL_FIELDS, '')
-  const request: CredentialRequest = {
-    profile: requireProfile(body),
-    callerTtlMs: optionalNumber(body, 'callerTtlMs') ?? DEFAULT_HELPER_TTL_MS,
-    forceRefresh: optionalBoolean(body, 'forceRefresh') ?? false,
-    interactive: optionalBoolean(body, 'interactive') ?? false,
+  requireProfile(body)
+  // The reader names an unknown key in its message: one that is not even a field name is refused without being quoted back.
+  for (const key of Object.keys(body)) {
+    if (!/^[A-Za-z]{1,40}$/.test(key)) throw new CcredError('ERR_PROTOCOL', `unknown field "${sanitizeLine(key, 40)}" (this daemon speaks protocol ${PROTOCOL_VERSION})`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
   }
-  const rejected = optionalBoolean(body, 'rejected')
-  if (rejected !== undefined) request.rejected = rejected
-  for (const key of ['clientPid', 'clientParentPid', 'clientStartedAtMs'] as const) {
-    const value = optionalNumber(body, key)
-    if (value !== undefined) request[key] = value
+  const reader = new TableReader(body, 'request')
+  try {
+    const { headerSet, ...request } = compact(parseWith(credentialRequestFields, reader))
+    return headerSet ? { ...request, headerSet } : request
+  } catch (error) {
+    if (!(error instanceof ProblemsRecorded)) throw error
+    // A field this daemon does not know is refused, not ignored: a client of another version learns it at once.
+    const unknownField = reader.problems.some((problem) => problem.includes('unknown key'))
+    throw new CcredError('ERR_PROTOCOL', `${reader.problems.join('; ')} (this daemon speaks protocol ${PROTOCOL_VERSION})`, {
+      hint: unknownField ? 'the daemon may be a different ccred version; run: ccred daemon stop' : API_HINT,
+    })
   }
-  const configPath = optionalString(body, 'configPath')
-  if (configPath !== undefined) request.configPath = configPath
-  if (body.caller !== undefined) request.caller = parseCallerMarks(body.caller)
-  if (optionalBoolean(body, 'headerSet') === true) request.headerSet = true
-  return request
-}
-
-function parseCallerMarks(value: unknown): CallerMarks {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw protocolError('"caller" must be an object')
-  const body = value as Record<string, unknown>
-  refuseUnknownFields(body, CALLER_FIELDS, 'caller.')
-  const hook = body.hook ?? 'unknown'
-  if (!(HELPER_HOOKS as readonly unknown[]).includes(hook)) throw protocolError(`"caller.hook" must be one of ${HELPER_HOOKS.join(', ')}`)
-  const marks: CallerMarks = { hook: hook as HelperHook }
-  const aiAgent = optionalString(body, 'aiAgent', 'caller.')
-  if (aiAgent !== undefined) marks.aiAgent = aiAgent
-  const agentShell = optionalBoolean(body, 'agentShell', 'caller.')
-  if (agentShell !== undefined) marks.agentShell = agentShell
-  const entrypoint = optionalString(body, 'entrypoint', 'caller.')
-  if (entrypoint !== undefined) marks.entrypoint = entrypoint
-  const mcpServer = optionalString(body, 'mcpServer', 'caller.')
-  if (mcpServer !== undefined) marks.mcpServer = mcpServer
-  return marks
 }
 
 // ---- POST /v1/purge ------------------------------------------------------------------
@@ -205,6 +237,11 @@ export interface ServiceStatus {
   config: { path: string; fromFile: boolean; error?: CcredErrorJson }
   store: { kind: string; description: string; availability?: StoreAvailability }
   audit: { path: string } | null
+  /**
+   * Set when the caller lookup cannot read process ancestry (a `ps` slower than its
+   * timeout): agents' 401 re-runs are then not recognised by process name.
+   */
+  callers?: { ancestry: string; problem: string }
   profiles: (ProfileStatus & { description?: string })[]
 }
 
@@ -223,27 +260,9 @@ function protocolError(message: string): CcredError {
   return new CcredError('ERR_PROTOCOL', message, { hint: API_HINT })
 }
 
-/** A field this daemon does not know is refused, not ignored: a client of another version learns it at once. */
-function refuseUnknownFields(body: Record<string, unknown>, known: Set<string>, prefix: string): void {
-  for (const key of Object.keys(body)) {
-    if (!known.has(key)) {
-      throw new CcredError('ERR_PROTOCOL', `unknown field "${prefix}${sanitizeLine(key, 40)}" (this daemon speaks protocol ${PROTOCOL_VERSION})`, {
-        hint: 'the daemon may be a different ccred version; run: ccred daemon stop',
-      })
-    }
-  }
-}
-
 function requireString(body: Record<string, unknown>, key: string): string {
   const value = body[key]
   if (typeof value !== 'string' || value === '') throw protocolError(`"${key}" must be a non-empty string`)
-  return value
-}
-
-function optionalString(body: Record<string, unknown>, key: string, prefix = ''): string | undefined {
-  const value = body[key]
-  if (value === undefined) return undefined
-  if (typeof value !== 'string') throw protocolError(`"${prefix}${key}" must be a string`)
   return value
 }
 
@@ -260,18 +279,4 @@ function requireProfile(body: Record<string, unknown>): string {
     })
   }
   return name
-}
-
-function optionalNumber(body: Record<string, unknown>, key: string): number | undefined {
-  const value = body[key]
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw protocolError(`"${key}" must be a non-negative number`)
-  return value
-}
-
-function optionalBoolean(body: Record<string, unknown>, key: string, prefix = ''): boolean | undefined {
-  const value = body[key]
-  if (value === undefined) return undefined
-  if (typeof value !== 'boolean') throw protocolError(`"${prefix}${key}" must be true or false`)
-  return value
 }

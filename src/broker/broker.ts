@@ -1,13 +1,13 @@
-import { helperTtlVariable, setupHookFor, type HelperHook } from '../claude/helper-context.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { formatDurationMs, lifetimeInWholeSecondsMs } from '../config/duration.js'
 import type { Header } from '../config/settings.js'
-import { CcredError, toCcredError, withContext } from '../errors.js'
+import { CcredError, toCcredError, withContext, codedWarning } from '../errors.js'
 import type { Credential } from '../credential.js'
 import type { BudgetStatus, ProfileStatus } from '../protocol.js'
 import type { FetchContext, Source } from '../sources/source.js'
-import { backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
+import { BACKOFF_BASE_MS, BACKOFF_MAX_MS, backoffMs, coversWithinBudget, Demands, refreshAgeMs, safeHelperTtlMs, SHORT_LIVED_SERVE_FRACTION, TokenBucket } from './budget.js'
 import { checkCredential } from './validate.js'
+import { MIN_REDACTED_RUN_IN_MESSAGES, redactSecrets } from '../text/redact.js'
 
 /** A profile as the broker sees it: everything that identifies the credential is in `key`. */
 export interface BrokerProfile {
@@ -24,38 +24,38 @@ export type Served = 'hit' | 'fetch' | 'refresh' | 'reissue'
 
 export interface GetRequest {
   profile: BrokerProfile
-  /** The caller's helper TTL (CLAUDE_CODE_API_KEY_HELPER_TTL_MS); the value must outlive it plus the skew. */
+  /** How long the caller keeps using the value (its helper TTL); the value must outlive it plus the skew. */
   callerTtlMs: number
-  /** Nearest non-shell ancestor of the client: the Claude Code process. */
+  /**
+   * Who holds the value (a process, and a connection inside it when it has several):
+   * what each holder was given is remembered, to recognise its re-run after a refusal.
+   */
+  callerKey?: string
+  /** The caller's pid and program name, for the audit log only. */
   callerPid?: number
   callerCommand?: string
-  /**
-   * What the value is for inside that process, when one process holds several: the MCP
-   * server a headersHelper run is for (each server's connection holds its own value).
-   */
-  callerPurpose?: string
   /**
    * When the asking process started. A re-run after a 401 is a new process,
    * started after the value was given; requests already in flight when it was
    * given are not a sign of rejection.
    */
   clientStartedAtMs?: number
-  /** A person at a terminal: asking again soon is not a sign of a 401. */
-  interactive?: boolean
   /**
-   * Set only when Claude Code itself ran this get, to the setting that ran it. Only an
-   * apiKeyHelper re-run is read as a 401; scripts, CI and Makefiles that call `get` on
-   * every request are served from the cache.
+   * Set when the caller asking again within `withinMs` of being given a value means the
+   * value was refused (an agent re-running its helper at once after a 401). Unset, a
+   * repeat is served from the cache: scripts, CI and Makefiles call `get` on every request.
    */
-  claudeCodeHook?: HelperHook
+  reissueOnQuickRepeat?: { withinMs: number }
   /**
-   * What the caller says about the value it holds: true, it was refused (Claude
-   * Code's proxyAuthHelper re-run after a 407); false, it was not; undefined, the
-   * caller cannot say, so a refusal is inferred from it asking again early.
+   * What the caller says about the value it holds: true, it was refused (a proxy's
+   * 407 challenge); false, it was not; undefined, the caller cannot say, so a refusal
+   * is inferred from a quick repeat where `reissueOnQuickRepeat` allows it.
    */
   rejected?: boolean
   /** `ccred get --refresh`: a new value whatever the cache holds. */
   forceRefresh?: boolean
+  /** What the caller should change when the credentials live too short for its TTL (the largest safe TTL given). */
+  shortLifetimeAdvice?: (safeTtlMs: number) => string
 }
 
 export interface GetResult {
@@ -72,7 +72,7 @@ export type BrokerEvent =
 export interface BrokerSettingsView {
   skewMs: number
   reissueIntervalMs: number
-  /** The upstream budget's bucket (defaults in budget.ts). */
+  /** The upstream budget's bucket; undefined: budget.ts's FORCED_BUCKET_CAPACITY and FORCED_REFILL_MS. */
   forcedBurst?: number
   forcedRefillMs?: number
 }
@@ -105,14 +105,10 @@ interface Entry {
   fetchSeq: number
   /** Minimum validities asked for lately: the largest is the refresh-ahead target. */
   demands: Demands
-  /** Forced refreshes and re-issues. */
-  bucket: TokenBucket
-  /** After a failure: no upstream call before this (the refresh timer waits too). */
-  backoffUntilMs?: number
+  /** The profile's upstream budget, shared by every entry the profile ever had. */
+  budget: ProfileBudget
   timer?: TimerHandle
   nextRefreshAtMs?: number
-  lastError?: { error: CcredError; atMs: number }
-  consecutiveFailures: number
   hits: number
   fetches: number
   reissues: number
@@ -124,10 +120,49 @@ interface Entry {
   dropped: boolean
 }
 
-/** Who holds a value: the caller's pid, and the MCP server when the value is for one. */
-function callerKey(request: GetRequest): string | undefined {
-  if (request.callerPid === undefined) return undefined
-  return request.callerPurpose === undefined ? String(request.callerPid) : `${request.callerPid} mcp:${request.callerPurpose}`
+/**
+ * What limits a profile's upstream calls, kept by profile name for the life of the
+ * broker: dropping a cached value (purge, a config reload, a new key) keeps it, or
+ * `POST /v1/purge` + `get` in a loop would be an unmetered upstream call each time.
+ */
+interface ProfileBudget {
+  /** Forced refreshes, re-issues and the first fetch after a purge. */
+  bucket: TokenBucket
+  /** After a failure: no upstream call before this (the refresh timer waits too). */
+  backoffUntilMs?: number
+  lastError?: { error: CcredError; atMs: number }
+  consecutiveFailures: number
+  /** The value was purged: the next fetch with nothing cached is a forced one, paid from the bucket. */
+  purged: boolean
+  /**
+   * The secret strings of the last RECENT_VALUES credentials (current and previous): a
+   * helper's failure text may quote the value still served, so every message from the
+   * source is redacted against them. Daemon memory only, where the values are anyway.
+   */
+  recentValues: string[][]
+}
+
+const RECENT_VALUES = 2
+
+/** The strings of a credential that are secret. */
+function secretStrings(credential: Credential): string[] {
+  switch (credential.kind) {
+    case 'token':
+      return [credential.value]
+    case 'aws':
+      return [credential.secretAccessKey, ...(credential.sessionToken === undefined ? [] : [credential.sessionToken])]
+    case 'headers':
+      // A header value is a scheme and a credential, or the credential itself.
+      return Object.values(credential.headers).flatMap((value) => [value, value.replace(/^\S+\s+/, '')])
+  }
+}
+
+/** The error with every secret taken out of its message and hint (code, cause and detail kept). */
+function redactedError(error: CcredError, secrets: readonly string[]): CcredError {
+  const message = redactSecrets(error.message, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
+  const hint = error.hint === undefined ? undefined : redactSecrets(error.hint, secrets, MIN_REDACTED_RUN_IN_MESSAGES)
+  if (message === error.message && hint === error.hint) return error
+  return new CcredError(error.code, message, { ...(hint === undefined ? {} : { hint }), cause: error, detail: error.detail })
 }
 
 /** Callers remembered per profile for 401 detection; older ones are forgotten first. */
@@ -150,10 +185,12 @@ const FOREGROUND_BACKOFF_AFTER_FAILURES = 2
  * skew; refreshes ahead of that in the background; shares one upstream fetch
  * among concurrent callers; keeps serving a still-valid value while failed
  * refreshes back off; and re-issues when a caller comes back too soon for the
- * value it was given (Claude Code re-runs its helper at once after a 401).
+ * value it was given and its caller says that means a refusal (an agent re-runs its helper at once after a 401).
  */
 export class Broker {
   readonly #entries = new Map<string, Entry>()
+  /** By profile name; outlives the entries (see ProfileBudget). */
+  readonly #budgets = new Map<string, ProfileBudget>()
   readonly #clock: Clock
   readonly #settings: () => BrokerSettingsView
   readonly #onEvent: (event: BrokerEvent) => void
@@ -166,8 +203,8 @@ export class Broker {
     this.#settings = options.settings
     this.#onEvent = options.onEvent ?? (() => undefined)
     this.#random = options.random ?? Math.random
-    this.#backoffBaseMs = options.backoffBaseMs ?? 1000
-    this.#backoffMaxMs = options.backoffMaxMs ?? 5 * 60_000
+    this.#backoffBaseMs = options.backoffBaseMs ?? BACKOFF_BASE_MS
+    this.#backoffMaxMs = options.backoffMaxMs ?? BACKOFF_MAX_MS
   }
 
   async get(request: GetRequest): Promise<GetResult> {
@@ -187,10 +224,10 @@ export class Broker {
     // backoff: the bucket is its budget.
     let forcedWithToken = false
     if (served !== undefined && entry.current !== undefined && entry.inflight?.forced !== true) {
-      if (entry.bucket.take(nowMs)) forcedWithToken = true
+      if (entry.budget.bucket.take(nowMs)) forcedWithToken = true
       else {
-        const waitMs = entry.bucket.nextTokenAtMs(nowMs) - nowMs
-        if (served === 'refresh') budgetNote = `profile ${profile.name}: refresh budget spent (${entry.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`
+        const waitMs = entry.budget.bucket.nextTokenAtMs(nowMs) - nowMs
+        if (served === 'refresh') budgetNote = codedWarning('WARN_REFRESH_BUDGET', `profile ${profile.name}: refresh budget spent (${entry.budget.bucket.capacity} forced refreshes, one more every ${formatDurationMs(entry.budget.bucket.refillMs)}); served the cached value; next forced refresh in ${formatDurationMs(Math.max(1000, waitMs))}`)
         served = undefined
       }
     }
@@ -208,6 +245,7 @@ export class Broker {
       }
       throw this.#remembered(entry, nowMs)
     }
+    if (!forcedWithToken && entry.current === undefined && entry.inflight === undefined && entry.budget.purged) this.#payPurgedFetch(entry, nowMs)
     if (served === 'reissue' && entry.inflight?.forced !== true) {
       entry.reissues++
       entry.lastReissueAtMs = nowMs
@@ -216,20 +254,39 @@ export class Broker {
     return this.#serve(entry, fresh, served ?? 'fetch', request, budgetNote)
   }
 
+  /** The first fetch after a purge takes a token from the bucket; without one, the caller is told when to come back. */
+  #payPurgedFetch(entry: Entry, nowMs: number): void {
+    const { bucket } = entry.budget
+    if (!bucket.take(nowMs)) {
+      const waitMs = Math.max(1000, bucket.nextTokenAtMs(nowMs) - nowMs)
+      throw new CcredError('ERR_SOURCE_UNAVAILABLE', `profile ${entry.profile.name}: its cached value was dropped (purge) more often than the upstream budget allows (${bucket.capacity} at once, one more every ${formatDurationMs(bucket.refillMs)}); next fetch in ${formatDurationMs(waitMs)}`, {
+        hint: 'something runs ccred set / login / logout (or POST /v1/purge) in a loop; stop it, then run the command again',
+      })
+    }
+    entry.budget.purged = false
+  }
+
   #inBackoff(entry: Entry, nowMs: number): boolean {
-    return entry.consecutiveFailures >= FOREGROUND_BACKOFF_AFTER_FAILURES && entry.backoffUntilMs !== undefined && nowMs < entry.backoffUntilMs
+    return entry.budget.consecutiveFailures >= FOREGROUND_BACKOFF_AFTER_FAILURES && entry.budget.backoffUntilMs !== undefined && nowMs < entry.budget.backoffUntilMs
   }
 
   /** The last failure, said again with when the source will be tried next. */
   #remembered(entry: Entry, nowMs: number): CcredError {
-    const last = entry.lastError!.error
-    const retryInS = Math.max(1, Math.ceil((entry.backoffUntilMs! - nowMs) / 1000))
-    const message = `${last.message} (failed ${entry.consecutiveFailures} times; retrying in ${retryInS} s)`
+    const last = entry.budget.lastError!.error
+    const retryInS = Math.max(1, Math.ceil((entry.budget.backoffUntilMs! - nowMs) / 1000))
+    const message = `${last.message} (failed ${entry.budget.consecutiveFailures} times; retrying in ${retryInS} s)`
     return new CcredError(last.code, message, last.hint === undefined ? { cause: last } : { hint: last.hint, cause: last })
   }
 
-  /** Forgets a profile's cached value (after `ccred set`, or when its config is gone). */
+  /**
+   * Forgets a profile's cached value (after `ccred set`, `login`, `logout`), at once: a
+   * value someone wants gone is never served again. The fetch that replaces it is paid
+   * from the profile's bucket like a forced refresh, and a failing source stays in its
+   * backoff, so purging in a loop cannot drive the upstream.
+   */
   purge(profileName: string): boolean {
+    const budget = this.#budgets.get(profileName)
+    if (budget !== undefined) budget.purged = true
     const entry = this.#entries.get(profileName)
     if (entry === undefined) return false
     this.#drop(entry)
@@ -251,7 +308,7 @@ export class Broker {
         header: entry.profile.header,
         cached: entry.current !== undefined,
         refreshing: entry.inflight !== undefined,
-        consecutiveFailures: entry.consecutiveFailures,
+        consecutiveFailures: entry.budget.consecutiveFailures,
         hits: entry.hits,
         fetches: entry.fetches,
         reissues: entry.reissues,
@@ -261,8 +318,8 @@ export class Broker {
       if (expiresAt !== undefined) status.expiresAt = expiresAt.toISOString()
       if (entry.current !== undefined) status.lastRefreshAt = new Date(entry.current.fetchedAtMs).toISOString()
       if (entry.nextRefreshAtMs !== undefined) status.nextRefreshAt = new Date(entry.nextRefreshAtMs).toISOString()
-      if (entry.lastError !== undefined) {
-        status.lastError = { code: entry.lastError.error.code, message: entry.lastError.error.message, at: new Date(entry.lastError.atMs).toISOString() }
+      if (entry.budget.lastError !== undefined) {
+        status.lastError = { code: entry.budget.lastError.error.code, message: entry.budget.lastError.error.message, at: new Date(entry.budget.lastError.atMs).toISOString() }
       }
       if (entry.warning !== undefined) status.warning = entry.warning
       const meta = entry.current?.credential.meta
@@ -274,11 +331,11 @@ export class Broker {
   #budgetStatus(entry: Entry): BudgetStatus {
     const nowMs = this.#clock.now()
     const budget: BudgetStatus = {
-      forcedTokens: entry.bucket.tokens(nowMs),
-      forcedCapacity: entry.bucket.capacity,
-      forcedRefillMs: entry.bucket.refillMs,
+      forcedTokens: entry.budget.bucket.tokens(nowMs),
+      forcedCapacity: entry.budget.bucket.capacity,
+      forcedRefillMs: entry.budget.bucket.refillMs,
     }
-    if (entry.backoffUntilMs !== undefined && entry.consecutiveFailures > 0 && entry.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.backoffUntilMs).toISOString()
+    if (entry.budget.backoffUntilMs !== undefined && entry.budget.consecutiveFailures > 0 && entry.budget.backoffUntilMs > nowMs) budget.backoffUntil = new Date(entry.budget.backoffUntilMs).toISOString()
     const lifetimeMs = this.#lifetimeMs(entry.current)
     const demand = entry.demands.current(nowMs, lifetimeMs)
     if (demand !== undefined) budget.minValidityMs = demand
@@ -308,8 +365,7 @@ export class Broker {
       profile,
       fetchSeq: 0,
       demands: new Demands(),
-      bucket: new TokenBucket(this.#clock.now(), this.#settings().forcedBurst, this.#settings().forcedRefillMs),
-      consecutiveFailures: 0,
+      budget: this.#budget(profile.name),
       hits: 0,
       fetches: 0,
       reissues: 0,
@@ -321,6 +377,23 @@ export class Broker {
     return entry
   }
 
+  #budget(profileName: string): ProfileBudget {
+    const nowMs = this.#clock.now()
+    const wanted = new TokenBucket(nowMs, this.#settings().forcedBurst, this.#settings().forcedRefillMs)
+    let budget = this.#budgets.get(profileName)
+    if (budget === undefined) {
+      budget = { bucket: wanted, consecutiveFailures: 0, purged: false, recentValues: [] }
+      this.#budgets.set(profileName, budget)
+    } else if (budget.bucket.capacity !== wanted.capacity || budget.bucket.refillMs !== wanted.refillMs) {
+      // [broker] changed the bucket's size: the new one starts as spent as the old one was.
+      const spent = budget.bucket.capacity - budget.bucket.tokens(nowMs)
+      for (let i = 0; i < spent; i++) wanted.take(nowMs)
+      budget.bucket = wanted
+    }
+    return budget
+  }
+
+  /** Drops the cached value and its timer; the profile's budget stays (see ProfileBudget). */
   #drop(entry: Entry): void {
     entry.dropped = true
     entry.timer?.cancel()
@@ -347,35 +420,32 @@ export class Broker {
 
   /**
    * Whether the value this caller holds was refused, so it needs a new one. A
-   * caller that says so is believed; otherwise Claude Code's apiKeyHelper asking
-   * again well inside the TTL of the value it was given means a refusal (Claude Code
-   * re-runs the helper at once on a 401); no other caller's second ask is. Either way, a caller given a value that has since
-   * been replaced gets the replacement, not another fetch; and re-issues are
-   * rate-limited per profile so a misbehaving caller cannot hammer the source.
+   * caller that says so is believed; otherwise, where the caller's decision allows
+   * it, asking again soon after being given the value means a refusal (agents re-run
+   * their helper at once after a 401); no other caller's second ask is. Either way, a
+   * caller given a value that has since been replaced gets the replacement, not
+   * another fetch; and re-issues are rate-limited per profile so a misbehaving caller
+   * cannot hammer the source.
    */
   #refused(entry: Entry, request: GetRequest, nowMs: number): boolean {
     if (request.rejected === false || entry.current === undefined) return false
-    const key = callerKey(request)
+    const key = request.callerKey
     const given = key === undefined ? undefined : entry.callers.get(key)
     if (given !== undefined && given.seq !== entry.current.seq) return false
     const sinceReissueMs = entry.lastReissueAtMs === undefined ? Infinity : nowMs - entry.lastReissueAtMs
     if (request.rejected === true) return sinceReissueMs >= Math.min(this.#settings().reissueIntervalMs, SIGNALLED_REISSUE_INTERVAL_MS)
 
-    // The hooks Claude Code re-runs at once when the value is refused: apiKeyHelper on a 401
-    // from the API, an MCP headersHelper on a 401 to a tool call (then it reconnects).
-    // A headersHelper run is told apart by its server (CLAUDE_CODE_MCP_SERVER_NAME): without
-    // it, a second server of the same process would look like a re-run.
-    if (request.claudeCodeHook !== 'apiKeyHelper' && (request.claudeCodeHook !== 'headersHelper' || request.callerPurpose === undefined)) return false
-    if (given === undefined || request.interactive === true || request.callerTtlMs <= 0) return false
+    const quickRepeat = request.reissueOnQuickRepeat
+    if (quickRepeat === undefined || given === undefined) return false
     if (request.clientStartedAtMs !== undefined && request.clientStartedAtMs <= given.servedAtMs) return false
-    if (nowMs - given.servedAtMs >= request.callerTtlMs / 2) return false
-    // A re-run while the re-issue is still under way joins it: after a session 404 Claude
-    // Code runs an MCP headersHelper twice at once, and both should get the new value.
+    if (nowMs - given.servedAtMs >= quickRepeat.withinMs) return false
+    // A re-run while the re-issue is still under way joins it: an agent that re-runs two
+    // helpers at once after a refusal (a reconnect) should give both the new value.
     return sinceReissueMs >= this.#settings().reissueIntervalMs || entry.inflight?.forced === true
   }
 
   #serve(entry: Entry, cached: Cached, served: Served, request: GetRequest, budgetNote?: string): GetResult {
-    const key = callerKey(request)
+    const key = request.callerKey
     if (key !== undefined) {
       entry.callers.delete(key)
       entry.callers.set(key, { seq: cached.seq, servedAtMs: this.#clock.now() })
@@ -387,7 +457,7 @@ export class Broker {
     if (request.callerCommand !== undefined) event.callerCommand = request.callerCommand
     this.#onEvent(event)
     const result: GetResult = { credential: cached.credential, served }
-    const warning = this.#shortLivedWarning(entry, cached, request.callerTtlMs)
+    const warning = this.#shortLivedWarning(entry, cached, request)
     if (warning !== undefined && !entry.warned) {
       entry.warned = true
       result.warning = warning
@@ -396,17 +466,18 @@ export class Broker {
     return result
   }
 
-  #shortLivedWarning(entry: Entry, cached: Cached, callerTtlMs: number): string | undefined {
+  #shortLivedWarning(entry: Entry, cached: Cached, request: GetRequest): string | undefined {
     const expiresAtMs = cached.credential.expiresAt?.getTime()
     if (expiresAtMs === undefined) return undefined
     const lifetimeMs = this.#lifetimeMs(cached)!
     const { skewMs } = this.#settings()
+    const { callerTtlMs } = request
     const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
     if (callerTtlMs <= safeTtlMs) return entry.warning
-    entry.warning = safeTtlMs === 0
+    const advice = request.shortLifetimeAdvice?.(safeTtlMs) ?? `lower the caller's TTL to ${formatDurationMs(safeTtlMs)} (or lengthen the credential's lifetime)`
+    entry.warning = codedWarning('WARN_SHORT_LIFETIME', safeTtlMs === 0
       ? `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for any helper TTL with skew ${formatDurationMs(skewMs)}; lengthen the credential's lifetime or lower [broker] skew`
-      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ` +
-        `set ${helperTtlVariable(setupHookFor(entry.profile.header))}=${safeTtlMs} (or lengthen the credential's lifetime)`
+      : `profile ${entry.profile.name}: credentials live ${formatDurationMs(lifetimeMs)}, too short for the helper TTL ${formatDurationMs(callerTtlMs)} + skew ${formatDurationMs(skewMs)} (the largest safe TTL is ${formatDurationMs(safeTtlMs)}); ${advice}`)
     return entry.warning
   }
 
@@ -428,31 +499,38 @@ export class Broker {
     const { profile } = entry
     entry.fetches++
     try {
-      // The source learns why it is asked: a forced fetch must not renew the refused value.
-      const credential = await profile.source.fetch(forced ? { ...profile.context, forced } : profile.context)
+      // The source learns why it is asked (a forced fetch must not renew the refused value) and what it must not quote.
+      const credential = await profile.source.fetch({ ...profile.context, ...(forced ? { forced } : {}), secrets: () => this.#secretsOf(entry) })
+      entry.budget.recentValues = [secretStrings(credential), ...entry.budget.recentValues].slice(0, RECENT_VALUES)
       const nowMs = this.#clock.now()
       checkCredential(credential, `profile ${profile.name}`, nowMs)
       const cached: Cached = { credential, seq, fetchedAtMs: nowMs }
       // Sequence guard: a slower, older fetch never overwrites a newer value.
       if (entry.current !== undefined && entry.current.seq > seq) return entry.current
+      // The source answered: the profile's backoff ends, whether or not this entry still holds the value.
+      entry.budget.consecutiveFailures = 0
+      entry.budget.lastError = undefined
+      entry.budget.backoffUntilMs = undefined
       if (!entry.dropped) {
         entry.current = cached
-        entry.consecutiveFailures = 0
-        entry.lastError = undefined
-        entry.backoffUntilMs = undefined
         this.#schedule(entry)
       }
       return cached
     } catch (error) {
-      const failure = withContext(toCcredError(error), `profile ${profile.name}`)
-      if (!entry.dropped) {
-        const failedAtMs = this.#clock.now()
-        entry.lastError = { error: failure, atMs: failedAtMs }
-        entry.consecutiveFailures++
-        entry.backoffUntilMs = failedAtMs + backoffMs(entry.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
-      }
+      // Whatever the source put in its message (a helper's stderr, an upstream's body) is redacted once more here.
+      const failure = redactedError(withContext(toCcredError(error), `profile ${profile.name}`), this.#secretsOf(entry))
+      // Counted for the profile even when its entry was dropped meanwhile (a purge must not forget a failure).
+      const failedAtMs = this.#clock.now()
+      entry.budget.lastError = { error: failure, atMs: failedAtMs }
+      entry.budget.consecutiveFailures++
+      entry.budget.backoffUntilMs = failedAtMs + backoffMs(entry.budget.consecutiveFailures, this.#random, this.#backoffBaseMs, this.#backoffMaxMs)
       throw failure
     }
+  }
+
+  /** What a message about this profile must never contain: its recent values and what its references resolved to. */
+  #secretsOf(entry: Entry): string[] {
+    return [...entry.budget.recentValues.flat(), ...(entry.profile.context.secrets?.() ?? [])]
   }
 
   /**
@@ -505,7 +583,7 @@ export class Broker {
     entry.timer = undefined
     entry.nextRefreshAtMs = undefined
     const nowMs = this.#clock.now()
-    if (entry.consecutiveFailures === 0) {
+    if (entry.budget.consecutiveFailures === 0) {
       // Callers may have stopped asking, or the largest demand may have been forgotten since.
       const dueAtMs = this.#refreshDueAtMs(entry)
       if (dueAtMs === undefined) return
@@ -522,7 +600,7 @@ export class Broker {
         if (entry.dropped) return
         // Jittered exponential backoff; the still-valid value keeps being served meanwhile.
         const nowMs = this.#clock.now()
-        const retryAtMs = Math.max(entry.backoffUntilMs ?? nowMs, nowMs)
+        const retryAtMs = Math.max(entry.budget.backoffUntilMs ?? nowMs, nowMs)
         const retryInMs = retryAtMs - nowMs
         this.#arm(entry, retryAtMs, () => this.#refreshAhead(entry))
         this.#onEvent({ type: 'refresh-ahead', profile: profile.name, source: profile.sourceKind, ok: false, error: error.code, retryInMs })

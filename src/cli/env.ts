@@ -1,4 +1,3 @@
-import { helperContext } from '../claude/helper-context.js'
 import { requestCredential } from '../client/credentials.js'
 import { envVariables } from '../output/format.js'
 import { envLines, SHELLS, type Shell } from '../output/shell-env.js'
@@ -10,7 +9,8 @@ import { EXIT_CODES } from '../errors.js'
 export async function issuedVariables(profile: string, headerOption: string | undefined, io: Io): Promise<Record<string, string>> {
   const header = parseHeaderOption(headerOption)
   const issued = await requestCredential(
-    { profile, callerTtlMs: helperContext(io.env).callerTtlMs },
+    // The caller's TTL: its kind's (src/callers/), as for get.
+    { profile },
     io.env,
     (line) => io.stderr.write(`${sanitizeLine(line)}\n`),
   )

@@ -1,4 +1,4 @@
-import { headerFor, helperContext } from '../claude/helper-context.js'
+import { headerFor, helperHook } from '../callers/claude-code.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import type { Header } from '../config/settings.js'
 import { CcredError } from '../errors.js'
@@ -42,14 +42,12 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
   const format = parseFormatOption(options.format)
   if (format === 'headers' && (options.json === true || options.header !== undefined)) throw usageError('--format headers prints the header set; it goes with neither --json nor --header', 'the profile\'s headers = { … } table names the headers')
   const headerSet = format === 'headers'
-  const context = helperContext(io.env, headerSet)
   const explicitHeader = parseHeaderOption(options.header)
   const issued = await fetchCredential(
     {
+      // How long the caller keeps the value and whether it was refused: the daemon asks the caller's kind (src/callers/).
       profile,
-      callerTtlMs: context.callerTtlMs,
       forceRefresh: options.refresh === true,
-      ...(context.rejected === undefined ? {} : { rejected: context.rejected }),
       ...(headerSet ? { headerSet } : {}),
     },
     io.env,
@@ -61,7 +59,7 @@ export async function runGet(profile: string, options: GetOptions, io: Io, fetch
     io.stdout.write(headersOutput(issued.headers))
     return 0
   }
-  const printed = { ...issued, header: headerFor(context, explicitHeader, issued.header) }
+  const printed = { ...issued, header: headerFor(helperHook(io.env), explicitHeader, issued.header) }
   io.stdout.write(options.json ? jsonOutput(printed) : `${headerValue(printed, printed.header)}\n`)
   return 0
 }

@@ -35,9 +35,16 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
     }
     const privateKey = generate(alg)
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-    const signing = loadSigningKey(pem, alg)
     await store.set(keyName, pem)
-    const users = [...config.profiles.values()].filter((p) => p.definition.storedSecretName?.(p.options) === keyName).map((p) => p.name)
+    // The public key printed is the one of the key as stored: a gateway must never trust a key whose private half is gone.
+    const stored = await store.get(keyName)
+    if (stored !== pem) {
+      throw new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the private key was written to ${store.describe()} but ${stored === undefined ? 'cannot be read back' : 'reads back different'}; no public key printed (it would have no usable private key)`, {
+        hint: 'fix the secret store (ccred status says which binding serves it), or opt in to a file store with `store = "file"` under [broker]; then run: ccred jwt keygen ' + `${keyName} --alg ${alg} --force`,
+      })
+    }
+    const signing = loadSigningKey(stored, alg)
+    const users = [...config.profiles.values()].filter((p) => p.source.storedSecretName() === keyName).map((p) => p.name)
     for (const profile of users) await purgeCachedValue(profile, io.env, (line) => io.stderr.write(`${line}\n`))
     const jwk = publishedJwk(signing, await keyIdFor(undefined, signing))
     io.stdout.write(`${JSON.stringify(jwk, null, 2)}\n`)

@@ -67,8 +67,9 @@ Examples (settings.json):
 
   program.command('status')
     .description('daemon state and, per profile: source, cached or not, expiry, last refresh, last error, hits (never a secret)')
-    .option('--json', 'machine-readable output')
-    .action((options: { json?: boolean }) => run(async () => (await import('./status.js')).runStatus(options, io))())
+    .option('--wide', 'every column: header, last refresh, safe helper TTL, upstream budget, hits (the default fits an 80-column terminal)')
+    .option('--json', 'machine-readable output (every field)')
+    .action((options: { json?: boolean; wide?: boolean }) => run(async () => (await import('./status.js')).runStatus(options, io))())
 
   program.command('profiles')
     .description('list configured profiles (name, source, header) and config errors')
@@ -143,8 +144,9 @@ Examples:
     .description('check everything Claude Code needs from ccred: daemon, socket directory, secret store, config, each profile (fetched; never printed), lifetime vs helper TTL, which settings layer supplies the helper, conflicting variables, gateway reachability')
     .argument('[profile]', 'check only this profile')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code, 13 when something would.')
-    .action((profile: string | undefined, options: { json?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
+    .option('--trust-project', "run the helpers and probe the proxy/gateway that this directory's .mcp.json and .claude/settings(.local).json name (as Claude Code does once you trust a workspace); without it they are only read and checked, and each thing not run is listed with [UNTRUSTED_WORKSPACE]")
+    .addHelpText('after', '\nExit status: 0 when nothing would break Claude Code or Codex, 13 when something would.\n\nWorkspace trust: a repository\'s own files (.mcp.json, .claude/settings.json, .claude/settings.local.json)\ncan name commands and proxies. doctor runs none of them, gives no process their environment and\nsends no credential to a proxy or gateway they name, unless you pass --trust-project for this run.')
+    .action((profile: string | undefined, options: { json?: boolean; trustProject?: boolean }) => run(async () => (await import('./doctor.js')).runDoctor(profile, options, io))())
 
   const setup = program.command('setup').description('write the settings a tool needs to use ccred')
   setup.command('claude')
@@ -192,6 +194,28 @@ Examples:
   ccred setup mcp --undo`)
     .action((server: string | undefined, profile: string | undefined, options: Record<string, string | boolean | undefined>) =>
       run(async () => (await import('./setup-mcp.js')).runSetupMcp(server, profile, options, io))())
+
+  setup.command('codex')
+    .description('make ccred the auth command of a Codex model provider in ~/.codex/config.toml ($CODEX_HOME): command and args exec\'d without a shell, timeout_ms, refresh_interval_ms from the profile\'s lifetime; optionally an MCP server\'s http_headers_helper and the OTel headers_helper; keeps the rest of the file as it was, backup, undoable')
+    .argument('[profile]', 'the profile whose token Codex sends as Authorization: Bearer (not needed with --undo)')
+    .option('--provider <id>', 'the [model_providers.<id>] table (default: the profile\'s name)')
+    .option('--base-url <url>', 'the gateway\'s OpenAI-compatible base URL (needed when the provider is new); Codex appends /responses')
+    .option('--wire-api <api>', 'wire_api of a new provider (default: responses)')
+    .option('--default', 'also set model_provider to it, so Codex uses it without -c model_provider=…')
+    .option('--mcp <server>', 'also make ccred the http_headers_helper of [mcp_servers.<server>] (headers as JSON)')
+    .option('--mcp-url <url>', 'with --mcp: create the server with this URL, or change its URL')
+    .option('--otel', 'also write [otel] headers_helper: a script in ccred\'s data directory that Codex runs with no arguments')
+    .option('--fix', 'remove env_key, experimental_bearer_token and requires_openai_auth from the provider (Codex refuses them beside auth)')
+    .option('--dry-run', 'print what would change; write nothing')
+    .option('--undo', 'restore what ccred setup codex changed (keys you edited since are kept)')
+    .addHelpText('after', `
+Examples:
+  ccred setup codex litellm --base-url https://llm.example.com/v1 --default
+  ccred setup codex litellm --mcp corp-tools --mcp-url https://mcp.example.com/mcp
+  ccred setup codex litellm --otel --dry-run
+  ccred setup codex --undo`)
+    .action((profile: string | undefined, options: Record<string, string | boolean | undefined>) =>
+      run(async () => (await import('./setup-codex.js')).runSetupCodex(profile, options, io))())
 
   const jwt = program.command('jwt').description('signing keys and tokens for jwt profiles')
   jwt.command('keygen')

@@ -1,3 +1,4 @@
+import { warningLine } from '../errors.js'
 import type { IssuedCredential } from '../protocol.js'
 import { isUnreachable, requestFromDaemon, withClientFacts, type CredentialQuery, type Env } from './daemon-request.js'
 
@@ -21,7 +22,7 @@ export const requestCredential: CredentialFetcher = async (query, env, warn) => 
   const first = await requestFromDaemon(query, env)
   if (!isUnreachable(first)) return first
   if (first.reason === 'unsafe-dir') {
-    warn(`ccred: not using the daemon: ${first.error.message} (${first.error.hint}); fetching in this process`)
+    warn(warningLine('WARN_DAEMON_FALLBACK', `not using the daemon: ${first.error.message}; fetching in this process`, first.error.hint))
     return fromThisProcess(query, env)
   }
   // Loaded only when needed: child_process costs the warm path several milliseconds.
@@ -31,7 +32,8 @@ export const requestCredential: CredentialFetcher = async (query, env, warn) => 
     const second = await requestFromDaemon(query, env)
     if (!isUnreachable(second)) return second
   }
-  const why = started.ok ? 'it stopped right after starting' : `${started.error.message}; ${started.error.hint ?? ''}`
-  warn(`ccred: the daemon is unavailable (${why}); fetching in this process`)
+  const why = started.ok ? 'it stopped right after starting' : started.error.message
+  const hint = started.ok || started.error.hint === undefined ? 'see: ccred daemon run (it prints why it stops)' : started.error.hint
+  warn(warningLine('WARN_DAEMON_FALLBACK', `the daemon is unavailable (${why}); fetching in this process`, hint))
   return fromThisProcess(query, env)
 }

@@ -1,5 +1,5 @@
 import { isatty } from 'node:tty'
-import { callerMarks } from '../claude/helper-context.js'
+import { gatherMarks } from '../callers/registry.js'
 import { configPath } from '../config/paths.js'
 import { isUnsafeRuntimeDir } from '../daemon/runtime-dir.js'
 import type { CcredError } from '../errors.js'
@@ -21,7 +21,7 @@ export function processStartedAtMs(): number {
 /**
  * The request as this process sends it, to the daemon or to the in-process
  * service alike: the query plus who is asking (pids, start time, a terminal or
- * not, and what the environment says about Claude Code and its hook).
+ * not, and the environment marks the caller kinds declare: src/callers/).
  */
 export function withClientFacts(query: CredentialQuery, env: Env): CredentialRequest {
   return {
@@ -30,7 +30,7 @@ export function withClientFacts(query: CredentialQuery, env: Env): CredentialReq
     clientParentPid: process.ppid,
     clientStartedAtMs: processStartedAtMs(),
     interactive: isatty(0),
-    caller: callerMarks(env, query.headerSet === true),
+    callerMarks: gatherMarks(env),
   }
 }
 

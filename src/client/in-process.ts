@@ -1,5 +1,5 @@
 import { disableCoreDumps } from '../daemon/core-dumps.js'
-import type { CredentialService } from '../broker/service.js'
+import type { CredentialService } from '../service/service.js'
 
 /**
  * Runs `work` with the broker in this process: for CCRED_NO_DAEMON=1, for
@@ -10,7 +10,7 @@ import type { CredentialService } from '../broker/service.js'
 export async function withInProcessService<T>(env: Record<string, string | undefined>, work: (service: CredentialService) => Promise<T>): Promise<T> {
   // Secrets will sit in this process's memory, as in the daemon's: no core dump of it either.
   disableCoreDumps()
-  const { serviceForEnvironment } = await import('../broker/service.js')
+  const { serviceForEnvironment } = await import('../service/service.js')
   const service = serviceForEnvironment(env)
   try {
     return await work(service)

@@ -1,3 +1,4 @@
+import { warningLine } from '../errors.js'
 import { ROUTES, type PurgeRequest, type PurgeResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'
 
@@ -10,6 +11,6 @@ export async function purgeCachedValue(profile: string, env: Record<string, stri
   try {
     unwrap<PurgeResponse>(await requestDaemon(env, 'POST', ROUTES.purge, { profile } satisfies PurgeRequest, 5_000))
   } catch (error) {
-    if (!(error instanceof DaemonNotRunning)) warn(`ccred: warning: the daemon did not drop its cached value for ${profile} (${(error as Error).message}); run: ccred daemon stop`)
+    if (!(error instanceof DaemonNotRunning)) warn(warningLine('WARN_CACHE_NOT_DROPPED', `the daemon did not drop its cached value for ${profile} (${(error as Error).message})`, 'run: ccred daemon stop'))
   }
 }

@@ -1,4 +1,6 @@
+import { headerTemplateFault, isHeaderName, MAX_HEADER_NAME_CHARS, TOKEN_PLACEHOLDER, unknownPlaceholder } from '../text/header-grammar.js'
 import { describe, isTable, quoteShort, type TableReader } from './fields.js'
+import { fromReader, type Field } from './schema.js'
 
 /**
  * Which headers `ccred get <profile> --format headers` prints (MCP headersHelper,
@@ -10,14 +12,14 @@ import { describe, isTable, quoteShort, type TableReader } from './fields.js'
  */
 export type HeaderTemplates = Readonly<Record<string, string>>
 
-export const TOKEN_PLACEHOLDER = '${token}'
 const MAX_HEADERS = 32
-/** RFC 9110 field-name: a token. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/
 /** Framing and routing headers the HTTP client owns: a profile setting them would break the request. */
 const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'mcp-session-id', 'mcp-protocol-version'])
 
-/** Reads a profile's `headers` table; every problem goes to the reader. Undefined when absent. */
+/** A profile's `headers` table: undefined when absent, INVALID with every problem recorded. */
+export const headerTemplates: Field<HeaderTemplates | undefined> = fromReader(readHeaderTemplates)
+
+/** The same read as the `headerTemplates` field, on a reader (its problems recorded there). */
 export function readHeaderTemplates(reader: TableReader): HeaderTemplates | undefined {
   const value = reader.raw('headers')
   if (value === undefined) return undefined
@@ -33,8 +35,8 @@ export function readHeaderTemplates(reader: TableReader): HeaderTemplates | unde
   const byLowerCase = new Map<string, string>()
   for (const [name, template] of entries) {
     const where = `header ${quoteShort(name)}`
-    if (!HEADER_NAME.test(name)) {
-      problem(`${where} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only: no spaces, no ":")`)
+    if (!isHeaderName(name)) {
+      problem(`${where} is not a header name (letters, digits and !#$%&'*+-.^_\`|~ only, at most ${MAX_HEADER_NAME_CHARS}: no spaces, no ":")`)
       continue
     }
     if (RESERVED.has(name.toLowerCase())) problem(`${where} is set by the HTTP client itself; a helper cannot set it`)
@@ -45,10 +47,24 @@ export function readHeaderTemplates(reader: TableReader): HeaderTemplates | unde
       problem(`${where}: expected a string value template, got ${describe(template)}`)
       continue
     }
-    const unknown = /\$\{(?!token\})[^}]*\}?/.exec(template)
-    if (unknown !== null) problem(`${where}: unknown placeholder ${quoteShort(unknown[0])} (the only one is \${token}, the credential)`)
-    if (/[\u0000-\u001f\u007f-\u009f]/.test(template)) problem(`${where}: the value template holds a control character (a header value is one line of printable text)`)
-    if (template.trim() === '') problem(`${where}: the value template is empty (Claude Code would send an empty header)`)
+    const unknown = unknownPlaceholder(template)
+    if (unknown !== undefined) problem(`${where}: unknown placeholder ${quoteShort(unknown)} (the only one is \${token}, the credential)`)
+    // The grammar of text/header-grammar.ts, the same the rendered header is checked by.
+    switch (template.trim() === '' ? 'empty' : headerTemplateFault(template)) {
+      case 'empty':
+        problem(`${where}: the value template is empty (Claude Code would send an empty header)`)
+        break
+      case 'line-break':
+      case 'control':
+        problem(`${where}: the value template holds a control character or line break (a header value is one line of visible ASCII)`)
+        break
+      case 'not-ascii':
+        problem(`${where}: the value template holds a character outside visible ASCII (a server would receive other bytes)`)
+        break
+      case 'surrounding-space':
+        problem(`${where}: the value template starts or ends with white space (HTTP strips it: the server would see another value)`)
+        break
+    }
     templates[name] = template
   }
   if (entries.length > 0 && !Object.values(templates).some((template) => template.includes(TOKEN_PLACEHOLDER))) {

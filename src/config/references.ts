@@ -1,4 +1,5 @@
 import { CcredError } from '../errors.js'
+import { readTrustedFile, type TrustedFileKind } from './file-trust.js'
 
 /**
  * A reference names where a secret lives; the secret itself never sits in the
@@ -55,26 +56,23 @@ export interface ReferenceDeps {
 
 const MAX_FILE_SECRET_BYTES = 64 * 1024
 
+/** A file a profile reads a secret from: the config's rules (file-trust.ts), 64 KiB at most. */
+export const SECRET_FILE: TrustedFileKind = {
+  label: 'secret file',
+  code: 'ERR_REFERENCE',
+  maxBytes: MAX_FILE_SECRET_BYTES,
+  fixPath: 'point the reference at a regular file that holds only the secret',
+  fixSize: 'a secret file holds only the secret: point the reference at that file',
+  stickyParentIsFine: true,
+}
+
 /**
- * Reads at most one byte more than a file secret may hold: enough for the size
- * check in resolveReference, never the whole of a large file (or an endless one
- * such as /dev/zero, or a FIFO that keeps writing) into the daemon's memory.
+ * Reads a secret file under the config's rules: yours or root's, not writable by group
+ * or others (nor any directory above it), a regular file (a FIFO is refused at once,
+ * never waited on), at most 64 KiB (one byte more is read, never the whole of a large file).
  */
 export async function readSecretFile(path: string): Promise<string> {
-  const { open } = await import('node:fs/promises')
-  const handle = await open(path, 'r')
-  try {
-    const buffer = Buffer.alloc(MAX_FILE_SECRET_BYTES + 1)
-    let filled = 0
-    while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
-      if (bytesRead === 0) break
-      filled += bytesRead
-    }
-    return buffer.subarray(0, filled).toString('utf8')
-  } finally {
-    await handle.close()
-  }
+  return readTrustedFile(path, SECRET_FILE)
 }
 
 /**
@@ -99,6 +97,7 @@ export async function resolveReference(ref: Reference, where: string, deps: Refe
       try {
         text = await deps.readFile(path)
       } catch (error) {
+        if (error instanceof CcredError) throw new CcredError(error.code, `${where}: ${error.message}`, { cause: error, ...(error.hint === undefined ? {} : { hint: error.hint }) })
         const code = (error as NodeJS.ErrnoException).code
         const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`
         throw new CcredError('ERR_REFERENCE', `${where}: file ${path} ${why}`, { cause: error, hint: `create it with the secret on one line (chmod 600), or change ${where}` })

@@ -12,11 +12,14 @@ export const DEFAULT_BROKER = {
   idleExitMs: 8 * 3_600_000,
   reissueIntervalMs: 10_000,
   audit: true,
-  forcedBurst: 3,
-  forcedRefillMs: 10_000,
 }
 
-/** `[broker]`: every key has a default. */
+/**
+ * `[broker]`: every key has a default. The upstream budget's two keys (forced_refresh_burst,
+ * forced_refresh_every) are undefined when absent: their defaults are the broker's own
+ * (src/broker/budget.ts), the one place that states them; config sits below the broker and
+ * does not import it.
+ */
 export const brokerTable = table(
   {
     /** Extra validity beyond the caller's TTL. */
@@ -29,11 +32,11 @@ export const brokerTable = table(
     audit: boolean('audit', DEFAULT_BROKER.audit),
     /** The upstream budget's bucket: forced refreshes and re-issues at once. */
     forcedBurst: raw('forced_refresh_burst', (value, problem) => {
-      if (value === undefined) return DEFAULT_BROKER.forcedBurst
+      if (value === undefined) return undefined
       return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 100 ? value : problem('expected a whole number from 1 to 100')
     }),
     /** ... and one more per this interval. */
-    forcedRefillMs: durationMs('forced_refresh_every', { fallbackMs: DEFAULT_BROKER.forcedRefillMs, minMs: 1000, maxMs: 3_600_000 }),
+    forcedRefillMs: durationMs('forced_refresh_every', { minMs: 1000, maxMs: 3_600_000 }),
   },
   // readTopTable closes it, as it does [vault]
 )

@@ -33,7 +33,7 @@ source = "demo"
 # timeout = "30s"
 
 # Short-lived JWTs minted by the daemon and signed with your key. Make the key with:
-#   ccred jwt keygen litellm-signing-key --alg ES256   (then: ccred jwt jwks litellm)
+#   ccred jwt keygen litellm-signing-key --alg ES256   (then: ccred jwt jwks litellm-jwt)
 # [profiles.litellm-jwt]
 # source = "jwt"
 # [profiles.litellm-jwt.jwt]

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs'
 import type { Server } from 'node:http'
-import { serviceForEnvironment, type CredentialService } from '../broker/service.js'
+import { serviceForEnvironment, type CredentialService } from '../service/service.js'
 import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
@@ -144,7 +144,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   }
 
   try {
-    service = serviceForEnvironment(env)
+    service = serviceForEnvironment(env, log)
     const path = service.config.path
     const config = await service.config.current().catch(() => undefined)
     const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs

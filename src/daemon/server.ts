@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { CredentialService } from '../broker/service.js'
+import type { CredentialService } from '../service/service.js'
 import { CcredError, toCcredError } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import {

@@ -8,18 +8,20 @@ import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
-import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../claude/helper-context.js'
+import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
 import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
-import type { SettingsFile } from '../setup/claude-settings.js'
+import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
 import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
-import { checkHooks, runHookHelper, type HookCheckDeps } from './hooks.js'
+import { checkCodex } from './codex.js'
+import { checkHooks, runHookHelper, settingsSource, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
+import { heldBack, isWorkspaceScope, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 /** Claude Code's own limit for a proxyAuthHelper run. */
 const PROXY_HELPER_TIMEOUT_MS = 30_000
@@ -42,6 +44,11 @@ export interface DoctorDeps {
   probeGateway(url: string, route: ProbeRoute): Promise<ProbeResult>
   /** Runs a helper (a header hook's, the proxyAuthHelper) with exactly this environment (tests); default: sh -c with an open stdin. */
   runHookHelper?: HookCheckDeps['runHookHelper']
+  /**
+   * Whether the user trusts the project's own settings for this run (`--trust-project`):
+   * without it, nothing they name is run or sent a credential (src/trust/workspace.ts).
+   */
+  trust?: WorkspaceTrust
   nowMs(): number
 }
 
@@ -57,6 +64,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
   const platform = deps.platform ?? hostPlatform(deps.env)
+  const trust = deps.trust ?? UNTRUSTED
   const dir = runtimeDir(deps.env, platform)
   const dirProblem = checkPrivateDir(dir, platform.os)
   add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? (platform.os === 'win32' ? `${dir} ${existsSync(dir) ? 'exists' : 'does not exist yet; ccred creates it'}; its ACL (inherited from your profile) is not checked on Windows` : `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it`) : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
@@ -93,14 +101,13 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
-      const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
+      const needed = [...config.profiles.values()].some((p) => p.source.storedSecretName() !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
     }
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
-      const { doctorChecks } = profile.definition
-      if (doctorChecks === undefined || (profileName !== undefined && profile.name !== profileName)) continue
-      for (const found of await doctorChecks(profile.options, service.runtime.sourceDeps())) {
+      if (profileName !== undefined && profile.name !== profileName) continue
+      for (const found of await profile.source.doctorChecks(service.runtime.sourceDeps())) {
         add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
       }
     }
@@ -122,11 +129,19 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     projectDir: deps.projectDir,
     profiles: loaded?.config.profiles ?? new Map(),
     daemonRunning,
+    trust,
     nowMs: deps.nowMs,
     fetchCredential: deps.fetchCredential,
     ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
   }, add)
-  await checkGateway(claude, deps, add)
+  await checkGateway(claude, deps, trust, add)
+  await checkCodex({
+    env: deps.env,
+    ...(deps.platform === undefined ? {} : { platform: deps.platform }),
+    fetchCredential: deps.fetchCredential,
+    skewMs,
+    nowMs: deps.nowMs,
+  }, add)
   return checks
 }
 
@@ -229,21 +244,40 @@ function checkClaudeGatewayLogin(claude: EffectiveClaudeSettings, deps: Pick<Doc
   else add('claude credential', 'ok', `Claude Code sends the apiKeyHelper value (${JSON.stringify(helper.value)})${login.store.kind === 'keychain' ? '; a gateway sign-in in the macOS keychain is not checked' : '; no gateway sign-in of its own'}`)
 }
 
-async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
+async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, trust: WorkspaceTrust, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
   const variable = claude.env('CLAUDE_CODE_USE_BEDROCK')?.value === '1' ? 'ANTHROPIC_BEDROCK_BASE_URL'
     : claude.env('CLAUDE_CODE_USE_VERTEX')?.value === '1' ? 'ANTHROPIC_VERTEX_BASE_URL' : 'ANTHROPIC_BASE_URL'
   const gateway = claude.env(variable)
   if (gateway === undefined) return
+  // Every variable that chose the route, with its layer: a repository's proxy (or NO_PROXY) decides where the probe goes.
+  const routeScopes = new Map<string, Scope | 'shell'>()
   let proxyUrl: string | undefined
   try {
-    proxyUrl = proxyFor(gateway.value, (name) => claude.env(name)?.value)
+    proxyUrl = proxyFor(gateway.value, (name) => {
+      const found = claude.env(name)
+      if (found !== undefined) routeScopes.set(name, found.scope)
+      return found?.value
+    })
   } catch {
     add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is not a URL`)
+    return
+  }
+  if (!mayUse(gateway.scope, trust)) {
+    add('gateway', 'warn', heldBack(`not probed: ${variable}=${gateway.value}`, settingsSource(claude, gateway.scope)))
+    return
+  }
+  const routedBy = [...routeScopes].filter(([, scope]) => scope !== 'shell' && isWorkspaceScope(scope))
+  if (!trust.trusted && routedBy.length > 0) {
+    add('gateway', 'warn', heldBack(`not probed through the proxy route of ${routedBy.map(([name, scope]) => `${name} (${scope})`).join(', ')}`, settingsSource(claude, routedBy[0]![1])))
     return
   }
   const route: ProbeRoute = proxyUrl === undefined ? {} : { proxyUrl }
   const helper = claude.value('proxyAuthHelper')
   if (proxyUrl !== undefined && claude.env('CLAUDE_CODE_ENABLE_PROXY_AUTH_HELPER')?.value === '1' && typeof helper?.value === 'string') {
+    if (!mayUse(helper.scope, trust)) {
+      add('gateway', 'warn', heldBack('proxyAuthHelper not run and the gateway not probed', settingsSource(claude, helper.scope)))
+      return
+    }
     // What Claude Code would send on the proxy hop; used for the probe only, never shown.
     let why: string | undefined
     try {

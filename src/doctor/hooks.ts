@@ -2,7 +2,7 @@ import {
   caseClashes, ccredLoginProfileOf, ccredProfileOf, isRemoteMcpServer, MCP_HELPER_SLOW_MS, MCP_HELPER_TIMEOUT_MS, mcpConfigPath, mcpServersOf,
   OTEL_DEBOUNCE_VARIABLE, OTEL_HELPER_TIMEOUT_MS, otlpExporterProblems, parseHeadersOutput, strippedForProjectMcp, type McpScope,
 } from '../setup/claude-hooks.js'
-import { hookTtlMs } from '../claude/helper-context.js'
+import { hookTtlMs } from '../callers/claude-code.js'
 import { findOnPath, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
 import { hostPlatform } from '../platform.js'
 import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'
@@ -11,6 +11,7 @@ import type { ProfileConfig } from '../profiles/load.js'
 import { toCcredError } from '../errors.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
+import { heldBack, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -20,6 +21,8 @@ export interface ClaudeSettingsView {
   files: SettingsFile[]
   value(key: string): { value: unknown; scope: Scope } | undefined
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+  /** `base` plus the settings env of every layer the trust allows (doctor.ts effectiveClaudeSettings). */
+  helperEnv(base: Env, trust: WorkspaceTrust): Env
 }
 
 /** How a helper run went, as Claude Code would see it. */
@@ -44,6 +47,8 @@ export interface HookCheckDeps {
   fetchCredential?: CredentialFetcher
   /** Whether a daemon answers now (a stripped helper resolves env: references only in a daemon started elsewhere). */
   daemonRunning: boolean
+  /** Whether the project's own files may name what is run (`--trust-project`); untrusted when absent. */
+  trust?: WorkspaceTrust
   nowMs(): number
 }
 
@@ -79,6 +84,12 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
       add(check, 'fail', `${path}: runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)`)
       continue
     }
+    if (!mayUse(scope, deps.trust ?? UNTRUSTED)) {
+      add(check, 'warn', heldBack(`not run: ${JSON.stringify(server.headersHelper.slice(0, 80))}`, path))
+      const profileName = ccredProfileOf(server.headersHelper)
+      if (profileName !== undefined) checkStrippedProfile(name, profileName, deps, add)
+      continue
+    }
     // A project server's helper gets no credential-looking variables (docs/agents-facts.md#mcp-server-headershelper-remote-servers-type-http).
     const env: Env = { ...(scope === 'project' ? stripped(deps.env) : deps.env), CLAUDE_CODE_MCP_SERVER_NAME: name, CLAUDE_CODE_MCP_SERVER_URL: server.url }
     const parsed = await runAndParse(server.headersHelper, env, MCP_HELPER_TIMEOUT_MS, deps, check, add)
@@ -98,8 +109,7 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
 function checkStrippedProfile(server: string, profileName: string, deps: HookCheckDeps, add: Add): void {
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) return
-  const declared = profile.definition.references?.(profile.options)
-  const names = declared === undefined ? envReferences(profile.options) : declared.filter((ref) => ref.kind === 'env').map((ref) => ref.target)
+  const names = profile.source.references().filter((ref) => ref.kind === 'env').map((ref) => ref.target)
   const missing = names.filter(strippedForProjectMcp)
   if (missing.length === 0) return
   const listed = missing.map((name) => `env:${name}`).join(', ')
@@ -119,9 +129,13 @@ async function checkOtelHelper(claude: ClaudeSettingsView, deps: HookCheckDeps, 
   }
   const setting = (name: string) => claude.env(name)?.value
   for (const problem of otlpExporterProblems(setting)) add('claude otel exporter', 'warn', `${problem}; otelHeadersHelper never runs without it`)
-  // Claude Code gives it every OTEL_* variable and its settings env.
-  const env: Env = { ...deps.env }
-  for (const file of claude.files) for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') env[name] = value
+  const trust = deps.trust ?? UNTRUSTED
+  if (!mayUse(helper.scope, trust)) {
+    add('claude otelHeadersHelper', 'warn', heldBack(`not run: ${JSON.stringify(helper.value.slice(0, 80))}`, settingsSource(claude, helper.scope)))
+    return
+  }
+  // Claude Code gives it every OTEL_* variable and its settings env (a project's only when trusted).
+  const env: Env = claude.helperEnv(deps.env, trust)
   const parsed = await runAndParse(helper.value, env, OTEL_HELPER_TIMEOUT_MS, deps, 'claude otelHeadersHelper', add)
   if (parsed === undefined) return
   add('claude otelHeadersHelper', 'ok', `${helper.scope} settings: prints ${Object.keys(parsed.headers).length} header(s) (${Object.keys(parsed.headers).join(', ')}) in ${parsed.durationMs} ms`)
@@ -155,8 +169,14 @@ function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: Clau
   }
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, but there is no such profile`)
-  else if (profile.definition.loginTarget === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
+  else if (profile.source.loginTarget() === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
   else add(`claude ${key}`, 'ok', `runs ccred login ${profileName} (${found.scope} settings) when Claude Code's cloud credentials are missing or expired`)
+}
+
+/** "project settings /repo/.claude/settings.json": where a value came from, for a held-back line. */
+export function settingsSource(claude: ClaudeSettingsView, scope: Scope | 'shell'): string {
+  const path = claude.files.find((file) => file.scope === scope)?.path
+  return path === undefined ? `${scope} settings` : `${scope} settings ${path}`
 }
 
 /** Runs a header helper and parses it as Claude Code does; reports a failure and returns undefined. */
@@ -186,14 +206,23 @@ async function runAndParse(command: string, env: Env, timeoutMs: number, deps: H
 
 /** Runs `sh -c command` as Claude Code does: stdin an open pipe that never ends, killed at the timeout. */
 export async function runHookHelper(command: string, env: Env, timeoutMs: number): Promise<HelperRun> {
+  return runHelperProgram('/bin/sh', ['-c', command], env, timeoutMs, 'open')
+}
+
+/**
+ * Runs a helper program the way an agent does: `stdin` 'open' as Claude Code leaves it
+ * (a pipe that never ends), 'null' as Codex gives it (/dev/null); stderr dropped (it may
+ * quote a secret); stdout kept (up to 1 MiB) for parsing, never shown; killed after `timeoutMs`.
+ */
+export async function runHelperProgram(program: string, args: readonly string[], env: Env, timeoutMs: number, stdin: 'open' | 'null'): Promise<HelperRun> {
   const { spawn } = await import('node:child_process')
   const startedAtMs = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'ignore'] })
+    const child = spawn(program, args, { env: env as NodeJS.ProcessEnv, stdio: [stdin === 'open' ? 'pipe' : 'ignore', 'pipe', 'ignore'] })
     const chunks: Buffer[] = []
     let size = 0
     let timedOut = false
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size <= 1024 * 1024) chunks.push(chunk)
     })
@@ -207,7 +236,7 @@ export async function runHookHelper(command: string, env: Env, timeoutMs: number
     })
     child.on('close', (code) => {
       clearTimeout(timer)
-      child.stdin.destroy()
+      child.stdin?.destroy()
       resolve({ stdout: Buffer.concat(chunks).toString('utf8'), exitCode: code ?? -1, timedOut, durationMs: Date.now() - startedAtMs })
     })
   })
@@ -215,15 +244,6 @@ export async function runHookHelper(command: string, env: Env, timeoutMs: number
 
 function stripped(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !strippedForProjectMcp(name)))
-}
-
-/** The names of every env: reference in a profile's parsed options (References are { kind, target }). */
-export function envReferences(options: unknown, seen = new Set<unknown>()): string[] {
-  if (typeof options !== 'object' || options === null || seen.has(options)) return []
-  seen.add(options)
-  const node = options as { kind?: unknown; target?: unknown }
-  if (node.kind === 'env' && typeof node.target === 'string') return [node.target]
-  return Object.values(options).flatMap((value) => envReferences(value, seen))
 }
 
 /** A header value's JWT expiry (a Bearer token or a bare JWT), or undefined. */

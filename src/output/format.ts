@@ -1,6 +1,7 @@
 import type { Header } from '../config/settings.js'
 import type { CredentialBody } from '../credential.js'
 import type { IssuedCredential } from '../protocol.js'
+import { posixQuote } from '../text/shell-quote/posix.js'
 
 /**
  * The credential as one line of text: a token as it is, AWS credentials as the
@@ -28,11 +29,6 @@ export function headerValue(credential: CredentialBody & { expiresAt?: string },
   if (header === 'authorization' || credential.kind === 'headers') return text
   if (credential.kind === 'token' && credential.scheme === 'Basic') return `Basic ${Buffer.from(text, 'utf8').toString('base64')}`
   return `Bearer ${text}`
-}
-
-/** POSIX single-quoting: safe for any value without a NUL. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`
 }
 
 /**
@@ -71,7 +67,7 @@ export function awsCredentialExport(credential: Extract<CredentialBody, { kind: 
 }
 
 export function envExports(variables: Record<string, string>): string {
-  return Object.entries(variables).map(([name, value]) => `export ${name}=${shellQuote(value)}\n`).join('')
+  return Object.entries(variables).map(([name, value]) => `export ${name}=${posixQuote(value)}\n`).join('')
 }
 
 export function jsonOutput(credential: IssuedCredential): string {

@@ -1,9 +1,7 @@
 import type { HeaderTemplates } from '../config/header-templates.js'
 import type { Credential, CredentialBody } from '../credential.js'
 import { CcredError } from '../errors.js'
-
-/** The placeholder of the credential in a value template (config/header-templates.ts validates it); a value import of that module would put the config reader on the warm path. */
-const TOKEN_PLACEHOLDER = '${token}'
+import { describeHeaderValueFault, headerValueFault, isHeaderName, renderHeaderTemplate } from '../text/header-grammar.js'
 
 /** What a profile prints with `--format headers` when its config names no headers. */
 export function defaultHeaderTemplates(scheme: 'Bearer' | 'Basic' = 'Bearer'): HeaderTemplates {
@@ -26,7 +24,7 @@ export function renderHeaders(token: { value: string; scheme?: 'Bearer' | 'Basic
   const value = basic ? Buffer.from(token.value, 'utf8').toString('base64') : token.value
   const headers: Record<string, string> = {}
   for (const [name, template] of Object.entries(templates ?? defaultHeaderTemplates(scheme))) {
-    headers[name] = template.split(TOKEN_PLACEHOLDER).join(value)
+    headers[name] = renderHeaderTemplate(template, value)
   }
   return checkedHeaders(headers)
 }
@@ -48,17 +46,16 @@ export function headerSetBody(credential: Credential, profile: { name: string; h
 }
 
 /**
- * A header set fit for Claude Code's JSON parse and for HTTP: string values of
- * printable text without line breaks (a newline would become a header injection).
+ * A header set fit for Claude Code's JSON parse and for HTTP: names and values by the
+ * header grammar (text/header-grammar.ts; a newline would become a header injection).
  * The message names the header, never its value.
  */
 export function checkedHeaders(headers: Record<string, string>): Record<string, string> {
+  const hint = 'check the profile\'s headers templates and what its source returns'
   for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== 'string' || /[^\u0020-\u007e\u00a0-\u00ff]/.test(value) || /[^!#$%&'*+.^_`|~0-9A-Za-z-]/.test(name) || name === '') {
-      throw new CcredError('ERR_SOURCE_OUTPUT', `the header set holds ${/[^!#$%&'*+.^_`|~0-9A-Za-z-]/.test(name) || name === '' ? 'an invalid header name' : `a control character, line break or non-Latin-1 character in header ${name}`}`, {
-        hint: 'check the profile\'s headers templates and what its source returns',
-      })
-    }
+    if (!isHeaderName(name)) throw new CcredError('ERR_SOURCE_OUTPUT', 'the header set holds an invalid header name', { hint })
+    const fault = typeof value === 'string' ? headerValueFault(value) : 'empty'
+    if (fault !== undefined) throw new CcredError('ERR_SOURCE_OUTPUT', `the header set's header ${name} ${describeHeaderValueFault(fault)}`, { hint })
   }
   return headers
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CcredError } from '../errors.js'
 import { standaloneBuild } from '../executable.js'
 import { hostPlatform, type Platform } from '../platform.js'
-import { findOnPath, helperCommandLine, PORTABLE_CCRED_COMMAND, type CcredInstall } from './helper-command.js'
+import { ccredProgram, findOnPath, helperCommandLine, PORTABLE_CCRED_COMMAND, type CcredInstall } from './helper-command.js'
 
 /** The built bin (dist/cmd/ccred.cjs), absolute. */
 export function ccredBinPath(): string {
@@ -57,4 +57,13 @@ export function ccredCommand(platform: Platform = hostPlatform()): string {
 /** The command a file of this kind runs: `ccred` from PATH in a file the project shares, else absolute. */
 export function ccredCommandFor(shared: boolean, platform: Platform = hostPlatform()): string {
   return shared ? PORTABLE_CCRED_COMMAND : ccredCommand(platform)
+}
+
+/**
+ * ccred as an argv, for hooks an agent execs directly without a shell (Codex's provider
+ * `auth`): the same absolute programs as the command line (node and bin, or the executable), unquoted.
+ */
+export function ccredArgv(platform: Platform = hostPlatform()): [string, ...string[]] {
+  const [program, ...rest] = ccredProgram(platform, thisInstall(platform))
+  return [program!, ...rest]
 }

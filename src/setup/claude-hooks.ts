@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-export { DEFAULT_OTEL_DEBOUNCE_MS } from '../claude/helper-context.js'
+export { DEFAULT_OTEL_DEBOUNCE_MS } from '../callers/claude-code.js'
 
 /**
  * Claude Code's helpers besides apiKeyHelper/proxyAuthHelper, as measured on

@@ -1,6 +1,6 @@
 import type { Header } from '../config/settings.js'
 import type { Platform } from '../platform.js'
-import { helperTtlVariable, setupHookFor } from '../claude/helper-context.js'
+import { helperTtlVariable, setupHookFor } from '../callers/claude-code.js'
 import { OTEL_DEBOUNCE_VARIABLE } from './claude-hooks.js'
 import { readSettings, readSettingsForEdit, settingsLocations, SCOPES, type Scope, type SettingsFile } from './claude-settings.js'
 import { getSetting, jsonFormat, type JsonDocument, type SettingKey } from './document-format.js'

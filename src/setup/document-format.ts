@@ -106,3 +106,19 @@ export const jsonFormat: DocumentFormat<JsonDocument> = {
   hideValues: (line, secret) =>
     line.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*"/g, (pair, name: string, colon: string) => (secret(name) ? `"${name}"${colon}<hidden>` : pair)),
 }
+
+/**
+ * A file setup owns whole (a small script an agent runs): one key, ["content"], holding
+ * all of its text, so plan, diff, backup and undo work on it as on a settings file.
+ */
+export const wholeTextFormat: DocumentFormat<{ text: string }> = {
+  name: 'text',
+  parse: (text) => ({ text }),
+  get: (doc, key) => (key.length === 1 && key[0] === 'content' && doc.text !== '' ? doc.text : undefined),
+  with(_doc, key, value) {
+    if (key.length !== 1 || key[0] !== 'content') throw new TypeError(`a whole-text file has only the key "content", not ${keyName(key)}`)
+    return { text: typeof value === 'string' ? value : '' }
+  },
+  serialize: (doc) => doc.text,
+  hideValues: (line) => line,
+}

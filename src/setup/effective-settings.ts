@@ -1,4 +1,5 @@
 import type { Platform } from '../platform.js'
+import { mayUse, type WorkspaceTrust } from '../trust/workspace.js'
 import { readSettings, settingsLocations, type Scope, type SettingsFile } from './claude-settings.js'
 
 type Env = Record<string, string | undefined>
@@ -9,6 +10,11 @@ export interface EffectiveClaudeSettings {
   files: (SettingsFile & { invalid?: boolean })[]
   value(key: string): { value: unknown; scope: Scope } | undefined
   env(name: string): { value: string; scope: Scope | 'shell' } | undefined
+  /**
+   * The environment Claude Code gives a helper: `base` plus every layer's settings env,
+   * lowest first; a project's layers only when the user trusts them for this run.
+   */
+  helperEnv(base: Env, trust: WorkspaceTrust): Env
 }
 
 /**
@@ -34,6 +40,14 @@ export function effectiveClaudeSettings(env: Env, projectDir: string, platform?:
       const file = highestFirst.find((f) => typeof f.settings.env?.[name] === 'string')
       if (file !== undefined) return { value: file.settings.env![name] as string, scope: file.scope }
       return env[name] === undefined ? undefined : { value: env[name]!, scope: 'shell' }
+    },
+    helperEnv(base, trust) {
+      const merged: Env = { ...base }
+      for (const file of files) {
+        if (!mayUse(file.scope, trust)) continue
+        for (const [name, value] of Object.entries(file.settings.env ?? {})) if (typeof value === 'string') merged[name] = value
+      }
+      return merged
     },
   }
 }

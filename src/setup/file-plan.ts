@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import { CcredError } from '../errors.js'
 import { strippedForProjectMcp } from './claude-hooks.js'
-import { jsonFormat, keyName, type DocumentFormat, type SettingKey } from './document-format.js'
+import { jsonFormat, keyName, wholeTextFormat, type DocumentFormat, type SettingKey } from './document-format.js'
+import { tomlFormat } from './toml-format.js'
 import { ensurePrivateDir, readForEdit, writeAtomic, type FileSnapshot } from './settings-file.js'
 
 /**
@@ -41,10 +42,12 @@ export interface FilePlan<Doc = unknown> {
   changes: KeyChange[]
   /** Exactly the bytes apply writes. */
   text: string
+  /** The mode of a file apply creates (default 0644; a script an agent runs is 0755). */
+  mode?: number
 }
 
 /** The plan that sets each wanted key, skipping those that already hold the value. */
-export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, before: Doc, wanted: readonly (readonly [SettingKey, unknown])[], where: { scope: string; projectDir?: string; shared?: boolean }): FilePlan<Doc> {
+export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, before: Doc, wanted: readonly (readonly [SettingKey, unknown])[], where: { scope: string; projectDir?: string; shared?: boolean; mode?: number }): FilePlan<Doc> {
   let next = before
   const changes: KeyChange[] = []
   for (const [key, after] of wanted) {
@@ -54,7 +57,7 @@ export function planEdit<Doc>(file: FileSnapshot, format: DocumentFormat<Doc>, b
     changes.push({ key, before: was, after })
   }
   const text = changes.length === 0 ? file.text : format.serialize(next)
-  return { file, scope: where.scope, ...(where.projectDir === undefined ? {} : { projectDir: where.projectDir }), ...(where.shared ? { shared: true } : {}), format, before, next, changes, text }
+  return { file, scope: where.scope, ...(where.projectDir === undefined ? {} : { projectDir: where.projectDir }), ...(where.shared ? { shared: true } : {}), ...(where.mode === undefined ? {} : { mode: where.mode }), format, before, next, changes, text }
 }
 
 const HEADER_SECRETS = new Set(['AUTHORIZATION', 'PROXY-AUTHORIZATION', 'X-API-KEY', 'COOKIE'])
@@ -156,7 +159,11 @@ export function describeDiff(plan: FilePlan): string[] {
 
 // ---- apply and undo ----
 
-const FORMATS: Record<string, DocumentFormat<unknown>> = { JSON: jsonFormat as DocumentFormat<unknown> }
+const FORMATS: Record<string, DocumentFormat<unknown>> = {
+  JSON: jsonFormat as DocumentFormat<unknown>,
+  TOML: tomlFormat as DocumentFormat<unknown>,
+  text: wholeTextFormat as DocumentFormat<unknown>,
+}
 
 /** What git says about a project file: whether it is tracked, and the last commit that touched it. */
 interface GitFacts {
@@ -248,7 +255,7 @@ export function applyPlans(plans: readonly FilePlan[], profile: string, record: 
       else if (change.before !== undefined) recorded.before = change.before
       entry.changes.push(recorded)
     }
-    writeAtomic(path, plan.text, { expected: plan.file, mode: 0o644, ...(plan.projectDir === undefined ? {} : { within: plan.projectDir }) })
+    writeAtomic(path, plan.text, { expected: plan.file, mode: plan.mode ?? 0o644, ...(plan.projectDir === undefined ? {} : { within: plan.projectDir }) })
     entry.writtenSha256 = sha256(plan.text)
     const git = plan.shared ? gitFacts(path) : undefined
     if (git !== undefined && git !== 'unknown') entry.git = git

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import { CcredError } from '../errors.js'
 import { stableNodePath, type Platform } from '../platform.js'
+import { cmdQuote } from '../text/shell-quote/cmd.js'
+import { posixQuote } from '../text/shell-quote/posix.js'
 
 /**
  * How this ccred is started: node on the npm package's bin, or the standalone executable
@@ -27,28 +29,14 @@ export function ccredProgram(platform: Platform, install: CcredInstall, exists: 
  */
 export function helperCommandLine(platform: Platform, install: CcredInstall, exists: (path: string) => boolean = existsSync): string {
   const programs = ccredProgram(platform, install, exists)
-  return programs.map(platform.os === 'win32' ? cmdQuote : posixQuote).join(' ')
+  return programs.map(platform.os === 'win32' ? forCmd : posixQuote).join(' ')
 }
 
-/** One argument for `sh -c`: single quotes, nothing inside is special. */
-export function posixQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`
-}
-
-/**
- * One argument for `cmd`: double quotes. Inside them cmd still expands %VAR% and
- * has no escape for a `"`, so a path with either cannot be written safely: refused
- * with what to do, never written half-quoted. Control characters likewise.
- */
-export function cmdQuote(value: string): string {
-  const bad = /["%]|[\x00-\x1f]/.exec(value)
-  if (bad !== null) {
-    const what = bad[0] === '"' ? 'a double quote (")' : bad[0] === '%' ? 'a percent sign (%), which cmd expands' : 'a control character'
-    throw new CcredError('ERR_USAGE', `cannot write a helper command for cmd: the path ${JSON.stringify(value)} contains ${what}`, {
-      hint: 'install node and ccred (or the ccred executable) under paths without " or % (e.g. C:\\Program Files\\nodejs and %LOCALAPPDATA%), then run setup again',
-    })
-  }
-  return `"${value}"`
+/** One path for `cmd`, or what to do when cmd cannot take it literally (text/shell-quote/cmd.ts). */
+function forCmd(path: string): string {
+  return cmdQuote(path, (what) => new CcredError('ERR_USAGE', `cannot write a helper command for cmd: the path ${JSON.stringify(path)} contains ${what}`, {
+    hint: 'install node and ccred (or the ccred executable) under paths without ", % or ! (e.g. C:\\Program Files\\nodejs and %LOCALAPPDATA%), then run setup again',
+  }))
 }
 
 /**

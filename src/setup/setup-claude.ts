@@ -1,13 +1,11 @@
 import { join } from 'node:path'
 import { safeHelperTtlMs } from '../broker/budget.js'
-import { requestCredential } from '../client/credentials.js'
 import { withInProcessService } from '../client/in-process.js'
-import { issuedLifetimeMs } from '../client/lifetime.js'
 import { stateDir } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import type { Platform } from '../platform.js'
-import { sanitizeLine } from '../text/sanitize.js'
 import { ccredCommandFor } from './ccred-command.js'
+import { helperTtlFor, measureLifetime } from './lifetime.js'
 import { DEFAULT_OTEL_DEBOUNCE_MS, otlpExporterProblems } from './claude-hooks.js'
 import { readSettings, settingsLocations, type Scope } from './claude-settings.js'
 import { planSetup, type HookSetupRequest, type Mode, type SetupPlan } from './claude-setup.js'
@@ -51,22 +49,11 @@ export interface PreparedClaudeSetup {
 }
 
 /** Which command's record: each undoes its own changes. */
-export type SetupKind = 'claude' | 'mcp'
+export type SetupKind = 'claude' | 'mcp' | 'codex'
 
 export function setupRecord(kind: SetupKind, env: Env): SetupRecord {
   const dir = stateDir(env)
-  return { ledgerPath: join(dir, kind === 'claude' ? 'claude-setup.json' : 'mcp-setup.json'), backupDir: join(dir, 'setup-backups') }
-}
-
-/** The longest helper TTL ccred sets: a 401 re-runs the helper anyway, but a day-long cache helps nobody. */
-const MAX_HELPER_TTL_MS = 3_600_000
-
-/**
- * The TTL `setup claude` writes: the largest one the profile can serve safely (the
- * one rule shared with the broker's warning, `status` and `doctor`), capped.
- */
-export function helperTtlFor(lifetimeMs: number, skewMs: number): number {
-  return Math.min(MAX_HELPER_TTL_MS, Math.max(1000, safeHelperTtlMs(lifetimeMs, skewMs)))
+  return { ledgerPath: join(dir, `${kind}-setup.json`), backupDir: join(dir, 'setup-backups') }
 }
 
 /** Whether a Claude Code layer is shared with the project's other users (committed): its lines run ccred from PATH. */
@@ -83,11 +70,11 @@ export async function prepareClaudeSetup(input: ClaudeSetupInput, ctx: SetupCont
   }))
   for (const [flag, hookProfile] of [['--aws-auth-refresh', hookProfiles[1]], ['--gcp-auth-refresh', hookProfiles[2]]] as const) {
     // Claude Code runs the refresh command when its cloud credentials are missing or expired: a sign-in is what renews them.
-    if (hookProfile !== undefined && hookProfile.definition.loginTarget === undefined) {
+    if (hookProfile !== undefined && hookProfile.source.loginTarget() === undefined) {
       throw new CcredError('ERR_USAGE', `${flag} ${hookProfile.name}: ccred login refreshes only a sign-in (source = "oidc") profile, and ${hookProfile.name} has source "${hookProfile.sourceKind}"`, { hint: 'leave the refresh to the cloud CLI (aws sso login, gcloud auth application-default login), or name an oidc profile' })
     }
   }
-  const awsCredentials = profile !== undefined && profile.definition.yieldsAwsCredentials?.(profile.options) === true
+  const awsCredentials = profile !== undefined && profile.source.yieldsAwsCredentials()
   if (profile !== undefined && awsCredentials && input.mode !== 'bedrock') {
     throw new CcredError('ERR_USAGE', `profile ${profile.name} yields AWS credentials, which Claude Code uses only in Bedrock mode`, { hint: `run: ccred setup claude ${profile.name} --mode bedrock --gateway <bedrock endpoint>` })
   }
@@ -156,7 +143,7 @@ export function claudeGatewayLoginWarning(ctx: Omit<SetupContext, 'warn'>): stri
  * (safeHelperTtlMs, the one TTL-vs-lifetime rule) is shorter needs a shorter period.
  */
 async function measureOtelDebounce(profile: string, skewMs: number, ctx: SetupContext): Promise<number | undefined> {
-  const lifetimeMs = await measureLifetime(profile, ctx, 'the otelHeadersHelper debounce', "Claude Code's 29 min debounce")
+  const lifetimeMs = await measureLifetime(profile, ctx.env, ctx.warn, 'the otelHeadersHelper debounce', "Claude Code's 29 min debounce")
   if (lifetimeMs === undefined || safeHelperTtlMs(lifetimeMs, skewMs) >= DEFAULT_OTEL_DEBOUNCE_MS) return undefined
   return helperTtlFor(lifetimeMs, skewMs)
 }
@@ -173,20 +160,7 @@ function warnAboutOtlpExporter(plan: SetupPlan, ctx: SetupContext): void {
 
 /** Fetches once (through the daemon) to learn how long the profile's credentials live. */
 async function measureHelperTtl(profile: string, skewMs: number, ctx: SetupContext): Promise<number | undefined> {
-  const lifetimeMs = await measureLifetime(profile, ctx, 'the helper TTL', 'Claude Code keeps its default 5 min TTL')
+  const lifetimeMs = await measureLifetime(profile, ctx.env, ctx.warn, 'the helper TTL', 'Claude Code keeps its default 5 min TTL')
   return lifetimeMs === undefined ? undefined : helperTtlFor(lifetimeMs, skewMs)
 }
 
-/** How long the profile's credentials live (whole seconds), or undefined when they do not expire or cannot be fetched. */
-async function measureLifetime(profile: string, ctx: SetupContext, what: string, fallback: string): Promise<number | undefined> {
-  let issued
-  try {
-    issued = await requestCredential({ profile, callerTtlMs: 0 }, ctx.env, ctx.warn)
-  } catch (error) {
-    const failure = error as CcredError
-    ctx.warn(`ccred: warning: could not fetch ${profile} to size ${what} (${sanitizeLine(failure.message)}); ${fallback}`)
-    return undefined
-  }
-  if (issued.expiresAt === undefined) return undefined
-  return issuedLifetimeMs(profile, issued.expiresAt, ctx.env)
-}

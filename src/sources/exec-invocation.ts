@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { CcredError } from '../errors.js'
 import type { Platform } from '../platform.js'
+import { cmdQuote } from '../text/shell-quote/cmd.js'
 
 /** What `spawn` gets for an exec source's command, per platform. */
 export interface ExecInvocation {
@@ -54,15 +55,11 @@ export function resolveWindowsProgram(platform: Platform, program: string, exist
 }
 
 /**
- * One argument of a batch file's command line: double-quoted. cmd expands % and
- * (with delayed expansion) ! even inside quotes, and a " cannot be escaped there,
- * so such an argument is refused (the BatBadBut class of injection) rather than passed.
+ * One argument of a batch file's command line, double-quoted for cmd; one cmd cannot take
+ * literally (text/shell-quote/cmd.ts) is refused rather than passed.
  */
 function cmdArgument(arg: string, program: string): string {
-  if (/["%!]|[\x00-\x1f]/.test(arg)) {
-    throw new CcredError('ERR_CONFIG', `exec: an argument of ${program} contains ", %, ! or a control character, which cannot be passed safely to a .cmd or .bat program`, {
-      hint: 'call the program\'s .exe (or node and its script) directly, or drop those characters',
-    })
-  }
-  return `"${arg}"`
+  return cmdQuote(arg, (what) => new CcredError('ERR_CONFIG', `exec: an argument of ${program} contains ${what}, which cannot be passed safely to a .cmd or .bat program`, {
+    hint: 'call the program\'s .exe (or node and its script) directly, or drop ", %, ! and control characters',
+  }))
 }

@@ -6,8 +6,10 @@ import { boolean, durationMs, INVALID, parseWith, raw, table, type Field, type I
 import type { TokenCredential } from '../credential.js'
 import type { SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { redactSecrets } from '../text/redact.js'
 import { HOST_OS, hostPlatform, type Platform } from '../platform.js'
 import { execInvocation } from './exec-invocation.js'
+import { untrustedProgram, type TrustedFileKind } from '../config/file-trust.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -70,21 +72,36 @@ export const execSource: SourceDefinition<ExecOptions> = {
   },
   create(options) {
     return {
-      kind: 'exec',
       async fetch(ctx) {
         const own: Record<string, string> = {}
-        // What a reference resolved to is a secret the helper may echo on stderr: redacted like its output.
+        // What a reference resolved to is a secret the helper may echo on stderr: redacted like its output,
+        // with the profile's current and previous values (ctx.secrets).
         const passedSecrets: string[] = []
         for (const [name, value] of Object.entries(options.env)) {
           if (typeof value === 'string') own[name] = value
           else passedSecrets.push(own[name] = await ctx.resolve(value, `env.${name}`))
         }
         const platform = hostPlatform()
-        const { stdout } = await runCommand(options, helperEnvironment(process.env, own, platform.os), platform, passedSecrets)
+        // A program another user can change would run their code as you: refused like an untrusted config.
+        const program = options.shell ? undefined : options.argv[0]!
+        const problem = program !== undefined && program.includes('/') ? untrustedProgram(program, EXEC_PROGRAM) : undefined
+        if (problem !== undefined) throw problem
+        const { stdout } = await runCommand(options, helperEnvironment(process.env, own, platform.os), platform, () => [...passedSecrets, ...(ctx.secrets?.() ?? [])])
         return parseOutput(stdout, options, ctx.clock.now())
       },
     }
   },
+}
+
+/** An exec source's program, checked like the config before it is run. */
+const EXEC_PROGRAM: TrustedFileKind = {
+  label: 'exec command',
+  code: 'ERR_CONFIG',
+  maxBytes: 0,
+  fixPath: 'point command at a program',
+  fixSize: '',
+  stickyParentIsFine: true,
+  groupWritableIsFine: true,
 }
 
 function commandName(options: ExecOptions): string {
@@ -102,8 +119,6 @@ const KILL_GRACE_MS = 500
  * fetch until it exits: end-of-file is not waited for beyond this.
  */
 const PIPE_DRAIN_MS = 300
-/** A secret's substrings this long or longer are redacted from helper stderr (shorter ones are too common to mean anything). */
-export const MIN_REDACTED_RUN = 8
 /** The longest helper stderr excerpt shown in errors, status and doctor. */
 const STDERR_EXCERPT_CHARS = 200
 
@@ -125,7 +140,7 @@ export function helperEnvironment(inherited: Record<string, string | undefined>,
   return Object.assign(env, own)
 }
 
-function runCommand(options: ExecOptions, env: Record<string, string>, platform: Platform, passedSecrets: string[]): Promise<{ stdout: string }> {
+function runCommand(options: ExecOptions, env: Record<string, string>, platform: Platform, knownSecrets: () => string[]): Promise<{ stdout: string }> {
   const name = commandName(options)
   return new Promise((resolve, reject) => {
     // Per platform: sh or %ComSpec%, PATHEXT lookup and .cmd shims on Windows (exec-invocation.ts).
@@ -163,7 +178,7 @@ function runCommand(options: ExecOptions, env: Record<string, string>, platform:
       if (exit === undefined) return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ended without an exit status`, { hint: 'run the command by hand to see why it fails' }))
       if (exit.code !== 0) {
         const status = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with status ${exit.code}`
-        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), [...secretsIn(out), ...passedSecrets])
+        const detail = stderrExcerpt(Buffer.concat(stderr).toString('utf8'), [...secretsIn(out), ...knownSecrets()])
         return reject(new CcredError('ERR_SOURCE_UNAVAILABLE', `exec: ${name} ${status}${detail === '' ? '' : `: ${detail}`}`, {
           hint: 'run the command by hand to see why it fails',
         }))
@@ -228,35 +243,6 @@ export function secretsIn(stdout: string): string[] {
     collect(JSON.parse(text))
   } catch { /* not JSON: the lines are all there is */ }
   return [...found]
-}
-
-/**
- * Replaces with "[redacted]" every run of `text` that is a substring of a secret
- * at least MIN_REDACTED_RUN long (or a whole secret shorter than that, if 4 or
- * more). Works on the whole text before anything is cut, so a padded line cannot
- * push part of a secret past a truncation point.
- */
-export function redactSecrets(text: string, secrets: string[]): string {
-  const covered = new Uint8Array(text.length)
-  for (const secret of secrets) {
-    if (secret.length < MIN_REDACTED_RUN) {
-      if (secret.length < 4) continue
-      for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) covered.fill(1, at, at + secret.length)
-      continue
-    }
-    // Every substring of length ≥ n of the secret is a chain of its n-grams.
-    const grams = new Set<string>()
-    for (let i = 0; i + MIN_REDACTED_RUN <= secret.length; i++) grams.add(secret.slice(i, i + MIN_REDACTED_RUN))
-    for (let i = 0; i + MIN_REDACTED_RUN <= text.length; i++) {
-      if (grams.has(text.slice(i, i + MIN_REDACTED_RUN))) covered.fill(1, i, i + MIN_REDACTED_RUN)
-    }
-  }
-  let out = ''
-  for (let i = 0; i < text.length; i++) {
-    if (covered[i] === 0) out += text[i]
-    else if (i === 0 || covered[i - 1] === 0) out += '[redacted]'
-  }
-  return out
 }
 
 /** The last non-empty line of stderr: redacted first, then made printable, then cut short. */

@@ -84,6 +84,10 @@ export class FileStore implements SecretStore {
     const secrets = await this.#readAll()
     secrets[name] = value
     await this.#writeAll(secrets)
+    // Read back before anyone is told it is stored, as the keychain does.
+    if ((await this.#readAll())[name] !== value) {
+      throw new CcredError('ERR_KEYCHAIN_UNAVAILABLE', `the secret written to ${this.describe()} does not read back the same; nothing usable is stored`, { hint: 'check the disk and the file\'s permissions, then run the command again' })
+    }
   }
 
   async delete(name: string): Promise<boolean> {

@@ -35,6 +35,61 @@ export function keytarFix(os: NodeJS.Platform): string {
     : 'reinstall ccred (npm install -g) so that keytar is built for this Node'
 }
 
+export type KeychainBindingName = 'keytar' | '@napi-rs/keyring'
+
+/** Why a native binding did not load, in the user's terms, and the command that fixes exactly that. */
+export interface BindingLoadProblem {
+  /** One line, e.g. "keytar is not installed (npm skips it when it cannot build it)". */
+  detail: string
+  fix: string
+}
+
+/** Every message in an error's cause chain (napi-rs puts the real load errors there). */
+function causeMessages(error: unknown): string[] {
+  const messages: string[] = []
+  for (let at: unknown = error, depth = 0; at !== undefined && at !== null && depth < 10; depth++) {
+    messages.push(at instanceof Error ? at.message : String(at))
+    at = at instanceof Error ? at.cause : undefined
+  }
+  return messages
+}
+
+/**
+ * Reads a binding's load failure. The fixes differ by cause, and a wrong one does
+ * nothing: `npm rebuild keytar` prints success and changes nothing where npm never
+ * installed keytar (its build failed and it is optional), and napi-rs's own text
+ * ("npm has a bug related to optional dependencies…") hides a missing
+ * VCRUNTIME140.dll on Windows behind a cause chain.
+ */
+export function bindingLoadProblem(name: KeychainBindingName, error: unknown, os: NodeJS.Platform): BindingLoadProblem {
+  const messages = causeMessages(error)
+  const all = messages.join('\n')
+  const code = (error as { code?: unknown } | null)?.code
+  const reinstall = 'reinstall ccred with its optional dependencies (npm install -g ccred, without --omit=optional)'
+  if (name === 'keytar') {
+    if (code === 'MODULE_NOT_FOUND' && /Cannot find module '?keytar'?(\s|$)/.test(messages[0] ?? '')) {
+      return {
+        detail: 'keytar is not installed (npm skips it when it cannot build it)',
+        fix: os === 'linux'
+          ? 'apt-get install libsecret-1-dev (keytar builds against it), then reinstall ccred: npm install -g ccred'
+          : 'reinstall ccred so npm builds keytar: npm install -g ccred',
+      }
+    }
+    if (/libsecret-1\.so/.test(all)) return { detail: 'keytar cannot find libsecret at run time', fix: 'apt-get install libsecret-1-0 (or your distribution\'s libsecret package)' }
+    return { detail: `keytar could not be loaded (${messages[0]!.split('\n')[0]})`, fix: keytarFix(os) }
+  }
+  if (os === 'win32' && /specified module could not be found|VCRUNTIME140/i.test(all)) {
+    return {
+      detail: '@napi-rs/keyring cannot load: a DLL it needs is missing (VCRUNTIME140.dll, the Microsoft Visual C++ runtime)',
+      fix: 'install the Microsoft Visual C++ Redistributable 2015-2022 (x64): winget install Microsoft.VCRedist.2015+.x64',
+    }
+  }
+  const missingPackage = /Cannot find module '(@napi-rs\/keyring-[\w-]+)/.exec(all)
+  if (missingPackage !== null) return { detail: `@napi-rs/keyring's prebuilt binding for this platform (${missingPackage[1]}) is not installed`, fix: reinstall }
+  const real = messages.find((message) => !/npm has a bug/.test(message)) ?? messages[0]!
+  return { detail: `@napi-rs/keyring could not be loaded (${real.split('\n')[0]})`, fix: reinstall }
+}
+
 /**
  * What to do when the keychain failed with `detail`. macOS ties a keychain item to
  * the program that created it: after a node upgrade the keychain asks again (a

@@ -3,7 +3,7 @@ import { CcredError } from '../errors.js'
 import { standaloneBuild } from '../executable.js'
 import { withDeadline } from '../net/deadline.js'
 import { hostPlatform } from '../platform.js'
-import { credentialManagerLimitProblem, keychainHint, keytarFix } from './keychain-platform.js'
+import { bindingLoadProblem, credentialManagerLimitProblem, keychainHint } from './keychain-platform.js'
 import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './store.js'
 
 /**
@@ -18,7 +18,7 @@ import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './st
  * read that misses in keytar also looks in the fallback: a secret stored while keytar
  * was unavailable is still found after keytar comes back. Nothing is lost either way.
  */
-interface KeychainBackend {
+export interface KeychainBackend {
   readonly name: 'keytar' | '@napi-rs/keyring'
   get(account: string): Promise<string | null>
   set(account: string, password: string): Promise<void>
@@ -101,7 +101,7 @@ function loadNapiBackend(): KeychainBackend {
   }
 }
 
-interface Loaded {
+export interface Loaded {
   primary?: KeychainBackend
   /** The other binding, for reads that miss in the primary one (see above). */
   secondary?: KeychainBackend
@@ -116,17 +116,21 @@ interface Loaded {
 function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platform): Loaded {
   const forced = env.CCRED_KEYCHAIN_BACKEND
   const problems: string[] = []
+  const fixes: string[] = []
   const attempt = (name: KeychainBackend['name'], load: () => KeychainBackend): KeychainBackend | undefined => {
     if (forced !== undefined && forced !== '' && forced !== name) return undefined
     try {
       return load()
     } catch (error) {
-      problems.push(`${name} could not be loaded (${firstLine(error)})`)
+      const problem = bindingLoadProblem(name, error, os)
+      problems.push(problem.detail)
+      fixes.push(problem.fix)
       return undefined
     }
   }
   if (forced !== undefined && forced !== '' && forced !== 'keytar' && forced !== '@napi-rs/keyring') {
     problems.push(`CCRED_KEYCHAIN_BACKEND=${forced.slice(0, 40)} allows neither keytar nor @napi-rs/keyring`)
+    fixes.push('unset CCRED_KEYCHAIN_BACKEND (or set it to keytar or @napi-rs/keyring)')
   }
   // The executable carries only @napi-rs/keyring (keytar is built from source by npm install).
   const standalone = standaloneBuild() !== undefined
@@ -135,7 +139,8 @@ function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platfo
   const primary = keytar ?? napi
   const state: KeychainState = { problems }
   if (primary !== undefined) state.backend = primary.name
-  if (keytar === undefined && forced !== '@napi-rs/keyring' && !standalone) state.hint = keytarFix(os)
+  // With the fallback serving, keytar's absence needs no fix: say why only when nothing serves.
+  if (primary === undefined && fixes.length > 0) state.hint = fixes.join('; or ')
   const loaded: Loaded = { state }
   if (primary !== undefined) loaded.primary = primary
   if (keytar !== undefined && napi !== undefined) loaded.secondary = napi
@@ -152,12 +157,13 @@ function backends(env: Record<string, string | undefined>, os: NodeJS.Platform):
 
 export class KeychainStore implements SecretStore {
   readonly kind = 'keychain' as const
-  readonly #env: Record<string, string | undefined>
   readonly #os: NodeJS.Platform
+  readonly #loaded: () => Loaded
 
-  constructor(env: Record<string, string | undefined> = process.env, os: NodeJS.Platform = hostPlatform(env).os) {
-    this.#env = env
+  /** `bindings`: the native bindings as loaded here (tests pass a binding that misbehaves as a real one has). */
+  constructor(env: Record<string, string | undefined> = process.env, os: NodeJS.Platform = hostPlatform(env).os, bindings?: Loaded) {
     this.#os = os
+    this.#loaded = bindings === undefined ? () => backends(env, os) : () => bindings
   }
 
   describe(): string {
@@ -166,13 +172,13 @@ export class KeychainStore implements SecretStore {
 
   /** Which binding serves the keychain here, and why another could not; for `status` and `doctor`. */
   state(): KeychainState {
-    return backends(this.#env, this.#os).state
+    return this.#loaded().state
   }
 
   availability(): StoreAvailability {
     const { backend, problems, hint } = this.state()
     if (backend === undefined) {
-      return { ok: false, detail: `keychain unavailable: ${problems.join('; ')}`, hint: `${hint ?? keytarFix(this.#os)}; or opt in to a file store with \`store = "file"\` under [broker]` }
+      return { ok: false, detail: `keychain unavailable: ${problems.join('; ')}`, hint: `${hint === undefined ? '' : `${hint}; `}or, on a headless machine with no Secret Service, opt in to a file store with \`store = "file"\` under [broker] (a 0600 file in ccred's data directory)` }
     }
     const availability: StoreAvailability = { ok: true, detail: `via ${backend}${problems.length === 0 ? '' : ` (${problems.join('; ')})`}` }
     if (hint !== undefined) availability.hint = hint
@@ -180,7 +186,7 @@ export class KeychainStore implements SecretStore {
   }
 
   #primary(): KeychainBackend {
-    const { primary } = backends(this.#env, this.#os)
+    const { primary } = this.#loaded()
     if (primary === undefined) {
       const { detail, hint } = this.availability()
       throw new CcredError('ERR_KEYCHAIN_UNAVAILABLE', detail, hint === undefined ? {} : { hint })
@@ -201,7 +207,7 @@ export class KeychainStore implements SecretStore {
     const primary = this.#primary()
     const value = await this.#call('reading a secret', () => primary.get(name))
     if (value !== null) return value
-    const secondary = backends(this.#env, this.#os).secondary
+    const secondary = this.#loaded().secondary
     if (secondary === undefined) return undefined
     // Best effort: the fallback binding's own failures must not hide keytar's clean miss.
     try {
@@ -213,16 +219,22 @@ export class KeychainStore implements SecretStore {
 
   async set(name: string, value: string): Promise<void> {
     // Checked before the write: `ccred set` and `jwt keygen` say why, and nothing is half-written.
-    const tooBig = credentialManagerLimitProblem(this.#os, backends(this.#env, this.#os).primary?.name, value)
+    const tooBig = credentialManagerLimitProblem(this.#os, this.#loaded().primary?.name, value)
     if (tooBig !== undefined) throw tooBig
     const primary = this.#primary()
     await this.#call('storing a secret', () => primary.set(name, value))
+    // Read back before anyone is told it is stored: a binding can accept a write it cannot keep
+    // (the keyring crate without a Secret Service falls back to the kernel keyring, per session).
+    const back = await this.#call('reading the secret back', () => primary.get(name))
+    if (back !== value) {
+      throw unavailable(this.#os, `${primary.name} accepted the secret but ${back === null ? 'does not return it' : 'returns a different value'} when read back, so it is not stored where ccred can find it`)
+    }
   }
 
   async delete(name: string): Promise<boolean> {
     const primary = this.#primary()
     const deleted = await this.#call('deleting a secret', () => primary.delete(name))
-    const secondary = backends(this.#env, this.#os).secondary
+    const secondary = this.#loaded().secondary
     if (secondary === undefined) return deleted
     // A copy filed under the fallback's attributes goes too, or a later get would find it again.
     try {

@@ -139,7 +139,7 @@ export class VaultConnection {
       try {
         ca = await this.#deps.readFile(caPath)
       } catch (error) {
-        throw new CcredError('ERR_CONFIG', `${this.#config.where}.ca_cert: the CA file ${caPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+        throw new CcredError('ERR_CONFIG', `${this.#config.where}.ca_cert: the CA file ${caPath} cannot be read (${error instanceof CcredError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error'})`, {
           cause: error,
           hint: 'point ca_cert (or VAULT_CACERT) at the PEM file of the CA that signed Vault\'s certificate',
         })

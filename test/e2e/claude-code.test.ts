@@ -285,7 +285,7 @@ test('claude + ccred get <unknown profile>: the ccred error line reaches Claude 
     for (const line of failures) {
       assert.match(
         line,
-        /^apiKeyHelper failed: exited 4: ccred: no profile named "nosuch" in \S+config\.toml \(known: demo\) \[ERR_PROFILE_UNKNOWN\] — use one of: demo; or add \[profiles\.nosuch\] to \S+config\.toml$/,
+        /^apiKeyHelper failed: exited 4: ccred: no profile named "nosuch" in \S+config\.toml \[ERR_PROFILE_UNKNOWN\] — profiles in the config: demo; or add \[profiles\.nosuch\] to \S+config\.toml$/,
         'one ccred error line: message, code, hint; exit status 4',
       )
     }

@@ -102,10 +102,10 @@ export interface DayResult {
 /** Runs one simulated day through a real Broker; `fetches()` reads the source's own count. */
 export async function simulateDay(clock: FakeClock, untimedSource: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
   const fetchTimesMs: number[] = []
-  const source: Source = { kind: untimedSource.kind, fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
+  const source: Source = { fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
   const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
   const profile: BrokerProfile = {
-    key: 'soak#1', name: 'soak', sourceKind: source.kind, header: 'authorization', source,
+    key: 'soak#1', name: 'soak', sourceKind: 'soak', header: 'authorization', source,
     context: {
       profile: 'soak', clock,
       resolve: (ref, key) => resolveReference(ref, `profiles.soak.${key}`, {
@@ -175,13 +175,13 @@ export async function jwtSourceWith(lifetime: string): Promise<Source> {
   const config = await parseConfig(toml, '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
   const invalid = config.invalidProfiles.get('soak')
   if (invalid !== undefined) throw invalid
-  return jwtSource.create(config.profiles.get('soak')!.options as JwtOptions, testSourceDeps())
+  return jwtSource.create(config.profiles.get('soak')!.source.options as JwtOptions, testSourceDeps())
 }
 
 export function countingFetches(source: Source): { source: Source; fetches: () => number } {
   let fetches = 0
   return {
-    source: { kind: source.kind, fetch: async (ctx) => { fetches++; return source.fetch(ctx) } },
+    source: { fetch: async (ctx) => { fetches++; return source.fetch(ctx) } },
     fetches: () => fetches,
   }
 }

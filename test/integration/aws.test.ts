@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { Hash } from '@smithy/hash-node'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { CredentialService } from '../../src/broker/service.js'
+import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import {

@@ -12,7 +12,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
-import { CredentialService } from '../../src/broker/service.js'
+import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { CcredError } from '../../src/errors.js'
@@ -621,9 +621,9 @@ describe('faults: jwt signing key behind file: (missing, unreadable, garbage, 50
   // that is no key, "huge" is a 50 MB (sparse) file.
   const JWT_CAUSES: Record<'down' | 'wrong-shape' | 'garbage' | 'huge', RegExp> = {
     down: /profiles\.k\.jwt\.key: file .*signing\.pem does not exist/,
-    'wrong-shape': /profiles\.k\.jwt\.key: file .*signing\.pem cannot be read \(EISDIR\)/,
+    'wrong-shape': /profiles\.k\.jwt\.key: secret file .*signing\.pem is not a regular file; refusing to use it/,
     garbage: /profiles\.k\.jwt\.key \(file:.*signing\.pem\) /,
-    huge: /profiles\.k\.jwt\.key: file .*signing\.pem is larger than 64 KiB/,
+    huge: /profiles\.k\.jwt\.key: secret file .*signing\.pem is 52428800 bytes, over the 64 KiB limit/,
   }
 
   async function jwtSubject(): Promise<Subject> {

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FakeClock } from '../../src/clock.js'
-import { CredentialService } from '../../src/broker/service.js'
+import { CredentialService } from '../../src/service/service.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
 import {

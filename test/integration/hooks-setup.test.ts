@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { helperTtlFor } from '../../src/setup/setup-claude.js'
+import { helperTtlFor } from '../../src/setup/lifetime.js'
 import { Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []

@@ -150,7 +150,7 @@ claims = { team = "\${env:NO_SUCH_TEAM}" }
     const env = { HS_SECRET: 'a-long-random-shared-secret-0123456789abcdef' }
     const short = await box.run(['get', 'short'], { env })
     assert.equal(short.code, 0, short.stderr)
-    assert.match(short.stderr, /^ccred: warning: profile short: credentials live 2m, too short for the helper TTL 5m \+ skew 1m \(the largest safe TTL is 18s\); set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=18000/)
+    assert.match(short.stderr, /^ccred: warning: profile short: credentials live 2m, too short for the helper TTL 5m \+ skew 1m \(the largest safe TTL is 18s\); set CLAUDE_CODE_API_KEY_HELPER_TTL_MS=18000 .*\[WARN_SHORT_LIFETIME\]$/m)
     const again = await box.run(['get', 'short'], { distinctCaller: true })
     assert.equal(again.stderr, '', 'the warning is given once')
     const status = await box.run(['status'])

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
-import { CredentialService } from '../../src/broker/service.js'
+import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'

@@ -29,7 +29,7 @@ value = "env:PCT"
     const refused = await box.run(['env', 'pct', '--shell', 'cmd'])
     assert.notEqual(refused.code, 0)
     assert.equal(refused.stdout, '')
-    assert.match(refused.stderr, /ANTHROPIC_AUTH_TOKEN contains a "%", which cmd cannot take literally \[ERR_USAGE\]/)
+    assert.match(refused.stderr, /ANTHROPIC_AUTH_TOKEN contains a percent sign \(%\), which cmd expands; cmd cannot take it literally \[ERR_USAGE\]/)
     assert.ok(!refused.stderr.includes('sec%PATH%ret'), 'the value is not in the message')
     const unknown = await box.run(['env', 'gw', '--shell', 'fish'])
     assert.notEqual(unknown.code, 0)

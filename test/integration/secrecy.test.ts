@@ -407,7 +407,7 @@ describe('secrecy: the runtime directory', () => {
       chmodSync(box.runtimeDir, mode)
       const got = await box.run(['get', 'demo'])
       assert.equal(got.code, 0, got.stderr)
-      assert.match(got.stderr, /not using the daemon: runtime directory \S+ is accessible to other users \(mode \d+\); refusing to use it \(run: chmod 700 /)
+      assert.match(got.stderr, /^ccred: warning: not using the daemon: runtime directory \S+ is accessible to other users \(mode \d+\); refusing to use it; fetching in this process \[WARN_DAEMON_FALLBACK\] — run: chmod 700 \S+\n$/)
       assert.equal(box.daemonPid(), undefined, 'no daemon started there')
       assert.ok(!existsSync(join(box.runtimeDir, 'ccred.sock')))
       const start = await box.run(['daemon', 'start'])

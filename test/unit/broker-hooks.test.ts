@@ -2,8 +2,11 @@
 // re-run right after a 401 to a tool call) and otelHeadersHelper runs (rare, long-lived).
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Broker, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
-import { hookTtlMs, helperContext, DEFAULT_OTEL_DEBOUNCE_MS, DEFAULT_HELPER_TTL_MS } from '../../src/claude/helper-context.js'
+import { Broker, type BrokerProfile } from '../../src/broker/broker.js'
+import type { CallerFacts } from '../../src/callers/caller.js'
+import { hookTtlMs, helperContext, DEFAULT_OTEL_DEBOUNCE_MS, DEFAULT_HELPER_TTL_MS } from '../../src/callers/claude-code.js'
+import { decideCaller } from '../../src/callers/registry.js'
+import { brokerRequestFor } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import type { Credential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
@@ -30,10 +33,14 @@ function setup(lifetimeMs = 60 * MINUTE) {
   const source = new CountingSource(clock, lifetimeMs)
   const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
   const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
+  /** A run of Claude Code process `pid` (a helper run by its marks), decided by the caller kinds as the service does. */
+  const claudeRun = (pid: number, marks: Record<string, string>, headerSet: boolean) => {
+    const facts: CallerFacts = { marks: { AI_AGENT: 'claude-code_2-1-330_harness', ...marks }, headerSet, interactive: false, process: { pid, command: 'claude' } }
+    return broker.get(brokerRequestFor(profile, decideCaller(facts, profile.header), facts, { clientStartedAtMs: clock.now() }))
+  }
   /** An MCP headersHelper run of Claude Code process `pid` for `server`. */
-  const mcp = (pid: number, server: string, extra: Partial<GetRequest> = {}) =>
-    broker.get({ profile, callerTtlMs: hookTtlMs('headersHelper', {}), callerPid: pid, claudeCodeHook: 'headersHelper', callerPurpose: server, clientStartedAtMs: clock.now(), ...extra })
-  return { clock, source, broker, mcp, profile }
+  const mcp = (pid: number, server: string) => claudeRun(pid, { CLAUDE_CODE_MCP_SERVER_NAME: server }, true)
+  return { clock, source, broker, mcp, claudeRun, profile }
 }
 
 describe('broker: MCP headersHelper runs', () => {
@@ -104,7 +111,9 @@ describe('broker: MCP headersHelper runs', () => {
 
   it('a run without the server name (an older Claude Code, a script) is served from the cache', async () => {
     const { clock, source, broker, profile } = setup()
-    const ask = () => broker.get({ profile, callerTtlMs: DEFAULT_HELPER_TTL_MS, callerPid: 42, claudeCodeHook: 'headersHelper', clientStartedAtMs: clock.now() })
+    // Claude Code by its process name, a header set, no server name: there is no telling its connections apart.
+    const facts: CallerFacts = { marks: {}, headerSet: true, interactive: false, process: { pid: 42, command: 'claude' }, parent: { pid: 43, command: 'sh' } }
+    const ask = () => broker.get(brokerRequestFor(profile, decideCaller(facts, profile.header), facts, { clientStartedAtMs: clock.now() }))
     await ask()
     clock.advance(1000)
     assert.equal((await ask()).served, 'hit')
@@ -114,10 +123,10 @@ describe('broker: MCP headersHelper runs', () => {
 
 describe('broker: otelHeadersHelper runs', () => {
   it('the value outlives the debounce period: a cached value too short for it is replaced', async () => {
-    const { clock, source, broker, profile } = setup(60 * MINUTE)
+    const { clock, source, claudeRun } = setup(60 * MINUTE)
     const ttlMs = hookTtlMs('otelHeadersHelper', {})
     assert.equal(ttlMs, DEFAULT_OTEL_DEBOUNCE_MS)
-    const ask = () => broker.get({ profile, callerTtlMs: ttlMs, callerPid: 7, claudeCodeHook: 'otelHeadersHelper', clientStartedAtMs: clock.now() })
+    const ask = () => claudeRun(7, {}, true)
     const first = await ask()
     clock.advance(1000)
     assert.equal((await ask()).served, 'hit', 'otel runs are never read as a 401')

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Broker, type BrokerEvent, type BrokerProfile, type GetRequest } from '../../src/broker/broker.js'
+import { Broker, type BrokerEvent, type BrokerProfile } from '../../src/broker/broker.js'
 import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
+import { decideCaller } from '../../src/callers/registry.js'
+import type { Header } from '../../src/config/settings.js'
 import { FakeClock } from '../../src/clock.js'
+import { parseConfig } from '../../src/profiles/load.js'
 import { CcredError } from '../../src/errors.js'
 import type { TokenCredential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
@@ -33,6 +36,11 @@ class CountingSource implements Source {
   }
 }
 
+/** The advice the service passes the broker for a plain script (the default caller kind): Claude Code's TTL variable for the profile's header. */
+function scriptAdvice(header: Header): (safeTtlMs: number) => string {
+  return decideCaller({ marks: {}, headerSet: false, interactive: false }, header).shortLifetimeAdvice
+}
+
 /** lifetimeMs null: the source's values never expire. */
 function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueIntervalMs?: number } = {}) {
   const clock = new FakeClock()
@@ -48,8 +56,15 @@ function setup(lifetimeMs: number | null = 10 * MINUTE, options: { reissueInterv
     key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source,
     context: { profile: 'p', clock, resolve: async () => 'unused' },
   }
-  const get = async (extra: { callerPid?: number; forceRefresh?: boolean; callerTtlMs?: number; interactive?: boolean; clientStartedAtMs?: number; rejected?: boolean; claudeCodeHook?: GetRequest['claudeCodeHook'] } = {}) =>
-    tokenResult(await broker.get({ profile, callerTtlMs: TTL_MS, ...extra }))
+  /** `callerPid`: the holder (its key); `quickRepeat`: the caller's decision reads a quick repeat as a refusal (within half its TTL, as Claude Code's apiKeyHelper). */
+  const get = async ({ callerPid, quickRepeat, ...extra }: { callerPid?: number; quickRepeat?: boolean; forceRefresh?: boolean; callerTtlMs?: number; clientStartedAtMs?: number; rejected?: boolean } = {}) => {
+    const callerTtlMs = extra.callerTtlMs ?? TTL_MS
+    return tokenResult(await broker.get({
+      profile, callerTtlMs, shortLifetimeAdvice: scriptAdvice(profile.header), ...extra,
+      ...(callerPid === undefined ? {} : { callerPid, callerKey: String(callerPid) }),
+      ...(quickRepeat === true ? { reissueOnQuickRepeat: { withinMs: callerTtlMs / 2 } } : {}),
+    }))
+  }
   return { clock, source, broker, profile, get, events }
 }
 
@@ -232,20 +247,16 @@ describe('broker: single-flight', () => {
 })
 
 describe('broker: 401-aware re-issue', () => {
-  /** The service sets this when Claude Code ran the get as its apiKeyHelper (helper-context.ts). */
-  const claudeCode = { claudeCodeHook: 'apiKeyHelper' as const }
+  /** The caller's decision when its kind reads a quick repeat as a 401 (Claude Code's apiKeyHelper: src/callers/claude-code.ts). */
+  const claudeCode = { quickRepeat: true }
 
-  it('only Claude Code\'s apiKeyHelper asking again early is a 401: a script, a proxyAuthHelper or headersHelper run is served from the cache', async () => {
+  it('only a caller whose decision says so is re-issued on a quick repeat: any other is served from the cache', async () => {
     const { clock, source, get } = setup(10 * MINUTE)
     const first = await get({ callerPid: 4242 })
     clock.advance(1000)
     const script = await get({ callerPid: 4242 })
     assert.equal(script.served, 'hit', 'a script asking twice')
     assert.equal(script.credential.value, first.credential.value)
-    clock.advance(1000)
-    assert.equal((await get({ callerPid: 4242, claudeCodeHook: 'proxyAuthHelper' })).served, 'hit', 'proxyAuthHelper: only its 407 challenge counts')
-    clock.advance(1000)
-    assert.equal((await get({ callerPid: 4242, claudeCodeHook: 'headersHelper' })).served, 'hit', 'an MCP headersHelper runs once per connection')
     assert.equal(source.fetches, 1)
     clock.advance(1000)
     assert.equal((await get({ ...claudeCode, callerPid: 4242 })).served, 'reissue', 'Claude Code\'s apiKeyHelper asking again early')
@@ -263,11 +274,10 @@ describe('broker: 401-aware re-issue', () => {
     assert.equal(broker.status()[0]!.reissues, 1)
   })
 
-  it('other callers, interactive callers and callers at the end of their TTL get the cached value', async () => {
+  it('other callers and callers past the quick-repeat window get the cached value', async () => {
     const { clock, source, get } = setup(10 * MINUTE)
     await get({ ...claudeCode, callerPid: 1 })
     assert.equal((await get({ ...claudeCode, callerPid: 2 })).served, 'hit', 'another Claude Code session')
-    assert.equal((await get({ ...claudeCode, callerPid: 2, interactive: true })).served, 'hit', 'a person at a terminal')
     assert.equal((await get()).served, 'hit', 'no caller known')
     clock.advance(2.5 * MINUTE) // half the TTL: a normal re-run, not a 401
     assert.equal((await get({ ...claudeCode, callerPid: 1 })).served, 'hit')
@@ -377,7 +387,7 @@ describe('broker: the upstream budget (issue 12)', () => {
     const source = new CountingSource(clock, 10 * MINUTE)
     const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
     const profile: BrokerProfile = { key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source, context: { profile: 'p', clock, resolve: async () => 'unused' } }
-    const first = await broker.get({ profile, callerTtlMs: 539_500 })
+    const first = await broker.get({ profile, callerTtlMs: 539_500, shortLifetimeAdvice: scriptAdvice(profile.header) })
     assert.match(first.warning ?? '', /CLAUDE_CODE_API_KEY_HELPER_TTL_MS=330000/, 'the TTL it suggests is the safe one')
     for (let s = 0; s < 8; s++) {
       clock.advance(1000)
@@ -434,6 +444,26 @@ describe('broker: the upstream budget (issue 12)', () => {
     assert.ok(budget.forcedTokens < FORCED_BUCKET_CAPACITY)
   })
 
+  it("the budget's bucket: budget.ts's defaults when [broker] names none, the config's when it does", async () => {
+    const meta = { path: '/nonexistent/config.toml', fromFile: true, stamp: '' }
+    const bucketOf = async (brokerTable: string) => {
+      const config = await parseConfig(`${brokerTable}[profiles.p]\nsource = "static"\ntoken = "env:NONE"\n`, 'test', meta)
+      const clock = new FakeClock()
+      const broker = new Broker({ clock, settings: () => config.broker, random: () => 0.5 })
+      const profile: BrokerProfile = {
+        key: 'p#1', name: 'p', sourceKind: 'test', header: 'authorization', source: new CountingSource(clock, 10 * MINUTE),
+        context: { profile: 'p', clock, resolve: async () => 'unused' },
+      }
+      await broker.get({ profile, callerTtlMs: TTL_MS })
+      const { forcedCapacity, forcedRefillMs } = broker.status()[0]!.budget!
+      broker.close()
+      return { forcedCapacity, forcedRefillMs }
+    }
+    assert.deepEqual(await bucketOf(''), { forcedCapacity: FORCED_BUCKET_CAPACITY, forcedRefillMs: FORCED_REFILL_MS })
+    assert.deepEqual(await bucketOf('[broker]\nskew = "30s"\n\n'), { forcedCapacity: FORCED_BUCKET_CAPACITY, forcedRefillMs: FORCED_REFILL_MS })
+    assert.deepEqual(await bucketOf('[broker]\nforced_refresh_burst = 7\nforced_refresh_every = "2m"\n\n'), { forcedCapacity: 7, forcedRefillMs: 120_000 })
+  })
+
   it('a failing source with nothing cached: 130 gets in 10 s make a handful of upstream calls, each get says when it retries', async () => {
     const { clock, source, broker, get } = setup(10 * MINUTE)
     source.failNext = Infinity
@@ -469,7 +499,7 @@ describe('broker: refusals and status', () => {
     for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
       const clock = new FakeClock()
       const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-      const source: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value }) }
+      const source: Source = { fetch: async () => ({ kind: 'token', value }) }
       const profile: BrokerProfile = { key: 'k', name: 'bad', sourceKind: 'test', header: 'authorization', source, context: { profile: 'bad', clock, resolve: async () => '' } }
       await assert.rejects(broker.get({ profile, callerTtlMs: TTL_MS }), (error: CcredError) => {
         assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
@@ -479,7 +509,7 @@ describe('broker: refusals and status', () => {
     }
     const clock = new FakeClock()
     const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-    const expired: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
+    const expired: Source = { fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
     await assert.rejects(
       broker.get({ profile: { key: 'k', name: 'old', sourceKind: 'test', header: 'authorization', source: expired, context: { profile: 'old', clock, resolve: async () => '' } }, callerTtlMs: TTL_MS }),
       /already expired/,
@@ -512,7 +542,13 @@ describe('broker: refusals and status', () => {
 
   it('names the proxyAuthHelper TTL variable for a proxy-authorization profile (the hook setup claude makes of it)', async () => {
     const { broker, profile } = setup(4 * MINUTE)
-    const first = await broker.get({ profile: { ...profile, header: 'proxy-authorization' }, callerTtlMs: TTL_MS })
+    const first = await broker.get({ profile: { ...profile, header: 'proxy-authorization' }, callerTtlMs: TTL_MS, shortLifetimeAdvice: scriptAdvice('proxy-authorization') })
     assert.match(first.warning ?? '', /set CLAUDE_CODE_PROXY_AUTH_HELPER_TTL_MS=96000/)
+  })
+
+  it('a caller that brings no advice is told the safe TTL in general terms, never a variable of an agent', async () => {
+    const { broker, profile } = setup(4 * MINUTE)
+    const first = await broker.get({ profile, callerTtlMs: TTL_MS })
+    assert.match(first.warning ?? '', /\(the largest safe TTL is 1m36s\); lower the caller's TTL to 1m36s \(or lengthen the credential's lifetime\) \[WARN_SHORT_LIFETIME\]$/)
   })
 })

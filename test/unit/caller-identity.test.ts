@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { callerMarks, helperContext, helperHook, isClaudeCodeHelperRun } from '../../src/claude/helper-context.js'
+import type { CallerFacts } from '../../src/callers/caller.js'
+import { helperContext, helperHook, isClaudeCodeHelperRun } from '../../src/callers/claude-code.js'
+import { callerKindFor, gatherMarks, identityDigest } from '../../src/callers/registry.js'
 
-/** The rule as the daemon applies it: the client's environment marks plus the caller's process name. */
+/** The rule as the daemon applies it: the marks the client sends, plus the caller's process name. */
 function isClaudeCode(env: Record<string, string>, callerCommand?: string): boolean {
-  return isClaudeCodeHelperRun(callerMarks(env), callerCommand)
+  const facts: CallerFacts = { marks: gatherMarks(env), headerSet: false, interactive: false, ...(callerCommand === undefined ? {} : { process: { pid: 9, command: callerCommand } }) }
+  return callerKindFor(facts).name === 'claude-code'
 }
 
 describe('who ran ccred get: Claude Code or something else', () => {
@@ -30,8 +33,8 @@ describe('who ran ccred get: Claude Code or something else', () => {
     assert.equal(isClaudeCode({}, 'make'), false)
     assert.equal(isClaudeCode({}, 'node'), false)
     assert.equal(isClaudeCode({}), false, 'the daemon could not name the caller')
-    assert.equal(isClaudeCodeHelperRun(undefined, undefined), false, 'a request without caller marks (curl)')
-    assert.equal(isClaudeCodeHelperRun(undefined, 'claude'), true)
+    assert.equal(isClaudeCodeHelperRun({}, undefined), false, 'a request without caller marks (curl)')
+    assert.equal(isClaudeCodeHelperRun({}, 'claude'), true)
   })
 
   it('CLAUDE_CODE_ENTRYPOINT without CLAUDECODE marks a helper run of a release without AI_AGENT', () => {
@@ -43,11 +46,22 @@ describe('who ran ccred get: Claude Code or something else', () => {
     assert.equal(helperHook({ CLAUDE_CODE_PROXY_URL: 'http://proxy:3128' }), 'proxyAuthHelper')
     assert.equal(helperHook({ CLAUDE_CODE_MCP_SERVER_NAME: 'docs', CLAUDE_CODE_MCP_SERVER_URL: 'http://mcp/' }), 'headersHelper')
     assert.equal(helperHook({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel' }), 'apiKeyHelper', 'otelHeadersHelper has no mark of its own')
+    assert.equal(helperHook(gatherMarks({ CLAUDE_CODE_PROXY_URL: 'http://proxy:3128' })), 'proxyAuthHelper', 'the same hook from the marks the daemon gets')
+    assert.equal(helperHook(gatherMarks({ CLAUDE_CODE_PROXY_URL: '' })), 'apiKeyHelper', 'an empty variable reads as unset, as in the environment')
   })
 
-  it('the marks carry names only: never the messaging token or any other value of Claude Code', () => {
-    const marks = callerMarks({ AI_AGENT: 'claude-code_2-1-330_harness', CLAUDE_CODE_ENTRYPOINT: 'cli', CLAUDE_CODE_MESSAGING_TOKEN: 'do-not-forward', CLAUDE_CODE_MESSAGING_SOCKET: '/tmp/s' })
-    assert.deepEqual(marks, { hook: 'apiKeyHelper', aiAgent: 'claude-code_2-1-330_harness', entrypoint: 'cli' })
+  it('the marks carry names, bounded values and digests: never the messaging token, a proxy URL or the socket path', () => {
+    const marks = gatherMarks({
+      AI_AGENT: 'claude-code_2-1-330_harness', CLAUDE_CODE_ENTRYPOINT: 'cli', CLAUDE_CODE_MESSAGING_TOKEN: 'do-not-forward',
+      CLAUDE_CODE_MESSAGING_SOCKET: '/tmp/claude-sock-1', CLAUDE_CODE_PROXY_URL: 'http://user:secret@proxy:3128', HOME: '/home/u', AWS_SECRET_ACCESS_KEY: 'no',
+    })
+    assert.deepEqual(Object.keys(marks).sort(), ['AI_AGENT', 'CLAUDE_CODE_ENTRYPOINT', 'CLAUDE_CODE_MESSAGING_SOCKET', 'CLAUDE_CODE_PROXY_URL'])
+    assert.equal(marks.CLAUDE_CODE_PROXY_URL, '1')
+    assert.match(marks.CLAUDE_CODE_MESSAGING_SOCKET!, /^[0-9a-f]{16}$/)
+    assert.doesNotMatch(JSON.stringify(marks), /do-not-forward|secret|claude-sock/)
+    assert.equal(gatherMarks({ AI_AGENT: 'x'.repeat(5000) }).AI_AGENT!.length, 100, 'a value is cut short')
+    assert.equal(identityDigest('a'), 'af63dc4c8601ec8c', 'FNV-1a 64 (its published test vector)')
+    assert.equal(marks.CLAUDE_CODE_MESSAGING_SOCKET, identityDigest('/tmp/claude-sock-1'))
   })
 
   it('the TTL variable follows the hook (one rule for get, doctor and setup)', () => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseHelperTtlMs, helperContext } from '../../src/claude/helper-context.js'
+import { parseHelperTtlMs, helperContext } from '../../src/callers/claude-code.js'
 import { formatDurationMs, parseDurationMs } from '../../src/config/duration.js'
 import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference, type ReferenceDeps } from '../../src/config/references.js'
 import { CcredError } from '../../src/errors.js'
-import { envExports, envVariables, headerValue, shellQuote } from '../../src/output/format.js'
+import { envExports, envVariables, headerValue } from '../../src/output/format.js'
+import { posixQuote } from '../../src/text/shell-quote/posix.js'
 import { parseOutput } from '../../src/sources/exec.js'
 import { SOURCE_KINDS } from '../../src/sources/registry.js'
 
@@ -151,7 +152,7 @@ describe('output', () => {
   it('prints shell exports that survive any value', () => {
     assert.deepEqual(envVariables({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'authorization'), { ANTHROPIC_AUTH_TOKEN: 'tok' })
     assert.deepEqual(envVariables({ kind: 'token', value: 'tok', scheme: 'Bearer' }, 'proxy-authorization'), { ANTHROPIC_CUSTOM_HEADERS: 'Proxy-Authorization: Bearer tok' })
-    assert.equal(shellQuote(`it's`), `'it'\\''s'`)
+    assert.equal(posixQuote(`it's`), `'it'\\''s'`)
     assert.equal(envExports({ A: "x'y" }), `export A='x'\\''y'\n`)
   })
 })

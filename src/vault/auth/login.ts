@@ -71,8 +71,8 @@ export async function readTokenFile(deps: AuthDeps, path: string, where: string,
   try {
     text = await deps.readFile(path)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error'
-    throw new CcredError('ERR_LOGIN_REQUIRED', `${where}: cannot read the token file ${path} (${code})`, { hint, cause: error })
+    const why = error instanceof CcredError ? error.message : (error as NodeJS.ErrnoException).code ?? 'error'
+    throw new CcredError('ERR_LOGIN_REQUIRED', `${where}: cannot read the token file ${path} (${why})`, { hint: error instanceof CcredError && error.hint !== undefined ? error.hint : hint, cause: error })
   }
   const token = text.trim()
   if (token === '' || token.length > 64 * 1024) {

@@ -1,6 +1,8 @@
 import { systemClock, type Clock } from '../clock.js'
-import { findCaller } from '../claude/caller.js'
-import { isClaudeCodeHelperRun } from '../claude/helper-context.js'
+import { HOST_OS } from '../platform.js'
+import { ancestryReaderFor, type AncestryReader } from '../callers/ancestry.js'
+import type { CallerDecision, CallerFacts } from '../callers/caller.js'
+import { decideCaller, knownByMarks } from '../callers/registry.js'
 import { DEFAULT_BROKER, type Header } from '../config/settings.js'
 import { type LoadedConfig } from '../profiles/load.js'
 import { auditLogPath, configPath } from '../config/paths.js'
@@ -9,8 +11,8 @@ import { CcredError } from '../errors.js'
 import type { CredentialRequest, IssuedCredential, ProfileListing, ProfileStatus, ServiceStatus } from '../protocol.js'
 import { headerSetBody } from '../output/headers.js'
 import type { SecretStore } from '../store/store.js'
-import { AuditLog } from './audit.js'
-import { Broker } from './broker.js'
+import { AuditLog } from '../broker/audit.js'
+import { Broker, type BrokerProfile, type GetRequest } from '../broker/broker.js'
 import { ConfigSnapshot } from './config-snapshot.js'
 import { ProfileRuntime, profileKey } from './profile-runtime.js'
 
@@ -23,6 +25,10 @@ export interface ServiceOptions {
   auditPath?: string
   /** Tests inject a store; otherwise [broker] store picks one. */
   store?: SecretStore
+  /** How process ancestry is read (tests pass another platform's reader); default: this OS's. */
+  ancestry?: AncestryReader
+  /** The daemon's log: told once when process ancestry cannot be read (status says it too). */
+  log?: (line: string) => void
 }
 
 /**
@@ -35,8 +41,10 @@ export class CredentialService {
   readonly config: ConfigSnapshot
   readonly runtime: ProfileRuntime
   readonly #audit: AuditLog | undefined
+  readonly #ancestry: AncestryReader
 
   constructor(options: ServiceOptions) {
+    this.#ancestry = options.ancestry ?? ancestryReaderFor(HOST_OS, { onProblem: (problem) => options.log?.(`ccred daemon: caller lookup: ${problem}`) })
     this.config = new ConfigSnapshot({
       path: options.configPath,
       explicit: options.explicitConfig,
@@ -58,19 +66,8 @@ export class CredentialService {
 
   async get(request: CredentialRequest): Promise<IssuedCredential> {
     const profile = await this.config.profile(request.profile)
-    const caller = request.clientPid === undefined ? undefined : await findCaller(request.clientPid, request.clientParentPid)
-    const claudeCode = isClaudeCodeHelperRun(request.caller, caller?.command)
-    const result = await this.#broker.get({
-      profile: this.runtime.brokerProfile(profile),
-      callerTtlMs: request.callerTtlMs,
-      ...(caller === undefined ? {} : { callerPid: caller.pid, callerCommand: caller.command }),
-      ...(claudeCode ? { claudeCodeHook: request.caller?.hook ?? 'unknown' } : {}),
-      ...(request.caller?.mcpServer === undefined ? {} : { callerPurpose: request.caller.mcpServer }),
-      forceRefresh: request.forceRefresh === true,
-      interactive: request.interactive === true,
-      ...(request.rejected === undefined ? {} : { rejected: request.rejected }),
-      ...(request.clientStartedAtMs === undefined ? {} : { clientStartedAtMs: request.clientStartedAtMs }),
-    })
+    const facts = await this.#callerFacts(request)
+    const result = await this.#broker.get(brokerRequestFor(this.runtime.brokerProfile(profile), decideCaller(facts, profile.header), facts, request))
     const issued: IssuedCredential = {
       profile: profile.name,
       source: profile.sourceKind,
@@ -88,6 +85,21 @@ export class CredentialService {
     }
     if (warnings.length > 0) issued.warning = warnings.join('; ')
     return issued
+  }
+
+  /** What the request and the process ancestry say about who ran the client (src/callers/ decides what it means). */
+  async #callerFacts(request: CredentialRequest): Promise<CallerFacts> {
+    const facts: CallerFacts = { marks: request.callerMarks ?? {}, headerSet: request.headerSet === true, interactive: request.interactive === true }
+    if (request.clientParentPid !== undefined) facts.parentPid = request.clientParentPid
+    if (request.callerTtlMs !== undefined) facts.statedTtlMs = request.callerTtlMs
+    if (request.rejected !== undefined) facts.statedRejected = request.rejected
+    if (request.clientPid === undefined) return facts
+    // /proc costs microseconds and names the caller in the audit log; a `ps` spawn is saved when the marks suffice.
+    if (this.#ancestry.method === 'ps' && knownByMarks(facts)) return facts
+    const { parent, caller } = await this.#ancestry.lookup(request.clientPid, request.clientParentPid)
+    if (parent !== undefined) facts.parent = { pid: parent.pid, command: parent.command }
+    if (caller !== undefined) facts.process = { pid: caller.pid, command: caller.command }
+    return facts
   }
 
   async listProfiles(): Promise<ProfileListing[]> {
@@ -123,6 +135,7 @@ export class CredentialService {
     }
     const store = this.runtime.store()
     return {
+      ...(this.#ancestry.problem === undefined ? {} : { callers: { ancestry: this.#ancestry.method, problem: this.#ancestry.problem } }),
       config: { path: this.config.path, fromFile: config?.fromFile ?? true, ...(configError === undefined ? {} : { error: configError.toJSON() }) },
       store: { kind: store.kind, description: store.describe(), ...(store.availability === undefined ? {} : { availability: store.availability() }) },
       audit: this.#audit !== undefined && config?.broker.audit !== false ? { path: this.#audit.path } : null,
@@ -142,14 +155,30 @@ export class CredentialService {
   }
 }
 
+/** The broker's request for one caller: its kind's decision and the request's own facts, never the agent's name. */
+export function brokerRequestFor(profile: BrokerProfile, decision: CallerDecision, facts: CallerFacts, request: Pick<CredentialRequest, 'forceRefresh' | 'clientStartedAtMs'>): GetRequest {
+  return {
+    profile,
+    callerTtlMs: decision.callerTtlMs,
+    ...(decision.callerKey === undefined ? {} : { callerKey: decision.callerKey }),
+    ...(facts.process === undefined ? {} : { callerPid: facts.process.pid, callerCommand: facts.process.command }),
+    ...(decision.reissueOnQuickRepeat === undefined ? {} : { reissueOnQuickRepeat: decision.reissueOnQuickRepeat }),
+    ...(decision.rejected === undefined ? {} : { rejected: decision.rejected }),
+    shortLifetimeAdvice: decision.shortLifetimeAdvice,
+    forceRefresh: request.forceRefresh === true,
+    ...(request.clientStartedAtMs === undefined ? {} : { clientStartedAtMs: request.clientStartedAtMs }),
+  }
+}
+
 /** Status of a profile the broker has not served yet. */
 function notAskedYet(profile: string, source: string, header: Header): ProfileStatus {
   return { profile, source, header, cached: false, refreshing: false, consecutiveFailures: 0, hits: 0, fetches: 0, reissues: 0 }
 }
 
 /** The service as the environment configures it: config file, audit log, the system clock. */
-export function serviceForEnvironment(env: Record<string, string | undefined>): CredentialService {
+export function serviceForEnvironment(env: Record<string, string | undefined>, log?: (line: string) => void): CredentialService {
   return new CredentialService({
+    ...(log === undefined ? {} : { log }),
     env,
     clock: systemClock,
     configPath: configPath(env),

@@ -1,7 +1,8 @@
 import { DEFAULT_BROKER } from '../config/settings.js'
-import { configStamp, loadConfig, type LoadedConfig, type ProfileConfig } from '../profiles/load.js'
+import { BUILT_IN_CATALOG, configStamp, loadConfig, type LoadedConfig, type ProfileConfig } from '../profiles/load.js'
 import { CcredError } from '../errors.js'
-import { defaultVaultConnection } from '../vault/config.js'
+import { SharedSettings } from '../config/shared-resources.js'
+import { closestName } from '../text/did-you-mean.js'
 
 export interface ConfigSnapshotOptions {
   path: string
@@ -61,8 +62,12 @@ export class ConfigSnapshot {
     const profile = config.profiles.get(name)
     if (profile === undefined) {
       const known = [...config.profiles.keys(), ...config.invalidProfiles.keys()].sort()
-      throw new CcredError('ERR_PROFILE_UNKNOWN', `no profile named "${name}" in ${config.fromFile ? config.path : 'the embedded default config'}${known.length > 0 ? ` (known: ${known.join(', ')})` : ''}`, {
-        hint: known.length > 0 ? `use one of: ${known.join(', ')}; or add [profiles.${name}] to ${config.path}` : `add [profiles.${name}] to ${config.path} (ccred init writes a starter file)`,
+      const where = config.fromFile ? config.path : 'the embedded default config'
+      const guess = closestName(name, known)
+      throw new CcredError('ERR_PROFILE_UNKNOWN', `no profile named "${name}" in ${where}${guess === undefined ? '' : `; did you mean "${guess}"?`}`, {
+        hint: known.length === 0
+          ? `add [profiles.${name}] to ${config.path} (ccred init writes a starter file)`
+          : `profiles in the config: ${known.join(', ')}; or add [profiles.${name}] to ${config.path}`,
       })
     }
     return profile
@@ -88,5 +93,5 @@ export class ConfigSnapshot {
 }
 
 function emptyConfig(path: string): LoadedConfig {
-  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, vault: defaultVaultConnection(), profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, shared: SharedSettings.defaults(BUILT_IN_CATALOG.resources), profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
 }
