@@ -149,6 +149,11 @@ describe('the standalone executable with no node reachable', { skip: executableM
       const doctor = await box.run(['doctor'])
       assert.doesNotMatch(doctor.stdout + doctor.stderr, /apiKeyHelper program/)
       assert.match(doctor.stdout, /claude apiKeyHelper/)
+      // The login service runs the executable as the daemon, with no node and no V8 flags.
+      const install = await box.run(['daemon', 'install'], { env: { CCRED_SERVICE_MANAGER: 'none' } })
+      assert.equal(install.code, 0, describeResult(install))
+      const unit = readFileSync(install.stdout.trim(), 'utf8')
+      assert.match(unit, new RegExp(`^ExecStart=${EXECUTABLE.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} daemon run$`, 'm'))
     } finally {
       await box.cleanup()
     }
