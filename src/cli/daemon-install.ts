@@ -1,4 +1,4 @@
-import { ccredBinPath } from '../setup/ccred-command.js'
+import { thisInstall } from '../setup/ccred-command.js'
 import { installLoginService, loginService, runServiceCommand, uninstallLoginService } from '../setup/service-install.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { ioPlatform, type Io } from './io.js'
@@ -13,7 +13,7 @@ function unsupported(os: NodeJS.Platform): CcredError {
 /** The login service for this machine (an edge: the real platform and uid are read here). */
 function thisMachinesService(io: Io) {
   const platform = ioPlatform(io)
-  const service = loginService(platform, process.execPath, ccredBinPath(), process.getuid?.() ?? 501)
+  const service = loginService(platform, thisInstall(platform), process.getuid?.() ?? 501)
   if (service === undefined) throw unsupported(platform.os)
   return service
 }

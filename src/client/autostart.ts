@@ -6,6 +6,7 @@ import { createOwnedFile, isHolderAlive, readLockHolder, removeIfOwn, type Owned
 import { ensureRuntimeDir, type PinnedRuntimeDir } from '../rendezvous/runtime-dir.js'
 import { DAEMON_V8_FLAGS } from '../rendezvous/v8-flags.js'
 import { CcredError } from '../errors.js'
+import { standaloneBuild } from '../executable.js'
 import { hostPlatform, type Platform } from '../platform.js'
 import { ROUTES, type HealthResponse } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.js'
@@ -18,7 +19,8 @@ import { DaemonNotRunning, requestDaemon, unwrap, type Env } from './transport.j
  */
 const READY_TIMEOUT_MS = 5_000
 const MAX_READY_WAIT_MS = 9_000
-const POLL_INTERVAL_MS = 20
+/** Short: a daemon that is the executable answers within tens of ms, and each look is one failed connect. */
+const POLL_INTERVAL_MS = 4
 /** A spawn lock older than this belongs to a client that died mid-start. */
 const STALE_SPAWN_LOCK_MS = 10_000
 
@@ -130,7 +132,8 @@ async function startIn(dir: PinnedRuntimeDir, env: Env, platform: Platform): Pro
       mkdirSync(stateDir(env, platform), { recursive: true, mode: 0o700 })
       const logPath = daemonLogPath(env, platform)
       const logFd = openSync(logPath, 'a', 0o600)
-      const nodeArgs = [...DAEMON_V8_FLAGS, CLI_ENTRY, 'daemon', 'run']
+      // The executable is its own daemon (its runtime takes no V8 flags); the npm build runs node on the bin.
+      const nodeArgs = standaloneBuild() !== undefined ? ['daemon', 'run'] : [...DAEMON_V8_FLAGS, CLI_ENTRY, 'daemon', 'run']
       const childEnv = { ...env, CCRED_AUTOSTARTED: '1' } as NodeJS.ProcessEnv
       // Not the cwd of whichever command happened to start it: a daemon must not pin a project directory.
       const home = platform.home

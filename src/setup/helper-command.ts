@@ -5,32 +5,49 @@ import { cmdQuote } from '../text/shell-quote/cmd.js'
 import { posixQuote } from '../text/shell-quote/posix.js'
 
 /**
- * The command line Claude Code runs for a helper: absolute node and absolute bin,
- * so no PATH lookup is involved, quoted for the shell Claude Code runs it with —
- * `sh -c` on Linux and macOS, `cmd` on Windows.
+ * How this ccred is started: node on the npm package's bin, or the standalone executable
+ * (one file, its runtime inside: src/executable.ts). Helper lines, the login service and
+ * doctor all follow it, so an executable install never names a node.
  */
-export function helperCommandLine(platform: Platform, nodePath: string, binPath: string, exists: (path: string) => boolean = existsSync): string {
-  if (platform.os === 'win32') return [nodePath, binPath].map(forCmd).join(' ')
-  const node = platform.os === 'darwin' ? stableNodePath(nodePath, exists) : nodePath
-  return [node, binPath].map(posixQuote).join(' ')
+export type CcredInstall =
+  | { readonly kind: 'npm'; readonly nodePath: string; readonly binPath: string }
+  | { readonly kind: 'executable'; readonly path: string }
+
+/**
+ * The programs that start ccred, absolute: node (the Homebrew prefix's on macOS, not the
+ * Cellar version an upgrade deletes) and the bin, or the executable alone.
+ */
+export function ccredProgram(platform: Platform, install: CcredInstall, exists: (path: string) => boolean = existsSync): string[] {
+  if (install.kind === 'executable') return [install.path]
+  return [platform.os === 'darwin' ? stableNodePath(install.nodePath, exists) : install.nodePath, install.binPath]
+}
+
+/**
+ * The command line Claude Code runs for a helper: absolute paths, so no PATH lookup is
+ * involved, quoted for the shell Claude Code runs it with — `sh -c` on Linux and macOS,
+ * `cmd` on Windows.
+ */
+export function helperCommandLine(platform: Platform, install: CcredInstall, exists: (path: string) => boolean = existsSync): string {
+  const programs = ccredProgram(platform, install, exists)
+  return programs.map(platform.os === 'win32' ? forCmd : posixQuote).join(' ')
 }
 
 /** One path for `cmd`, or what to do when cmd cannot take it literally (text/shell-quote/cmd.ts). */
 function forCmd(path: string): string {
   return cmdQuote(path, (what) => new CcredError('ERR_USAGE', `cannot write a helper command for cmd: the path ${JSON.stringify(path)} contains ${what}`, {
-    hint: 'install node and ccred under paths without ", % or ! (e.g. C:\\Program Files\\nodejs and %LOCALAPPDATA%), then run setup again',
+    hint: 'install node and ccred (or the ccred executable) under paths without ", % or ! (e.g. C:\\Program Files\\nodejs and %LOCALAPPDATA%), then run setup again',
   }))
 }
 
 /**
- * The programs a helper command line starts (its node and its bin), for `doctor` to
- * check they still exist; only for command lines ccred writes (quoted absolute paths).
+ * The programs a helper command line starts (its node and its bin, or the executable), for
+ * `doctor` to check they still exist; only for command lines ccred writes (quoted absolute paths).
  */
 export function helperCommandPrograms(commandLine: string): string[] {
-  const quoted = /^(?:'((?:[^']|'\\'')*)'|"([^"]*)")\s+(?:'((?:[^']|'\\'')*)'|"([^"]*)")/.exec(commandLine)
+  const quoted = /^(?:'((?:[^']|'\\'')*)'|"([^"]*)")(?:\s+(?:'((?:[^']|'\\'')*)'|"([^"]*)"))?/.exec(commandLine)
   if (quoted === null) return []
-  const unquote = (single?: string, double?: string) => single !== undefined ? single.replace(/'\\''/g, "'") : double!
-  return [unquote(quoted[1], quoted[2]), unquote(quoted[3], quoted[4])]
+  const unquote = (single?: string, double?: string) => single !== undefined ? single.replace(/'\\''/g, "'") : double
+  return [unquote(quoted[1], quoted[2]), unquote(quoted[3], quoted[4])].filter((program): program is string => program !== undefined)
 }
 
 /**

@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CcredError } from '../errors.js'
 import { runtimeDir } from '../config/paths.js'
-import { stableNodePath, type Platform } from '../platform.js'
+import type { Platform } from '../platform.js'
 import { DAEMON_V8_FLAGS } from '../rendezvous/v8-flags.js'
+import { ccredProgram, type CcredInstall } from './helper-command.js'
 
 /** Variables the daemon needs to find the same config, socket and directories as the CLI. */
 const PASSED_VARIABLES = ['CCRED_CONFIG', 'CCRED_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME'] as const
@@ -27,7 +28,10 @@ export interface LoginService {
  * Linux, a launchd agent on macOS. Autostart from `get` stays the default; this
  * is for people who want the daemon managed like their other agents.
  */
-export function loginService(platform: Platform, nodePath: string, binPath: string, uid: number, exists: (path: string) => boolean = existsSync): LoginService | undefined {
+export function loginService(platform: Platform, install: CcredInstall, uid: number, exists: (path: string) => boolean = existsSync): LoginService | undefined {
+  // node takes the daemon's V8 flags before the bin; the executable is the daemon itself.
+  const [program, ...rest] = ccredProgram(platform, install, exists)
+  const daemonArgv = [program!, ...(install.kind === 'npm' ? DAEMON_V8_FLAGS : []), ...rest, 'daemon', 'run']
   const { env, home } = platform
   const { join } = platform.path
   const passed = PASSED_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== '').map((name) => [name, env[name]!] as const)
@@ -39,7 +43,7 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
       'Description=ccred: credential daemon for Claude Code',
       '',
       '[Service]',
-      `ExecStart=${[nodePath, ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map(quote).join(' ')}`,
+      `ExecStart=${daemonArgv.map(quote).join(' ')}`,
       ...passed.map(([name, value]) => `Environment=${quote(`${name}=${value}`)}`),
       'Restart=on-failure',
       '# No core dumps: the daemon holds credentials in memory.',
@@ -76,8 +80,8 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
       '  <key>Label</key><string>dev.ccred.daemon</string>',
       '  <key>ProgramArguments</key>',
       '  <array>',
-      // The Homebrew prefix's node, not the Cellar version `brew upgrade` deletes.
-      ...[stableNodePath(nodePath, exists), ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map((arg) => `    <string>${xml(arg)}</string>`),
+      // The Homebrew prefix's node, not the Cellar version `brew upgrade` deletes (ccredProgram).
+      ...daemonArgv.map((arg) => `    <string>${xml(arg)}</string>`),
       '  </array>',
       '  <key>EnvironmentVariables</key>',
       '  <dict>',

@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os'
+import { accountName } from '../account.js'
 import {
   createAwsCredentialProvider,
   awsCredentialFields,
@@ -56,7 +56,7 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
     let provider: Promise<AwsCredentialProvider> | undefined
     return {
       async fetch(ctx) {
-        provider ??= createAwsCredentialProvider(options.credentials, userInfo().username)
+        provider ??= createAwsCredentialProvider(options.credentials, accountName())
         const credentials = await (await provider)()
         const meta: Record<string, string> = { token: options.token, accessKeyId: credentials.accessKeyId }
         if (options.credentials.profile !== undefined) meta.awsProfile = options.credentials.profile

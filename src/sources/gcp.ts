@@ -11,6 +11,7 @@ import { withDeadline } from '../net/deadline.js'
 import type { Credential } from '../credential.js'
 import type { FetchContext, SourceDefinition } from './source.js'
 import { HOST_OS } from '../platform.js'
+import { standaloneBuild } from '../executable.js'
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform'
 const MAX_IMPERSONATION_LIFETIME_MS = 12 * 3_600_000
@@ -126,8 +127,8 @@ let metadataBounded = false
 async function boundMetadataReads(): Promise<void> {
   if (metadataBounded) return
   const { createRequire } = await import('node:module')
-  const auth = createRequire(createRequire(import.meta.url).resolve('google-auth-library'))
-  const gaxios = createRequire(auth.resolve('gcp-metadata'))('gaxios') as { instance: { defaults: Record<string, unknown> } }
+  // The executable has no node_modules: its bundle holds the gaxios gcp-metadata requires, the one this literal require names.
+  const gaxios = (standaloneBuild() !== undefined ? require('gaxios') : createRequire(createRequire(createRequire(import.meta.url).resolve('google-auth-library')).resolve('gcp-metadata'))('gaxios')) as { instance: { defaults: Record<string, unknown> } }
   Object.assign(gaxios.instance.defaults, transporterOptions)
   metadataBounded = true
 }

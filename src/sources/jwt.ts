@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { hostname, userInfo } from 'node:os'
+import { hostname } from 'node:os'
+import { accountName } from '../account.js'
 import type { TableReader } from '../config/fields.js'
 import { compact, durationMs, fromReader, INVALID, map, nested, oneOf, parseWith, reference, string, table, type Infer } from '../config/schema.js'
 import { formatReference } from '../config/references.js'
@@ -136,7 +137,7 @@ export async function jwksFor(options: JwtOptions, ctx: FetchContext): Promise<{
 async function mint(options: JwtOptions, signing: SigningKey, ctx: FetchContext): Promise<TokenCredential> {
   const { SignJWT } = await import('jose')
   const vars: TemplateVariables = {
-    user: () => userInfo().username,
+    user: () => accountName(),
     hostname: () => hostname(),
     env: (name, where) => ctx.resolve({ kind: 'env', target: name }, where),
   }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import { CcredError } from '../errors.js'
+import { standaloneBuild } from '../executable.js'
 import { withDeadline } from '../net/deadline.js'
 import { hostPlatform } from '../platform.js'
 import { bindingLoadProblem, credentialManagerLimitProblem, keychainHint } from './keychain-platform.js'
@@ -57,6 +58,7 @@ interface NapiKeyring {
     setPassword(password: string): Promise<void>
     deletePassword(): Promise<boolean>
   }
+  findCredentialsAsync(service: string): Promise<unknown[]>
 }
 
 function loadKeytarBackend(): KeychainBackend {
@@ -72,11 +74,20 @@ function loadKeytarBackend(): KeychainBackend {
 }
 
 function loadNapiBackend(): KeychainBackend {
-  const require = createRequire(import.meta.url)
-  const { AsyncEntry } = require('@napi-rs/keyring') as NapiKeyring
+  // The executable carries this target's binding inside; there is no node_modules to look in.
+  const embedded = standaloneBuild()?.loadKeyring
+  const { AsyncEntry, findCredentialsAsync } = (embedded !== undefined ? embedded() : createRequire(import.meta.url)('@napi-rs/keyring')) as NapiKeyring
   return {
     name: '@napi-rs/keyring',
-    get: async (account) => (await new AsyncEntry(KEYCHAIN_SERVICE, account).getPassword()) ?? null,
+    get: async (account) => {
+      const value = await new AsyncEntry(KEYCHAIN_SERVICE, account).getPassword()
+      if (value !== null && value !== undefined) return value
+      // The crate answers null both for "no such entry" and for "no keychain to ask" (no
+      // Secret Service on D-Bus: AccessDenied, swallowed). A search does reject when the
+      // store cannot be reached, so a miss is confirmed with one before it is called a miss.
+      await findCredentialsAsync(KEYCHAIN_SERVICE)
+      return null
+    },
     set: (account, password) => new AsyncEntry(KEYCHAIN_SERVICE, account).setPassword(password),
     delete: async (account) => {
       try {
@@ -121,7 +132,9 @@ function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platfo
     problems.push(`CCRED_KEYCHAIN_BACKEND=${forced.slice(0, 40)} allows neither keytar nor @napi-rs/keyring`)
     fixes.push('unset CCRED_KEYCHAIN_BACKEND (or set it to keytar or @napi-rs/keyring)')
   }
-  const keytar = attempt('keytar', loadKeytarBackend)
+  // The executable carries only @napi-rs/keyring (keytar is built from source by npm install).
+  const standalone = standaloneBuild() !== undefined
+  const keytar = standalone ? undefined : attempt('keytar', loadKeytarBackend)
   const napi = attempt('@napi-rs/keyring', loadNapiBackend)
   const primary = keytar ?? napi
   const state: KeychainState = { problems }

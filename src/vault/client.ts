@@ -1,4 +1,5 @@
 import type NodeVault from 'node-vault'
+import { standaloneBuild } from '../executable.js'
 import { withDeadline } from '../net/deadline.js'
 
 /** Vault answered with an error status; `errors` is its `{"errors": [...]}` body. */
@@ -113,8 +114,8 @@ export const MAX_VAULT_RESPONSE_BYTES = 1024 * 1024
  */
 async function capResponseSize(): Promise<void> {
   const { createRequire } = await import('node:module')
-  const fromHere = createRequire(import.meta.url)
-  const axios = createRequire(fromHere.resolve('node-vault'))('axios') as { default?: { defaults: Record<string, unknown> }; defaults?: Record<string, unknown> }
+  // The executable has no node_modules: its bundle holds one axios, the one this literal require names.
+  const axios = (standaloneBuild() !== undefined ? require('axios') : createRequire(createRequire(import.meta.url).resolve('node-vault'))('axios')) as { default?: { defaults: Record<string, unknown> }; defaults?: Record<string, unknown> }
   const defaults = (axios.defaults ?? axios.default?.defaults)!
   defaults.maxContentLength = MAX_VAULT_RESPONSE_BYTES
   defaults.maxBodyLength = MAX_VAULT_RESPONSE_BYTES

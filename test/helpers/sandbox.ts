@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { after } from 'node:test'
 import { isProcessAlive } from '../../src/rendezvous/process-alive.js'
 import { repoRoot } from './claude.js'
@@ -17,7 +17,13 @@ import { repoRoot } from './claude.js'
 export const CLAUDE_CODE_HELPER_ENV: Readonly<Record<string, string>> = { AI_AGENT: 'claude-code_2-1-330_harness', CLAUDE_CODE_ENTRYPOINT: 'sdk-cli' }
 
 /** A parent process that is not a shell: runs the CLI and exits with its status. */
-const DISTINCT_CALLER = `const r = require('node:child_process').spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit' }); process.exit(r.status ?? 1)`
+const DISTINCT_CALLER = `const [file, ...args] = process.argv.slice(1); const r = require('node:child_process').spawnSync(file, args, { stdio: 'inherit' }); process.exit(r.status ?? 1)`
+
+/**
+ * CCRED_TEST_CLI=dist/exe/ccred-linux-x64 runs every Sandbox's CLI as that standalone
+ * executable instead of node on the npm bin, so any suite file can be pointed at it.
+ */
+export const TEST_EXECUTABLE = process.env.CCRED_TEST_CLI ? resolve(repoRoot(), process.env.CCRED_TEST_CLI) : undefined
 
 export interface CliResult {
   code: number | null
@@ -88,7 +94,11 @@ export class Sandbox {
   readonly dataDir: string
   readonly env: Record<string, string>
 
-  constructor(extraEnv: Record<string, string> = {}) {
+  /** The standalone executable this sandbox runs instead of node and the npm bin (TEST_EXECUTABLE by default). */
+  readonly executable: string | undefined
+
+  constructor(extraEnv: Record<string, string> = {}, options: { executable?: string } = {}) {
+    this.executable = options.executable ?? TEST_EXECUTABLE
     // Short path: a Unix socket path must stay under ~100 bytes.
     this.root = mkdtempSync(join(tmpdir(), 'ccr-'))
     this.home = join(this.root, 'home')
@@ -115,7 +125,12 @@ export class Sandbox {
   }
 
   get cliPath(): string {
-    return join(repoRoot(), 'dist', 'cmd', 'ccred.cjs')
+    return this.executable ?? join(repoRoot(), 'dist', 'cmd', 'ccred.cjs')
+  }
+
+  /** The program and leading arguments that run the CLI: the executable alone, or node and the bin. */
+  cliCommand(args: string[]): [string, string[]] {
+    return this.executable !== undefined ? [this.executable, args] : [process.execPath, [this.cliPath, ...args]]
   }
 
   writeConfig(toml: string): void {
@@ -154,10 +169,9 @@ export class Sandbox {
   run(args: string[], options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number; distinctCaller?: boolean; cwd?: string } = {}): Promise<CliResult> {
     return new Promise((resolve, reject) => {
       const env = this.#envWith(options.env)
-      const argv = options.distinctCaller
-        ? ['-e', DISTINCT_CALLER, this.cliPath, ...args]
-        : [this.cliPath, ...args]
-      const child = spawn(process.execPath, argv, { env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
+      const [cli, cliArgs] = this.cliCommand(args)
+      const [file, argv] = options.distinctCaller ? [process.execPath, ['-e', DISTINCT_CALLER, cli, ...cliArgs]] : [cli, cliArgs]
+      const child = spawn(file, argv, { env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd === undefined ? {} : { cwd: options.cwd }) })
       let stdout = ''
       let stderr = ''
       child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
@@ -181,7 +195,8 @@ export class Sandbox {
    */
   start(args: string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): RunningCli {
     const env = this.#envWith(options.env)
-    const child = spawn(process.execPath, [this.cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const [file, argv] = this.cliCommand(args)
+    const child = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     const listeners = new Set<() => void>()

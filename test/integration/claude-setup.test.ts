@@ -293,7 +293,7 @@ describe('ccred daemon install on macOS: the launchd agent', () => {
     const home = '/Users/a&b <tester>'
     const env = { HOME: home, CCRED_CONFIG: '/Users/a&b <tester>/cfg & more.toml', CCRED_RUNTIME_DIR: '/tmp/run', XDG_STATE_HOME: '', UNRELATED: 'x' }
     const uid = process.getuid?.() ?? 501
-    const service = loginService(platformFor('darwin', env), '/usr/local/bin/node', '/opt/ccred & co/dist/cmd/ccred.cjs', uid)!
+    const service = loginService(platformFor('darwin', env), { kind: 'npm', nodePath: '/usr/local/bin/node', binPath: '/opt/ccred & co/dist/cmd/ccred.cjs' }, uid)!
     assert.equal(service.kind, 'launchd')
     assert.equal(service.path, join(home, 'Library', 'LaunchAgents', 'dev.ccred.daemon.plist'))
     assert.match(service.text, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE plist PUBLIC "-\/\/Apple\/\/DTD PLIST 1\.0\/\/EN" "http:\/\/www\.apple\.com\/DTDs\/PropertyList-1\.0\.dtd">\n/)
@@ -313,7 +313,7 @@ describe('ccred daemon install on macOS: the launchd agent', () => {
   })
 
   it('carries only the runtime directory when nothing is passed (launchd\'s own TMPDIR must not decide where the socket is)', () => {
-    const parsed = readPlist(loginService(platformFor('darwin', { HOME: '/Users/t' }), '/n', '/b', 501)!.text) as Record<string, unknown>
+    const parsed = readPlist(loginService(platformFor('darwin', { HOME: '/Users/t' }), { kind: 'npm', nodePath: '/n', binPath: '/b' }, 501)!.text) as Record<string, unknown>
     assert.deepEqual(parsed.EnvironmentVariables, { CCRED_RUNTIME_DIR: '/Users/t/Library/Caches/ccred/run' })
     assert.deepEqual(parsed.ProgramArguments, ['/n', ...DAEMON_V8_FLAGS, '/b', 'daemon', 'run'])
   })

@@ -74,3 +74,15 @@ test('keychain bindings: the fallback serves without keytar, keytar finds what t
   }
   assert.ok(!down.stdout.includes(secret) && !status.stdout.includes(secret))
 })
+
+test('keychain: @napi-rs/keyring with no Secret Service to reach is ERR_KEYCHAIN_UNAVAILABLE, not a missing secret', async (t) => {
+  // The crate answers a read with null (not an error) when D-Bus has no Secret Service:
+  // reported as "no such secret" that was ERR_REFERENCE, which sends the user to `ccred set`.
+  const sandbox = new Sandbox({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/ccred-no-bus', CCRED_KEYCHAIN_BACKEND: '@napi-rs/keyring' })
+  t.after(() => sandbox.cleanup())
+  sandbox.writeConfig(CONFIG)
+  const got = await sandbox.run(['get', 'gw'])
+  assert.equal(got.code, 10, describeResult(got))
+  assert.match(got.stderr, /\[ERR_KEYCHAIN_UNAVAILABLE\]/)
+  assert.doesNotMatch(got.stderr, /ERR_REFERENCE/)
+})

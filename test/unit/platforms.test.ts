@@ -9,6 +9,7 @@ import fc from 'fast-check'
 import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostart.js'
 import { main } from '../../src/cli/main.js'
 import { helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
+import { stableExecutablePath } from '../../src/setup/ccred-command.js'
 import { settingsLocations } from '../../src/setup/claude-settings.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
 import { loginService } from '../../src/setup/service-install.js'
@@ -78,7 +79,7 @@ describe('platform: where things are', () => {
 
 describe('platform: the helper command line', () => {
   it('Windows: double quotes that cmd runs, even with spaces in both paths', () => {
-    const line = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs')
+    const line = helperCommandLine(windows, { kind: 'npm', nodePath: 'C:\\Program Files\\nodejs\\node.exe', binPath: 'C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs' })
     assert.equal(line, '"C:\\Program Files\\nodejs\\node.exe" "C:\\Users\\Ann Lee\\AppData\\Roaming\\npm\\node_modules\\ccred\\dist\\cmd\\ccred.cjs"')
     assert.doesNotMatch(line, /'/)
   })
@@ -86,7 +87,7 @@ describe('platform: the helper command line', () => {
   it('Windows: a path with ", % or ! (which cmd expands even inside quotes) is refused with what to do', () => {
     // `!` was written as it is before one cmd quoter (text/shell-quote/cmd.ts): cmd with delayed expansion on expands !VAR!.
     for (const [path, what] of [['C:\\a"b\\node.exe', /double quote/], ['C:\\100%\\node.exe', /percent sign/], ['C:\\%USERNAME%\\node.exe', /percent sign/], ['C:\\Users\\Hi!There\\node.exe', /exclamation mark/], ['C:\\a\nb', /control character/], ['C:\\a\x7fb', /control character/]] as const) {
-      assert.throws(() => helperCommandLine(windows, path, 'C:\\ccred\\ccred.cjs'), (error: unknown) => {
+      assert.throws(() => helperCommandLine(windows, { kind: 'npm', nodePath: path, binPath: 'C:\\ccred\\ccred.cjs' }), (error: unknown) => {
         assert.ok(error instanceof CcredError)
         assert.equal(error.code, 'ERR_USAGE')
         assert.match(error.message, what)
@@ -104,17 +105,42 @@ describe('platform: the helper command line', () => {
     // No link to map to: kept as it is (doctor says when it is gone).
     assert.equal(stableNodePath('/usr/local/Cellar/node/23.1.0/bin/node', exists), '/usr/local/Cellar/node/23.1.0/bin/node')
     assert.equal(stableNodePath('/Users/ann/.nvm/versions/node/v22.1.0/bin/node', exists), '/Users/ann/.nvm/versions/node/v22.1.0/bin/node')
-    assert.equal(helperCommandLine(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/dist/cmd/ccred.cjs', exists), "'/opt/homebrew/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'")
+    assert.equal(helperCommandLine(mac, { kind: 'npm', nodePath: '/opt/homebrew/Cellar/node/23.1.0/bin/node', binPath: '/opt/ccred/dist/cmd/ccred.cjs' }, exists), "'/opt/homebrew/bin/node' '/opt/ccred/dist/cmd/ccred.cjs'")
   })
 
   it('Linux keeps POSIX quoting; doctor reads the two programs back from any command line ccred writes', () => {
     const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
-    const posixLine = helperCommandLine(linux, "/opt/it's/node", '/opt/ccred/ccred.cjs')
+    const posixLine = helperCommandLine(linux, { kind: 'npm', nodePath: "/opt/it's/node", binPath: '/opt/ccred/ccred.cjs' })
     assert.equal(posixLine, `'/opt/it'\\''s/node' '/opt/ccred/ccred.cjs'`)
     assert.deepEqual(helperCommandPrograms(`${posixLine} get corp`), ["/opt/it's/node", '/opt/ccred/ccred.cjs'])
-    const winLine = helperCommandLine(windows, 'C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs')
+    const winLine = helperCommandLine(windows, { kind: 'npm', nodePath: 'C:\\Program Files\\nodejs\\node.exe', binPath: 'C:\\ccred\\ccred.cjs' })
     assert.deepEqual(helperCommandPrograms(`${winLine} get corp`), ['C:\\Program Files\\nodejs\\node.exe', 'C:\\ccred\\ccred.cjs'])
     assert.deepEqual(helperCommandPrograms('ccred get corp'), [])
+  })
+
+  it('the standalone executable: the helper line, the login service and doctor name it alone, never a node', () => {
+    const linux = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    const exe = { kind: 'executable', path: "/home/ann/.local/bin/it's/ccred" } as const
+    const line = helperCommandLine(linux, exe)
+    assert.equal(line, `'/home/ann/.local/bin/it'\\''s/ccred'`)
+    assert.deepEqual(helperCommandPrograms(`${line} get corp`), ["/home/ann/.local/bin/it's/ccred"])
+    const winLine = helperCommandLine(windows, { kind: 'executable', path: 'C:\\Users\\Ann Lee\\ccred\\ccred.exe' })
+    assert.equal(winLine, '"C:\\Users\\Ann Lee\\ccred\\ccred.exe"')
+    assert.deepEqual(helperCommandPrograms(`${winLine} get corp`), ['C:\\Users\\Ann Lee\\ccred\\ccred.exe'])
+    const unit = loginService(linux, exe, 1000)!
+    assert.match(unit.text, /^ExecStart=\/home\/ann\/.local\/bin\/it's\/ccred daemon run$/m)
+    assert.doesNotMatch(unit.text, /node|--max-semi-space-size/)
+    const agent = loginService(mac, { kind: 'executable', path: '/opt/homebrew/bin/ccred' }, 501)!
+    assert.match(agent.text, /<array>\n {4}<string>\/opt\/homebrew\/bin\/ccred<\/string>\n {4}<string>daemon<\/string>\n {4}<string>run<\/string>\n {2}<\/array>/)
+  })
+
+  it('the executable is written by its stable name: a PATH link to it (Homebrew bin/), not the versioned file behind it', () => {
+    const cellar = '/opt/homebrew/Cellar/ccred/0.1.0/bin/ccred'
+    const real = (path: string) => (path === '/opt/homebrew/bin/ccred' ? cellar : path)
+    const onPath = platformFor('darwin', { HOME: '/Users/ann', PATH: '/usr/bin:/opt/homebrew/bin' }, noHome)
+    assert.equal(stableExecutablePath(cellar, onPath, real, (path) => path === '/opt/homebrew/bin/ccred'), '/opt/homebrew/bin/ccred')
+    // A ccred on PATH that is another file (an npm install's bin): the executable itself.
+    assert.equal(stableExecutablePath(cellar, onPath, (path) => path, (path) => path === '/opt/homebrew/bin/ccred'), cellar)
   })
 })
 
@@ -177,7 +203,7 @@ describe('platform: the runtime directory and the daemon address', () => {
 })
 
 describe('platform: the macOS launchd agent', () => {
-  const agent = loginService(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/ccred.cjs', 501, (path) => path === '/opt/homebrew/bin/node')!
+  const agent = loginService(mac, { kind: 'npm', nodePath: '/opt/homebrew/Cellar/node/23.1.0/bin/node', binPath: '/opt/ccred/ccred.cjs' }, 501, (path) => path === '/opt/homebrew/bin/node')!
 
   it('re-installs cleanly: bootout (failure expected when not loaded) before bootstrap', () => {
     assert.equal(agent.kind, 'launchd')

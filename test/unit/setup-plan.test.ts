@@ -145,7 +145,7 @@ describe('daemon install talks to the service manager in a safe order', () => {
 
   it('no user manager: ERR_DAEMON before anything is written or stopped', async () => {
     const dir = tempDir()
-    const service = loginService(platformFor('linux', { HOME: dir }), '/usr/bin/node', '/opt/ccred.cjs', 1000)!
+    const service = loginService(platformFor('linux', { HOME: dir }), { kind: 'npm', nodePath: '/usr/bin/node', binPath: '/opt/ccred.cjs' }, 1000)!
     const deps = recorder((command) => (command.includes('show-environment') ? 'Failed to connect to bus: No medium found' : undefined))
     await assert.rejects(installLoginService(service, deps), (error: Error & { code?: string }) => error.code === 'ERR_DAEMON' && /not reachable \(Failed to connect to bus/.test(error.message))
     assert.deepEqual(deps.calls, ['systemctl --user show-environment'])
@@ -154,7 +154,7 @@ describe('daemon install talks to the service manager in a safe order', () => {
 
   it('systemd: daemon-reload failing leaves the daemon; the daemon is stopped only right before enable --now', async () => {
     const dir = tempDir()
-    const service = loginService(platformFor('linux', { HOME: dir }), '/usr/bin/node', '/opt/ccred.cjs', 1000)!
+    const service = loginService(platformFor('linux', { HOME: dir }), { kind: 'npm', nodePath: '/usr/bin/node', binPath: '/opt/ccred.cjs' }, 1000)!
     const failing = recorder((command) => (command.includes('daemon-reload') ? 'boom' : undefined))
     await assert.rejects(installLoginService(service, failing), /daemon-reload did not succeed \(boom\); the running daemon was left alone/)
     assert.ok(!failing.calls.includes('stop autostarted daemon'))
@@ -165,7 +165,7 @@ describe('daemon install talks to the service manager in a safe order', () => {
 
   it('launchd: probe the GUI domain, boot out an old agent, stop the autostarted daemon, bootstrap', async () => {
     const dir = tempDir()
-    const service = loginService(platformFor('darwin', { HOME: dir }), '/usr/local/bin/node', '/opt/ccred.cjs', 501)!
+    const service = loginService(platformFor('darwin', { HOME: dir }), { kind: 'npm', nodePath: '/usr/local/bin/node', binPath: '/opt/ccred.cjs' }, 501)!
     const deps = recorder((command) => (command[1] === 'bootout' ? 'No such process' : undefined))
     await installLoginService(service, deps)
     assert.deepEqual(deps.calls, ['launchctl print gui/501', 'launchctl bootout gui/501/dev.ccred.daemon', 'stop autostarted daemon', `launchctl bootstrap gui/501 ${service.path}`])

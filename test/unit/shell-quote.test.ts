@@ -73,7 +73,7 @@ describe('POSIX quoting (text/shell-quote/posix.ts), run by real shells', () => 
     it(`${shell.name}: the helper command line names exactly its node and its bin`, () => {
       const linux = platformFor('linux', { HOME: '/home/ann' }, () => '/home/ann')
       fc.assert(fc.property(awkwardText({ noNul: true }), awkwardText({ noNul: true }), (node, bin) => {
-        assert.deepEqual(words(run(shell, `printf '%s\\000' ${helperCommandLine(linux, `/opt/${node}`, `/usr/lib/${bin}`)}`)), [`/opt/${node}`, `/usr/lib/${bin}`])
+        assert.deepEqual(words(run(shell, `printf '%s\\000' ${helperCommandLine(linux, { kind: 'npm', nodePath: `/opt/${node}`, binPath: `/usr/lib/${bin}` })}`)), [`/opt/${node}`, `/usr/lib/${bin}`])
       }), { numRuns: 15 })
     })
   }
@@ -107,7 +107,7 @@ describe('cmd quoting (text/shell-quote/cmd.ts): the documented rules', () => {
   it('every caller applies the same rule: the helper command line, `env --shell cmd` and a .cmd program of an exec source refuse the same characters', () => {
     const windows = platformFor('win32', { USERPROFILE: 'C:\\Users\\ann', ComSpec: 'C:\\Windows\\system32\\cmd.exe' }, () => 'C:\\Users\\ann')
     const callers: Record<string, (text: string) => unknown> = {
-      'helper command line': (text) => helperCommandLine(windows, `C:\\node${text}\\node.exe`, 'C:\\ccred\\ccred.cjs'),
+      'helper command line': (text) => helperCommandLine(windows, { kind: 'npm', nodePath: `C:\\node${text}\\node.exe`, binPath: 'C:\\ccred\\ccred.cjs' }),
       'env --shell cmd': (text) => envLines({ ANTHROPIC_AUTH_TOKEN: `tok${text}en` }, 'cmd'),
       'exec .cmd argument': (text) => execInvocation(windows, ['C:\\tools\\get-key.cmd', `--x=${text}`], false, () => true),
     }

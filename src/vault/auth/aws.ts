@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os'
+import { accountName } from '../../account.js'
 import { createAwsCredentialProvider, type AwsCredentialProvider } from '../../aws/credentials.js'
 import type { VaultAuthConfig } from '../config.js'
 import { login, type AuthMethod } from './login.js'
@@ -18,7 +18,7 @@ const STS_BODY = 'Action=GetCallerIdentity&Version=2011-06-15'
 export function awsAuth(config: AwsAuthConfig): AuthMethod {
   let provider: Promise<AwsCredentialProvider> | undefined
   return async (deps) => {
-    provider ??= createAwsCredentialProvider(config.credentials, deps.env.USER ?? userInfo().username)
+    provider ??= createAwsCredentialProvider(config.credentials, deps.env.USER ?? accountName())
     const credentials = await (await provider)()
     const signed = await signGetCallerIdentity(credentials, config.credentials.region, config.serverId)
     return login(deps, 'aws', config.role, `check that role "${config.role}" binds this IAM principal (bound_iam_principal_arn) and header_value matches the server's iam_server_id_header_value`, (vault, options) =>
