@@ -66,6 +66,15 @@ const staticImportRules = [
   },
 ]
 
+// The relay (issue 25): loaded by the daemon with import() when a route opens; `ccred get` never loads it or undici.
+staticImportRules.push({
+  name: 'warm-get-path-no-relay',
+  severity: 'error',
+  comment: 'cmd/ and what it imports statically must not reach src/relay/ or undici: the daemon loads the relay lazily (src/daemon/relay-host.ts).',
+  from: { path: '^cmd/[^/]+\\.ts$' },
+  to: { path: '(^src/relay/|(^|/)node_modules/undici/)', reachable: true },
+})
+
 module.exports = {
   forbidden: staticGraph ? staticImportRules : everyImportRules,
   options: {

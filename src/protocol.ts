@@ -26,6 +26,9 @@ export const ROUTES = {
   profiles: '/v1/profiles',
   purge: '/v1/purge',
   shutdown: '/v1/shutdown',
+  relayOpen: '/v1/relay/open',
+  relayList: '/v1/relay/list',
+  relayClose: '/v1/relay/close',
 } as const
 
 // ---- POST /v1/credential ------------------------------------------------------------
@@ -134,6 +137,72 @@ export interface PurgeResponse {
 
 export function parsePurgeRequest(body: Record<string, unknown>): PurgeRequest {
   return { profile: requireProfile(body) }
+}
+
+// ---- POST /v1/relay/open, GET /v1/relay/list, POST /v1/relay/close (docs/relay.md) ------
+
+/** `POST /v1/relay/open`: a loopback route that forwards to `upstream` with the profile's credential. */
+export interface RelayOpenRequest {
+  profile: string
+  /** The one upstream of the route: an http(s) base URL; its path is the route's path prefix. */
+  upstream: string
+  /** A kept route's name (`ccred relay start`); absent: a route for one `exec --relay` child. */
+  name?: string
+  /** The route closes when this process is gone (`ccred exec --relay`). */
+  ownerPid?: number
+}
+
+/** A route as `list` shows it: never its local key. */
+export interface RelayRouteListing {
+  name: string
+  profile: string
+  upstream: string
+  /** What a client uses as its base URL: loopback, the route's port, the upstream's path prefix. */
+  baseUrl: string
+  ownerPid?: number
+  openedAt: string
+  requests: number
+}
+
+/** The local key is given once, to the owner who opened the route over the daemon's private socket. */
+export interface RelayOpenResponse {
+  route: RelayRouteListing
+  key: string
+}
+
+export interface RelayListResponse {
+  routes: RelayRouteListing[]
+}
+
+export interface RelayCloseRequest {
+  name: string
+}
+
+export interface RelayCloseResponse {
+  closed: boolean
+}
+
+const RELAY_OPEN_FIELDS = new Set<string>(['profile', 'upstream', 'name', 'ownerPid'])
+
+export function parseRelayOpenRequest(body: Record<string, unknown>): RelayOpenRequest {
+  refuseUnknownFields(body, RELAY_OPEN_FIELDS, '')
+  const request: RelayOpenRequest = { profile: requireProfile(body), upstream: requireString(body, 'upstream') }
+  const name = optionalString(body, 'name')
+  if (name !== undefined) request.name = requireRouteName(name)
+  const ownerPid = optionalNumber(body, 'ownerPid')
+  if (ownerPid !== undefined) request.ownerPid = ownerPid
+  return request
+}
+
+export function parseRelayCloseRequest(body: Record<string, unknown>): RelayCloseRequest {
+  refuseUnknownFields(body, new Set(['name']), '')
+  return { name: requireRouteName(requireString(body, 'name')) }
+}
+
+/** A route name is a file name in the runtime directory: the profile-name alphabet. */
+function requireRouteName(name: string): string {
+  if (!isProfileName(name)) throw protocolError('"name" uses letters, digits, ".", "_" and "-" (at most 64)')
+  return name
 }
 
 // ---- GET /v1/health, GET /v1/status, GET /v1/profiles, POST /v1/shutdown ----------------
