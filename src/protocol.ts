@@ -150,6 +150,9 @@ export interface RelayOpenRequest {
   name?: string
   /** The route closes when this process is gone (`ccred exec --relay`). */
   ownerPid?: number
+  /** A kept route opened again (after a daemon restart) keeps its port and key, so an app's config stays right. */
+  port?: number
+  key?: string
 }
 
 /** A route as `list` shows it: never its local key. */
@@ -182,7 +185,7 @@ export interface RelayCloseResponse {
   closed: boolean
 }
 
-const RELAY_OPEN_FIELDS = new Set<string>(['profile', 'upstream', 'name', 'ownerPid'])
+const RELAY_OPEN_FIELDS = new Set<string>(['profile', 'upstream', 'name', 'ownerPid', 'port', 'key'])
 
 export function parseRelayOpenRequest(body: Record<string, unknown>): RelayOpenRequest {
   refuseUnknownFields(body, RELAY_OPEN_FIELDS, '')
@@ -191,6 +194,17 @@ export function parseRelayOpenRequest(body: Record<string, unknown>): RelayOpenR
   if (name !== undefined) request.name = requireRouteName(name)
   const ownerPid = optionalNumber(body, 'ownerPid')
   if (ownerPid !== undefined) request.ownerPid = ownerPid
+  const port = optionalNumber(body, 'port')
+  if (port !== undefined) {
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw protocolError('"port" must be an integer from 1024 to 65535')
+    request.port = port
+  }
+  const key = optionalString(body, 'key')
+  if (key !== undefined) {
+    // At least 128 bits, as hex: a key given back by its owner, never a weak one.
+    if (!/^[0-9a-f]{32,128}$/.test(key)) throw protocolError('"key" must be 32 to 128 lowercase hex digits')
+    request.key = key
+  }
   return request
 }
 

@@ -57,7 +57,7 @@ export class RelayManager {
       if (existing.profile === request.profile && existing.route.upstream.href === upstream.href) return { route: this.#listing(name, existing), key: existing.key }
       throw new CcredError('ERR_USAGE', `a relay route named ${name} is already open for another profile or upstream`, { hint: `stop it first: ccred relay stop ${name}` })
     }
-    const key = randomBytes(LOCAL_KEY_BYTES).toString('hex')
+    const key = request.key ?? randomBytes(LOCAL_KEY_BYTES).toString('hex')
     const profile = request.profile
     const route = new RelayRoute({
       name,
@@ -73,7 +73,9 @@ export class RelayManager {
         return this.#options.credentialHeaders(profile, true)
       },
     })
-    await route.listen()
+    await route.listen(request.port ?? 0).catch((error: NodeJS.ErrnoException) => {
+      throw new CcredError('ERR_USAGE', `cannot listen on 127.0.0.1:${request.port ?? 0} for relay route ${name}: ${error.code ?? error.message}`, { hint: 'stop what uses the port, or start the route without --port', cause: error })
+    })
     const opened: Opened = { route, profile, key, openedAt: new Date(this.#options.now()).toISOString(), ...(request.ownerPid === undefined ? {} : { ownerPid: request.ownerPid }) }
     this.#routes.set(name, opened)
     if (opened.ownerPid !== undefined) this.#watchOwners()

@@ -118,10 +118,10 @@ export class RelayRoute {
   }
 
   /** Listens on 127.0.0.1 (never a wildcard address), on a port the system picks. */
-  async listen(): Promise<void> {
+  async listen(port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject)
-      this.#server.listen(0, '127.0.0.1', () => {
+      this.#server.listen(port, '127.0.0.1', () => {
         this.#server.off('error', reject)
         resolve()
       })
