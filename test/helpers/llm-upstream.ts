@@ -19,6 +19,8 @@ export interface LlmUpstream {
   requests: UpstreamRequest[]
   /** The one value the credential header must hold now. */
   accepted: string
+  /** Answers whose connection closed before they were complete (the client, or a relay, went away). */
+  readonly closedEarly: number
   close(): Promise<void>
 }
 
@@ -44,12 +46,13 @@ export async function startLlmUpstream(options: LlmUpstreamOptions): Promise<Llm
   const prefix = options.prefix ?? 'Bearer '
   const text = options.replyText ?? 'pong from upstream'
   const requests: UpstreamRequest[] = []
-  const state = { accepted: options.accepted }
+  const state = { accepted: options.accepted, closedEarly: 0 }
   let self: LlmUpstream | undefined
   const server = http.createServer((req, res) => {
     const record: UpstreamRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, status: 0 }
     requests.push(record)
     res.on('finish', () => options.onAnswered?.(record, self!))
+    res.on('close', () => { if (!res.writableFinished) state.closedEarly += 1 })
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => void answer(Buffer.concat(chunks).toString('utf8')))
@@ -63,6 +66,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions): Promise<Llm
       record.status = 200
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
       for (const item of list) {
+        if (res.destroyed) return
         sse(res, item.data, item.event)
         if (options.eventGapMs !== undefined) await new Promise((resolve) => setTimeout(resolve, options.eventGapMs))
       }
@@ -119,6 +123,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions): Promise<Llm
     requests,
     get accepted() { return state.accepted },
     set accepted(value: string) { state.accepted = value },
+    get closedEarly() { return state.closedEarly },
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections() }),
   }
   return self

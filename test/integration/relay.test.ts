@@ -3,6 +3,8 @@ import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import http from 'node:http'
+import { startForwardProxy } from '../helpers/forward-proxy.js'
 import { startLlmUpstream, type LlmUpstream } from '../helpers/llm-upstream.js'
 import { Sandbox, waitFor } from '../helpers/sandbox.js'
 
@@ -202,5 +204,54 @@ headers = { "x-litellm-api-key" = "Bearer \${token}", "cf-aig-authorization" = "
     const ran = await box.run(['exec', '--relay', 'gw', '--for', 'gemini', '--', 'true'], { env: { GOOGLE_GEMINI_BASE_URL: undefined } })
     assert.equal(ran.code, 2)
     assert.match(ran.stderr, /no upstream for the relay: give --upstream or set GOOGLE_GEMINI_BASE_URL \[ERR_USAGE\]/)
+  })
+})
+
+describe('relay: streaming, disconnects and the corporate proxy', () => {
+  const cleanups: (() => Promise<void>)[] = []
+  after(async () => { for (const cleanup of cleanups) await cleanup() })
+
+  async function route(box: Sandbox, upstream: LlmUpstream): Promise<{ baseUrl: string; key: string }> {
+    const script = box.writeScript('token.sh', '#!/bin/sh\necho tok-1\n')
+    box.writeConfig(`[profiles.gw]\nsource = "exec"\ncommand = ["${script}"]\n`)
+    const started = await box.run(['relay', 'start', 'gw', '--upstream', upstream.url])
+    assert.equal(started.code, 0, started.stderr)
+    return { baseUrl: started.stdout.trim(), key: readFileSync(`${box.stateDir}/relay/gw.key`, 'utf8').trim() }
+  }
+
+  it('events arrive one by one as the upstream sends them, and a client that goes away aborts the upstream answer', async () => {
+    const box = new Sandbox()
+    const upstream = await startLlmUpstream({ accepted: 'tok-1', eventGapMs: 300 })
+    cleanups.push(() => box.cleanup(), () => upstream.close())
+    const { baseUrl, key } = await route(box, upstream)
+    const firstEvent = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${baseUrl}/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}` } }, (res) => {
+        res.setEncoding('utf8').once('data', (chunk: string) => {
+          resolve(chunk)
+          req.destroy()
+        })
+      })
+      req.on('error', () => undefined)
+      req.end('{}')
+      setTimeout(() => reject(new Error('no first event')), 10_000).unref()
+    })
+    // The first of ten events, 300 ms apart, came alone: nothing buffered the stream.
+    assert.equal(firstEvent, 'data: {"i":0}\n\n')
+    await waitFor(() => upstream.closedEarly === 1, 'the upstream answer to be aborted')
+  })
+
+  it('goes through HTTP_PROXY of the daemon\'s environment, with the proxy\'s credentials from its URL', async () => {
+    const upstream = await startLlmUpstream({ accepted: 'tok-1' })
+    const expected = `Basic ${Buffer.from('corp:proxy-pass').toString('base64')}`
+    const proxy = await startForwardProxy({ upstreamPort: upstream.port, requireProxyAuth: (value) => value === expected })
+    const box = new Sandbox({ HTTP_PROXY: `http://corp:proxy-pass@127.0.0.1:${proxy.port}` })
+    cleanups.push(() => box.cleanup(), () => upstream.close(), () => proxy.close())
+    const { baseUrl, key } = await route(box, upstream)
+    const answer = await fetch(`${baseUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: '{"stream":true}' })
+    assert.equal(answer.status, 200, await answer.clone().text())
+    assert.match(await answer.text(), /\[DONE\]/)
+    assert.equal(proxy.requests.length, 1, 'through the proxy')
+    assert.equal(proxy.requests[0]!.proxyAuthorization, expected)
+    assert.equal(upstream.requests.at(-1)!.headers.authorization, 'Bearer tok-1')
   })
 })
