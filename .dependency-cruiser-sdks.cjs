@@ -16,4 +16,6 @@ module.exports = [
   'smol-toml',
   'valibot',
   'open',
+  // The relay's HTTP client: only the daemon loads it, when a route opens.
+  'undici',
 ]

@@ -27,6 +27,9 @@ export const ROUTES = {
   profiles: '/v1/profiles',
   purge: '/v1/purge',
   shutdown: '/v1/shutdown',
+  relayOpen: '/v1/relay/open',
+  relayList: '/v1/relay/list',
+  relayClose: '/v1/relay/close',
 } as const
 
 // ---- POST /v1/credential ------------------------------------------------------------
@@ -136,17 +139,24 @@ const credentialRequestFields = table(
 /** A parsed `POST /v1/credential` body; every absent field takes its one default here. */
 export function parseCredentialRequest(body: Record<string, unknown>): CredentialRequest {
   requireProfile(body)
+  const { headerSet, ...request } = compact(readBody(credentialRequestFields, body))
+  return headerSet ? { ...request, headerSet } : request
+}
+
+/**
+ * A request body read by the combinators that read the config: every problem at once, and a
+ * field this daemon does not know refused, not ignored (a client of another version learns it at once).
+ */
+function readBody<T>(fields: Field<T>, body: Record<string, unknown>): T {
   // The reader names an unknown key in its message: one that is not even a field name is refused without being quoted back.
   for (const key of Object.keys(body)) {
     if (!/^[A-Za-z]{1,40}$/.test(key)) throw new CcredError('ERR_PROTOCOL', `unknown field "${sanitizeLine(key, 40)}" (this daemon speaks protocol ${PROTOCOL_VERSION})`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
   }
   const reader = new TableReader(body, 'request')
   try {
-    const { headerSet, ...request } = compact(parseWith(credentialRequestFields, reader))
-    return headerSet ? { ...request, headerSet } : request
+    return parseWith(fields, reader)
   } catch (error) {
     if (!(error instanceof ProblemsRecorded)) throw error
-    // A field this daemon does not know is refused, not ignored: a client of another version learns it at once.
     const unknownField = reader.problems.some((problem) => problem.includes('unknown key'))
     throw new CcredError('ERR_PROTOCOL', `${reader.problems.join('; ')} (this daemon speaks protocol ${PROTOCOL_VERSION})`, {
       hint: unknownField ? 'the daemon may be a different ccred version; run: ccred daemon stop' : API_HINT,
@@ -169,6 +179,94 @@ export interface PurgeResponse {
 export function parsePurgeRequest(body: Record<string, unknown>): PurgeRequest {
   return { profile: requireProfile(body) }
 }
+
+// ---- POST /v1/relay/open, GET /v1/relay/list, POST /v1/relay/close (docs/relay.md) ------
+
+/** `POST /v1/relay/open`: a loopback route that forwards to `upstream` with the profile's credential. */
+export interface RelayOpenRequest {
+  profile: string
+  /** The one upstream of the route: an http(s) base URL; its path is the route's path prefix. */
+  upstream: string
+  /** A kept route's name (`ccred relay start`); absent: a route for one `exec --relay` child. */
+  name?: string
+  /** The route closes when this process is gone (`ccred exec --relay`). */
+  ownerPid?: number
+  /** A kept route opened again (after a daemon restart) keeps its port and key, so an app's config stays right. */
+  port?: number
+  key?: string
+}
+
+/** A route as `list` shows it: never its local key. */
+export interface RelayRouteListing {
+  name: string
+  profile: string
+  upstream: string
+  /** What a client uses as its base URL: loopback, the route's port, the upstream's path prefix. */
+  baseUrl: string
+  ownerPid?: number
+  openedAt: string
+  requests: number
+}
+
+/** The local key is given once, to the owner who opened the route over the daemon's private socket. */
+export interface RelayOpenResponse {
+  route: RelayRouteListing
+  key: string
+}
+
+export interface RelayListResponse {
+  routes: RelayRouteListing[]
+}
+
+export interface RelayCloseRequest {
+  name: string
+}
+
+export interface RelayCloseResponse {
+  closed: boolean
+}
+
+/** A route name is a file name in the runtime directory: the profile-name alphabet. */
+function routeName(key: string): Field<string | undefined> {
+  return raw(key, (value, problem) => {
+    if (value === undefined) return undefined
+    return typeof value === 'string' && isProfileName(value) ? value : problem('uses letters, digits, ".", "_" and "-" (at most 64)')
+  })
+}
+
+const relayOpenFields = table(
+  {
+    // Checked before the table (requireProfile): its own error code.
+    profile: raw('profile', (value) => value as string),
+    upstream: raw('upstream', (value, problem) => (typeof value === 'string' && value !== '' ? value : problem('must be a non-empty string'))),
+    name: routeName('name'),
+    ownerPid: count('ownerPid'),
+    port: raw('port', (value, problem) => {
+      if (value === undefined) return undefined
+      return typeof value === 'number' && Number.isInteger(value) && value >= 1024 && value <= 65535 ? value : problem('must be an integer from 1024 to 65535')
+    }),
+    // At least 128 bits, as hex: a key given back by its owner, never a weak one.
+    key: raw('key', (value, problem) => {
+      if (value === undefined) return undefined
+      return typeof value === 'string' && /^[0-9a-f]{32,128}$/.test(value) ? value : problem('must be 32 to 128 lowercase hex digits')
+    }),
+  },
+  { closed: true },
+)
+
+export function parseRelayOpenRequest(body: Record<string, unknown>): RelayOpenRequest {
+  requireProfile(body)
+  return compact(readBody(relayOpenFields, body)) as RelayOpenRequest
+}
+
+const relayCloseFields = table({ name: routeName('name') }, { closed: true })
+
+export function parseRelayCloseRequest(body: Record<string, unknown>): RelayCloseRequest {
+  const { name } = readBody(relayCloseFields, body)
+  if (name === undefined) throw protocolError('request.name: must be a route name')
+  return { name }
+}
+
 
 // ---- GET /v1/health, GET /v1/status, GET /v1/profiles, POST /v1/shutdown ----------------
 

@@ -14,7 +14,7 @@ const SCRUBBED = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN']
  * `ccred exec <profile> -- CMD ARGS…`: runs CMD with the credential in its
  * environment, after removing inherited ones; exits with CMD's status.
  */
-export async function runExec(profile: string, commandArgs: string[], options: { header?: string }, io: Io): Promise<number> {
+export async function runExec(profile: string, commandArgs: string[], options: { header?: string; relay?: boolean; for?: string; upstream?: string }, io: Io): Promise<number> {
   const command = commandArgs[0] === '--' ? commandArgs.slice(1) : commandArgs
   if (command.length === 0) {
     throw new CcredError('ERR_USAGE', 'no command to run', { hint: 'usage: ccred exec <profile> -- <command> [args...]' })
@@ -26,13 +26,26 @@ export async function runExec(profile: string, commandArgs: string[], options: {
   // started through the shell's `ulimit -c 0`, so it never inherits a core limit above zero.
   const limitThroughShell = platform.os !== 'win32' && (coreProblem !== undefined || platform.os !== 'linux')
   if (coreProblem !== undefined) io.stderr.write(`ccred: warning: ${coreProblem.replace('run the daemon under', 'run ccred exec under').replace(/^core dumps could not be turned off/, "ccred's own core dumps could not be turned off (the command runs under ulimit -c 0)")}\n`)
-  const variables = await issuedVariables(profile, options.header, io)
+  // --relay: the child gets a loopback route and its local key, never the credential (docs/relay.md).
+  const route = options.relay === true ? await (await import('./relay.js')).openChildRoute(profile, options, io) : undefined
+  const variables = route?.variables ?? await issuedVariables(profile, options.header, io)
   const childEnv: Record<string, string | undefined> = { ...io.env }
-  for (const name of SCRUBBED) delete childEnv[name]
+  for (const name of route === undefined ? SCRUBBED : [...SCRUBBED, ...RELAY_SCRUBBED]) delete childEnv[name]
   Object.assign(childEnv, variables)
   // Windows: a bare name through Path and PATHEXT, a .cmd shim (claude.cmd) through %ComSpec%.
   const invocation = execInvocation(platform, command, false)
   const how = limitThroughShell ? underCoreLimitZero(invocation.file, invocation.args) : invocation
+  try {
+    return await runChild(command, how, childEnv, io)
+  } finally {
+    await route?.close()
+  }
+}
+
+/** Keys a client would prefer over (or send beside) the relay's local key. */
+const RELAY_SCRUBBED = ['GOOGLE_API_KEY', 'GOOGLE_GENAI_USE_VERTEXAI', 'ANTHROPIC_CUSTOM_HEADERS']
+
+function runChild(command: string[], how: { file: string; args: string[]; windowsVerbatimArguments: boolean }, childEnv: Record<string, string | undefined>, io: Io): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(how.file, how.args, { stdio: 'inherit', env: childEnv as NodeJS.ProcessEnv, windowsVerbatimArguments: how.windowsVerbatimArguments })
     const forward = (signal: NodeJS.Signals) => child.kill(signal)

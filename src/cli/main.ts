@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { packageVersion } from '../version.js'
 import { CcredError, EXIT_CODES, isCcredError } from '../errors.js'
-import { processIo, reportError, type Io } from './io.js'
+import { processIo, reportError, usageError, type Io } from './io.js'
 
 /** What commander does on its own: help and version print and end the command successfully. */
 const COMMANDER_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])
@@ -117,13 +117,21 @@ Examples:
 
   program.command('exec')
     .description('run a command with the credential in its environment (inherited ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN removed); exits with its status')
-    .argument('<profile>', 'profile name')
-    .argument('<command...>', 'the command and its arguments, after --')
+    .argument('[profile]', 'profile name (with --relay, the profile is --relay\'s value)')
+    .argument('[command...]', 'the command and its arguments, after --')
     .option('--header <header>', 'override the profile\'s header (authorization | proxy-authorization)')
+    .option('--relay <profile>', 'give the command a loopback relay route and its local key instead of the credential (docs/relay.md)')
+    .option('--for <client>', 'with --relay: the variables to set: anthropic (default), gemini, openai, opencode')
+    .option('--upstream <url>', 'with --relay: the upstream base URL (default: the client\'s base-URL variable)')
     .passThroughOptions()
-    .addHelpText('after', '\nExample:\n  ccred exec litellm -- claude -p "hello"')
-    .action((profile: string, command: string[], options: { header?: string }) =>
-      run(async () => (await import('./exec.js')).runExec(profile, command, options, io))())
+    .addHelpText('after', '\nExamples:\n  ccred exec litellm -- claude -p "hello"\n  ccred exec --relay corp --for gemini --upstream https://gateway.example.com -- gemini')
+    .action((profile: string | undefined, command: string[], options: { header?: string; relay?: string; for?: string; upstream?: string }) =>
+      run(async () => {
+        // With --relay <profile>, the first positional is the command's first word.
+        const [name, argv] = options.relay === undefined ? [profile, command] : [options.relay, profile === undefined ? command : [profile, ...command]]
+        if (name === undefined) throw usageError('no profile given', 'usage: ccred exec <profile> -- <command> [args...]')
+        return (await import('./exec.js')).runExec(name, argv, { ...options, relay: options.relay !== undefined }, io)
+      })())
 
   program.command('aws-export')
     .description('print AWS credentials as Claude Code\'s awsCredentialExport reads them: {"Credentials": {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}}')
@@ -237,6 +245,20 @@ Examples:
       const [{ runJwtDecode }, { processSecretInput }] = await Promise.all([import('./jwt-decode.js'), import('./set.js')])
       return runJwtDecode(io, processSecretInput())
     })())
+
+  const relay = program.command('relay').description('loopback routes that add a profile\'s current credential to each request (docs/relay.md)')
+  relay.command('start').description('open a kept route to an upstream; prints its base URL, writes it and its key (0600) to the state directory')
+    .argument('<profile>', 'profile name')
+    .requiredOption('--upstream <url>', 'the upstream base URL (its path is kept as the route\'s prefix)')
+    .option('--name <name>', 'the route\'s name (default: the profile)')
+    .option('--port <port>', 'a fixed loopback port (default: the one it had, else any)')
+    .action((profile: string, options: { upstream?: string; name?: string; port?: string }) => run(async () => (await import('./relay.js')).runRelayStart(profile, options, io))())
+  relay.command('list').description('the open routes (never their keys)')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) => run(async () => (await import('./relay.js')).runRelayList(options, io))())
+  relay.command('stop').description('close a kept route and delete its files')
+    .argument('<name>', 'route name')
+    .action((name: string) => run(async () => (await import('./relay.js')).runRelayStop(name, io))())
 
   const daemon = program.command('daemon').description('manage the per-user daemon that caches credentials')
   daemon.command('start').description('start the daemon in the background (get does this by itself)')

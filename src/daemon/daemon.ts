@@ -10,6 +10,7 @@ import { packageVersion } from '../version.js'
 import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from '../rendezvous/owned-files.js'
 import { disableCoreDumps } from '../rendezvous/core-dumps.js'
 import { ensureRuntimeDir, type PinnedRuntimeDir } from '../rendezvous/runtime-dir.js'
+import { RelayHost } from './relay-host.js'
 import { createDaemonServer } from './server.js'
 import { newPipeName, recordPipeName } from '../rendezvous/windows-pipe.js'
 import { proofFor } from '../rendezvous/daemon-proof.js'
@@ -114,6 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   let server: Server | undefined
   let service: CredentialService | undefined
+  let relay: RelayHost | undefined
   let idleTimer: NodeJS.Timeout | undefined
   let socketWatch: NodeJS.Timeout | undefined
   let relistening = false
@@ -130,6 +132,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         server.close(() => resolve())
         server.closeAllConnections()
       })
+      await relay?.stop()
       await service?.close()
       if (onWindows) removeQuietly(holding.dir.file(RUNTIME_FILE_NAMES.pipeName))
       releaseHolding(holding)
@@ -159,14 +162,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const idleExitMs = config?.broker.idleExitMs ?? DEFAULT_BROKER.idleExitMs
     const armIdle = () => {
       clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => {
+      idleTimer = setTimeout(async () => {
+        // Open relay routes are in use even when no request comes over the socket.
+        if (await relay?.active()) return armIdle()
         log(`ccred daemon: idle for ${Math.round(idleExitMs / 60_000)} min, exiting`)
         void stop()
       }, idleExitMs)
       idleTimer.unref()
     }
     const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
-    server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop(), prove: (challenge) => proofFor(keyHex, challenge) })
+    relay = new RelayHost(service, env, log)
+    server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop(), prove: (challenge) => proofFor(keyHex, challenge), relay })
     await serveIn(holding)
     armIdle()
     // Someone deleted the socket (a tmp cleaner, rm -rf of the runtime dir): clients would

@@ -5,9 +5,10 @@ import { CcredError, toCcredError } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { CHALLENGE_HEADER, isChallenge } from '../rendezvous/daemon-proof.js'
 import {
-  parseCredentialRequest, parsePurgeRequest, PROTOCOL_VERSION, ROUTES,
-  type DaemonInfo, type HealthResponse, type ProfilesResponse, type PurgeResponse, type ShutdownResponse, type StatusResponse,
+  parseCredentialRequest, parsePurgeRequest, parseRelayCloseRequest, parseRelayOpenRequest, PROTOCOL_VERSION, ROUTES,
+  type DaemonInfo, type HealthResponse, type ProfilesResponse, type PurgeResponse, type RelayCloseResponse, type RelayListResponse, type ShutdownResponse, type StatusResponse,
 } from '../protocol.js'
+import type { RelayHost } from './relay-host.js'
 
 const MAX_BODY_BYTES = 64 * 1024
 /** Our client sends a few hundred bytes of headers; anything near this is not a ccred client. */
@@ -26,6 +27,8 @@ export interface ServerHooks {
   prove(challenge: string): Promise<string>
   onRequest(): void
   onShutdown(): void
+  /** Relay routes (docs/relay.md), opened and closed over this socket by their owner only. */
+  relay?: RelayHost
 }
 
 const STATUS_BY_CODE: Partial<Record<CcredError['code'], number>> = {
@@ -173,6 +176,12 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
         return send(res, 200, { profiles: await service.listProfiles() } satisfies ProfilesResponse)
       case `POST ${ROUTES.purge}`:
         return send(res, 200, { purged: service.purge(parsePurgeRequest(await readJson(req)).profile) } satisfies PurgeResponse)
+      case `POST ${ROUTES.relayOpen}`:
+        return send(res, 200, await relay().open(parseRelayOpenRequest(await readJson(req))))
+      case `GET ${ROUTES.relayList}`:
+        return send(res, 200, { routes: await relay().list() } satisfies RelayListResponse)
+      case `POST ${ROUTES.relayClose}`:
+        return send(res, 200, { closed: await relay().close(parseRelayCloseRequest(await readJson(req)).name) } satisfies RelayCloseResponse)
       case `POST ${ROUTES.shutdown}`:
         send(res, 200, { stopping: true } satisfies ShutdownResponse)
         res.on('finish', () => hooks.onShutdown())
@@ -180,6 +189,11 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
       default:
         throw new CcredError('ERR_PROTOCOL', `no such endpoint: ${sanitizeLine(route, 120)}`, { hint: 'the daemon may be a different ccred version; run: ccred daemon stop' })
     }
+  }
+
+  function relay(): RelayHost {
+    if (hooks.relay === undefined) throw new CcredError('ERR_USAGE', 'this daemon runs no relay', { hint: 'see docs/relay.md' })
+    return hooks.relay
   }
 
   return server
