@@ -115,8 +115,11 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
-      const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
-      add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
+      // A failure when a profile checked strictly needs it; a profile no hook uses makes it a warning.
+      const readers = [...config.profiles.values()].filter((p) => p.definition.storedSecretName?.(p.options) !== undefined)
+      const needed = readers.some((p) => isStrict(p.name))
+      const because = needed ? ' (a profile reads keychain: references)' : readers.length > 0 ? ` (${readers.map((p) => p.name).join(', ')} read keychain: references; no hook uses them)` : ''
+      add('secret store', needed ? 'fail' : 'warn', `${failure.message}${because} — ${failure.hint ?? ''}`)
     }
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {

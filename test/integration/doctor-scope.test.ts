@@ -14,7 +14,8 @@ after(async () => { for (const box of boxes) await box.cleanup() })
 
 /** gw (static, never expires), short (lives 2 minutes), signedout (its secret is missing), and an MCP profile. */
 function world(): Sandbox {
-  const box = new Sandbox({ GW_KEY: 'sk-gw-3f9a1c', MCP_VALUE: 'mcp-value-77b2' })
+  // No keychain at all: only the unused profile "locked" reads one.
+  const box = new Sandbox({ GW_KEY: 'sk-gw-3f9a1c', MCP_VALUE: 'mcp-value-77b2', CCRED_KEYCHAIN_BACKEND: 'none' })
   boxes.push(box)
   const script = box.writeScript('short.sh', '#!/bin/sh\necho short-lived-token-0c41\n')
   box.writeConfig(`
@@ -34,6 +35,10 @@ lifetime = "2m"
 [profiles.signedout]
 source = "static"
 value = "env:SIGNED_OUT_NEVER_SET"
+
+[profiles.locked]
+source = "static"
+value = "keychain:never-stored"
 `)
   return box
 }
@@ -68,6 +73,8 @@ describe('ccred doctor: strict for what hooks use, information for the rest', ()
     assert.equal(row(rows, 'profile short lifetime'), undefined, 'no TTL verdict for a profile no hook uses')
     assert.equal(row(rows, 'profile signedout')?.verdict, 'info')
     assert.match(row(rows, 'profile signedout')!.detail, /^not used by any hook; static: fetch failed: \[ERR_[A-Z_]+\] /)
+    assert.equal(row(rows, 'secret store')?.verdict, 'warn')
+    assert.match(row(rows, 'secret store')!.detail, /\(locked read keychain: references; no hook uses them\)/)
     const table = await box.run(['doctor'])
     assert.match(table.stdout, /^profile short +info +not used by any hook;/m)
     assert.match(table.stdout, /^no problems/m)
