@@ -29,7 +29,8 @@ const IGNORE_PERSISTED_TRUST = 'CLAUDE_CODE_IGNORE_PERSISTED_TRUST'
  */
 export function readClaudeWorkspaceTrust(env: Env, projectDir: string): ClaudeWorkspaceTrust {
   const recordPath = mcpConfigPath('user', env, projectDir)
-  if (env[IGNORE_PERSISTED_TRUST] !== undefined && env[IGNORE_PERSISTED_TRUST] !== '' && env[IGNORE_PERSISTED_TRUST] !== '0') {
+  // Claude Code's reading of a flag variable: 1, true, yes or on.
+  if (['1', 'true', 'yes', 'on'].includes((env[IGNORE_PERSISTED_TRUST] ?? '').trim().toLowerCase())) {
     return { trusted: false, recordPath, ignored: `${IGNORE_PERSISTED_TRUST} is set: Claude Code counts no trust record` }
   }
   let projects: unknown
