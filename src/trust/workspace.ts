@@ -56,5 +56,6 @@ export function mayUse(scope: SettingsScope, trust: WorkspaceTrust): boolean {
  */
 export function heldBack(what: string, source: string, command = 'ccred doctor'): string {
   return `[${UNTRUSTED_WORKSPACE_CODE}] ${what}: it comes from ${source}, which the repository supplies; ` +
-    `ccred runs nothing and sends no credential from a project's files unless you trust it for the run: ${command} ${TRUST_PROJECT_FLAG}`
+    `ccred runs nothing and sends no credential from a project's files unless you trust it for the run: ${command} ${TRUST_PROJECT_FLAG} ` +
+    '(or accept Claude Code\'s trust dialog for the folder)'
 }
