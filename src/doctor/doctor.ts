@@ -179,10 +179,12 @@ async function checkProfile(profile: ProfileConfig, uses: readonly HookUse[], cl
   const ttl = strictest?.ttl ?? { ms: parseHelperTtlMs(setupTtl?.value), from: setupTtl === undefined ? "Claude Code's default" : `${setupVariable} from ${setupTtl.scope}`, variable: setupVariable }
   const usedBy = uses.length === 0 ? '' : `; used by ${[...new Set(uses.map((use) => use.hook))].join(', ')}`
   try {
-    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttl.ms }, deps.env, () => {})
+    // Hooks with a period of their own (otel, Codex) are fetched for as their own lines fetch.
+    const callerTtlMs = uses.length > 0 && strictest === undefined ? 0 : ttl.ms
+    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
     add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(credentialText(issued))}, ${credentialText(issued).length} chars, ${expiresIn}${usedBy}`)
-    // Hooks that keep no value of their own period here (otel, Codex) are compared on their own lines.
+    // Their periods are compared on their own lines (claude otelHeadersHelper lifetime, codex … refresh_interval_ms).
     if (uses.length > 0 && strictest === undefined) return
     // Computed on every run from the lifetime and the effective settings, never from the broker's one-time warning.
     if (issued.expiresAt !== undefined) {
