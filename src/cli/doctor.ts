@@ -15,7 +15,7 @@ export async function runDoctor(profile: string | undefined, options: { json?: b
     projectDir,
     fetchCredential: requestCredential,
     probeGateway: (url, route) => probeGateway(url, route, GATEWAY_PROBE_TIMEOUT_MS),
-    trust: { trusted: options.trustProject === true },
+    trust: options.trustProject === true ? { trusted: true, by: 'flag' } : { trusted: false },
     nowMs: () => Date.now(),
   })
   const failed = checks.filter((c) => c.verdict === 'fail').length
@@ -23,7 +23,7 @@ export async function runDoctor(profile: string | undefined, options: { json?: b
   if (options.json) {
     io.stdout.write(`${stringifyJsonSafely({ ok: failed === 0, checks }, 2)}\n`)
   } else {
-    io.stdout.write(formatTable([['CHECK', 'VERDICT', 'DETAIL'], ...checks.map((c) => [c.check, c.verdict === 'ok' ? 'ok' : c.verdict.toUpperCase(), c.detail])]))
+    io.stdout.write(formatTable([['CHECK', 'VERDICT', 'DETAIL'], ...checks.map((c) => [c.check, c.verdict === 'ok' || c.verdict === 'info' ? c.verdict : c.verdict.toUpperCase(), c.detail])]))
     io.stdout.write(failed > 0 ? `\n${failed} problem(s) would break an agent's credential (Claude Code, Codex)${warned > 0 ? `, ${warned} warning(s)` : ''}.\n` : `\nno problems${warned > 0 ? `, ${warned} warning(s)` : ''}.\n`)
   }
   return failed > 0 ? EXIT_CODES.DOCTOR_FOUND_PROBLEMS : EXIT_CODES.OK

@@ -11,6 +11,7 @@ import { AUTH_EXCLUSIVE_KEYS, codexConfigPath, codexOtelScriptPath } from '../se
 import { tomlFormat } from '../setup/toml-format.js'
 import { hostPlatform, type Platform } from '../platform.js'
 import { runHelperProgram, type HelperRun } from './hooks.js'
+import type { HookUse } from './hook-profiles.js'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -65,6 +66,43 @@ function readScript(path: string): string {
 function ccredProfileInLine(line: string): string | undefined {
   const match = /(?:^|[\s/'"\\])ccred(?:\.cjs|\.exe|\.cmd)?['"]?\s+get\s+'?([\w.-]+)/.exec(line)
   return match?.[1]
+}
+
+/**
+ * The profiles Codex's hooks name (for hook-profiles.ts): each provider's auth argv, each
+ * MCP server's http_headers_helper, ccred's own OTel script. Their periods are checked by
+ * checkCodex's own lines, so they carry no TTL. None when there is no readable config.
+ */
+export function codexHookProfiles(env: Env, platform?: Platform): HookUse[] {
+  let values: Record<string, unknown>
+  try {
+    const path = codexConfigPath(env)
+    const file = readForEdit(path, { maxBytes: MAX_CODEX_CONFIG_BYTES })
+    if (!file.exists) return []
+    values = tomlFormat.parse(file.text, path).values
+  } catch {
+    return [] // checkCodex says why
+  }
+  const uses: HookUse[] = []
+  for (const [id, value] of Object.entries(table(values.model_providers) ?? {})) {
+    const auth = table(table(value)?.auth)
+    const command = auth?.command
+    if (typeof command !== 'string') continue
+    const args = Array.isArray(auth!.args) ? auth!.args.filter((a): a is string => typeof a === 'string') : []
+    const profile = ccredProfileInArgv([command, ...args]) ?? ccredProfileInLine(command)
+    if (profile !== undefined) uses.push({ profile, hook: `codex provider ${id}` })
+  }
+  for (const [name, value] of Object.entries(table(values.mcp_servers) ?? {})) {
+    const helper = table(value)?.http_headers_helper
+    const profile = typeof helper === 'string' ? ccredProfileInLine(helper) : undefined
+    if (profile !== undefined) uses.push({ profile, hook: `codex mcp ${name}` })
+  }
+  const helper = table(values.otel)?.headers_helper
+  if (typeof helper === 'string' && dirname(helper) === dirname(codexOtelScriptPath('x', env, platform ?? hostPlatform(env)))) {
+    const profile = ccredProfileInLine(readScript(helper))
+    if (profile !== undefined) uses.push({ profile, hook: 'codex otel' })
+  }
+  return uses
 }
 
 export async function checkCodex(deps: CodexCheckDeps, add: Add): Promise<void> {

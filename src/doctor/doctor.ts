@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { safeHelperTtlMs } from '../broker/budget.js'
 import { daemonHealth } from '../client/autostart.js'
 import { issuedLifetimeMs } from '../client/lifetime.js'
@@ -11,22 +11,28 @@ import { checkPrivateDir } from '../rendezvous/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
 import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
+import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'
+import { readClaudeWorkspaceTrust } from '../setup/claude-trust.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
 import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
 import { toCcredError } from '../errors.js'
 import { credentialText } from '../output/format.js'
 import { proxyFor, type ProbeResult, type ProbeRoute } from './gateway-probe.js'
-import { checkCodex } from './codex.js'
+import { checkCodex, codexHookProfiles } from './codex.js'
+import { hookProfileUses, longestTtlUse, type HookUse } from './hook-profiles.js'
+import { mcpConfigPath, mcpServersOf, type McpScope, type McpServerEntry } from '../setup/claude-hooks.js'
 import { checkHooks, runHookHelper, settingsSource, type HookCheckDeps } from './hooks.js'
 import { packageVersion } from '../version.js'
 import { hostPlatform, type Platform } from '../platform.js'
-import { heldBack, isWorkspaceScope, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
+import { heldBack, isWorkspaceScope, mayUse, TRUST_PROJECT_FLAG, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
 
 /** Claude Code's own limit for a proxyAuthHelper run. */
 const PROXY_HELPER_TIMEOUT_MS = 30_000
 
-export type Verdict = 'ok' | 'warn' | 'fail'
+/** 'info' is a fact that never fails the run (a profile no hook uses). */
+export type Verdict = 'ok' | 'info' | 'warn' | 'fail'
+type Add = (check: string, verdict: Verdict, detail: string) => void
 
 export interface Check {
   check: string
@@ -64,7 +70,9 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   const add = (check: string, verdict: Verdict, detail: string) => checks.push({ check, verdict, detail })
 
   const platform = deps.platform ?? hostPlatform(deps.env)
-  const trust = deps.trust ?? UNTRUSTED
+  // The user's consent: --trust-project for this run, or Claude Code's own trust dialog accepted for the folder.
+  const claudeTrust = readClaudeWorkspaceTrust(deps.env, deps.projectDir)
+  const trust: WorkspaceTrust = deps.trust?.trusted === true ? deps.trust : claudeTrust.trusted ? { trusted: true, by: 'claude-code' } : UNTRUSTED
   const dir = runtimeDir(deps.env, platform)
   const dirProblem = checkPrivateDir(dir, platform.os)
   add('socket directory', dirProblem === undefined ? 'ok' : 'fail', dirProblem === undefined ? (platform.os === 'win32' ? `${dir} ${existsSync(dir) ? 'exists' : 'does not exist yet; ccred creates it'}; its ACL (inherited from your profile) is not checked on Windows` : `${dir} ${existsSync(dir) ? 'is private (0700, yours)' : 'does not exist yet; ccred creates it 0700'}; no other user can change a directory above it`) : `${dirProblem.message} — ${dirProblem.hint ?? ''}`)
@@ -80,6 +88,12 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     // An unsafe directory was never asked (the check above says why); anything else did not answer.
     add('daemon', 'fail', dirProblem === undefined ? `does not answer: ${toCcredError(error).message}; run: ccred daemon stop` : 'not asked: the socket directory is unsafe (see above)')
   }
+
+  // Strict for what a hook names (or the profile asked for); the rest is information.
+  const claude = effectiveClaudeSettings(deps.env, deps.projectDir, deps.platform)
+  const hookUses = hookProfileUses({ claude, mcpServers: mcpServersByScope(deps.env, deps.projectDir), codex: codexHookProfiles(deps.env, deps.platform) })
+  const usesOf = (name: string) => hookUses.filter((use) => use.profile === name)
+  const isStrict = (name: string) => profileName !== undefined || usesOf(name).length > 0
 
   const loaded = await withInProcessService(deps.env, async (service) => {
     let config: LoadedConfig
@@ -101,26 +115,31 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
-      const needed = [...config.profiles.values()].some((p) => p.source.storedSecretName() !== undefined)
-      add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
+      // A failure when a profile checked strictly needs it; a profile no hook uses makes it a warning.
+      const readers = [...config.profiles.values()].filter((p) => p.source.storedSecretName() !== undefined)
+      const needed = readers.some((p) => isStrict(p.name))
+      const because = needed ? ' (a profile reads keychain: references)' : readers.length > 0 ? ` (${readers.map((p) => p.name).join(', ')} read keychain: references; no hook uses them)` : ''
+      add('secret store', needed ? 'fail' : 'warn', `${failure.message}${because} — ${failure.hint ?? ''}`)
     }
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
       if (profileName !== undefined && profile.name !== profileName) continue
       for (const found of await profile.source.doctorChecks(service.runtime.sourceDeps())) {
-        add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
+        add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : isStrict(profile.name) ? 'fail' : 'info', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}${found.ok || isStrict(profile.name) ? '' : ' (no hook uses this profile)'}`)
       }
     }
     return { config }
   })
 
-  const claude = effectiveClaudeSettings(deps.env, deps.projectDir, deps.platform)
   const skewMs = loaded?.config.broker.skewMs ?? 60_000
   const profiles = loaded === undefined ? [] : [...loaded.config.profiles.values()].filter((p) => profileName === undefined || p.name === profileName)
   if (loaded !== undefined && profileName !== undefined && profiles.length === 0 && !loaded.config.invalidProfiles.has(profileName)) {
     add(`profile ${profileName}`, 'fail', `no such profile (known: ${[...loaded.config.profiles.keys()].join(', ') || 'none'})`)
   }
-  for (const profile of profiles) await checkProfile(profile, claude, skewMs, deps, add)
+  for (const profile of profiles) {
+    if (isStrict(profile.name)) await checkProfile(profile, usesOf(profile.name), claude, skewMs, deps, add)
+    else await describeUnusedProfile(profile, deps, add)
+  }
 
   checkClaudeSettings(claude, deps.env, add)
   checkClaudeGatewayLogin(claude, deps, add)
@@ -130,6 +149,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
     profiles: loaded?.config.profiles ?? new Map(),
     daemonRunning,
     trust,
+    claudeTrust,
     nowMs: deps.nowMs,
     fetchCredential: deps.fetchCredential,
     ...(deps.runHookHelper === undefined ? {} : { runHookHelper: deps.runHookHelper }),
@@ -145,31 +165,71 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
   return checks
 }
 
-async function checkProfile(profile: ProfileConfig, claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: (c: string, v: Verdict, d: string) => void): Promise<void> {
+/**
+ * A profile checked strictly: fetched as its hooks fetch it, its lifetime against the
+ * longest TTL among them (or, for a profile named on the command line that no hook
+ * names, the TTL of the hook `ccred setup claude` would make of it).
+ */
+async function checkProfile(profile: ProfileConfig, uses: readonly HookUse[], claude: EffectiveClaudeSettings, skewMs: number, deps: DoctorDeps, add: Add): Promise<void> {
+  const strictest = longestTtlUse(uses)
   // `ccred setup claude` makes a proxy-authorization profile Claude Code's proxyAuthHelper.
-  const ttlVariable = helperTtlVariable(setupHookFor(profile.header))!
-  const ttl = claude.env(ttlVariable)
-  const ttlMs = parseHelperTtlMs(ttl?.value)
+  const setupVariable = helperTtlVariable(setupHookFor(profile.header))!
+  const setupTtl = claude.env(setupVariable)
+  const ttl = strictest?.ttl ?? { ms: parseHelperTtlMs(setupTtl?.value), from: setupTtl === undefined ? "Claude Code's default" : `${setupVariable} from ${setupTtl.scope}`, variable: setupVariable }
+  const usedBy = uses.length === 0 ? '' : `; used by ${[...new Set(uses.map((use) => use.hook))].join(', ')}`
   try {
-    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: ttlMs }, deps.env, () => {})
+    // Hooks with a period of their own (otel, Codex) are fetched for as their own lines fetch.
+    const callerTtlMs = uses.length > 0 && strictest === undefined ? 0 : ttl.ms
+    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs }, deps.env, () => {})
     const expiresIn = issued.expiresAt === undefined ? 'never expires' : `expires in ${formatDurationMs(Date.parse(issued.expiresAt) - deps.nowMs())}`
-    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(credentialText(issued))}, ${credentialText(issued).length} chars, ${expiresIn}`)
+    add(`profile ${profile.name}`, 'ok', `${profile.sourceKind}: ${await describeCredential(credentialText(issued))}, ${credentialText(issued).length} chars, ${expiresIn}${usedBy}`)
+    // Their periods are compared on their own lines (claude otelHeadersHelper lifetime, codex … refresh_interval_ms).
+    if (uses.length > 0 && strictest === undefined) return
     // Computed on every run from the lifetime and the effective settings, never from the broker's one-time warning.
     if (issued.expiresAt !== undefined) {
       const lifetimeMs = await issuedLifetimeMs(profile.name, issued.expiresAt, deps.env, deps.nowMs())
       const safeTtlMs = safeHelperTtlMs(lifetimeMs, skewMs)
-      const ttlFrom = ttl === undefined ? "Claude Code's default" : `${ttlVariable} from ${ttl.scope}`
-      if (ttlMs > safeTtlMs) {
-        add(`profile ${profile.name} lifetime`, 'fail', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttlMs)} (${ttlFrom}) exceeds the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)}); ` +
-          (safeTtlMs === 0 ? "lengthen the credential's lifetime or lower [broker] skew" : `set ${ttlVariable}=${safeTtlMs} (ccred setup claude ${profile.name} writes it) or lengthen the credential's lifetime`))
+      const ttlFrom = strictest === undefined || uses.length === 1 ? ttl.from : `${ttl.from}, for ${strictest.hook}`
+      if (ttl.ms > safeTtlMs) {
+        const fix = ttl.variable === undefined ? "lengthen the credential's lifetime" : `set ${ttl.variable}=${safeTtlMs} (ccred setup claude ${profile.name} writes it) or lengthen the credential's lifetime`
+        add(`profile ${profile.name} lifetime`, 'fail', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttl.ms)} (${ttlFrom}) exceeds the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)}); ` +
+          (safeTtlMs === 0 ? "lengthen the credential's lifetime or lower [broker] skew" : fix))
       } else {
-        add(`profile ${profile.name} lifetime`, 'ok', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttlMs)} (${ttlFrom}) is within the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)})`)
+        add(`profile ${profile.name} lifetime`, 'ok', `credentials live ${formatDurationMs(lifetimeMs)}: the helper TTL ${formatDurationMs(ttl.ms)} (${ttlFrom}) is within the largest safe TTL ${formatDurationMs(safeTtlMs)} (skew ${formatDurationMs(skewMs)})`)
       }
     }
   } catch (error) {
     const failure = toCcredError(error)
     add(`profile ${profile.name}`, 'fail', `[${failure.code}] ${failure.message} — ${failure.hint ?? ''}`)
   }
+}
+
+/**
+ * A profile no hook names, in a run without a profile argument: what it would give,
+ * as information that never fails the run (a demo, a test profile, a signed-out one).
+ */
+async function describeUnusedProfile(profile: ProfileConfig, deps: DoctorDeps, add: Add): Promise<void> {
+  try {
+    const issued = await deps.fetchCredential({ profile: profile.name, callerTtlMs: 0 }, deps.env, () => {})
+    const lives = issued.expiresAt === undefined ? 'never expires' : `lives ${formatDurationMs(await issuedLifetimeMs(profile.name, issued.expiresAt, deps.env, deps.nowMs()))}`
+    add(`profile ${profile.name}`, 'info', `not used by any hook; ${profile.sourceKind}: fetch ok, ${lives} (check it against a hook: ccred doctor ${profile.name})`)
+  } catch (error) {
+    const failure = toCcredError(error)
+    add(`profile ${profile.name}`, 'info', `not used by any hook; ${profile.sourceKind}: fetch failed: [${failure.code}] ${failure.message}`)
+  }
+}
+
+/** The MCP servers Claude Code reads per scope (an unreadable file has none here; checkHooks says why). */
+function mcpServersByScope(env: Env, projectDir: string): Map<McpScope, Map<string, McpServerEntry>> {
+  const byScope = new Map<McpScope, Map<string, McpServerEntry>>()
+  for (const scope of ['user', 'project'] as const) {
+    try {
+      byScope.set(scope, mcpServersOf(readSettings({ scope, path: mcpConfigPath(scope, env, projectDir) }, MAX_CLAUDE_JSON_BYTES).settings))
+    } catch {
+      byScope.set(scope, new Map())
+    }
+  }
+  return byScope
 }
 
 /** The kind of a credential, never its value: a JWT's header and a few claims, else "opaque". */
@@ -293,9 +353,39 @@ async function checkGateway(claude: EffectiveClaudeSettings, deps: DoctorDeps, t
       return
     }
   }
+  const ca = extraCaCertificates(claude, deps.env, trust, add)
+  if (ca.pems.length > 0) route.extraCaCertificates = ca.pems
   const via = proxyUrl === undefined ? '' : ` through the proxy ${proxyUrl}${route.proxyAuthorization === undefined ? '' : ' with the proxyAuthHelper value'}`
+  const trusting = ca.names.length === 0 ? '' : `, trusting ${ca.names.join(' and ')}`
   const result = await deps.probeGateway(gateway.value, route)
-  if (result.ok) add('gateway', 'ok', `${variable}=${gateway.value} (${gateway.scope}) answers${via} (HTTP ${result.status})`)
+  if (result.ok) add('gateway', 'ok', `${variable}=${gateway.value} (${gateway.scope}) answers${via} (HTTP ${result.status}${trusting})`)
   else if (result.where === 'proxy') add('gateway', 'fail', `the proxy ${proxyUrl} for ${variable}=${gateway.value} ${/^(answered|no answer)/.test(result.reason) ? result.reason : `is unreachable: ${result.reason}`}: Claude Code cannot reach the gateway`)
-  else add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is unreachable${via}: ${result.reason}`)
+  else add('gateway', 'fail', `${variable}=${gateway.value} (${gateway.scope}) is unreachable${via}: ${result.reason}${trusting}${ca.heldBack === undefined ? '' : ` (${ca.heldBack})`}`)
 }
+
+/**
+ * The extra CAs Claude Code trusts: NODE_EXTRA_CA_CERTS from its settings env (the
+ * highest layer the workspace trust allows: a repository's CA decides nothing unless
+ * trusted) and from this process's own environment, as PEM text for the probe.
+ */
+function extraCaCertificates(claude: EffectiveClaudeSettings, env: Env, trust: WorkspaceTrust, add: Add): { pems: string[]; names: string[]; heldBack?: string } {
+  const fromSettings = claude.helperEnv({}, trust).NODE_EXTRA_CA_CERTS
+  const effective = claude.env(NODE_EXTRA_CA_CERTS)
+  const held = effective !== undefined && effective.scope !== 'shell' && !mayUse(effective.scope, trust)
+    ? `${NODE_EXTRA_CA_CERTS} from ${effective.scope} settings not trusted: ccred doctor ${TRUST_PROJECT_FLAG} uses it` : undefined
+  const named = [...new Set([fromSettings, env[NODE_EXTRA_CA_CERTS]].filter((path): path is string => path !== undefined && path !== ''))]
+  const pems: string[] = []
+  const names: string[] = []
+  for (const path of named) {
+    try {
+      pems.push(readFileSync(path, 'utf8'))
+      names.push(`${NODE_EXTRA_CA_CERTS}=${path}`)
+    } catch (error) {
+      // Node (and so Claude Code) warns and goes on without it.
+      add('gateway ca', 'warn', `${NODE_EXTRA_CA_CERTS}=${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}): Claude Code goes on without that CA`)
+    }
+  }
+  return held === undefined ? { pems, names } : { pems, names, heldBack: held }
+}
+
+const NODE_EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS'

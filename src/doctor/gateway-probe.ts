@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { connect as tlsConnect } from 'node:tls'
+import { isIP } from 'node:net'
+import { connect as tlsConnect, rootCertificates } from 'node:tls'
 
 /**
  * `ccred doctor`'s reachability probe of the gateway, the way Claude Code reaches it:
@@ -13,6 +14,11 @@ export interface ProbeRoute {
   proxyUrl?: string
   /** The Proxy-Authorization header value (the proxyAuthHelper's output). Never printed. */
   proxyAuthorization?: string
+  /**
+   * PEM text of the extra CAs Claude Code trusts (NODE_EXTRA_CA_CERTS from its settings and
+   * its own environment), trusted beside the bundled roots, as Node does with the variable.
+   */
+  extraCaCertificates?: string[]
 }
 
 export type ProbeResult =
@@ -65,17 +71,20 @@ export function probeGateway(url: string, route: ProbeRoute, timeoutMs: number):
       cleanup()
     }
     const target = new URL(url)
+    // Giving `ca` replaces the bundled roots, so they are named again beside the extra ones.
+    const trustOptions = route.extraCaCertificates === undefined || route.extraCaCertificates.length === 0 ? {} : { ca: [...rootCertificates, ...route.extraCaCertificates] }
     const proxyHeaders = route.proxyAuthorization === undefined ? {} : { 'proxy-authorization': route.proxyAuthorization }
 
     if (route.proxyUrl === undefined) {
-      const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: 'GET' }, answered)
+      const req = target.protocol === 'https:' ? httpsRequest(target, { method: 'GET', ...trustOptions }, answered) : httpRequest(target, { method: 'GET' }, answered)
       req.on('error', (error) => finish({ ok: false, where: 'gateway', reason: describeNetworkError(error) }))
       cleanups.push(() => req.destroy())
       req.end()
       return
     }
     const proxy = new URL(route.proxyUrl)
-    const proxyRequest = proxy.protocol === 'https:' ? httpsRequest : httpRequest
+    const proxyRequest = (options: Parameters<typeof httpRequest>[1], callback?: (response: IncomingMessage) => void) =>
+      proxy.protocol === 'https:' ? httpsRequest(proxy, { ...trustOptions, ...options }, callback) : httpRequest(proxy, options ?? {}, callback)
     const onProxyError = (error: unknown) => finish({ ok: false, where: 'proxy', reason: describeNetworkError(error) })
     const refused = (status: number | undefined) => finish({
       ok: false,
@@ -87,7 +96,7 @@ export function probeGateway(url: string, route: ProbeRoute, timeoutMs: number):
 
     if (target.protocol === 'http:') {
       // Plain http through a proxy: the absolute-form request goes to the proxy itself.
-      const req = proxyRequest(proxy, { method: 'GET', path: target.href, headers: { host: target.host, ...proxyHeaders } }, (response) => {
+      const req = proxyRequest({ method: 'GET', path: target.href, headers: { host: target.host, ...proxyHeaders } }, (response) => {
         if (response.statusCode === 407) {
           response.resume()
           refused(407)
@@ -102,7 +111,7 @@ export function probeGateway(url: string, route: ProbeRoute, timeoutMs: number):
     }
     // https through a proxy: CONNECT, then TLS to the gateway inside the tunnel.
     const port = target.port === '' ? '443' : target.port
-    const connectRequest = proxyRequest(proxy, { method: 'CONNECT', path: `${target.hostname}:${port}`, headers: { host: `${target.hostname}:${port}`, ...proxyHeaders } })
+    const connectRequest = proxyRequest({ method: 'CONNECT', path: `${target.hostname}:${port}`, headers: { host: `${target.hostname}:${port}`, ...proxyHeaders } })
     connectRequest.on('error', onProxyError)
     cleanups.push(() => connectRequest.destroy())
     connectRequest.on('connect', (response: IncomingMessage, socket) => {
@@ -111,7 +120,10 @@ export function probeGateway(url: string, route: ProbeRoute, timeoutMs: number):
         refused(response.statusCode)
         return
       }
-      const tls = tlsConnect({ socket, servername: target.hostname })
+      // SNI carries host names only: an IP address there is a Node deprecation warning (DEP0123)
+      // on stderr. `host` is what the certificate is checked against either way.
+      const hostname = target.hostname.replace(/^\[|\]$/g, '')
+      const tls = tlsConnect({ socket, host: hostname, ...(isIP(hostname) === 0 ? { servername: hostname } : {}), ...trustOptions })
       tls.on('error', (error) => finish({ ok: false, where: 'gateway', reason: describeNetworkError(error) }))
       const req = httpsRequest(target, { method: 'GET', createConnection: () => tls }, answered)
       req.on('error', (error) => finish({ ok: false, where: 'gateway', reason: describeNetworkError(error) }))

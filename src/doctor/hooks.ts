@@ -12,6 +12,8 @@ import { toCcredError } from '../errors.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import type { CredentialFetcher } from '../client/credentials.js'
 import { heldBack, mayUse, UNTRUSTED, type WorkspaceTrust } from '../trust/workspace.js'
+import type { ClaudeWorkspaceTrust } from '../setup/claude-trust.js'
+import { dirname } from 'node:path'
 
 type Env = Record<string, string | undefined>
 type Add = (check: string, verdict: 'ok' | 'warn' | 'fail', detail: string) => void
@@ -49,6 +51,8 @@ export interface HookCheckDeps {
   daemonRunning: boolean
   /** Whether the project's own files may name what is run (`--trust-project`); untrusted when absent. */
   trust?: WorkspaceTrust
+  /** Whether Claude Code itself has trusted the project folder (it runs a project server's helper only then). */
+  claudeTrust?: ClaudeWorkspaceTrust
   nowMs(): number
 }
 
@@ -84,6 +88,7 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
       add(check, 'fail', `${path}: runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)`)
       continue
     }
+    if (scope === 'project' && ccredProfileOf(server.headersHelper) !== undefined && deps.claudeTrust !== undefined) reportClaudeTrust(name, path, deps.claudeTrust, add)
     if (!mayUse(scope, deps.trust ?? UNTRUSTED)) {
       add(check, 'warn', heldBack(`not run: ${JSON.stringify(server.headersHelper.slice(0, 80))}`, path))
       const profileName = ccredProfileOf(server.headersHelper)
@@ -103,6 +108,13 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
     const profileName = ccredProfileOf(server.headersHelper)
     if (scope === 'project' && profileName !== undefined) checkStrippedProfile(name, profileName, deps, add)
   }
+}
+
+/** One line: Claude Code runs a project server's helper only in a workspace it has trusted; has it? */
+function reportClaudeTrust(server: string, path: string, claudeTrust: ClaudeWorkspaceTrust, add: Add): void {
+  const rule = `Claude Code runs the headersHelper of a server from ${path} only once the workspace is trusted`
+  if (claudeTrust.trusted) add(`mcp ${server} workspace trust`, 'ok', `${rule}; it has trusted ${claudeTrust.folder} (projects["${claudeTrust.folder}"].hasTrustDialogAccepted in ${claudeTrust.recordPath})`)
+  else add(`mcp ${server} workspace trust`, 'warn', `${rule}, and it has not trusted ${dirname(path)}${claudeTrust.ignored === undefined ? '' : ` (${claudeTrust.ignored})`}: until then it connects without these headers; run claude here once and accept the trust dialog`)
 }
 
 /** A ccred profile behind a project server's helper: an env: reference the helper will not have. */

@@ -3,8 +3,8 @@
  * (`.mcp.json`, `.claude/settings.json`, `.claude/settings.local.json`) are the
  * repository's words, not the user's. Claude Code runs no helper from them and
  * applies none of their environment before the user trusts the workspace; ccred
- * does the same. Without the user's consent for this run (`--trust-project`), a
- * command reading them:
+ * does the same. Without the user's consent (`--trust-project` for this run, or Claude
+ * Code's trust dialog accepted for the folder), a command reading them:
  * - runs no command they name (apiKeyHelper, proxyAuthHelper, headersHelper,
  *   otelHeadersHelper, …),
  * - gives no process the environment they set (an `LD_PRELOAD`, a `BASH_ENV`, a
@@ -28,8 +28,13 @@ export const UNTRUSTED_WORKSPACE_CODE = 'UNTRUSTED_WORKSPACE'
 export const TRUST_PROJECT_FLAG = '--trust-project'
 
 export interface WorkspaceTrust {
-  /** The user said so for this run (`--trust-project`). */
+  /**
+   * The user said so: for this run (`--trust-project`), or once and for all by accepting
+   * Claude Code's trust dialog for the folder (then Claude Code itself runs what the
+   * project names, and ccred checks it the same way).
+   */
   readonly trusted: boolean
+  readonly by?: 'flag' | 'claude-code'
 }
 
 export const UNTRUSTED: WorkspaceTrust = { trusted: false }
@@ -51,5 +56,6 @@ export function mayUse(scope: SettingsScope, trust: WorkspaceTrust): boolean {
  */
 export function heldBack(what: string, source: string, command = 'ccred doctor'): string {
   return `[${UNTRUSTED_WORKSPACE_CODE}] ${what}: it comes from ${source}, which the repository supplies; ` +
-    `ccred runs nothing and sends no credential from a project's files unless you trust it for the run: ${command} ${TRUST_PROJECT_FLAG}`
+    `ccred runs nothing and sends no credential from a project's files unless you trust it for the run: ${command} ${TRUST_PROJECT_FLAG} ` +
+    '(or accept Claude Code\'s trust dialog for the folder)'
 }
