@@ -89,7 +89,7 @@ describe('real clients through ccred exec --relay', () => {
     assert.ok(upstream.requests.every((r) => r.headers.authorization === undefined), 'Gemini\'s own key header never reaches the upstream')
   })
 
-  it('OpenCode: Authorization injected through its openai-compatible provider ({env:OPENAI_BASE_URL}, {env:OPENAI_API_KEY}), chat completions SSE, the token rotates mid-session', { timeout: CLIENT_TIMEOUT_MS + 30_000, skip: binary('opencode') === undefined && 'npm install (opencode-ai)' }, async () => {
+  it('OpenCode: Authorization injected through its openai-compatible provider ({env:OPENAI_BASE_URL}, {env:OPENAI_API_KEY}), chat completions SSE, the token rotates mid-session', { timeout: CLIENT_TIMEOUT_MS + 30_000, skip: binary('opencode') === undefined && 'needs OpenCode: npm install --no-save opencode-ai@1.18.33 (.ci/run does)' }, async () => {
     const { box, upstream } = await world('authorization', 'Bearer ', '{ Authorization = "Bearer ${token}" }')
     const config = join(box.root, 'opencode.json')
     writeFileSync(config, JSON.stringify({
