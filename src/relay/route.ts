@@ -214,19 +214,16 @@ export class RelayRoute {
 
 /** The client's headers minus hop-by-hop ones (and those its Connection header names) and its own key headers. */
 function forwardedHeaders(incoming: IncomingHttpHeaders): Record<string, string | string[]> {
-  const dropped = new Set([...HOP_BY_HOP, ...CLIENT_KEY_HEADERS])
-  const connection = incoming.connection
-  if (typeof connection === 'string') for (const name of connection.split(',')) dropped.add(name.trim().toLowerCase())
-  const headers: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || dropped.has(name)) continue
-    headers[name] = value
-  }
-  return headers
+  return withoutHopByHop(incoming, CLIENT_KEY_HEADERS)
 }
 
 function responseHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const dropped = new Set(HOP_BY_HOP)
+  return withoutHopByHop(incoming, [])
+}
+
+/** Headers minus the hop-by-hop ones (RFC 9110 §7.6.1: and those the Connection header names) and `alsoDropped`. */
+function withoutHopByHop(incoming: Record<string, string | string[] | undefined>, alsoDropped: Iterable<string>): Record<string, string | string[]> {
+  const dropped = new Set([...HOP_BY_HOP, ...alsoDropped])
   const connection = incoming.connection
   if (typeof connection === 'string') for (const name of connection.split(',')) dropped.add(name.trim().toLowerCase())
   const headers: Record<string, string | string[]> = {}

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { JWTPayload } from 'jose'
 import { shQuote } from '../helpers/claude-world.js'
-import { codexConfig, codexMissing, describeCodexRun, runCodex, tomlString } from '../helpers/codex.js'
+import { codexConfig, codexMissing, describeCodexRun, runCodex, sandboxWithGatewayProfile, tomlString } from '../helpers/codex.js'
 import { jwtVerifier, startJwksServer, type JwksServer } from '../helpers/jwks-server.js'
 import { startMcpServer } from '../helpers/mcp-server.js'
 import { startOtlpCollector } from '../helpers/otlp-collector.js'
@@ -20,18 +20,6 @@ import { FORCED_BUCKET_CAPACITY } from '../../src/broker/budget.js'
 const CODEX_TIMEOUT_MS = 90_000
 const TEST_TIMEOUT_MS = 4 * CODEX_TIMEOUT_MS
 
-const JWT_PROFILE = `
-[broker]
-store = "file"
-
-[profiles.gw]
-source = "jwt"
-[profiles.gw.jwt]
-algorithm = "ES256"
-key = "keychain:gw-signing-key"
-lifetime = "15m"
-claims = { iss = "ccred", aud = "codex-gateway", sub = "\${USER}" }
-`
 
 interface World {
   sandbox: Sandbox
@@ -53,9 +41,7 @@ async function world(t: TestContext): Promise<World> {
     await sandbox.cleanup()
     await jwks.close()
   })
-  sandbox.writeConfig(JWT_PROFILE)
-  const keygen = await sandbox.run(['jwt', 'keygen', 'gw-signing-key', '--alg', 'ES256'])
-  assert.equal(keygen.code, 0, keygen.stderr)
+  await sandboxWithGatewayProfile(sandbox)
   const published = await sandbox.run(['jwt', 'jwks', 'gw'])
   assert.equal(published.code, 0, published.stderr)
   jwks.publish(JSON.parse(published.stdout) as { keys: object[] })

@@ -89,3 +89,28 @@ export async function runCodex(sandbox: Sandbox, config: string | null, options:
 export function describeCodexRun(run: CodexRun, sandbox: Sandbox, extra = ''): string {
   return [`codex: exit ${run.code}`, `stdout: ${run.stdout.trim()}`, `stderr: ${run.stderr.trim().slice(-3000)}`, `audit log:\n${sandbox.auditLog().trim()}`, `daemon log:\n${sandbox.daemonLog().trim()}`, extra].join('\n')
 }
+
+/**
+ * The profile every Codex test serves: a jwt profile `gw` (ES256, 15-minute tokens for the
+ * audience codex-gateway) whose key lives in the file store, so no Secret Service is needed.
+ */
+export const CODEX_GATEWAY_PROFILE = `
+[broker]
+store = "file"
+
+[profiles.gw]
+source = "jwt"
+[profiles.gw.jwt]
+algorithm = "ES256"
+key = "keychain:gw-key"
+lifetime = "15m"
+claims = { iss = "ccred", aud = "codex-gateway", sub = "\${USER}" }
+`
+
+/** A sandbox with CODEX_GATEWAY_PROFILE and its signing key made as a user makes it (`ccred jwt keygen`). */
+export async function sandboxWithGatewayProfile(sandbox: Sandbox): Promise<Sandbox> {
+  sandbox.writeConfig(CODEX_GATEWAY_PROFILE)
+  const keygen = await sandbox.run(['jwt', 'keygen', 'gw-key', '--alg', 'ES256'])
+  if (keygen.code !== 0) throw new Error(`jwt keygen failed: ${keygen.stderr}`)
+  return sandbox
+}

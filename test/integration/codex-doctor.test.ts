@@ -6,31 +6,19 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { EXIT_CODES } from '../../src/errors.js'
 import { helperTtlFor } from '../../src/setup/lifetime.js'
+import { sandboxWithGatewayProfile } from '../helpers/codex.js'
 import { describeResult, Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
 after(async () => { for (const box of sandboxes) await box.cleanup() })
 
-const CCRED_CONFIG = `
-[broker]
-store = "file"
-
-[profiles.gw]
-source = "jwt"
-[profiles.gw.jwt]
-algorithm = "ES256"
-key = "keychain:gw-key"
-lifetime = "15m"
-claims = { aud = "codex-gateway" }
-`
 
 interface Row { check: string; verdict: 'ok' | 'warn' | 'fail'; detail: string }
 
 async function world(): Promise<Sandbox> {
   const box = new Sandbox()
   sandboxes.push(box)
-  box.writeConfig(CCRED_CONFIG)
-  assert.equal((await box.run(['jwt', 'keygen', 'gw-key'])).code, 0)
+  await sandboxWithGatewayProfile(box)
   mkdirSync(join(box.home, '.codex'), { recursive: true, mode: 0o700 })
   return box
 }

@@ -8,23 +8,12 @@ import { after, describe, it } from 'node:test'
 import { parse } from 'smol-toml'
 import { EXIT_CODES } from '../../src/errors.js'
 import { helperTtlFor } from '../../src/setup/lifetime.js'
+import { sandboxWithGatewayProfile } from '../helpers/codex.js'
 import { describeResult, Sandbox } from '../helpers/sandbox.js'
 
 const sandboxes: Sandbox[] = []
 after(async () => { for (const box of sandboxes) await box.cleanup() })
 
-const CCRED_CONFIG = `
-[broker]
-store = "file"
-
-[profiles.gw]
-source = "jwt"
-[profiles.gw.jwt]
-algorithm = "ES256"
-key = "keychain:gw-key"
-lifetime = "15m"
-claims = { aud = "codex-gateway" }
-`
 
 const USER_CODEX_CONFIG = `# my Codex config: hand-written, comments kept
 model = "gpt-5"   # the default model
@@ -42,9 +31,7 @@ args = ["--port", "8080"]
 async function world(codexConfig: string | null = USER_CODEX_CONFIG): Promise<{ box: Sandbox; codexPath: string }> {
   const box = new Sandbox()
   sandboxes.push(box)
-  box.writeConfig(CCRED_CONFIG)
-  const keygen = await box.run(['jwt', 'keygen', 'gw-key'])
-  assert.equal(keygen.code, 0, keygen.stderr)
+  await sandboxWithGatewayProfile(box)
   const codexPath = join(box.home, '.codex', 'config.toml')
   if (codexConfig !== null) {
     mkdirSync(join(box.home, '.codex'), { recursive: true, mode: 0o700 })
