@@ -17,7 +17,8 @@ import { newPipeName, readPipeName, recordPipeName } from '../../src/daemon/wind
 import { CcredError } from '../../src/errors.js'
 import { repoRoot } from '../helpers/claude.js'
 import { envLines } from '../../src/output/shell-env.js'
-import { execInvocation } from '../../src/sources/exec-invocation.js'
+import { execInvocation, execName, treeKillInvocation } from '../../src/sources/exec-invocation.js'
+import { expandHomePath } from '../../src/config/references.js'
 import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
@@ -264,6 +265,21 @@ describe('platform: exec sources on Windows', () => {
     assert.deepEqual(execInvocation(win, ['curl', '-s', 'a b'], false, exists), { file: 'C:\\Windows\\system32\\curl.exe', args: ['-s', 'a b'], windowsVerbatimArguments: false, detached: false, name: 'curl' })
     // Not found: the name as written, so spawn's ENOENT names it.
     assert.equal(execInvocation(win, ['nope'], false, exists).file, 'nope')
+  })
+
+  it('a timeout ends the whole tree with taskkill /T /F (Windows has no process group to signal); messages name cmd, not sh', () => {
+    assert.deepEqual(treeKillInvocation(platformFor('win32', { ...env, SystemRoot: 'C:\\Windows' }, noHome), 4242), { file: 'C:\\Windows\\System32\\taskkill.exe', args: ['/T', '/F', '/PID', '4242'] })
+    assert.equal(treeKillInvocation(platformFor('linux', { HOME: '/home/ann' }, noHome), 4242), undefined, 'Unix signals the process group instead')
+    assert.equal(execName('win32', ['get-key | more'], true), 'cmd /c')
+    assert.equal(execName('linux', ['get-key | more'], true), 'sh -c')
+    assert.equal(execName('win32', ['gcloud', 'auth'], false), 'gcloud')
+  })
+
+  it('file:~\\ expands to %USERPROFILE% on Windows; elsewhere only ~/ does', () => {
+    assert.equal(expandHomePath('~\\keys\\k.txt', 'C:\\Users\\Ann Lee', 'win32'), 'C:\\Users\\Ann Lee\\keys\\k.txt')
+    assert.equal(expandHomePath('~/k', 'C:\\Users\\Ann Lee', 'win32'), 'C:\\Users\\Ann Lee/k')
+    assert.equal(expandHomePath('~\\k', '/home/ann', 'linux'), '~\\k', 'a backslash is part of a Unix file name')
+    assert.equal(expandHomePath('~/k', '/home/ann', 'linux'), '/home/ann/k')
   })
 
   it('an argument a batch file would expand (% ! ") is refused, not passed', () => {
