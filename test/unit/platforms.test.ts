@@ -22,7 +22,7 @@ import { expandHomePath } from '../../src/config/references.js'
 import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
-import { platformFor, stableNodePath } from '../../src/platform.js'
+import { HOST_OS, platformFor, stableNodePath } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
@@ -125,7 +125,7 @@ describe('platform: the runtime directory and the daemon address', () => {
     assert.throws(() => openRuntimeDir(dir, 'win32'), RuntimeDirMissing)
     const pinned = ensureRuntimeDir(dir, 'win32')
     try {
-      assert.equal(pinned.file('spawn.lock'), `${dir}/spawn.lock`)
+      assert.equal(pinned.file('spawn.lock'), join(dir, 'spawn.lock'))
       writeFileSync(pinned.file('spawn.lock'), 'x') // what used to fail with ENOENT
     } finally {
       pinned.close()
@@ -201,7 +201,7 @@ describe('platform: the macOS launchd agent', () => {
 describe('platform: ccred env --shell', () => {
   const hostile = ["it's", 'a"b', '$(touch /tmp/pwned)', '`id`', '$env:PATH', '%PATH%', 'a\u2019b\u2018c', "''", 'x\ny', 'tab\there', '\\\\server\\share', '&|<>^', '']
 
-  it('posix: sh reads every hostile value back exactly', () => {
+  it('posix: sh reads every hostile value back exactly', { skip: HOST_OS === 'win32' && 'no /bin/sh on a Windows host' }, () => {
     for (const value of hostile) {
       const script = `${envLines({ CCRED_T: value }, 'posix')}printf %s "$CCRED_T"`
       assert.equal(execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' }), value)
@@ -352,7 +352,7 @@ describe('platform: commands run with another platform\'s rules (Io.platform)', 
     assert.equal(code, 0, stderr.join(''))
     const printed = stdout.join('')
     assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
-    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo",$/m)
+    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"(?:[^"\\]|\\\\)+\\" \\"(?:[^"\\]|\\\\)+ccred\.cjs\\" get demo",$/m)
     assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
   })
 })

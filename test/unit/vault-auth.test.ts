@@ -122,7 +122,7 @@ describe('vault auth: kubernetes', () => {
     })
     const tokenPath = join(w.dir, 'sa-token')
     writeFileSync(tokenPath, 'eyJ.sa-token.claude-runner\n')
-    writeFileSync(join(w.dir, 'config.toml'), profile(`{ method = "kubernetes", role = "gateway", token_path = "${tokenPath}" }`))
+    writeFileSync(join(w.dir, 'config.toml'), profile(`{ method = "kubernetes", role = "gateway", token_path = '${tokenPath}' }`))
     assert.equal((await w.get('gw')).value, SECRET)
     assert.equal(logins(w.server, 'kubernetes').length, 1)
 
