@@ -3,13 +3,14 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { checkVault } from '../../src/vault/checks.js'
 import { MINUTE, world, type World } from '../helpers/vault-world.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 async function connection(w: World) {
   const config = await w.service.config.current()
   return (await w.service.runtime.vaultConnections()).get(config.vault)
 }
 
-describe('vault checks (for ccred doctor)', () => {
+describe('vault checks (for ccred doctor)', { skip: loopbackTcpSkip }, () => {
   it('reachable, unsealed, token valid with its TTL and policies, and per path whether the policy allows a read', async () => {
     const w = await world((server) => {
       server.policy('gateway', { 'secret/data/litellm/*': ['read'], 'secret/data/litellm/admin': ['deny'] })
