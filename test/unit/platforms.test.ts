@@ -10,6 +10,7 @@ import { daemonSpawn, DAEMON_LOG_FILE_VARIABLE } from '../../src/client/autostar
 import { main } from '../../src/cli/main.js'
 import { helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
 import { settingsLocations } from '../../src/setup/claude-settings.js'
+import { settingsScopesHelp } from '../../src/setup/claude-paths.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
 import { loginService } from '../../src/setup/service-install.js'
 import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/daemon/runtime-dir.js'
@@ -340,6 +341,15 @@ describe('platform: one place reads the real one', () => {
 })
 
 describe('platform: commands run with another platform\'s rules (Io.platform)', () => {
+  it('setup claude --help lists each OS\'s settings files, the managed one from the same table settingsLocations reads', () => {
+    const help = settingsScopesHelp()
+    for (const os of ['linux', 'darwin', 'win32'] as const) {
+      const managed = settingsLocations({}, 'C:\\p', platformFor(os, { HOME: '/home/ann', USERPROFILE: 'C:\\Users\\Ann' }, noHome)).find((location) => location.scope === 'managed')!.path
+      assert.ok(help.includes(managed), `${os}: ${managed}`)
+    }
+    assert.match(help, /%USERPROFILE%\\\.claude\\settings\.json/)
+  })
+
   it('setup claude --dry-run as on Windows: %USERPROFILE%\\.claude and a command line for cmd', async () => {
     const dir = root()
     const configDir = join(dir, 'cfg')
