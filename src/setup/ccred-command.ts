@@ -27,6 +27,6 @@ export function ccredCommandFor(shared: boolean, platform: Platform = hostPlatfo
  * `auth`): the same absolute node and bin as the command line, unquoted.
  */
 export function ccredArgv(platform: Platform = hostPlatform()): [string, ...string[]] {
-  const node = platform.os === 'darwin' ? stableNodePath(process.execPath, existsSync) : process.execPath
+  const node = stableNodePath(process.execPath, existsSync, platform)
   return [node, ccredBinPath()]
 }

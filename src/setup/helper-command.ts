@@ -10,8 +10,9 @@ import { posixQuote } from '../text/shell-quote/posix.js'
  * `sh -c` on Linux and macOS, `cmd` on Windows.
  */
 export function helperCommandLine(platform: Platform, nodePath: string, binPath: string, exists: (path: string) => boolean = existsSync): string {
-  if (platform.os === 'win32') return [nodePath, binPath].map(forCmd).join(' ')
-  const node = platform.os === 'darwin' ? stableNodePath(nodePath, exists) : nodePath
+  // The version manager's stable node, so a version switch does not break the line (platform.ts).
+  const node = stableNodePath(nodePath, exists, platform)
+  if (platform.os === 'win32') return [node, binPath].map(forCmd).join(' ')
   return [node, binPath].map(posixQuote).join(' ')
 }
 

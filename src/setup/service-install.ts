@@ -39,7 +39,7 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
       'Description=ccred: credential daemon for Claude Code',
       '',
       '[Service]',
-      `ExecStart=${[nodePath, ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map(quote).join(' ')}`,
+      `ExecStart=${[stableNodePath(nodePath, exists, platform), ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map(quote).join(' ')}`,
       ...passed.map(([name, value]) => `Environment=${quote(`${name}=${value}`)}`),
       'Restart=on-failure',
       '# No core dumps: the daemon holds credentials in memory.',
@@ -77,7 +77,7 @@ export function loginService(platform: Platform, nodePath: string, binPath: stri
       '  <key>ProgramArguments</key>',
       '  <array>',
       // The Homebrew prefix's node, not the Cellar version `brew upgrade` deletes.
-      ...[stableNodePath(nodePath, exists), ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map((arg) => `    <string>${xml(arg)}</string>`),
+      ...[stableNodePath(nodePath, exists, platform), ...DAEMON_V8_FLAGS, binPath, 'daemon', 'run'].map((arg) => `    <string>${xml(arg)}</string>`),
       '  </array>',
       '  <key>EnvironmentVariables</key>',
       '  <dict>',

@@ -23,7 +23,7 @@ import { expandHomePath } from '../../src/config/references.js'
 import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
-import { HOST_OS, platformFor, stableNodePath } from '../../src/platform.js'
+import { HOST_OS, platformFor, stableNodePath, type Platform } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
@@ -96,6 +96,32 @@ describe('platform: the helper command line', () => {
         return true
       })
     }
+  })
+
+  it('each version manager\'s stable node replaces the versioned one it switches away from, when that entry exists', () => {
+    const unix = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    const mac = platformFor('darwin', { HOME: '/Users/ann' }, noHome)
+    const win = platformFor('win32', { USERPROFILE: 'C:\\Users\\Ann', NVM_HOME: 'C:\\Users\\Ann\\AppData\\Roaming\\nvm', NVM_SYMLINK: 'C:\\Program Files\\nodejs' }, noHome)
+    const cases: Array<[Platform, string, string]> = [
+      [unix, '/home/ann/.local/share/fnm/node-versions/v22.11.0/installation/bin/node', '/home/ann/.local/share/fnm/aliases/default/bin/node'],
+      [mac, '/Users/ann/Library/Application Support/fnm/node-versions/v22.11.0/installation/bin/node', '/Users/ann/Library/Application Support/fnm/aliases/default/bin/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Roaming\\fnm\\node-versions\\v22.11.0\\installation\\node.exe', 'C:\\Users\\Ann\\AppData\\Roaming\\fnm\\aliases\\default\\node.exe'],
+      [mac, '/Users/ann/.volta/tools/image/node/22.11.0/bin/node', '/Users/ann/.volta/bin/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Local\\Volta\\tools\\image\\node\\22.11.0\\node.exe', 'C:\\Users\\Ann\\AppData\\Local\\Volta\\bin\\node.exe'],
+      [unix, '/home/ann/.asdf/installs/nodejs/22.11.0/bin/node', '/home/ann/.asdf/shims/node'],
+      [mac, '/Users/ann/.local/share/mise/installs/node/22.11.0/bin/node', '/Users/ann/.local/share/mise/shims/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Roaming\\nvm\\v22.11.0\\node.exe', 'C:\\Program Files\\nodejs\\node.exe'],
+      [mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/homebrew/bin/node'],
+    ]
+    for (const [platform, versioned, stable] of cases) {
+      assert.equal(stableNodePath(versioned, (path) => path === stable, platform), stable, versioned)
+      assert.equal(stableNodePath(versioned, () => false, platform), versioned, `${versioned}: kept when the stable entry is missing`)
+    }
+    // nvm (Linux, macOS) has no stable binary; MacPorts' and the installers' paths are stable already.
+    for (const kept of ['/Users/ann/.nvm/versions/node/v22.11.0/bin/node', '/opt/local/bin/node', '/usr/local/bin/node']) {
+      assert.equal(stableNodePath(kept, () => true, mac), kept)
+    }
+    assert.equal(helperCommandLine(win, 'C:\\Users\\Ann\\AppData\\Roaming\\nvm\\v22.11.0\\node.exe', 'C:\\ccred\\ccred.cjs', (path) => path === 'C:\\Program Files\\nodejs\\node.exe'), '"C:\\Program Files\\nodejs\\node.exe" "C:\\ccred\\ccred.cjs"')
   })
 
   it('macOS: the Homebrew Cellar node is replaced by the stable link that brew upgrade keeps', () => {
