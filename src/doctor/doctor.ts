@@ -9,7 +9,7 @@ import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
-import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
+import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, rerunSetupCommand, runsCcredFromPath, unstableNodeManager } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
@@ -199,7 +199,10 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
     add(`claude ${key}`, shadowed.length > 0 ? 'warn' : 'ok', detail)
     // A node that `brew upgrade` (or an nvm switch) removed makes every helper run fail with "not found".
     const missing = typeof found.value === 'string' ? helperCommandPrograms(found.value).filter((program) => !existsSync(program)) : []
-    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ccred setup claude <profile> again`)
+    const rerun = typeof found.value === 'string' ? rerunSetupCommand(found.value, found.scope) : ''
+    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ${rerun}`)
+    const manager = typeof found.value === 'string' && missing.length === 0 ? unstableNodeManager(helperCommandPrograms(found.value)[0] ?? '') : undefined
+    if (manager !== undefined) add(`claude ${key} program`, 'warn', `the helper names one ${manager} node version (${manager} keeps no stable node path): after switching or uninstalling it, run ${rerun}`)
     if (typeof found.value === 'string' && runsCcredFromPath(found.value) && findOnPath(PORTABLE_CCRED_COMMAND, env, hostPlatform(env)) === undefined) add(`claude ${key} program`, 'fail', 'runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)')
   }
   if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {

@@ -35,6 +35,26 @@ export function helperCommandPrograms(commandLine: string): string[] {
 }
 
 /**
+ * The exact setup command that rewrites a helper line ccred wrote: its profile read back
+ * from the line (`… get <profile>` or `… aws-export <profile>`), its scope when not the user's.
+ */
+export function rerunSetupCommand(commandLine: string, scope: string): string {
+  const profile = /\s(?:get|aws-export)\s+(?:'([^']+)'|"([^"]+)"|([^\s'"]+))/.exec(commandLine)
+  const name = profile === null ? '<profile>' : (profile[1] ?? profile[2] ?? profile[3])!
+  return `ccred setup claude ${name}${scope === 'user' ? '' : ` --scope ${scope}`}`
+}
+
+/**
+ * A node path that names one version of a manager that keeps no stable binary (nvm on
+ * Linux and macOS: ~/.nvm/versions/node/<v>/bin/node): the line breaks when that version
+ * is uninstalled, so doctor says so ahead of time. Managers with a stable entry are
+ * rewritten to it by stableNodePath and never reach here.
+ */
+export function unstableNodeManager(nodePath: string): string | undefined {
+  return /\/\.nvm\/versions\/node\/[^/]+\/bin\/node$/.test(nodePath) ? 'nvm' : undefined
+}
+
+/**
  * The command a project's shared file runs (`.mcp.json`, `.claude/settings.json`):
  * `ccred` found on PATH, so the line works on every teammate's machine, whereas the
  * absolute paths of the user's own files name this machine's node and checkout.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Sandbox } from '../helpers/sandbox.js'
 
@@ -54,7 +54,14 @@ lifetime = "10m"
     writeFileSync(settingsPath, JSON.stringify({ ...settings, apiKeyHelper: settings.apiKeyHelper.replace(/^'[^']+'/, `'${gone}'`) }))
     const doctor = await box.run(['doctor'])
     assert.equal(doctor.code, 13, doctor.stdout)
-    assert.match(doctor.stdout, new RegExp(`^claude apiKeyHelper program +FAIL +${gone} does not exist \\(node upgraded or moved\\?\\): run ccred setup claude <profile> again`, 'm'))
+    assert.match(doctor.stdout, new RegExp(`^claude apiKeyHelper program +FAIL +${gone} does not exist \\(node upgraded or moved\\?\\): run ccred setup claude demo$`, 'm'))
+    // nvm keeps no stable node: doctor warns ahead of the switch, with the exact command.
+    const nvmNode = join(box.home, '.nvm', 'versions', 'node', 'v22.11.0', 'bin', 'node')
+    mkdirSync(dirname(nvmNode), { recursive: true })
+    writeFileSync(nvmNode, '')
+    writeFileSync(settingsPath, JSON.stringify({ ...settings, apiKeyHelper: settings.apiKeyHelper.replace(/^'[^']+'/, `'${nvmNode}'`) }))
+    const warned = await box.run(['doctor'])
+    assert.match(warned.stdout, /^claude apiKeyHelper program +WARN +the helper names one nvm node version \(nvm keeps no stable node path\): after switching or uninstalling it, run ccred setup claude demo$/m)
     assert.equal((await box.run(['setup', 'claude', 'demo'])).code, 0)
     assert.doesNotMatch((await box.run(['doctor'])).stdout, /program +FAIL/)
   })
