@@ -207,6 +207,14 @@ describe('platform: the runtime directory and the daemon address', () => {
 describe('platform: the macOS launchd agent', () => {
   const agent = loginService(mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/ccred/ccred.cjs', 501, (path) => path === '/opt/homebrew/bin/node')!
 
+  it('logs where every other daemon log goes (the state dir, XDG_STATE_HOME honoured), in a directory created before bootstrap', () => {
+    assert.match(agent.text, /<key>StandardErrorPath<\/key><string>\/Users\/ann\/Library\/Logs\/ccred\/daemon\.log<\/string>/)
+    assert.deepEqual(agent.directories, ['/Users/ann/Library/Logs/ccred'])
+    const xdg = loginService(platformFor('darwin', { HOME: '/Users/ann', XDG_STATE_HOME: '/Users/ann/.local/state' }, noHome), '/opt/homebrew/bin/node', '/opt/ccred/ccred.cjs', 501)!
+    assert.match(xdg.text, /<string>\/Users\/ann\/\.local\/state\/ccred\/daemon\.log<\/string>/)
+    assert.deepEqual(xdg.directories, ['/Users/ann/.local/state/ccred'])
+  })
+
   it('re-installs cleanly: bootout (failure expected when not loaded) before bootstrap', () => {
     assert.equal(agent.kind, 'launchd')
     assert.deepEqual(agent.prepare, [['launchctl', 'bootout', 'gui/501/dev.ccred.daemon']])
