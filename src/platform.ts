@@ -104,3 +104,23 @@ function stableNodeCandidates(nodePath: string, windows: boolean, env: Env): str
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
+
+/**
+ * The kind of login a process runs in, as far as the keychain cares: over SSH macOS
+ * shows no keychain dialog and a locked login keychain answers -25308 until
+ * `security unlock-keychain` is run in that session; a daemon started there keeps that
+ * access for every later request, the desktop's too. `status` says which one started
+ * the daemon; `doctor` says what this session can and cannot do.
+ */
+export type LoginSession = 'ssh' | 'local'
+
+export function loginSession(env: Env): LoginSession {
+  return env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY ? 'ssh' : 'local'
+}
+
+/** What an SSH session means for the keychain on this OS; undefined where it changes nothing ccred knows of. */
+export function sshSessionNote(os: NodeJS.Platform): string | undefined {
+  if (os === 'darwin') return 'over SSH the keychain shows no dialog and answers only once unlocked (`security unlock-keychain ~/Library/Keychains/login.keychain-db`); env:, file: and the file store work as usual; a daemon started here serves your desktop session with this access (run `ccred daemon stop` from the desktop to restart it there)'
+  if (os === 'linux') return 'over SSH the Secret Service needs a session bus and an unlocked keyring in this session; env:, file: and the file store work as usual'
+  return undefined
+}

@@ -5,7 +5,7 @@ import { serviceForEnvironment, type CredentialService } from '../service/servic
 import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
-import { hostPlatform, type Platform } from '../platform.js'
+import { hostPlatform, loginSession, type Platform } from '../platform.js'
 import { packageVersion } from '../version.js'
 import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
 import { disableCoreDumps } from './core-dumps.js'
@@ -156,7 +156,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       }, idleExitMs)
       idleTimer.unref()
     }
-    const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
+    const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path, session: loginSession(process.env) }
     server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop() })
     await serveIn(holding)
     armIdle()

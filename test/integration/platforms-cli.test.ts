@@ -37,6 +37,21 @@ value = "env:PCT"
   })
 })
 
+describe('ccred status: which login started the daemon (real daemon)', () => {
+  it('a daemon autostarted over SSH says so in status, with what that session can and cannot do; a local one says local', async () => {
+    const box = new Sandbox()
+    sandboxes.push(box)
+    box.writeConfig('[profiles.demo]\nsource = "demo"\nlifetime = "10m"\n')
+    assert.equal((await box.run(['get', 'demo'], { env: { SSH_CONNECTION: '192.0.2.7 52000 192.0.2.1 22' } })).code, 0)
+    const overSsh = await box.run(['status'])
+    assert.match(overSsh.stdout, /^ {9}started from an SSH session: over SSH the Secret Service needs a session bus/m, overSsh.stdout)
+    assert.equal(JSON.parse((await box.run(['status', '--json'])).stdout).daemon.session, 'ssh')
+    assert.equal((await box.run(['daemon', 'stop'])).code, 0)
+    assert.equal((await box.run(['get', 'demo'], { env: { SSH_CONNECTION: undefined, SSH_CLIENT: undefined, SSH_TTY: undefined } })).code, 0)
+    assert.match((await box.run(['status'])).stdout, /^ {9}started from a local session$/m)
+  })
+})
+
 describe('ccred doctor: the helper\'s programs (real CLI)', () => {
   it('fails when the node the helper command names is gone (brew upgrade, an nvm switch), and passes after setup again', async () => {
     const box = new Sandbox()

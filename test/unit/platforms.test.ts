@@ -23,7 +23,7 @@ import { expandHomePath } from '../../src/config/references.js'
 import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
-import { HOST_OS, platformFor, stableNodePath, type Platform } from '../../src/platform.js'
+import { HOST_OS, loginSession, platformFor, sshSessionNote, stableNodePath, type Platform } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
@@ -122,6 +122,15 @@ describe('platform: the helper command line', () => {
       assert.equal(stableNodePath(kept, () => true, mac), kept)
     }
     assert.equal(helperCommandLine(win, 'C:\\Users\\Ann\\AppData\\Roaming\\nvm\\v22.11.0\\node.exe', 'C:\\ccred\\ccred.cjs', (path) => path === 'C:\\Program Files\\nodejs\\node.exe'), '"C:\\Program Files\\nodejs\\node.exe" "C:\\ccred\\ccred.cjs"')
+  })
+
+  it('an SSH login is told what the keychain will and will not do there, per OS', () => {
+    assert.equal(loginSession({ SSH_CONNECTION: '192.0.2.7 52000 192.0.2.1 22' }), 'ssh')
+    assert.equal(loginSession({ SSH_TTY: '/dev/ttys003' }), 'ssh')
+    assert.equal(loginSession({ TERM_PROGRAM: 'Apple_Terminal' }), 'local')
+    assert.match(sshSessionNote('darwin') ?? '', /no dialog.*security unlock-keychain ~\/Library\/Keychains\/login\.keychain-db.*env:, file: and the file store work.*ccred daemon stop/)
+    assert.match(sshSessionNote('linux') ?? '', /session bus/)
+    assert.equal(sshSessionNote('win32'), undefined)
   })
 
   it('macOS: the Homebrew Cellar node is replaced by the stable link that brew upgrade keeps', () => {
