@@ -11,6 +11,7 @@ import { checkPrivateDir } from '../daemon/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
 import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, rerunSetupCommand, runsCcredFromPath, unstableNodeManager } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
+import { loginService } from '../setup/service-install.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
 import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
@@ -104,6 +105,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
     }
+    checkServiceEnvironment(config, platform, add)
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
       const { doctorChecks } = profile.definition
@@ -184,6 +186,27 @@ export async function describeCredential(value: string): Promise<string> {
     return `JWT (${String(header.alg)}${summary.length > 0 ? `; ${summary.join(', ')}` : ''})`
   } catch {
     return 'opaque token'
+  }
+}
+
+/**
+ * A daemon installed as a login service (systemd, launchd) starts without the shell's
+ * environment: an `env:` reference that works for an autostarted daemon is missing there,
+ * and `ccred daemon stop` (the usual hint) only lets the service start it again the same way.
+ */
+function checkServiceEnvironment(config: LoadedConfig, platform: Platform, add: (c: string, v: Verdict, d: string) => void): void {
+  const service = loginService(platform, process.execPath, '', 0)
+  if (service === undefined || !existsSync(service.path)) return
+  const passed = new Set(service.kind === 'launchd' ? [...service.text.matchAll(/<key>([A-Za-z_][A-Za-z0-9_]*)<\/key><string>/g)].map((m) => m[1]!) : [...service.text.matchAll(/^Environment="?([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!))
+  const missing = new Map<string, string[]>()
+  for (const profile of config.profiles.values()) {
+    for (const reference of profile.definition.references?.(profile.options) ?? []) {
+      if (reference.kind !== 'env' || passed.has(reference.target)) continue
+      missing.set(reference.target, [...(missing.get(reference.target) ?? []), profile.name])
+    }
+  }
+  for (const [name, profiles] of missing) {
+    add(`${service.kind} environment`, 'warn', `${service.path} starts the daemon without ${name} (env:${name} in ${profiles.join(', ')}): a login service gets none of your shell's variables; use keychain: or file: for it (ccred set), or remove the service (ccred daemon uninstall) and let get autostart the daemon`)
   }
 }
 

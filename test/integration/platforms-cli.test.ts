@@ -3,6 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { Sandbox } from '../helpers/sandbox.js'
+import { loginService } from '../../src/setup/service-install.js'
+import { platformFor } from '../../src/platform.js'
 
 /** The platform rules that show at the CLI and run on Linux (the rest: test/unit/platforms.test.ts). */
 const sandboxes: Sandbox[] = []
@@ -49,6 +51,21 @@ describe('ccred status: which login started the daemon (real daemon)', () => {
     assert.equal((await box.run(['daemon', 'stop'])).code, 0)
     assert.equal((await box.run(['get', 'demo'], { env: { SSH_CONNECTION: undefined, SSH_CLIENT: undefined, SSH_TTY: undefined } })).code, 0)
     assert.match((await box.run(['status'])).stdout, /^ {9}started from a local session$/m)
+  })
+})
+
+describe('ccred doctor: what a login service\'s environment lacks (real CLI)', () => {
+  it('warns for each env: reference the installed service does not pass, names the profiles and the way out', async () => {
+    const box = new Sandbox()
+    sandboxes.push(box)
+    box.writeConfig('[profiles.corp]\nsource = "static"\nvalue = "env:CORP_KEY"\n\n[profiles.demo]\nsource = "demo"\nlifetime = "10m"\n')
+    const before = await box.run(['doctor'], { env: { CORP_KEY: 'sk-x' } })
+    assert.doesNotMatch(before.stdout, /systemd environment/, 'no service installed: nothing to say')
+    const service = loginService(platformFor('linux', box.env), process.execPath, '/opt/ccred/ccred.cjs', 0)!
+    mkdirSync(dirname(service.path), { recursive: true })
+    writeFileSync(service.path, service.text)
+    const doctor = await box.run(['doctor'], { env: { CORP_KEY: 'sk-x' } })
+    assert.match(doctor.stdout, /^systemd environment +WARN +.*ccred\.service starts the daemon without CORP_KEY \(env:CORP_KEY in corp\): a login service gets none of your shell's variables; use keychain: or file: for it/m, doctor.stdout)
   })
 })
 
