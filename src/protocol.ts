@@ -20,6 +20,8 @@ export const PROTOCOL_VERSION = 3
 
 export const ROUTES = {
   health: '/v1/health',
+  /** The daemon proves it holds this start's key (rendezvous/daemon-proof.ts); Windows clients ask before anything else. */
+  hello: '/v1/hello',
   credential: '/v1/credential',
   status: '/v1/status',
   profiles: '/v1/profiles',

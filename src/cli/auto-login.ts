@@ -32,7 +32,7 @@ export async function loginIfAutomatic(profileName: string, io: Io, terminal: Te
   const [{ withInProcessService }, { runLogin }] = await Promise.all([import('../client/in-process.js'), import('./login.js')])
   const automatic = await withInProcessService(io.env, async (service) => {
     const profile = await service.config.profile(profileName)
-    return profile.definition.loginTarget?.(profile.options).login === 'auto'
+    return profile.source.loginTarget()?.login === 'auto'
   })
   if (!automatic) return false
   io.stderr.write(`ccred: profile ${sanitizeLine(profileName)} needs a login (login = "auto"): starting it\n`)

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { disableCoreDumps } from '../daemon/core-dumps.js'
+import { disableCoreDumps } from '../rendezvous/core-dumps.js'
 import { CcredError, EXIT_CODES } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { issuedVariables } from './env.js'

@@ -6,13 +6,12 @@ import type { Io } from './io.js'
 export async function runJwtJwks(profileName: string, io: Io): Promise<number> {
   return withInProcessService(io.env, async (service) => {
     const profile = await service.config.profile(profileName)
-    const { publishedKeys } = profile.definition
-    if (publishedKeys === undefined) {
+    const jwks = await profile.source.publishedKeys(service.runtime.fetchContext(profile))
+    if (jwks === undefined) {
       throw new CcredError('ERR_USAGE', `profile ${profileName} uses source "${profile.sourceKind}", not "jwt"; only a jwt profile has signing keys`, {
         hint: 'list profiles and their sources with: ccred profiles',
       })
     }
-    const jwks = await publishedKeys(profile.options, service.runtime.fetchContext(profile))
     io.stdout.write(`${JSON.stringify(jwks, null, 2)}\n`)
     return EXIT_CODES.OK
   })

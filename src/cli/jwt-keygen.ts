@@ -44,7 +44,7 @@ export async function runJwtKeygen(keyName: string, options: KeygenOptions, io: 
       })
     }
     const signing = loadSigningKey(stored, alg)
-    const users = [...config.profiles.values()].filter((p) => p.definition.storedSecretName?.(p.options) === keyName).map((p) => p.name)
+    const users = [...config.profiles.values()].filter((p) => p.source.storedSecretName() === keyName).map((p) => p.name)
     for (const profile of users) await purgeCachedValue(profile, io.env, (line) => io.stderr.write(`${line}\n`))
     const jwk = publishedJwk(signing, await keyIdFor(undefined, signing))
     io.stdout.write(`${JSON.stringify(jwk, null, 2)}\n`)

@@ -36,7 +36,7 @@ export async function runLogin(profileName: string, options: LoginOptions, io: I
 
 export async function oidcProfile(service: CredentialService, profileName: string, command: string): Promise<{ profile: ProfileConfig; oidc: OidcOptions }> {
   const profile = await service.config.profile(profileName)
-  const oidc = profile.definition.loginTarget?.(profile.options)
+  const oidc = profile.source.loginTarget()
   if (oidc === undefined) {
     throw new CcredError('ERR_USAGE', `profile ${profileName} has source "${profile.sourceKind}"; ${command} works with source = "oidc" profiles`, { hint: 'list profiles and their sources with: ccred profiles' })
   }

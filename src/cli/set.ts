@@ -22,7 +22,7 @@ export interface SecretInput {
 export async function runSet(profileName: string, io: Io, input: SecretInput): Promise<number> {
   return withInProcessService(io.env, async (service) => {
     const profile = await service.config.profile(profileName)
-    const secretName = profile.definition.storedSecretName?.(profile.options)
+    const secretName = profile.source.storedSecretName()
     if (secretName === undefined) {
       throw new CcredError('ERR_USAGE', `profile ${profileName} (source ${profile.sourceKind}) does not read its secret from the keychain, so there is nothing to set`, {
         hint: `point it at the keychain, e.g. value = "keychain:${profileName}" in [profiles.${profileName}], then run ccred set ${profileName} again`,
@@ -33,8 +33,9 @@ export async function runSet(profileName: string, io: Io, input: SecretInput): P
       : await input.readAll(MAX_SECRET_BYTES)
     const value = raw.replace(/\r?\n$/, '')
     if (value === '') throw new CcredError('ERR_USAGE', 'no secret given (empty input)', { hint: `type or pipe the secret: printf %s "$KEY" | ccred set ${profileName}` })
-    if (profile.definition.validateStoredSecret !== undefined) {
-      const problem = profile.definition.validateStoredSecret(profile.options, value)
+    const ownRule = profile.source.validateStoredSecret(value)
+    if (ownRule !== undefined) {
+      const { problem } = ownRule
       if (problem !== undefined) throw new CcredError('ERR_USAGE', `not stored: for profile ${profileName}, ${problem}`, { hint: 'nothing was stored; pipe in the right secret and run ccred set again' })
     } else {
       try {

@@ -1,7 +1,7 @@
 import { isatty } from 'node:tty'
 import { gatherMarks } from '../callers/registry.js'
 import { configPath } from '../config/paths.js'
-import { isUnsafeRuntimeDir } from '../daemon/runtime-dir.js'
+import { isUnsafeRuntimeDir } from '../rendezvous/runtime-dir.js'
 import type { CcredError } from '../errors.js'
 import { ROUTES, type CredentialRequest, type IssuedCredential } from '../protocol.js'
 import { DaemonNotRunning, requestDaemon, unwrap } from './transport.js'

@@ -1,4 +1,4 @@
-import { disableCoreDumps } from '../daemon/core-dumps.js'
+import { disableCoreDumps } from '../rendezvous/core-dumps.js'
 import type { CredentialService } from '../service/service.js'
 
 /**

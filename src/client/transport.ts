@@ -1,8 +1,10 @@
 import { connect } from 'node:net'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
-import { openRuntimeDir, RuntimeDirMissing } from '../daemon/runtime-dir.js'
-import { readPipeName } from '../daemon/windows-pipe.js'
-import { hostPlatform } from '../platform.js'
+import { openRuntimeDir, RuntimeDirMissing } from '../rendezvous/runtime-dir.js'
+import { readPipeName } from '../rendezvous/windows-pipe.js'
+import { challengeFor, CHALLENGE_HEADER, daemonMustProveItself, DaemonNotProven } from '../rendezvous/daemon-proof.js'
+import { hostPlatform, type Platform } from '../platform.js'
+import { ROUTES } from '../protocol.js'
 import { CcredError } from '../errors.js'
 
 /**
@@ -33,8 +35,7 @@ export type Env = Record<string, string | undefined>
  * never gets a request. An unsafe directory throws its CcredError (naming the
  * directory and the fix); a missing directory or socket is DaemonNotRunning.
  */
-export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<DaemonResponse> {
-  const platform = hostPlatform(env)
+export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000, platform: Platform = hostPlatform(env)): Promise<DaemonResponse> {
   let dir
   try {
     dir = openRuntimeDir(runtimeDir(env, platform), platform.os)
@@ -44,10 +45,16 @@ export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: stri
   }
   try {
     if (platform.os === 'win32') {
-      // A named pipe whose random name the daemon recorded in the runtime directory (daemon/windows-pipe.ts).
+      // A named pipe whose random name the daemon recorded in the runtime directory (rendezvous/windows-pipe.ts).
       const pipe = readPipeName(dir.file(RUNTIME_FILE_NAMES.pipeName))
       if (pipe === undefined) throw new DaemonNotRunning('no pipe name recorded')
-      return await requestOverSocket(pipe, pipe, method, path, body, timeoutMs)
+      let proof: Proof | undefined
+      if (daemonMustProveItself(platform.os)) {
+        proof = await challengeFor(dir.file(RUNTIME_FILE_NAMES.daemonKey))
+        // A pipe record without a key: a daemon died mid-start or before this version; a new one writes both.
+        if (proof === undefined) throw new DaemonNotRunning('no daemon key recorded')
+      }
+      return await requestOverSocket(pipe, pipe, method, path, body, timeoutMs, proof)
     }
     return await requestOverSocket(dir.file(SOCKET_NAME), dir.displayFile(SOCKET_NAME), method, path, body, timeoutMs)
   } finally {
@@ -55,13 +62,34 @@ export async function requestDaemon(env: Env, method: 'GET' | 'POST', path: stri
   }
 }
 
-function requestOverSocket(socket: string, socketForMessages: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<DaemonResponse> {
+interface Proof {
+  challenge: string
+  expectedProof: string
+}
+
+/** One complete HTTP response at the start of `raw` (the daemon always sends Content-Length), or undefined when more is to come. */
+function completeResponse(raw: Buffer): DaemonResponse | undefined {
+  const headerEnd = raw.indexOf('\r\n\r\n')
+  if (headerEnd < 0) return undefined
+  const length = /\r\ncontent-length: *(\d+)/i.exec(raw.subarray(0, headerEnd).toString('latin1'))
+  if (length === null) return parseResponse(raw)
+  if (raw.length < headerEnd + 4 + Number(length[1])) return undefined
+  return parseResponse(raw.subarray(0, headerEnd + 4 + Number(length[1])))
+}
+
+/**
+ * With `proof`, the connection first carries `GET /v1/hello` with a challenge, and the request
+ * itself goes out on the same connection only once the answer proves the daemon's key
+ * (rendezvous/daemon-proof.ts); anything else closes it with DaemonNotProven.
+ */
+function requestOverSocket(socket: string, socketForMessages: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number, proof?: Proof): Promise<DaemonResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? '' : JSON.stringify(body)
     const conn = connect(socket)
-    const chunks: Buffer[] = []
+    let chunks: Buffer[] = []
     let size = 0
     let settled = false
+    let proven = proof === undefined
     const finish = (error: Error | undefined, response?: DaemonResponse) => {
       if (settled) return
       settled = true
@@ -73,19 +101,36 @@ function requestOverSocket(socket: string, socketForMessages: string, method: 'G
     const timer = setTimeout(() => finish(new CcredError('ERR_DAEMON', `the daemon did not answer within ${Math.round(timeoutMs / 1000)}s`, {
       hint: 'see `ccred status`; restart it with: ccred daemon stop',
     })), timeoutMs)
+    const sendRequest = () => conn.write(
+      `${method} ${path} HTTP/1.1\r\nHost: ccred\r\nConnection: close\r\n` +
+        (body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`) +
+        `\r\n${payload}`,
+    )
     conn.on('connect', () => {
-      conn.write(
-        `${method} ${path} HTTP/1.1\r\nHost: ccred\r\nConnection: close\r\n` +
-          (body === undefined ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`) +
-          `\r\n${payload}`,
-      )
+      if (proof === undefined) sendRequest()
+      else conn.write(`GET ${ROUTES.hello} HTTP/1.1\r\nHost: ccred\r\n${CHALLENGE_HEADER}: ${proof.challenge}\r\n\r\n`)
     })
     conn.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size > MAX_RESPONSE_BYTES) return finish(new CcredError('ERR_PROTOCOL', 'the daemon sent more than 1 MiB', { hint: 'run: ccred daemon stop' }))
       chunks.push(chunk)
+      if (proven) return
+      let hello: DaemonResponse | undefined
+      try {
+        hello = completeResponse(Buffer.concat(chunks))
+      } catch {
+        return finish(new DaemonNotProven(socketForMessages))
+      }
+      if (hello === undefined) return
+      // Not secret: the proof is good for this one random challenge only, so a plain comparison leaks nothing usable.
+      if (hello.status !== 200 || (hello.body as { proof?: unknown } | null)?.proof !== proof!.expectedProof) return finish(new DaemonNotProven(socketForMessages))
+      proven = true
+      chunks = []
+      size = 0
+      sendRequest()
     })
     conn.on('end', () => {
+      if (!proven) return finish(new DaemonNotProven(socketForMessages))
       // The daemon closed the connection without answering: it died mid-request
       // (SIGKILL, OOM). Same as absent: the caller starts a new one and asks again once.
       if (size === 0) return finish(new DaemonNotRunning('closed without an answer'))

@@ -1,5 +1,6 @@
 import { headerTemplateFault, isHeaderName, MAX_HEADER_NAME_CHARS, TOKEN_PLACEHOLDER, unknownPlaceholder } from '../text/header-grammar.js'
 import { describe, isTable, quoteShort, type TableReader } from './fields.js'
+import { fromReader, type Field } from './schema.js'
 
 /**
  * Which headers `ccred get <profile> --format headers` prints (MCP headersHelper,
@@ -15,7 +16,10 @@ const MAX_HEADERS = 32
 /** Framing and routing headers the HTTP client owns: a profile setting them would break the request. */
 const RESERVED = new Set(['host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'mcp-session-id', 'mcp-protocol-version'])
 
-/** Reads a profile's `headers` table; every problem goes to the reader. Undefined when absent. */
+/** A profile's `headers` table: undefined when absent, INVALID with every problem recorded. */
+export const headerTemplates: Field<HeaderTemplates | undefined> = fromReader(readHeaderTemplates)
+
+/** The same read as the `headerTemplates` field, on a reader (its problems recorded there). */
 export function readHeaderTemplates(reader: TableReader): HeaderTemplates | undefined {
   const value = reader.raw('headers')
   if (value === undefined) return undefined

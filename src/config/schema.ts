@@ -1,16 +1,17 @@
-import type { Reference } from './references.js'
-import type { TableReader } from './fields.js'
+import { parseDurationMs } from './duration.js'
+import { describe, quoteShort, type TableReader } from './fields.js'
+import { parseReference, type Reference } from './references.js'
 
 /**
- * Typed combinators over TableReader: a source declares its table once, and its
- * Options type is inferred from that declaration (`Infer<typeof schema>`).
+ * Typed combinators, the one way config tables are read: a source declares its
+ * table once, and its Options type is inferred from that declaration
+ * (`Infer<typeof schema>`).
  *
- * The reader keeps doing the reading and the wording, so messages stay as they
- * were: file, dotted key, what was expected, every problem of a profile at once,
- * never a secret-looking value. What the combinators add is the outcome: a field
- * whose read recorded a problem is INVALID, and a table with an INVALID field (or
- * a failed check) is INVALID as a whole. No made-up value ever stands in for a
- * bad one, so an Options object exists only for a valid table.
+ * Messages name the file, the dotted key and what was expected; every problem of
+ * a profile is reported at once, and a secret-looking value is never echoed. A
+ * field whose read recorded a problem is INVALID, and a table with an INVALID
+ * field (or a failed check) is INVALID as a whole. No made-up value ever stands
+ * in for a bad one, so an Options object exists only for a valid table.
  */
 export const INVALID: unique symbol = Symbol('invalid config value')
 export type Invalid = typeof INVALID
@@ -53,7 +54,7 @@ export function parseWith<T>(field: Field<T>, reader: TableReader): T {
 
 export const isValid = <T>(value: T | Invalid): value is T => value !== INVALID
 
-/** A field read by TableReader calls, INVALID when they recorded a problem (for reads no combinator covers). */
+/** A field read by hand from the reader (`raw`, `has`, `problem`): INVALID when it recorded a problem. For reads no combinator covers. */
 export function fromReader<T>(read: (reader: TableReader) => T): Field<T> {
   return (reader) => {
     const before = reader.problems.length
@@ -62,36 +63,81 @@ export function fromReader<T>(read: (reader: TableReader) => T): Field<T> {
   }
 }
 
+/** Records a problem at `key` and gives INVALID. */
+function invalid(reader: TableReader, key: string, message: string): Invalid {
+  reader.problem(key, message)
+  return INVALID
+}
+
 export function string(key: string, options: { required: true }): Field<string>
 export function string(key: string, options?: { required?: false; fallback?: undefined }): Field<string | undefined>
 export function string(key: string, options: { fallback: string }): Field<string>
 export function string(key: string, options: { required?: boolean; fallback?: string } = {}): Field<string | undefined> {
-  return fromReader((reader) => (options.required ? reader.string(key, { required: true }) : reader.string(key)) ?? options.fallback)
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) return options.required ? invalid(reader, key, 'is required') : options.fallback
+    if (typeof value !== 'string' || value === '') return invalid(reader, key, `expected a non-empty string, got ${describe(value)}`)
+    return value
+  }
 }
 
 export function oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): Field<T> {
-  return fromReader((reader) => reader.oneOf(key, allowed, fallback))
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) return fallback
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T
+    // Echoing a short value is helpful; a long one may be a key pasted into the wrong field.
+    const got = typeof value === 'string' ? quoteShort(value) : describe(value)
+    return invalid(reader, key, `expected one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${got}`)
+  }
 }
 
 export function boolean(key: string, fallback: boolean): Field<boolean> {
-  return fromReader((reader) => reader.boolean(key, fallback))
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) return fallback
+    return typeof value === 'boolean' ? value : invalid(reader, key, `expected true or false, got ${describe(value)}`)
+  }
 }
 
 interface DurationBounds { minMs?: number; maxMs?: number }
 export function durationMs(key: string, options: DurationBounds & { fallbackMs: number }): Field<number>
 export function durationMs(key: string, options?: DurationBounds): Field<number | undefined>
 export function durationMs(key: string, options: DurationBounds & { fallbackMs?: number } = {}): Field<number | undefined> {
-  return fromReader((reader) => reader.durationMs(key, options))
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) return options.fallbackMs
+    if (typeof value !== 'string') return invalid(reader, key, `expected a duration string like "90s", "5m" or "1h", got ${describe(value)}`)
+    const ms = parseDurationMs(value)
+    if (ms === undefined) return invalid(reader, key, `${quoteShort(value)} is not a duration; write it like "90s", "5m", "1h" or "1h30m"`)
+    if (options.minMs !== undefined && ms < options.minMs) return invalid(reader, key, `${quoteShort(value)} is too short (at least ${options.minMs} ms)`)
+    if (options.maxMs !== undefined && ms > options.maxMs) return invalid(reader, key, `${quoteShort(value)} is too long (at most ${options.maxMs} ms)`)
+    return ms
+  }
 }
 
+/** A secret given as a reference; a literal is refused so secrets never sit in the file. */
 export function reference(key: string, options: { required: true }): Field<Reference>
 export function reference(key: string, options?: { required?: false }): Field<Reference | undefined>
 export function reference(key: string, options: { required?: boolean } = {}): Field<Reference | undefined> {
-  return fromReader((reader) => (options.required ? reader.reference(key, { required: true }) : reader.reference(key)))
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) {
+      return options.required ? invalid(reader, key, 'is required (a reference such as "env:NAME", "file:PATH" or "keychain:NAME")') : undefined
+    }
+    if (typeof value !== 'string') return invalid(reader, key, `expected a reference string such as "env:NAME", got ${describe(value)}`)
+    return parseReference(value) ?? invalid(reader, key, 'expected a reference "env:NAME", "file:PATH" or "keychain:NAME"; secrets are never written in the config file')
+  }
 }
 
 export function stringArray(key: string, options: { required?: boolean; nonEmpty?: boolean } = {}): Field<string[] | undefined> {
-  return fromReader((reader) => reader.stringArray(key, options))
+  return (reader) => {
+    const value = reader.raw(key)
+    if (value === undefined) return options.required ? invalid(reader, key, 'is required') : undefined
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) return invalid(reader, key, `expected an array of strings, got ${describe(value)}`)
+    if (options.nonEmpty && value.length === 0) return invalid(reader, key, 'must not be empty')
+    return value as string[]
+  }
 }
 
 /**

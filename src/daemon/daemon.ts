@@ -7,11 +7,12 @@ import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
 import { hostPlatform, loginSession, type Platform } from '../platform.js'
 import { packageVersion } from '../version.js'
-import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from './owned-files.js'
-import { disableCoreDumps } from './core-dumps.js'
-import { ensureRuntimeDir, type PinnedRuntimeDir } from './runtime-dir.js'
+import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from '../rendezvous/owned-files.js'
+import { disableCoreDumps } from '../rendezvous/core-dumps.js'
+import { ensureRuntimeDir, type PinnedRuntimeDir } from '../rendezvous/runtime-dir.js'
 import { createDaemonServer } from './server.js'
-import { newPipeName, recordPipeName } from './windows-pipe.js'
+import { newPipeName, recordPipeName } from '../rendezvous/windows-pipe.js'
+import { proofFor } from '../rendezvous/daemon-proof.js'
 
 export interface RunningDaemon {
   socket: string
@@ -72,6 +73,7 @@ interface Holding {
   lock: OwnedFile
   pid?: OwnedFile
   socket?: OwnedFile
+  key?: OwnedFile
 }
 
 /** Opens (creating) the runtime directory and takes the lock in it; the directory is closed again on failure. */
@@ -87,6 +89,7 @@ function takeHolding(dirPath: string, os: NodeJS.Platform): Holding {
 
 function releaseHolding(holding: Holding): void {
   removeIfOwn(holding.socket)
+  removeIfOwn(holding.key)
   removeIfOwn(holding.pid)
   removeIfOwn(holding.lock)
   holding.dir.close()
@@ -94,6 +97,7 @@ function releaseHolding(holding: Holding): void {
 
 const LOCK_NAME = RUNTIME_FILE_NAMES.daemonLock
 const PID_NAME = RUNTIME_FILE_NAMES.pid
+const KEY_NAME = RUNTIME_FILE_NAMES.daemonKey
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { env, log } = options
@@ -101,10 +105,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const dirPath = runtimeDir(env, platform)
   let holding = takeHolding(dirPath, platform.os)
   const onWindows = platform.os === 'win32'
-  // Windows: a named pipe with a random name recorded in the directory, not a file in it (daemon/windows-pipe.ts).
+  // Windows: a named pipe with a random name recorded in the directory, not a file in it (rendezvous/windows-pipe.ts).
   const pipe = onWindows ? newPipeName(env, randomBytes(16).toString('hex')) : undefined
   const socketIn = (held: Holding) => pipe ?? held.dir.file(SOCKET_NAME)
   const socket = pipe ?? holding.dir.displayFile(SOCKET_NAME)
+  // Written on every OS (once per start, cheap); only Windows clients ask for the proof (rendezvous/daemon-proof.ts).
+  const keyHex = randomBytes(32).toString('hex')
 
   let server: Server | undefined
   let service: CredentialService | undefined
@@ -136,11 +142,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** Binds the socket and writes the pid file in the held directory; both are remembered by inode. */
   const serveIn = async (held: Holding): Promise<void> => {
     if (!onWindows) removeQuietly(socketIn(held)) // a stale socket from a crashed daemon; we hold the lock, so it is not live
+    removeQuietly(held.dir.file(KEY_NAME)) // stale, like the pid file below
+    held.key = createOwnedFile(held.dir.file(KEY_NAME), `${keyHex}\n`)
     await listenOn(server!, socketIn(held), platform.os)
+    // The key is there before the record: a client that finds the pipe's name can check who serves it.
     if (pipe !== undefined) recordPipeName(held.dir.file(RUNTIME_FILE_NAMES.pipeName), pipe)
     else held.socket = ownedAs(socketIn(held))
     removeQuietly(held.dir.file(PID_NAME)) // stale, for the same reason; a planted symlink is removed, not followed
-    held.pid = createOwnedFile(held.dir.file(PID_NAME), `${process.pid}\n`)
+    held.pid = createOwnedFile(held.dir.file(PID_NAME), lockContent())
   }
 
   try {
@@ -157,7 +166,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       idleTimer.unref()
     }
     const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path, session: loginSession(process.env) }
-    server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop() })
+    server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop(), prove: (challenge) => proofFor(keyHex, challenge) })
     await serveIn(holding)
     armIdle()
     // Someone deleted the socket (a tmp cleaner, rm -rf of the runtime dir): clients would

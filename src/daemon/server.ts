@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { CredentialService } from '../service/service.js'
 import { CcredError, toCcredError } from '../errors.js'
 import { sanitizeLine } from '../text/sanitize.js'
+import { CHALLENGE_HEADER, isChallenge } from '../rendezvous/daemon-proof.js'
 import {
   parseCredentialRequest, parsePurgeRequest, PROTOCOL_VERSION, ROUTES,
   type DaemonInfo, type HealthResponse, type ProfilesResponse, type PurgeResponse, type ShutdownResponse, type StatusResponse,
@@ -21,6 +22,8 @@ const REQUEST_TIMEOUT_MS = 30_000
 
 export interface ServerHooks {
   info: DaemonInfo
+  /** The answer to a client's challenge, proving this daemon holds this start's key (rendezvous/daemon-proof.ts). */
+  prove(challenge: string): Promise<string>
   onRequest(): void
   onShutdown(): void
 }
@@ -148,6 +151,11 @@ export function createDaemonServer(service: CredentialService, hooks: ServerHook
     switch (route) {
       case `GET ${ROUTES.health}`:
         return send(res, 200, { ok: true, protocol: PROTOCOL_VERSION, ...hooks.info } satisfies HealthResponse)
+      case `GET ${ROUTES.hello}`: {
+        const challenge = req.headers[CHALLENGE_HEADER]
+        if (!isChallenge(challenge)) throw new CcredError('ERR_PROTOCOL', `${CHALLENGE_HEADER} must be 32 hex digits`, { hint: 'this is not a ccred client' })
+        return send(res, 200, { proof: await hooks.prove(challenge) })
+      }
       case `POST ${ROUTES.credential}`: {
         const request = parseCredentialRequest(await readJson(req))
         if (request.configPath !== undefined && request.configPath !== hooks.info.configPath) {

@@ -7,7 +7,7 @@ import { withInProcessService } from '../client/in-process.js'
 import { formatDurationMs } from '../config/duration.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
-import { checkPrivateDir } from '../daemon/runtime-dir.js'
+import { checkPrivateDir } from '../rendezvous/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
 import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, rerunSetupCommand, runsCcredFromPath, unstableNodeManager } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
@@ -102,15 +102,14 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       add('secret store', degraded ? 'warn' : 'ok', `${store.describe()}${availability === undefined ? '' : ` ${availability.detail}`}${degraded ? ` — ${availability.hint}` : ''}`)
     } catch (error) {
       const failure = toCcredError(error)
-      const needed = [...config.profiles.values()].some((p) => p.definition.storedSecretName?.(p.options) !== undefined)
+      const needed = [...config.profiles.values()].some((p) => p.source.storedSecretName() !== undefined)
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${needed ? ' (a profile reads keychain: references)' : ''} — ${failure.hint ?? ''}`)
     }
     checkServiceEnvironment(config, platform, add)
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
-      const { doctorChecks } = profile.definition
-      if (doctorChecks === undefined || (profileName !== undefined && profile.name !== profileName)) continue
-      for (const found of await doctorChecks(profile.options, service.runtime.sourceDeps())) {
+      if (profileName !== undefined && profile.name !== profileName) continue
+      for (const found of await profile.source.doctorChecks(service.runtime.sourceDeps())) {
         add(`${profile.sourceKind} ${profile.name} ${found.name}`, found.ok ? 'ok' : 'fail', `${found.detail}${found.hint === undefined ? '' : ` — ${found.hint}`}`)
       }
     }
@@ -200,7 +199,7 @@ function checkServiceEnvironment(config: LoadedConfig, platform: Platform, add: 
   const passed = new Set(service.kind === 'launchd' ? [...service.text.matchAll(/<key>([A-Za-z_][A-Za-z0-9_]*)<\/key><string>/g)].map((m) => m[1]!) : [...service.text.matchAll(/^Environment="?([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!))
   const missing = new Map<string, string[]>()
   for (const profile of config.profiles.values()) {
-    for (const reference of profile.definition.references?.(profile.options) ?? []) {
+    for (const reference of profile.source.references()) {
       if (reference.kind !== 'env' || passed.has(reference.target)) continue
       missing.set(reference.target, [...(missing.get(reference.target) ?? []), profile.name])
     }

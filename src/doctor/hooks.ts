@@ -109,8 +109,7 @@ async function checkMcpServers(scope: McpScope, deps: HookCheckDeps, add: Add): 
 function checkStrippedProfile(server: string, profileName: string, deps: HookCheckDeps, add: Add): void {
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) return
-  const declared = profile.definition.references?.(profile.options)
-  const names = declared === undefined ? envReferences(profile.options) : declared.filter((ref) => ref.kind === 'env').map((ref) => ref.target)
+  const names = profile.source.references().filter((ref) => ref.kind === 'env').map((ref) => ref.target)
   const missing = names.filter(strippedForProjectMcp)
   if (missing.length === 0) return
   const listed = missing.map((name) => `env:${name}`).join(', ')
@@ -170,7 +169,7 @@ function checkAuthRefresh(key: 'awsAuthRefresh' | 'gcpAuthRefresh', claude: Clau
   }
   const profile = deps.profiles.get(profileName)
   if (profile === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, but there is no such profile`)
-  else if (profile.definition.loginTarget === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
+  else if (profile.source.loginTarget() === undefined) add(`claude ${key}`, 'fail', `runs ccred login ${profileName}, a ${profile.sourceKind} profile: only a profile with a sign-in (oidc) has one to refresh`)
   else add(`claude ${key}`, 'ok', `runs ccred login ${profileName} (${found.scope} settings) when Claude Code's cloud credentials are missing or expired`)
 }
 
@@ -245,15 +244,6 @@ export async function runHelperProgram(program: string, args: readonly string[],
 
 function stripped(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([name]) => !strippedForProjectMcp(name)))
-}
-
-/** The names of every env: reference in a profile's parsed options (References are { kind, target }). */
-export function envReferences(options: unknown, seen = new Set<unknown>()): string[] {
-  if (typeof options !== 'object' || options === null || seen.has(options)) return []
-  seen.add(options)
-  const node = options as { kind?: unknown; target?: unknown }
-  if (node.kind === 'env' && typeof node.target === 'string') return [node.target]
-  return Object.values(options).flatMap((value) => envReferences(value, seen))
 }
 
 /** A header value's JWT expiry (a Bearer token or a bare JWT), or undefined. */

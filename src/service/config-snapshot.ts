@@ -1,7 +1,7 @@
 import { DEFAULT_BROKER } from '../config/settings.js'
-import { configStamp, loadConfig, type LoadedConfig, type ProfileConfig } from '../profiles/load.js'
+import { BUILT_IN_CATALOG, configStamp, loadConfig, type LoadedConfig, type ProfileConfig } from '../profiles/load.js'
 import { CcredError } from '../errors.js'
-import { defaultVaultConnection } from '../vault/config.js'
+import { SharedSettings } from '../config/shared-resources.js'
 import { closestName } from '../text/did-you-mean.js'
 
 export interface ConfigSnapshotOptions {
@@ -93,5 +93,5 @@ export class ConfigSnapshot {
 }
 
 function emptyConfig(path: string): LoadedConfig {
-  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, vault: defaultVaultConnection(), profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
+  return { path, fromFile: true, broker: { ...DEFAULT_BROKER }, shared: SharedSettings.defaults(BUILT_IN_CATALOG.resources), profiles: new Map(), invalidProfiles: new Map(), stamp: '' }
 }

@@ -3,11 +3,10 @@ import type { Clock } from '../clock.js'
 import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { readTrustedFile, type TrustedFileKind } from '../config/file-trust.js'
 import { readSecretFile, resolveReference, type Reference, type ReferenceDeps } from '../config/references.js'
+import type { SharedResource, SharedSettings } from '../config/shared-resources.js'
 import type { FetchContext, SourceDeps } from '../sources/source.js'
 import { openStore } from '../store/open.js'
 import type { SecretStore } from '../store/store.js'
-import type { VaultConnectionConfig } from '../vault/config.js'
-import type { VaultConnections } from '../vault/connections.js'
 import type { BrokerProfile } from '../broker/broker.js'
 import { secretPartsOf } from '../text/redact.js'
 import type { ConfigSnapshot } from './config-snapshot.js'
@@ -22,15 +21,15 @@ export interface ProfileRuntimeOptions {
 
 /**
  * What profiles run with: their sources, built once per config version with
- * their dependencies (the secret store, the Vault connections, a reference
- * resolver), and those shared parts themselves.
+ * their dependencies (the secret store, the shared resources such as Vault's
+ * connections, a reference resolver), and those shared parts themselves.
  */
 export class ProfileRuntime {
   readonly #options: ProfileRuntimeOptions
   #store: SecretStore | undefined
   readonly #profiles = new Map<string, BrokerProfile>()
-  /** Loaded on first use of Vault, so other profiles never load node-vault. */
-  #vault: Promise<VaultConnections> | undefined
+  /** Each opened on first use (Vault: so other profiles never load node-vault). */
+  readonly #shared = new Map<SharedResource<any, any>, Promise<unknown>>()
   /** What each profile's references resolved to lately: secrets its messages must not quote (FetchContext.secrets). */
   readonly #resolved = new Map<string, string[]>()
 
@@ -38,16 +37,17 @@ export class ProfileRuntime {
     this.#options = options
   }
 
-  /** A new config loaded: drops what it no longer describes (sources of edited profiles, a store it no longer names, unused Vault connections). */
+  /** A new config loaded: drops what it no longer describes (sources of edited profiles, a store it no longer names, unused shared connections). */
   configLoaded(loaded: LoadedConfig, previous: LoadedConfig | undefined): void {
     if (previous?.broker.store !== loaded.broker.store && this.#options.store === undefined) this.#store = undefined
     for (const [name, built] of this.#profiles) {
       const profile = loaded.profiles.get(name)
       if (profile === undefined || profileKey(profile) !== built.key) this.#profiles.delete(name)
     }
-    if (this.#vault !== undefined) {
-      const live = vaultConnectionsOf(loaded)
-      void this.#vault.then((connections) => connections.retain(live), () => undefined)
+    for (const [resource, opened] of this.#shared) {
+      if (resource.retain === undefined) continue
+      const live = settingsInUse(loaded, resource)
+      void opened.then((value) => resource.retain!(value, live), () => undefined)
     }
   }
 
@@ -57,27 +57,29 @@ export class ProfileRuntime {
     return this.#store
   }
 
-  /** The Vault connections of this service: one client and one token per connection, kept alive while in use. */
-  vaultConnections(): Promise<VaultConnections> {
-    this.#vault ??= import('../vault/connections.js').then(({ VaultConnections }) => {
+  /** A resource of this service shared by every profile (Vault: one client and one token per connection), opened on first use. */
+  shared<Resource>(resource: SharedResource<any, Resource>): Promise<Resource> {
+    let opened = this.#shared.get(resource)
+    if (opened === undefined) {
       const env = this.#options.env
-      return new VaultConnections({
+      opened = resource.open({
         clock: this.#options.clock,
         env,
         homeDir: env.HOME || homedir(),
         // Token files and the CA: a file another user could replace is refused, like a file: secret.
-        readFile: async (path) => readTrustedFile(path, VAULT_FILE),
-        // The auth table's own references: env:, file:, keychain: (config parsing refuses vault: there).
-        // A keychain secret of an auth table is stored through any vault profile that uses it (ccred set <profile>).
-        resolveSecret: (ref: Reference, where: string) => resolveReference(ref, where, this.#referenceDeps(false), '<vault profile>'),
+        readFile: async (path) => readTrustedFile(path, SHARED_RESOURCE_FILE),
+        // The resource's own references: env:, file:, keychain: (its config refuses one of its own kind).
+        // A keychain secret of Vault's auth table is stored through any vault profile that uses it (ccred set <profile>).
+        resolveSecret: (ref: Reference, where: string) => resolveReference(ref, where, this.#referenceDeps(false), `<${resource.table} profile>`),
       })
-    })
-    return this.#vault
+      this.#shared.set(resource, opened)
+    }
+    return opened as Promise<Resource>
   }
 
   /** What every source is built with. */
   sourceDeps(): SourceDeps {
-    return { store: () => this.store(), vaultConnections: () => this.vaultConnections() }
+    return { store: () => this.store(), shared: (resource) => this.shared(resource) }
   }
 
   /** What a source of this profile fetches with: the clock and the profile's reference resolver. */
@@ -112,7 +114,7 @@ export class ProfileRuntime {
       name: profile.name,
       sourceKind: profile.sourceKind,
       header: profile.header,
-      source: profile.definition.create(profile.options, this.sourceDeps()),
+      source: profile.source.create(this.sourceDeps()),
       context: this.fetchContext(profile),
     }
     this.#profiles.set(profile.name, built)
@@ -120,11 +122,11 @@ export class ProfileRuntime {
   }
 
   async close(): Promise<void> {
-    await this.#vault?.then((connections) => connections.close(), () => undefined)
+    await Promise.all([...this.#shared].map(([resource, opened]) => opened.then((value) => resource.close(value), () => undefined)))
   }
 
-  /** What references resolve with; `withVault`: `vault:` references too (never inside Vault's own auth). */
-  #referenceDeps(withVault: boolean): ReferenceDeps {
+  /** What references resolve with; `withShared`: references read through a shared resource (`vault:`) too, never inside a resource's own auth. */
+  #referenceDeps(withShared: boolean): ReferenceDeps {
     const env = this.#options.env
     const store = this.store()
     const deps: ReferenceDeps = {
@@ -134,21 +136,28 @@ export class ProfileRuntime {
       storeGet: (secretName) => store.get(secretName),
       storeDescription: store.describe(),
     }
-    if (withVault) {
+    if (withShared) {
       deps.readVault = async (target, where) => {
-        const config = await this.#options.config.current()
-        return (await this.vaultConnections()).readReference(config.vault, target, where)
+        const { shared } = await this.#options.config.current()
+        return this.#readThroughShared(shared, 'vault', target, where)
       }
     }
     return deps
+  }
+
+  /** A reference of `kind` read through the shared resource that declares that kind, with its table's settings. */
+  async #readThroughShared(shared: SharedSettings, kind: Reference['kind'], target: string, where: string): Promise<string> {
+    const resource = shared.resources.find((candidate) => candidate.referenceKind === kind && candidate.readReference !== undefined)
+    if (resource === undefined) throw new TypeError(`no shared resource reads ${kind}: references`)
+    return resource.readReference!(await this.shared(resource), shared.of(resource), target, where)
   }
 }
 
 /** Resolved secrets remembered per profile for redaction. */
 const MAX_REMEMBERED_SECRETS = 16
 
-/** A file Vault's connection reads (a token file, the CA bundle): the secret-file rules, with room for a CA bundle. */
-const VAULT_FILE: TrustedFileKind = {
+/** A file a shared connection reads (Vault's token file, its CA bundle): the secret-file rules, with room for a CA bundle. */
+const SHARED_RESOURCE_FILE: TrustedFileKind = {
   label: 'Vault file',
   code: 'ERR_CONFIG',
   maxBytes: 1024 * 1024,
@@ -162,12 +171,11 @@ export function profileKey(profile: ProfileConfig): string {
   return `${profile.name}#${profile.hash}`
 }
 
-/** The Vault connections a config uses: [vault] and those profiles talk to themselves. */
-function vaultConnectionsOf(config: LoadedConfig): VaultConnectionConfig[] {
-  const connections = [config.vault]
+/** The settings of a resource a config uses: its table's, and those profiles use themselves (a vault profile's own connection). */
+function settingsInUse<Settings>(config: LoadedConfig, resource: SharedResource<Settings, any>): Settings[] {
+  const live = [config.shared.of(resource)]
   for (const profile of config.profiles.values()) {
-    const connection = profile.definition.vaultConnection?.(profile.options)
-    if (connection !== undefined) connections.push(connection)
+    for (const use of profile.source.sharedUses(config.shared)) if (use.resource === resource) live.push(use.settings as Settings)
   }
-  return connections
+  return live
 }

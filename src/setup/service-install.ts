@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import { CcredError } from '../errors.js'
 import { daemonLogPath, runtimeDir } from '../config/paths.js'
 import { stableNodePath, type Platform } from '../platform.js'
-import { DAEMON_V8_FLAGS } from '../daemon/v8-flags.js'
+import { DAEMON_V8_FLAGS } from '../rendezvous/v8-flags.js'
 
 /** Variables the daemon needs to find the same config, socket and directories as the CLI. */
 const PASSED_VARIABLES = ['CCRED_CONFIG', 'CCRED_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'XDG_STATE_HOME', 'XDG_DATA_HOME'] as const

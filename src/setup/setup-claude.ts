@@ -70,11 +70,11 @@ export async function prepareClaudeSetup(input: ClaudeSetupInput, ctx: SetupCont
   }))
   for (const [flag, hookProfile] of [['--aws-auth-refresh', hookProfiles[1]], ['--gcp-auth-refresh', hookProfiles[2]]] as const) {
     // Claude Code runs the refresh command when its cloud credentials are missing or expired: a sign-in is what renews them.
-    if (hookProfile !== undefined && hookProfile.definition.loginTarget === undefined) {
+    if (hookProfile !== undefined && hookProfile.source.loginTarget() === undefined) {
       throw new CcredError('ERR_USAGE', `${flag} ${hookProfile.name}: ccred login refreshes only a sign-in (source = "oidc") profile, and ${hookProfile.name} has source "${hookProfile.sourceKind}"`, { hint: 'leave the refresh to the cloud CLI (aws sso login, gcloud auth application-default login), or name an oidc profile' })
     }
   }
-  const awsCredentials = profile !== undefined && profile.definition.yieldsAwsCredentials?.(profile.options) === true
+  const awsCredentials = profile !== undefined && profile.source.yieldsAwsCredentials()
   if (profile !== undefined && awsCredentials && input.mode !== 'bedrock') {
     throw new CcredError('ERR_USAGE', `profile ${profile.name} yields AWS credentials, which Claude Code uses only in Bedrock mode`, { hint: `run: ccred setup claude ${profile.name} --mode bedrock --gateway <bedrock endpoint>` })
   }

@@ -173,7 +173,7 @@ export async function prepareCodexSetup(input: CodexSetupInput, ctx: SetupContex
     profile: await service.config.profile(input.profileName),
     skewMs: (await service.config.current()).broker.skewMs,
   }))
-  if (profile.definition.yieldsAwsCredentials?.(profile.options) === true) {
+  if (profile.source.yieldsAwsCredentials()) {
     throw new CcredError('ERR_USAGE', `profile ${profile.name} yields AWS credentials; Codex's auth command takes a bearer token`, { hint: 'use a profile whose source gives a token (static, exec, jwt, vault, gcp, oidc)' })
   }
   // Credentials without an expiry (or a failed fetch) get the 5-minute interval: a re-run is a cache hit.

@@ -55,7 +55,6 @@ export const awsSource: SourceDefinition<AwsSourceOptions> = {
   create(options) {
     let provider: Promise<AwsCredentialProvider> | undefined
     return {
-      kind: 'aws',
       async fetch(ctx) {
         provider ??= createAwsCredentialProvider(options.credentials, userInfo().username)
         const credentials = await (await provider)()

@@ -19,7 +19,6 @@ export const demoSource: SourceDefinition<DemoOptions> = {
   },
   create(options) {
     return {
-      kind: 'demo',
       async fetch(ctx) {
         return {
           kind: 'token',

@@ -72,7 +72,6 @@ export const execSource: SourceDefinition<ExecOptions> = {
   },
   create(options) {
     return {
-      kind: 'exec',
       async fetch(ctx) {
         const own: Record<string, string> = {}
         // What a reference resolved to is a secret the helper may echo on stderr: redacted like its output,

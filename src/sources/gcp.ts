@@ -4,7 +4,7 @@ import type { AuthClient, IdTokenProvider } from 'google-auth-library'
 import { formatDurationMs } from '../config/duration.js'
 import { quoteShort } from '../config/fields.js'
 import { formatReference, type Reference } from '../config/references.js'
-import { durationMs, fromReader, map, nested, oneOf, parseWith, reference, string, stringArray, table, whenSet, type Infer } from '../config/schema.js'
+import { durationMs, INVALID, map, nested, oneOf, parseWith, reference, string, stringArray, table, whenSet, type Infer } from '../config/schema.js'
 import { CcredError } from '../errors.js'
 import { MAX_UPSTREAM_RESPONSE_BYTES } from '../net/bounded-fetch.js'
 import { withDeadline } from '../net/deadline.js'
@@ -39,13 +39,13 @@ const gcpTable = table(
     credentials: reference('credentials'),
     impersonate: whenSet(string('impersonate'), 'impersonate', (email) =>
       SERVICE_ACCOUNT.test(email) ? undefined : 'expected a service account email like "gateway@my-project.iam.gserviceaccount.com"'),
-    delegates: fromReader((gcp) => {
-      const delegates = gcp.stringArray('delegates') ?? []
-      for (const delegate of delegates) {
-        if (!SERVICE_ACCOUNT.test(delegate)) gcp.problem('delegates', `expected service account emails, got ${quoteShort(delegate)}`) // a long value may be a pasted secret
-      }
-      return delegates
-    }),
+    delegates: (gcp) => {
+      const delegates = stringArray('delegates')(gcp)
+      if (delegates === INVALID) return INVALID
+      const bad = (delegates ?? []).filter((delegate) => !SERVICE_ACCOUNT.test(delegate))
+      for (const delegate of bad) gcp.problem('delegates', `expected service account emails, got ${quoteShort(delegate)}`) // a long value may be a pasted secret
+      return bad.length > 0 ? INVALID : delegates ?? []
+    },
     /** Lifetime of an impersonated access token. */
     lifetimeMs: durationMs('lifetime', { fallbackMs: DEFAULT_IMPERSONATION_LIFETIME_MS, minMs: 1000, maxMs: MAX_IMPERSONATION_LIFETIME_MS }),
     /** IAM Credentials API base URL (a Private Service Connect endpoint, say). */
@@ -99,7 +99,6 @@ export const gcpSource: SourceDefinition<GcpOptions> = {
   },
   create(options) {
     return {
-      kind: 'gcp',
       // google-auth-library has no overall deadline (gcp-metadata sets no timeout on Google Cloud).
       fetch: (ctx) => withDeadline(fetchGoogleToken(options, ctx), options.timeoutMs, () => new CcredError('ERR_SOURCE_UNAVAILABLE', `gcp: Google did not answer within ${formatDurationMs(options.timeoutMs)}`, {
         hint: 'check the network path to Google (or the metadata server), or raise `timeout`; ccred keeps serving a value that is still valid and retries with backoff',

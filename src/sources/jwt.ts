@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
 import type { TableReader } from '../config/fields.js'
-import { compact, durationMs, fromReader, map, nested, parseWith, reference, string, table, type Infer } from '../config/schema.js'
+import { compact, durationMs, fromReader, INVALID, map, nested, oneOf, parseWith, reference, string, table, type Infer } from '../config/schema.js'
 import { formatReference } from '../config/references.js'
 import { CcredError } from '../errors.js'
 import { renderClaim, templateProblems, type ClaimTemplate, type ClaimValue, type TemplateVariables } from '../jwt/claims.js'
@@ -18,11 +18,12 @@ const MINTED_CLAIMS = ['iat', 'nbf', 'exp', 'jti']
 /** `[profiles.x.jwt]`. */
 const jwtTable = table(
   {
-    alg: fromReader((jwt) => {
-      const alg = jwt.oneOf('algorithm', JWT_ALGORITHMS, 'ES256')
-      if (!jwt.has('algorithm')) jwt.problem('algorithm', `is required (one of ${JWT_ALGORITHMS.join(', ')})`)
-      return alg
-    }),
+    alg: (jwt) => {
+      if (jwt.has('algorithm')) return oneOf('algorithm', JWT_ALGORITHMS, 'ES256')(jwt)
+      jwt.allow('algorithm')
+      jwt.problem('algorithm', `is required (one of ${JWT_ALGORITHMS.join(', ')})`)
+      return INVALID
+    },
     key: reference('key', { required: true }),
     /** Explicit kid; otherwise a JWK's own kid, or the RFC 7638 thumbprint of the public key (none for HS*). */
     kid: string('kid'),
@@ -66,7 +67,6 @@ export const jwtSource: SourceDefinition<JwtOptions> = {
   },
   create(options) {
     return {
-      kind: 'jwt',
       async fetch(ctx) {
         const signing = await signingKeyFor(options, ctx)
         return mint(options, signing, ctx)

@@ -33,7 +33,6 @@ export const oidcSource: SourceDefinition<OidcOptions> = {
       })
     }
     return {
-      kind: 'oidc',
       async fetch(ctx): Promise<Credential> {
         const config = await configuration(ctx)
         const tokens = options.grant === 'client_credentials'

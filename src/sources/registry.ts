@@ -1,3 +1,5 @@
+import type { SharedResource } from '../config/shared-resources.js'
+import { vaultResource } from '../vault/shared.js'
 import type { SourceDefinition } from './source.js'
 
 /**
@@ -21,3 +23,6 @@ export async function loadSourceDefinition(kind: string): Promise<SourceDefiniti
   const load = loaders[kind]
   return load === undefined ? undefined : load()
 }
+
+/** The resources profiles share (a `[table]` of their own each, opened once by the service). */
+export const SHARED_RESOURCES: readonly SharedResource<any, any>[] = [vaultResource]

@@ -4,8 +4,7 @@ import type { TableReader } from '../config/fields.js'
 import type { Reference } from '../config/references.js'
 import type { OidcOptions } from '../oidc/config.js'
 import type { SecretStore } from '../store/store.js'
-import type { VaultConnectionConfig } from '../vault/config.js'
-import type { VaultConnections } from '../vault/connections.js'
+import type { SharedResource, SharedUse } from '../config/shared-resources.js'
 
 export interface FetchContext {
   profile: string
@@ -34,8 +33,8 @@ export interface FetchContext {
 export interface SourceDeps {
   /** The configured secret store, for a source that must also write (a rotated refresh token). */
   store(): SecretStore
-  /** The service's Vault connections (one token per connection, shared by every profile). */
-  vaultConnections(): Promise<VaultConnections>
+  /** A resource the service keeps once for every profile (Vault: one token per connection), opened on first use. */
+  shared<Resource>(resource: SharedResource<any, Resource>): Promise<Resource>
 }
 
 /** One finding of `ccred doctor` about a profile, beyond fetching its credential once. */
@@ -46,15 +45,13 @@ export interface SourceCheck {
   hint?: string
 }
 
-/** Settings outside the profile's table that a source may build on. */
+/** Settings outside the profile's table that a source may build on: a shared resource's table (`[vault]`). */
 export interface SharedConfig {
-  /** The `[vault]` table: the default Vault connection (VAULT_ADDR and a token when absent). */
-  vault: VaultConnectionConfig
+  settings<Settings>(resource: SharedResource<Settings, any>): Settings
 }
 
 /** No caching inside a source: the broker caches. */
 export interface Source {
-  readonly kind: string
   fetch(ctx: FetchContext): Promise<Credential>
 }
 
@@ -71,11 +68,16 @@ export interface SourceDefinition<Options = unknown> {
   create(options: Options, deps: SourceDeps): Source
   /**
    * Every reference the profile reads (env:, file:, keychain:, vault:); none when
-   * left out. A `vault:` one makes the `[vault]` table part of the profile's cache key.
+   * left out. A reference read through a shared resource (`vault:`) makes that
+   * resource's table (`[vault]`) part of the profile's cache key.
    */
   references?(options: Options): Reference[]
-  /** The Vault connection the profile talks to itself, if any (kept open while configured; in its cache key). */
-  vaultConnection?(options: Options): VaultConnectionConfig | undefined
+  /**
+   * The shared resources the profile talks to itself (Vault: its connection), with
+   * the settings it uses: kept open while configured; the resource's table is in
+   * the profile's cache key.
+   */
+  sharedUses?(options: Options): SharedUse[]
   /** What `ccred doctor` checks for this profile beyond fetching once (Vault: status, token, capabilities). */
   doctorChecks?(options: Options, deps: SourceDeps): Promise<SourceCheck[]>
   /** The identity provider a person signs in to with `ccred login` / `logout`, for a source that has one. */

@@ -26,7 +26,6 @@ export const staticSource: SourceDefinition<StaticOptions> = {
   },
   create(options) {
     return {
-      kind: 'static',
       async fetch(ctx) {
         const value = await ctx.resolve(options.value, 'value')
         return { kind: 'token', value, scheme: options.scheme, meta: { reference: formatReference(options.value) } }

@@ -2,6 +2,7 @@ import { isCcredError } from '../errors.js'
 import type { TableReader } from '../config/fields.js'
 import { compact, durationMs, map, nested, parseWith, raw, refine, string, table, type Infer } from '../config/schema.js'
 import { connectionReferences, hasConnectionKeys, vaultConnection } from '../vault/config.js'
+import { vaultResource } from '../vault/shared.js'
 import type { VaultConnection } from '../vault/connections.js'
 import { pickField, type SecretRead } from '../vault/kv.js'
 import type { Credential } from '../credential.js'
@@ -25,7 +26,10 @@ function vaultOptions(shared: SharedConfig) {
   return map(
     table(
       {
-        connection: (reader: TableReader) => (hasConnectionKeys(reader) ? vaultConnection(shared.vault)(reader) : shared.vault),
+        connection: (reader: TableReader) => {
+          const base = shared.settings(vaultResource)
+          return hasConnectionKeys(reader) ? vaultConnection(base)(reader) : base
+        },
         path: refine(map(string('path', { required: true }), (path) => path.replace(/^\/+|\/+$/g, '')), 'path', (path) =>
           path.startsWith('v1/') ? 'is a Vault path such as "secret/litellm/claude-code", without the /v1/ of the HTTP API' : undefined),
         field: string('field', { required: true }),
@@ -69,19 +73,18 @@ export const vaultSource: SourceDefinition<VaultSourceOptions> = {
   references(options) {
     return connectionReferences(options.connection)
   },
-  vaultConnection(options) {
-    return options.connection
+  sharedUses(options) {
+    return [{ resource: vaultResource, settings: options.connection }]
   },
   async doctorChecks(options, deps) {
-    const [{ checkVault }, connections] = await Promise.all([import('../vault/checks.js'), deps.vaultConnections()])
+    const [{ checkVault }, connections] = await Promise.all([import('../vault/checks.js'), deps.shared(vaultResource)])
     return checkVault(connections.get(options.connection), [{ path: options.path, options: readOptions(options) }])
   },
   create(options, deps) {
     let lease: Lease | undefined
     return {
-      kind: 'vault',
       async fetch(ctx) {
-        const connection = (await deps.vaultConnections()).get(options.connection)
+        const connection = (await deps.shared(vaultResource)).get(options.connection)
         const nowMs = ctx.clock.now()
         // A refused value is read anew, never renewed; so is a lease that has run out.
         if (lease !== undefined && !ctx.forced && lease.renewable && lease.expiresAtMs > nowMs) {

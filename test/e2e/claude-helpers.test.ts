@@ -116,7 +116,8 @@ test('stub gateway: routes, auth, SSE and absolute-form requests', async () => {
   try {
     const call = (method: string, p: string, headers: Record<string, string>, body?: string) =>
       new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: gw.port, method, path: p, headers }, (res) => {
+        // As every Messages API client sends it (the gateway refuses a request without it).
+        const req = http.request({ host: '127.0.0.1', port: gw.port, method, path: p, headers: { 'anthropic-version': '2023-06-01', ...headers } }, (res) => {
           let b = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (b += c));
@@ -177,6 +178,7 @@ test('forward proxy: 407 challenge, forwarding to the loopback upstream, CONNECT
           host: `gateway.test:${gw.port}`,
           authorization: 'Bearer k',
           'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
         };
         if (pa !== undefined) headers['proxy-authorization'] = pa;
         const req = http.request(

@@ -155,6 +155,12 @@ test('claude + ccred as an MCP headersHelper: N connections call the tool with a
   const CONNECTIONS = 3
   try {
     writeUserMcpServer(sandbox.home, mcp.url, helperCommand(sandbox, 'get mcp-jwt --format headers'))
+    // Warm the profile first, as a user's daemon is: `claude -p` does not wait for a slow
+    // headersHelper, so a first run whose helper mints cold (loading the signer, reading the
+    // key) on a loaded machine loses the server's tools. This test is about N connections
+    // sharing one value, not about cold-start speed; the warm-up is the one upstream fetch.
+    const warm = await sandbox.run(['get', 'mcp-jwt', '--format', 'headers'])
+    assert.equal(warm.code, 0, warm.stderr)
     const runs: RunClaudeResult[] = []
     for (let i = 0; i < CONNECTIONS; i++) {
       const run = await runClaude({ home: sandbox.home, settings: {}, env: mcpEnv(sandbox, gateway), args: mcpRunArgs(), timeoutMs: CLAUDE_TIMEOUT_MS })
@@ -231,7 +237,6 @@ test('claude + ccred in a project .mcp.json: the helper runs without credential-
     mkdirSync(xdgRuntimeDir, { mode: 0o700 })
     const env = mcpEnv(sandbox, gateway, { CCRED_PROBE_TOKEN: 'must-not-reach-the-helper', SERVICE_SECRET: 'nor-this', XDG_RUNTIME_DIR: xdgRuntimeDir })
     delete env.CCRED_RUNTIME_DIR
-    t.after(async () => { await sandbox.run(['daemon', 'stop'], { env: { CCRED_RUNTIME_DIR: undefined, XDG_RUNTIME_DIR: xdgRuntimeDir } }) })
     // The user's daemon runs (a login service): -p does not wait for a slow helper, and a cold start can lose the tools.
     const started = await sandbox.run(['daemon', 'start'], { env: { CCRED_RUNTIME_DIR: undefined, XDG_RUNTIME_DIR: xdgRuntimeDir } })
     assert.equal(started.code, 0, started.stderr)
@@ -247,6 +252,9 @@ test('claude + ccred in a project .mcp.json: the helper runs without credential-
     assert.deepEqual(gateway.toolCalls, [TOOL], details)
     assert.equal(mcp.toolCallBearers.length, 1, details)
   } finally {
+    // Stopped while its runtime directory (inside the sandbox) still exists: after cleanup
+    // removed it, `daemon stop` found no daemon and one was left running per test run.
+    await sandbox.run(['daemon', 'stop'], { env: { CCRED_RUNTIME_DIR: undefined, XDG_RUNTIME_DIR: sandbox.file('xdg-run') } })
     await gateway.close()
     await mcp.close()
     await jwks.close()

@@ -42,13 +42,12 @@ interface World {
 
 /**
  * A sandbox with a jwt profile whose key is made and published the way a user does it
- * (`jwt keygen`, `jwt jwks`). The runtime directory is left to ccred's own rule (no
- * CCRED_RUNTIME_DIR, no XDG_RUNTIME_DIR): Codex gives its MCP helper an allow-listed
- * environment, so every helper must find the daemon from HOME alone, as a user's would.
+ * (`jwt keygen`, `jwt jwks`). Its runtime directory is its own (CCRED_RUNTIME_DIR), so tests
+ * never meet another's daemon; that a helper with Codex's allow-listed environment finds the
+ * user's one daemon without it is test/integration/rendezvous.test.ts's.
  */
 async function world(t: TestContext): Promise<World> {
   const sandbox = new Sandbox()
-  delete sandbox.env.CCRED_RUNTIME_DIR
   const jwks = await startJwksServer()
   t.after(async () => {
     await sandbox.cleanup()
@@ -177,7 +176,8 @@ describe('codex + ccred for MCP and OTel headers', { timeout: TEST_TIMEOUT_MS },
     const mcpTable = [
       '[mcp_servers.corp]',
       `url = ${tomlString(mcp.url)}`,
-      `http_headers_helper = ${tomlString(`${shQuote(w.sandbox.cliPath)} get gw --format headers`)}`,
+      // Codex passes this helper only HOME, PATH, SHELL, LANG, TERM, PWD and CA variables: the sandbox's own runtime dir goes in the line.
+      `http_headers_helper = ${tomlString(`CCRED_RUNTIME_DIR=${shQuote(w.sandbox.runtimeDir)} ${shQuote(w.sandbox.cliPath)} get gw --format headers`)}`,
     ].join('\n')
     const result = await runCodex(w.sandbox, codexConfig({ baseUrl: server.baseUrl, auth: providerAuth(w.sandbox, 'gw'), extra: mcpTable }), { timeoutMs: CODEX_TIMEOUT_MS })
     const details = describeCodexRun(result, w.sandbox, mcp.requests.map((r) => `${r.method} ${r.status}`).join('\n'))

@@ -8,6 +8,7 @@ import { crc32 } from 'node:zlib'
 import { Hash } from '@smithy/hash-node'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
+import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose'
 import { listenOnLoopback } from './listen.js'
 
 export interface AwsKey {
@@ -187,8 +188,12 @@ export interface StsOptions {
   keyring: AwsKeyring
   /** Roles that may be assumed; any other gets AccessDenied. */
   roles: string[]
-  /** The web identity token (a CI OIDC token) AssumeRoleWithWebIdentity accepts. */
-  webIdentityToken?: string
+  /**
+   * The identity provider AssumeRoleWithWebIdentity trusts (an IAM OIDC provider): a token must
+   * be a JWT signed by one of its keys, with its issuer, the audience sts.amazonaws.com and an
+   * `exp` still ahead, as STS checks it.
+   */
+  webIdentity?: { issuer: string; keys: JWTVerifyGetKey }
   /** When set, AssumeRole demands this sts:ExternalId. */
   externalId?: string
   /**
@@ -250,7 +255,13 @@ export async function startSts(options: StsOptions): Promise<StubServer<StsReque
     }
     if (params.Action === 'AssumeRoleWithWebIdentity') {
       // Unsigned by design: the web identity token is the credential.
-      if (options.webIdentityToken === undefined || params.WebIdentityToken !== options.webIdentityToken) {
+      if (options.webIdentity === undefined) return fail(400, 'InvalidIdentityToken', 'No OpenIDConnect provider found in your account for the token issuer')
+      let subject: string
+      try {
+        const { payload } = await jwtVerify(params.WebIdentityToken ?? '', options.webIdentity.keys, { issuer: options.webIdentity.issuer, audience: 'sts.amazonaws.com' })
+        subject = String(payload.sub)
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) return fail(400, 'ExpiredTokenException', 'Token expired: current date/time is after the token\'s exp')
         return fail(400, 'InvalidIdentityToken', 'The web identity token that was passed could not be validated by AWS.')
       }
       if (!options.roles.includes(roleArn)) {
@@ -259,9 +270,9 @@ export async function startSts(options: StsOptions): Promise<StubServer<StsReque
       const key = options.keyring.issue(assumedArn, lifetimeMs)
       record.issued = key
       const xml = `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}"><AssumeRoleWithWebIdentityResult>` +
-        `<SubjectFromWebIdentityToken>repo:example/ci:ref:refs/heads/main</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience>` +
+        `<SubjectFromWebIdentityToken>${subject}</SubjectFromWebIdentityToken><Audience>sts.amazonaws.com</Audience>` +
         `<AssumedRoleUser><Arn>${assumedArn}</Arn><AssumedRoleId>AROACLKWSDQRAOEXAMPLE:${sessionName}</AssumedRoleId></AssumedRoleUser>` +
-        `${credentialsXml(key)}<Provider>token.actions.githubusercontent.com</Provider></AssumeRoleWithWebIdentityResult>` +
+        `${credentialsXml(key)}<Provider>${new URL(options.webIdentity.issuer).host}</Provider></AssumeRoleWithWebIdentityResult>` +
         `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>`
       res.writeHead(200, { 'content-type': 'text/xml', 'content-length': String(Buffer.byteLength(xml)) })
       res.end(xml)

@@ -42,7 +42,8 @@ export function claudeEnv(sandbox: Sandbox, extra: Record<string, string> = {}):
     env[name] = value
   }
   env.PATH = [dirname(process.execPath), process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(delimiter)
-  return { ...env, ...extra }
+  // So a daemon a helper starts is known as this sandbox's (cleanup, the suite's leak check).
+  return { ...env, ...sandbox.markEnv, ...extra }
 }
 
 export function describeRun(run: RunClaudeResult, sandbox: Sandbox, extra = ''): string {

@@ -263,6 +263,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         return;
       }
 
+      // The first-party Messages API refuses a request without `anthropic-version`
+      // (https://docs.anthropic.com/en/api/versioning); Vertex and Bedrock carry it in the body.
+      if ((pathname === '/v1/messages' || isCount) && typeof req.headers['anthropic-version'] !== 'string') {
+        send(400, { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
+        return;
+      }
+
       let parsed: MessagesBody = {};
       try {
         parsed = rec.body ? (JSON.parse(rec.body) as typeof parsed) : {};

@@ -1,7 +1,8 @@
 // A loopback stand-in for the Compute Engine metadata server, reached by the real
 // google-auth-library through GCE_METADATA_HOST (its documented override).
 // https://cloud.google.com/compute/docs/metadata/querying-metadata : every request must carry
-// `Metadata-Flavor: Google` (else 403) and every answer carries it back.
+// `Metadata-Flavor: Google` (else 403) and every answer carries it back; a request carrying
+// `X-Forwarded-For` is refused (the server's guard against being reached through a proxy).
 import http from 'node:http'
 import { listenOnLoopback } from './listen.js'
 import type { GoogleTokens } from './gcp-oauth-server.js'
@@ -31,6 +32,7 @@ export async function startMetadataServer(options: { tokens: GoogleTokens; email
       res.end(body)
     }
     if (req.headers['metadata-flavor'] !== 'Google') return send(403, 'Missing Metadata-Flavor:Google header.')
+    if (req.headers['x-forwarded-for'] !== undefined) return send(403, 'Request with X-Forwarded-For header is not allowed.')
     const base = '/computeMetadata/v1/instance'
     const account = `${base}/service-accounts/default`
     switch (url.pathname) {

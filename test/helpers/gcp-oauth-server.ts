@@ -18,6 +18,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { listenOnLoopback } from './listen.js'
 
+
+/** The subject token types Google's STS takes (https://cloud.google.com/iam/docs/reference/sts/rest/v1/TopLevel/token). */
+const STS_SUBJECT_TOKEN_TYPES = new Set([
+  'urn:ietf:params:oauth:token-type:jwt', 'urn:ietf:params:oauth:token-type:id_token',
+  'urn:ietf:params:aws:token-type:aws4_request', 'urn:ietf:params:oauth:token-type:saml2', 'urn:ietf:params:oauth:token-type:access_token',
+])
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
 export const GOOGLE_TOKEN_HOST = 'oauth2.googleapis.com'
 
@@ -233,6 +239,9 @@ export async function startGoogleOAuth(options: GoogleOAuthOptions, tls?: TestCe
         record.body = Object.fromEntries([...form].filter(([name]) => name !== 'subject_token'))
         const sts = options.sts
         if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:token-exchange') return fail(400, { error: 'invalid_request', error_description: 'Invalid grant_type' })
+        // Both required: requested_token_type must be an access token; subject_token_type one of the supported kinds.
+        if (form.get('requested_token_type') !== 'urn:ietf:params:oauth:token-type:access_token') return fail(400, { error: 'invalid_request', error_description: 'Invalid value for "requested_token_type"' })
+        if (!STS_SUBJECT_TOKEN_TYPES.has(form.get('subject_token_type') ?? '')) return fail(400, { error: 'invalid_request', error_description: 'Invalid value for "subject_token_type"' })
         if (sts === undefined || form.get('audience') !== sts.audience) return fail(400, { error: 'invalid_target', error_description: 'The target service indicated by the "audience" parameters is invalid.' })
         if (form.get('subject_token') !== sts.subjectToken) {
           return fail(400, { error: 'invalid_grant', error_description: 'The audience in ID Token does not match the expected audience.' })

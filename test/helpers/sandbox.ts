@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isProcessAlive } from '../../src/daemon/process-alive.js'
+import { after } from 'node:test'
+import { isProcessAlive } from '../../src/rendezvous/process-alive.js'
 import { repoRoot } from './claude.js'
 
 /**
@@ -44,6 +46,39 @@ export interface AuditLine {
   [key: string]: unknown
 }
 
+/**
+ * Set by test/run.ts for one run of the suite and carried into every sandbox's environment
+ * (so into every daemon it starts): after the run, a `ccred daemon run` that still has this
+ * mark in its environment outlived its test. Other people's daemons on a shared machine lack it.
+ */
+export const TEST_RUN_MARK = 'CCRED_TEST_RUN'
+/** Each sandbox's own mark (its root directory), whatever runtime directory its daemon uses. */
+export const SANDBOX_MARK = 'CCRED_TEST_SANDBOX'
+/** Passed through so a mutation-testing run's active mutant reaches the CLI and the daemon too. */
+const PASSED_TEST_VARIABLES = [TEST_RUN_MARK, '__STRYKER_ACTIVE_MUTANT__']
+
+/** `ccred daemon run` processes (Linux /proc) whose environment holds `NAME=value`. */
+export function daemonProcessesMarked(name: string, value: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      if (!cmdline.includes('daemon\0run')) continue
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`${name}=${value}`)) pids.push(Number(entry))
+    } catch { /* exited meanwhile, or not ours to read */ }
+  }
+  return pids
+}
+
+/** SIGTERM, a grace period for a clean shutdown, then SIGKILL. */
+async function stopProcess(pid: number): Promise<void> {
+  try { process.kill(pid, 'SIGTERM') } catch { return }
+  const deadline = Date.now() + 3_000
+  while (Date.now() < deadline && isProcessAlive(pid)) await new Promise((r) => setTimeout(r, 20))
+  if (isProcessAlive(pid)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+}
+
 export class Sandbox {
   readonly root: string
   readonly home: string
@@ -63,7 +98,7 @@ export class Sandbox {
     this.dataDir = join(this.home, '.local', 'share', 'ccred')
     mkdirSync(this.home, { recursive: true })
     const base: Record<string, string> = {}
-    for (const name of ['PATH', 'LANG', 'TMPDIR', 'USER', 'LOGNAME', 'DBUS_SESSION_BUS_ADDRESS']) {
+    for (const name of ['PATH', 'LANG', 'TMPDIR', 'USER', 'LOGNAME', 'DBUS_SESSION_BUS_ADDRESS', ...PASSED_TEST_VARIABLES]) {
       const value = process.env[name]
       if (value !== undefined) base[name] = value
     }
@@ -74,6 +109,7 @@ export class Sandbox {
       XDG_STATE_HOME: join(this.home, '.local', 'state'),
       XDG_DATA_HOME: join(this.home, '.local', 'share'),
       CCRED_RUNTIME_DIR: this.runtimeDir,
+      [SANDBOX_MARK]: this.root,
       ...extraEnv,
     }
   }
@@ -194,18 +230,16 @@ export class Sandbox {
     return Number.isInteger(pid) ? pid : undefined
   }
 
-  /** Daemon processes serving this sandbox, found by their command line and environment (Linux /proc). */
+  /** Daemon processes this sandbox started (by its mark in their environment, Linux /proc), whatever their runtime directory. */
   daemonProcesses(): number[] {
-    const pids: number[] = []
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue
-      try {
-        const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8')
-        if (!cmdline.includes('daemon\0run')) continue
-        if (readFileSync(`/proc/${name}/environ`, 'utf8').includes(`CCRED_RUNTIME_DIR=${this.runtimeDir}\0`)) pids.push(Number(name))
-      } catch { /* exited meanwhile */ }
-    }
-    return pids
+    return daemonProcessesMarked(SANDBOX_MARK, this.root)
+  }
+
+  /** The variables that mark a process as this sandbox's (for an environment built from scratch, such as Claude Code's). */
+  get markEnv(): Record<string, string> {
+    const marks: Record<string, string> = { [SANDBOX_MARK]: this.root }
+    for (const name of PASSED_TEST_VARIABLES) if (this.env[name] !== undefined) marks[name] = this.env[name]
+    return marks
   }
 
   auditLog(): string {
@@ -223,24 +257,43 @@ export class Sandbox {
     return existsSync(path) ? readFileSync(path, 'utf8') : ''
   }
 
-  /** Stops the sandbox's daemon (if any) and removes every file. */
+  /**
+   * Stops the sandbox's daemons, then removes every file: first the one in the pid file, then
+   * any other it started (found by its mark, e.g. one whose runtime directory came from
+   * XDG_RUNTIME_DIR), so none is left running once its directories are gone.
+   */
   async cleanup(): Promise<void> {
     const pid = this.daemonPid()
-    if (pid !== undefined) {
-      try { process.kill(pid, 'SIGTERM') } catch { /* gone */ }
-      const deadline = Date.now() + 3_000
-      while (Date.now() < deadline && isProcessAlive(pid)) await new Promise((r) => setTimeout(r, 20))
-      if (isProcessAlive(pid)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
-    }
+    if (pid !== undefined) await stopProcess(pid)
+    await Promise.all(this.daemonProcesses().map(stopProcess))
     rmSync(this.root, { recursive: true, force: true })
   }
 }
 
 export { isProcessAlive as isAlive }
 
+/**
+ * The sandboxes of one test file: push each one made, and after the file's tests every one is
+ * cleaned up (its daemons stopped, then its directories removed), whichever test failed.
+ */
+export function sandboxesCleanedUpAfterAll(): Sandbox[] {
+  const boxes: Sandbox[] = []
+  after(async () => { await Promise.all(boxes.map((box) => box.cleanup())) })
+  return boxes
+}
+
 /** A CLI run in one line, for assertion messages: exit code, stdout and stderr. */
 export function describeResult(result: CliResult): string {
   return `exit ${String(result.code)}; stdout ${JSON.stringify(result.stdout)}; stderr ${JSON.stringify(result.stderr)}`
+}
+
+/**
+ * What `get` prints for a plain credential: the value and one newline, nothing else.
+ * Returns the value.
+ */
+export function oneLineStdout(stdout: string): string {
+  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout.slice(0, 200))}`)
+  return stdout.slice(0, -1)
 }
 
 /**

@@ -4,8 +4,8 @@ import { FakeClock } from '../../src/clock.js'
 import { parseConfig } from '../../src/profiles/load.js'
 import { resolveReference } from '../../src/config/references.js'
 import { jwtSource, type JwtOptions } from '../../src/sources/jwt.js'
-import type { Credential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
+import { CountingSource } from './counting-source.js'
 import { testSourceDeps } from './source-deps.js'
 
 /**
@@ -22,17 +22,6 @@ export const DAY_MS = 24 * 60 * MINUTE
 export const SKEW_MS = MINUTE
 export const DEFAULT_TTL_MS = 300_000
 export const LIFETIME_MS = 5 * MINUTE
-
-/** Mints numbered values that live exactly LIFETIME_MS. */
-export class CountingSource implements Source {
-  readonly kind = 'counting'
-  fetches = 0
-  constructor(readonly clock: FakeClock) {}
-  async fetch(): Promise<Credential> {
-    this.fetches++
-    return { kind: 'token', value: `token-${this.fetches}`, expiresAt: new Date(this.clock.now() + LIFETIME_MS) }
-  }
-}
 
 /** A seeded PRNG (mulberry32): the same "random" day on every run, so a failure can be replayed. */
 export function seeded(seed: number): () => number {
@@ -102,10 +91,10 @@ export interface DayResult {
 /** Runs one simulated day through a real Broker; `fetches()` reads the source's own count. */
 export async function simulateDay(clock: FakeClock, untimedSource: Source, fetches: () => number, arrivals: Arrival[], lifetimeMs: number): Promise<DayResult> {
   const fetchTimesMs: number[] = []
-  const source: Source = { kind: untimedSource.kind, fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
+  const source: Source = { fetch: async (ctx) => { fetchTimesMs.push(clock.now()); return untimedSource.fetch(ctx) } }
   const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }), random: () => 0.5 })
   const profile: BrokerProfile = {
-    key: 'soak#1', name: 'soak', sourceKind: source.kind, header: 'authorization', source,
+    key: 'soak#1', name: 'soak', sourceKind: 'soak', header: 'authorization', source,
     context: {
       profile: 'soak', clock,
       resolve: (ref, key) => resolveReference(ref, `profiles.soak.${key}`, {
@@ -175,13 +164,13 @@ export async function jwtSourceWith(lifetime: string): Promise<Source> {
   const config = await parseConfig(toml, '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
   const invalid = config.invalidProfiles.get('soak')
   if (invalid !== undefined) throw invalid
-  return jwtSource.create(config.profiles.get('soak')!.options as JwtOptions, testSourceDeps())
+  return jwtSource.create(config.profiles.get('soak')!.source.options as JwtOptions, testSourceDeps())
 }
 
 export function countingFetches(source: Source): { source: Source; fetches: () => number } {
   let fetches = 0
   return {
-    source: { kind: source.kind, fetch: async (ctx) => { fetches++; return source.fetch(ctx) } },
+    source: { fetch: async (ctx) => { fetches++; return source.fetch(ctx) } },
     fetches: () => fetches,
   }
 }
@@ -196,7 +185,7 @@ export async function mixedDay(kind: 'counting' | 'jwt', startMs: number): Promi
     ...schedule(random, startMs + 1, [{ ttlMs: DEFAULT_TTL_MS, count: 6 }, { ttlMs: 60 * SECOND, count: 3 }, { ttlMs: 10 * SECOND, count: 1 }], 200),
   ]
   const counted = kind === 'counting'
-    ? (() => { const s = new CountingSource(clock); return { source: s as Source, fetches: () => s.fetches } })()
+    ? (() => { const s = new CountingSource(clock, LIFETIME_MS); return { source: s as Source, fetches: () => s.fetches } })()
     : countingFetches(await jwtSourceWith('5m'))
   const minValidityMs = DEFAULT_TTL_MS + SKEW_MS
   const result = await simulateDay(clock, counted.source, counted.fetches, arrivals, LIFETIME_MS)
@@ -209,7 +198,7 @@ export async function shortTtlDay(startMs: number): Promise<{ result: DayResult;
   const random = seeded(3)
   const ttlMs = 60 * SECOND
   const arrivals = [{ atMs: startMs, ttlMs, callerPid: 999 }, ...schedule(random, startMs + 1, [{ ttlMs, count: 8 }], 0)]
-  const source = new CountingSource(clock)
+  const source = new CountingSource(clock, LIFETIME_MS)
   const minValidityMs = ttlMs + SKEW_MS
   const result = await simulateDay(clock, source, () => source.fetches, arrivals, LIFETIME_MS)
   return { result, expected: expectedFetches(result, LIFETIME_MS, minValidityMs), minValidityMs }

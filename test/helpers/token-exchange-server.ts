@@ -9,6 +9,8 @@ import { createRemoteJWKSet, exportJWK, jwtVerify, SignJWT } from 'jose'
 import { listenOnLoopback } from './listen.js'
 
 export const EXCHANGED_ISSUER = 'https://sts.gateway.ccred.test'
+/** The life of an exchanged token (its `exp`); `expires_in` says a minute more. */
+export const EXCHANGED_LIFETIME_S = 900
 
 export interface TokenExchangeServer {
   url: string
@@ -49,9 +51,11 @@ export async function startTokenExchangeServer(idp: { issuer: string; jwksUrl: s
         exchanged.push(subject)
         const token = await new SignJWT({ sub: subject, scope: 'llm' })
           .setProtectedHeader({ alg: 'EdDSA', kid: 'sts-1' })
-          .setIssuer(EXCHANGED_ISSUER).setAudience(audience).setIssuedAt().setExpirationTime('15m').setJti(crypto.randomUUID())
+          .setIssuer(EXCHANGED_ISSUER).setAudience(audience).setIssuedAt().setExpirationTime(`${EXCHANGED_LIFETIME_S}s`).setJti(crypto.randomUUID())
           .sign(privateKey)
-        json(res, 200, { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 900 })
+        // expires_in rounded up, as some token services do: the JWT's own exp is the earlier, and
+        // the one a client must keep (so a test knows the expiry exactly from the token it got).
+        json(res, 200, { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: EXCHANGED_LIFETIME_S + 60 })
       })()
     })
   })

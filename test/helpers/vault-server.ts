@@ -15,6 +15,27 @@ export interface ServerClock {
   now(): number
 }
 
+/**
+ * A policy path against a request path: `+` stands for one whole path segment, a trailing `*`
+ * for any rest (https://developer.hashicorp.com/vault/docs/concepts/policies#policy-syntax).
+ */
+function policyPathMatches(glob: string, path: string): boolean {
+  const prefix = glob.endsWith('*') ? glob.slice(0, -1) : glob
+  const pattern = prefix.split('/').map((segment) => (segment === '+' ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')
+  return new RegExp(`^${pattern}${glob.endsWith('*') ? '' : '$'}`).test(path)
+}
+
+/** A duration as Go's time.Duration prints it, as Vault's messages do: 3600 s → "1h0m0s", 90 s → "1m30s", 45 s → "45s". */
+export function goDuration(ms: number): string {
+  const totalS = Math.round(ms / 1000)
+  const h = Math.floor(totalS / 3600)
+  const m = Math.floor((totalS % 3600) / 60)
+  const sec = totalS % 60
+  if (h > 0) return `${h}h${m}m${sec}s`
+  if (m > 0) return `${m}m${sec}s`
+  return `${sec}s`
+}
+
 /** Path glob → capabilities, as in an HCL policy: `"secret/data/litellm/*" = ["read"]`. */
 export type PolicyRules = Record<string, string[]>
 
@@ -441,9 +462,10 @@ export class VaultTestServer {
     let best: { length: number; caps: string[] } | undefined
     const consider = (rules: PolicyRules) => {
       for (const [glob, caps] of Object.entries(rules)) {
-        const matches = glob.endsWith('*') ? path.startsWith(glob.slice(0, -1)) : path === glob
-        if (!matches) continue
-        const length = glob.endsWith('*') ? glob.length - 1 : glob.length + 1
+        if (!policyPathMatches(glob, path)) continue
+        // More specific first: the later the first wildcard (+ or a trailing *), the higher; an exact path highest.
+        const wildcardAt = glob.search(/[+*]/)
+        const length = wildcardAt === -1 ? glob.length + 1 : wildcardAt
         if (best === undefined || length > best.length) best = { length, caps }
         else if (length === best.length) best = { length, caps: [...new Set([...best.caps, ...caps])] }
       }
@@ -503,7 +525,7 @@ export class VaultTestServer {
     const warnings: string[] = []
     if (token.maxExpiresAtMs !== undefined && nowMs + ttlMs > token.maxExpiresAtMs) {
       ttlMs = Math.max(0, token.maxExpiresAtMs - nowMs)
-      warnings.push(`TTL of "${Math.round(incrementMs / 1000)}s" exceeded the effective max_ttl of "${Math.round(ttlMs / 1000)}s"; TTL value is capped accordingly`)
+      warnings.push(`TTL of "${goDuration(incrementMs)}" exceeded the effective max_ttl of "${goDuration(ttlMs)}"; TTL value is capped accordingly`)
     }
     token.expiresAtMs = nowMs + ttlMs
     return { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: warnings.length > 0 ? warnings : null, auth: this.#authBlock(token) }
@@ -640,7 +662,7 @@ export class VaultTestServer {
     let ttlMs = incrementMs
     if (nowMs + ttlMs > lease.maxExpiresAtMs) {
       ttlMs = Math.max(0, lease.maxExpiresAtMs - nowMs)
-      warnings.push(`TTL of "${Math.round(incrementMs / 1000)}s" exceeded the effective max_ttl of "${Math.round(ttlMs / 1000)}s"; TTL value is capped accordingly`)
+      warnings.push(`TTL of "${goDuration(incrementMs)}" exceeded the effective max_ttl of "${goDuration(ttlMs)}"; TTL value is capped accordingly`)
     }
     lease.expiresAtMs = nowMs + ttlMs
     return { request_id: randomUUID(), lease_id: lease.id, renewable: lease.renewable, lease_duration: Math.round(ttlMs / 1000), data: null, wrap_info: null, warnings: warnings.length > 0 ? warnings : null, auth: null }

@@ -9,6 +9,7 @@ import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { CcredError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
+import { vaultResource } from '../../src/vault/shared.js'
 import type { TokenStatus } from '../../src/vault/tokens.js'
 import { startVaultServer, type VaultTestServer } from './vault-server.js'
 import { withText } from './issued.js'
@@ -67,7 +68,7 @@ export async function world(config: (server: VaultTestServer) => string, env: Re
       if (check !== undefined) await until(check, 'the background work after advancing the clock')
       else await new Promise((r) => setTimeout(r, 20))
     },
-    tokens: async () => (await w.service.runtime.vaultConnections()).get((await w.service.config.current()).vault).tokens.status(),
+    tokens: async () => (await w.service.runtime.shared(vaultResource)).get((await w.service.config.current()).shared.of(vaultResource)).tokens.status(),
     status: async (profile) => (await w.service.status()).profiles.find((p) => p.profile === profile)!,
   }
   writeFileSync(configPath, config(server))

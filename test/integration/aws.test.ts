@@ -4,11 +4,12 @@
 // AWS_ENDPOINT_URL_SSO), with ini and SSO files in the sandbox's HOME.
 import { EXIT_CODES } from '../../src/errors.js'
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Hash } from '@smithy/hash-node'
+import { SignJWT } from 'jose'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { CredentialService } from '../../src/service/service.js'
@@ -25,7 +26,7 @@ import {
   type StsRequest,
   type StubServer,
 } from '../helpers/aws-servers.js'
-import { Sandbox, waitFor } from '../helpers/sandbox.js'
+import { Sandbox, waitFor, oneLineStdout, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
 import { withText } from '../helpers/issued.js'
 
@@ -34,7 +35,10 @@ const CI_ROLE = 'arn:aws:iam::123456789012:role/ci-bedrock'
 const FORBIDDEN_ROLE = 'arn:aws:iam::123456789012:role/admin'
 const EXTERNAL_ID = 'ext-7f3a'
 const CONTAINER_TOKEN = 'container-auth-token-5f1e'
-const WEB_IDENTITY_TOKEN = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"sub":"repo:acme/app","aud":"sts.amazonaws.com"}').toString('base64url')}.c2ln`
+/** The CI identity provider STS trusts; its token is a real signed JWT (made in before()). */
+const CI_ISSUER = 'https://token.actions.githubusercontent.com'
+const ciKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+let WEB_IDENTITY_TOKEN: string
 const SSO_ACCESS_TOKEN = 'aoaAAAAAGh-sso-access-token'
 
 let keyring: AwsKeyring
@@ -42,19 +46,21 @@ let container: StubServer<ContainerRequest> & { issued: AwsKey[] }
 let sts: StubServer<StsRequest>
 let sso: StubServer<SsoRequest>
 let iniUser: AwsKey
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 before(async () => {
   keyring = new AwsKeyring()
   iniUser = keyring.longTerm('arn:aws:iam::123456789012:user/dev')
   container = await startContainerCredentials({ keyring, authorizationToken: CONTAINER_TOKEN })
   // ROLE's administrator raised its maximum session duration to 2 h; CI_ROLE keeps the default 1 h.
-  sts = await startSts({ keyring, roles: [ROLE, CI_ROLE], webIdentityToken: WEB_IDENTITY_TOKEN, externalId: EXTERNAL_ID, maxSessionDurationS: new Map([[ROLE, 7200]]) })
+  WEB_IDENTITY_TOKEN = await new SignJWT({ repository: 'acme/app' }).setProtectedHeader({ alg: 'ES256', kid: 'ci-1' })
+    .setIssuer(CI_ISSUER).setSubject('repo:acme/app:ref:refs/heads/main').setAudience('sts.amazonaws.com').setIssuedAt().setExpirationTime('1h')
+    .sign(ciKeys.privateKey)
+  sts = await startSts({ keyring, roles: [ROLE, CI_ROLE], webIdentity: { issuer: CI_ISSUER, keys: async () => ciKeys.publicKey }, externalId: EXTERNAL_ID, maxSessionDurationS: new Map([[ROLE, 7200]]) })
   sso = await startSsoPortal({ keyring, accessToken: SSO_ACCESS_TOKEN })
 })
 
 after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await Promise.all([container?.close(), sts?.close(), sso?.close()])
 })
 
@@ -74,15 +80,10 @@ function writeAwsFile(box: Sandbox, name: 'config' | 'credentials', text: string
   writeFileSync(join(box.home, '.aws', name), text, { mode: 0o600 })
 }
 
-function oneLine(stdout: string): string {
-  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout.slice(0, 200))}`)
-  return stdout.slice(0, -1)
-}
-
 interface Exported { Credentials: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string; Expiration?: string } }
 
 function exported(stdout: string): Exported['Credentials'] {
-  const parsed = JSON.parse(oneLine(stdout)) as Exported
+  const parsed = JSON.parse(oneLineStdout(stdout)) as Exported
   assert.deepEqual(Object.keys(parsed), ['Credentials'])
   return parsed.Credentials
 }
@@ -289,7 +290,7 @@ describe('aws source: Bedrock API keys', () => {
     assert.equal(exec.code, 0, exec.stderr)
     assert.equal(exec.stdout, json.value)
     const plain = await box.run(['get', 'key'], { distinctCaller: true })
-    assert.equal(oneLine(plain.stdout), json.value, 'as apiKeyHelper output: the bare key on one line')
+    assert.equal(oneLineStdout(plain.stdout), json.value, 'as apiKeyHelper output: the bare key on one line')
     const refused = await box.run(['aws-export', 'key'], { distinctCaller: true })
     assert.equal(refused.code, 2)
     assert.match(refused.stderr, /makes a Bedrock API key \(token = "bedrock-api-key"\), not AWS credentials \[ERR_USAGE\]/)

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
+import { describe, it } from 'node:test'
+import { DAEMON_V8_FLAGS } from '../../src/rendezvous/v8-flags.js'
 import { loginService } from '../../src/setup/service-install.js'
 import { platformFor } from '../../src/platform.js'
 import { startGateway } from '../helpers/gateway.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
-after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 function sandbox(): Sandbox {
   const box = new Sandbox()

@@ -1,27 +1,19 @@
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { CredentialService } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
-import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { isAlive, Sandbox, waitFor, oneLineStdout, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { startSecretService } from '../helpers/secret-service.js'
 import { withText } from '../helpers/issued.js'
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
   const box = new Sandbox(extraEnv)
   sandboxes.push(box)
   return box
-}
-after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
-})
-
-function value(stdout: string): string {
-  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout)}`)
-  return stdout.slice(0, -1)
 }
 
 describe('daemon faults', () => {
@@ -39,7 +31,7 @@ describe('daemon faults', () => {
     process.kill(firstPid, 'SIGKILL')
     const result = await get.done
     assert.equal(result.code, 0, result.stderr)
-    assert.match(value(result.stdout), /^tok-slow-\d+$/)
+    assert.match(oneLineStdout(result.stdout), /^tok-slow-\d+$/)
     const secondPid = box.daemonPid()
     assert.ok(secondPid !== undefined && secondPid !== firstPid && isAlive(secondPid), 'a new daemon serves now')
     assert.ok(!isAlive(firstPid))
@@ -55,7 +47,7 @@ describe('daemon faults', () => {
     rmSync(socket)
     const again = await box.run(['get', 'demo'], { distinctCaller: true, timeoutMs: 30_000 })
     assert.equal(again.code, 0, again.stderr)
-    assert.equal(value(again.stdout), value(first.stdout), 'served from the same daemon cache, not in-process')
+    assert.equal(oneLineStdout(again.stdout), oneLineStdout(first.stdout), 'served from the same daemon cache, not in-process')
     assert.equal(again.stderr, '', 'no fallback warning')
     // No wall-clock bound: had the autostart wait run out, the same-cache value, the empty stderr and the same pid would all fail.
     assert.equal(box.daemonPid(), pid, 'the same daemon, still the only one')
@@ -67,11 +59,11 @@ describe('daemon faults', () => {
     // The daemon inherits the env of the get that started it.
     const box = sandbox({ CC_FAULT_ONE: 'sk-static-one', CC_FAULT_TWO: 'sk-static-two-fixed' })
     box.writeConfig(`[profiles.s]\nsource = "static"\nvalue = "env:CC_FAULT_ONE"\n`)
-    assert.equal(value((await box.run(['get', 's'])).stdout), 'sk-static-one')
+    assert.equal(oneLineStdout((await box.run(['get', 's'])).stdout), 'sk-static-one')
     box.writeConfig(`[profiles.s\nsource = "static"\nvalue = "env:CC_FAULT_ONE"\n`)
     const broken = await box.run(['get', 's'], { distinctCaller: true })
     assert.equal(broken.code, 0, broken.stderr)
-    assert.equal(value(broken.stdout), 'sk-static-one', 'the last good config serves')
+    assert.equal(oneLineStdout(broken.stdout), 'sk-static-one', 'the last good config serves')
     const status = JSON.parse((await box.run(['status', '--json'])).stdout) as { config: { error?: { code: string; message: string } }; profiles: { profile: string }[] }
     assert.equal(status.config.error?.code, 'ERR_CONFIG')
     assert.match(status.config.error!.message, /config\.toml/)
@@ -80,7 +72,7 @@ describe('daemon faults', () => {
     assert.match(text.stdout, /error: .*\[ERR_CONFIG\]/)
     box.writeConfig(`[profiles.s]\nsource = "static"\nvalue = "env:CC_FAULT_TWO"\n`)
     const fixed = await box.run(['get', 's'], { distinctCaller: true })
-    assert.equal(value(fixed.stdout), 'sk-static-two-fixed')
+    assert.equal(oneLineStdout(fixed.stdout), 'sk-static-two-fixed')
     const after = JSON.parse((await box.run(['status', '--json'])).stdout) as { config: { error?: unknown } }
     assert.equal(after.config.error, undefined)
   })

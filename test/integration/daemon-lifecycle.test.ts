@@ -8,13 +8,12 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { RUNTIME_FILE_NAMES, SOCKET_NAME } from '../../src/config/paths.js'
 import { EXIT_CODES } from '../../src/errors.js'
-import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { isAlive, Sandbox, waitFor, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const closers: (() => Promise<void>)[] = []
 after(async () => {
   for (const close of closers) await close()
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
 function sandbox(config = '[profiles.demo]\nsource = "demo"\n'): Sandbox {

@@ -1,26 +1,17 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
-import { DAEMON_V8_FLAGS } from '../../src/daemon/v8-flags.js'
+import { DAEMON_V8_FLAGS } from '../../src/rendezvous/v8-flags.js'
 import type { CcredError } from '../../src/errors.js'
-import { CLAUDE_CODE_HELPER_ENV, isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { CLAUDE_CODE_HELPER_ENV, isAlive, Sandbox, waitFor, oneLineStdout, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
   const box = new Sandbox(extraEnv)
   sandboxes.push(box)
   return box
-}
-after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
-})
-
-
-function assertOneLine(stdout: string): string {
-  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout)}`)
-  return stdout.slice(0, -1)
 }
 
 const COUNTER_SCRIPT = (counterFile: string, sleepSeconds = 0.3) => `#!/bin/sh
@@ -38,14 +29,14 @@ describe('daemon lifecycle', () => {
     const box = sandbox()
     const got = await box.run(['get', 'demo'])
     assert.equal(got.code, 0, got.stderr)
-    const value = assertOneLine(got.stdout)
+    const value = oneLineStdout(got.stdout)
     assert.match(value, /^ccred-demo-[0-9a-f]{32}$/)
     assert.equal(got.stderr, '')
     const again = await box.run(['get', 'demo'], { distinctCaller: true })
-    assert.equal(assertOneLine(again.stdout), value, 'served from the daemon cache')
+    assert.equal(oneLineStdout(again.stdout), value, 'served from the daemon cache')
     // Claude Code's apiKeyHelper asking again at once: a 401, so a new value.
     const reissued = await box.run(['get', 'demo'], { env: CLAUDE_CODE_HELPER_ENV })
-    assert.notEqual(assertOneLine(reissued.stdout), value)
+    assert.notEqual(oneLineStdout(reissued.stdout), value)
     const status = await box.run(['status'])
     assert.equal(status.code, 0)
     assert.match(status.stdout, /daemon: +running \(pid \d+/)
@@ -60,7 +51,7 @@ describe('daemon lifecycle', () => {
     assert.ok(!box.auditLog().includes(value) && !box.daemonLog().includes(value), 'no secret in the audit or daemon log')
   })
 
-  it('the autostarted daemon runs with the V8 flags of daemon/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  it('the autostarted daemon runs with the V8 flags of rendezvous/v8-flags.ts (those the systemd unit and launchd agent get)', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
     const box = sandbox()
     assert.equal((await box.run(['get', 'demo'])).code, 0)
     const args = readFileSync(`/proc/${box.daemonPid()!}/cmdline`, 'utf8').split('\0')
@@ -87,7 +78,7 @@ describe('daemon lifecycle', () => {
     assert.ok(existsSync(`${box.runtimeDir}/ccred.sock`), 'the stale socket is still there')
     const got = await box.run(['get', 'demo'])
     assert.equal(got.code, 0, got.stderr)
-    assertOneLine(got.stdout)
+    oneLineStdout(got.stdout)
     const secondPid = box.daemonPid()!
     assert.notEqual(secondPid, firstPid)
     assert.ok(isAlive(secondPid))
@@ -102,7 +93,7 @@ describe('daemon lifecycle', () => {
     assert.match(start.stderr, /is accessible to other users \(mode 755\); refusing to use it \[ERR_DAEMON\] — run: chmod 700 /)
     const got = await box.run(['get', 'demo'])
     assert.equal(got.code, 0)
-    assert.match(assertOneLine(got.stdout), /^ccred-demo-/)
+    assert.match(oneLineStdout(got.stdout), /^ccred-demo-/)
     assert.match(got.stderr, /not using the daemon: runtime directory .* accessible to other users/)
     assert.equal(box.daemonPid(), undefined, 'no daemon started there')
     assert.ok(!existsSync(`${box.runtimeDir}/ccred.sock`))
@@ -127,7 +118,7 @@ describe('daemon lifecycle', () => {
     assert.ok(!existsSync(`${box.runtimeDir}/ccred.sock`))
     const direct = await box.run(['get', 'demo'], { env: { CCRED_NO_DAEMON: '1' } })
     assert.equal(direct.code, 0)
-    assert.match(assertOneLine(direct.stdout), /^ccred-demo-/)
+    assert.match(oneLineStdout(direct.stdout), /^ccred-demo-/)
     assert.equal(box.daemonPid(), undefined)
   })
 })
@@ -200,7 +191,7 @@ lifetime = "10m"
     assert.equal(runs(counter), 1, 'one upstream fetch')
     // A command of Claude Code's agent (its Bash tool) is a script too.
     const agent = await box.run(['get', 'tok'], { env: { AI_AGENT: 'claude-code_2-1-330_agent', CLAUDECODE: '1', CLAUDE_CODE_ENTRYPOINT: 'cli' } })
-    assert.equal(assertOneLine(agent.stdout), first)
+    assert.equal(oneLineStdout(agent.stdout), first)
     assert.equal(runs(counter), 1)
 
     // Claude Code's apiKeyHelper: one process (here a node stand-in, not a shell) runs the helper, then again inside its TTL (after a 401).
@@ -249,8 +240,8 @@ source = "exec"
 command = ["${box.writeScript('short.sh', COUNTER_SCRIPT(box.file('count-short'), 0))}"]
 lifetime = "2m"
 `)
-    const first = assertOneLine((await box.run(['get', 'tok'])).stdout)
-    const refreshed = assertOneLine((await box.run(['get', 'tok', '--refresh'])).stdout)
+    const first = oneLineStdout((await box.run(['get', 'tok'])).stdout)
+    const refreshed = oneLineStdout((await box.run(['get', 'tok', '--refresh'])).stdout)
     assert.notEqual(refreshed, first)
     assert.equal(runs(counter), 2)
     // Separate callers from here on: the same caller asking again would look like a 401 re-run.

@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { Sandbox } from '../helpers/sandbox.js'
+import { describe, it } from 'node:test'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
-after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 function sandbox(): Sandbox {
   const box = new Sandbox()

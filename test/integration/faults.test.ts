@@ -17,7 +17,7 @@ import { FakeClock } from '../../src/clock.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { CcredError } from '../../src/errors.js'
 import { HUGE_BODY_BYTES, startFaultyUpstream, type FaultMode, type FaultyUpstream } from '../helpers/faulty-upstream.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { AwsKeyring, startContainerCredentials } from '../helpers/aws-servers.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
 import { GoogleTokens } from '../helpers/gcp-oauth-server.js'
@@ -27,7 +27,7 @@ import { withText } from '../helpers/issued.js'
 
 const MiB = 1024 * 1024
 const upstreams: FaultyUpstream[] = []
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const services: CredentialService[] = []
 // The sources' timeouts (Vault 5 s, AWS 5 s; the slow upstream holds 10 s; GCP see GCP_CAUSES) would otherwise
 // include each library's first load, which takes seconds on a busy machine: load them once here,
@@ -38,7 +38,6 @@ before(async () => {
 after(async () => {
   await Promise.all(services.map((s) => s.close()))
   await Promise.all(upstreams.map((u) => u.close()))
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
 /**
@@ -61,7 +60,7 @@ interface Subject {
   /** Switches the upstream's behaviour. */
   set(mode: FaultMode): Promise<void>
   get(forceRefresh?: boolean): Promise<{ value: string; served: string; expiresAt?: string }>
-  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; budget?: { backoffUntil?: string } }>
+  status(): Promise<{ lastError?: { code: string; message: string }; lastRefreshAt?: string; refreshing?: boolean; consecutiveFailures?: number; budget?: { backoffUntil?: string } }>
   /** From a fresh value to its refresh-ahead time, while it is still valid for the caller. */
   toRefreshAheadMs: number
   /** From there to past the value's expiry. */
@@ -130,8 +129,15 @@ async function exercise(subject: Subject, mode: Exclude<FaultMode, 'normal' | 'f
 
 /** Moves the clock past a failing source's backoff and lets the retry it starts end. */
 async function pastBackoff(subject: Subject): Promise<void> {
-  const backoffUntil = (await subject.status()).budget?.backoffUntil
-  if (backoffUntil === undefined) return
+  const status = await subject.status()
+  const backoffUntil = status.budget?.backoffUntil
+  if (backoffUntil === undefined) {
+    // No backoff to wait out only when a retry has already succeeded: said, not skipped.
+    assert.equal(status.consecutiveFailures, 0, `failures without a backoff: ${JSON.stringify(status)}`)
+    assert.equal(status.lastError, undefined)
+    return
+  }
+  assert.ok((status.consecutiveFailures ?? 0) >= 1, `a backoff follows failures: ${JSON.stringify(status)}`)
   subject.clock.advance(Math.max(0, Date.parse(backoffUntil) - subject.clock.now()))
   await until(async () => (await subject.status()).refreshing !== true, 'the retry after the backoff to end', 15_000)
 }

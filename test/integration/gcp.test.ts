@@ -22,7 +22,7 @@ import {
 } from '../helpers/gcp-oauth-server.js'
 import { startMetadataServer, type MetadataServer } from '../helpers/gcp-metadata-server.js'
 import { refusedLoopbackPort } from '../helpers/listen.js'
-import { Sandbox, waitFor } from '../helpers/sandbox.js'
+import { Sandbox, waitFor, oneLineStdout, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { assertSecretsKept } from '../helpers/secrets.js'
 import { withText } from '../helpers/issued.js'
 
@@ -49,7 +49,7 @@ let closedPort: number
 /** The org policy that lets the gateway service account mint tokens of over 1 h. */
 const lifetimeExtensionAllowed = new Set<string>()
 let ciKey: Record<string, string>
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 before(async () => {
   tokens = new GoogleTokens()
@@ -76,7 +76,6 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await Promise.all([google?.close(), proxy?.close(), metadata?.close()])
   certificate?.cleanup()
 })
@@ -114,11 +113,6 @@ function writeJson(box: Sandbox, name: string, value: unknown): string {
   return path
 }
 
-function oneLine(stdout: string): string {
-  assert.match(stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(stdout.slice(0, 200))}`)
-  return stdout.slice(0, -1)
-}
-
 interface GetJson { value: string; expiresAt: string; source: string; served: string }
 
 describe('gcp source: access tokens', () => {
@@ -142,7 +136,7 @@ describe('gcp source: access tokens', () => {
     assert.equal(tokenRequests[0]!.status, 200)
     assert.ok(proxy!.requests.some((r) => r.method === 'CONNECT' && r.url === 'oauth2.googleapis.com:443'), 'the library called Google\'s fixed token URL')
     const again = await box.run(['get', 'vertex'], { distinctCaller: true })
-    assert.equal(oneLine(again.stdout), json.value, 'served from the daemon cache')
+    assert.equal(oneLineStdout(again.stdout), json.value, 'served from the daemon cache')
     assert.equal(google.requests.slice(before).filter((r) => r.kind.includes('jwt-bearer')).length, 1, 'no second token request')
     await assertSecretsKept(box, [json.value, ciKey.private_key!.split('\n')[1]!], got.stderr + again.stderr)
   })
@@ -205,14 +199,14 @@ iam_endpoint = "${google.url}"
     box.writeConfig('[profiles.me]\nsource = "gcp"\n')
     const got = await box.run(['get', 'me'])
     assert.equal(got.code, 0, got.stderr)
-    assert.equal(tokens.accessTokens.get(oneLine(got.stdout))?.principal, USER)
+    assert.equal(tokens.accessTokens.get(oneLineStdout(got.stdout))?.principal, USER)
 
     adc(REAUTH_REFRESH_TOKEN)
     const refused = await box.run(['get', 'me', '--refresh'])
     assert.equal(refused.code, 9, refused.stderr)
     assert.match(refused.stderr, /sign in again \(reauthentication\).*invalid_rapt.*\[ERR_LOGIN_REQUIRED\] — run: gcloud auth application-default login/)
     assert.ok(!refused.stderr.includes(REAUTH_REFRESH_TOKEN))
-    await assertSecretsKept(box, [USER_REFRESH_TOKEN, REAUTH_REFRESH_TOKEN, oneLine(got.stdout)], got.stderr + refused.stderr)
+    await assertSecretsKept(box, [USER_REFRESH_TOKEN, REAUTH_REFRESH_TOKEN, oneLineStdout(got.stdout)], got.stderr + refused.stderr)
   })
 
   it('the metadata server (GCE_METADATA_HOST): access token with the asked scopes', async () => {
@@ -298,7 +292,7 @@ iam_endpoint = "${google.url}"
     const before = google.requests.length
     const got = await box.run(['get', 'iap'])
     assert.equal(got.code, 0, got.stderr)
-    const header = oneLine(got.stdout)
+    const header = oneLineStdout(got.stdout)
     assert.match(header, /^Bearer ey/)
     const claims = jwtClaims(header.slice('Bearer '.length))
     assert.equal(claims.aud, '123-abc.apps.googleusercontent.com')

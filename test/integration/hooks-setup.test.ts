@@ -3,12 +3,11 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { helperTtlFor } from '../../src/setup/lifetime.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
-after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 function sandbox(): Sandbox {
   const box = new Sandbox({ MCP_CORP_TOKEN: 'corp-canary-4411' })

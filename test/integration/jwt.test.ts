@@ -3,15 +3,14 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { decodeJwt, SignJWT } from 'jose'
 import { requestDaemon, unwrap } from '../../src/client/transport.js'
 import { startGateway } from '../helpers/gateway.js'
 import { jwtVerifier, startJwksServer } from '../helpers/jwks-server.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
-after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 /** A sandbox whose secrets live in the opt-in file store (the keychain has its own tests). */
 function sandbox(profiles: string): Sandbox {
@@ -61,7 +60,7 @@ describe('jwt profiles through the daemon and a JWT-verifying gateway', () => {
     const gateway = await startGateway({ verify: jwtVerifier({ jwksUrl: jwksServer.url, issuer: 'ccred', audience: 'litellm', accepted, currentDate: () => verifyAt ?? new Date() }) })
     try {
       const send = async (token: string) => {
-        const response = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"model":"m","max_tokens":1,"messages":[]}' })
+        const response = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: '{"model":"m","max_tokens":1,"messages":[]}' })
         await response.arrayBuffer()
         return response.status
       }

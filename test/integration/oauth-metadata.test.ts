@@ -3,12 +3,11 @@
 // form) works; only the device grant is offered, so `login` picks it and `--browser` is a clear
 // usage error; no id_token and no revocation endpoint are normal.
 import assert from 'node:assert/strict'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { startDeviceOnlyServer } from '../helpers/device-only-server.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
-const sandboxes: Sandbox[] = []
-after(async () => { await Promise.all(sandboxes.map((box) => box.cleanup())) })
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 function sandbox(issuer: string): Sandbox {
   const box = new Sandbox()

@@ -10,13 +10,13 @@ import { CcredError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { listenOnLoopback, refusedLoopbackPort } from '../helpers/listen.js'
 import { oidcProfileToml, SECRET_CLIENT } from '../helpers/oidc-provider.js'
-import { Sandbox } from '../helpers/sandbox.js'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 
 const CLIENT_SECRET = 'discovery-test-client-secret-canary'
 let server: http.Server
 let base = ''
 const requests: string[] = []
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const services: CredentialService[] = []
 
 before(async () => {
@@ -38,7 +38,6 @@ before(async () => {
 after(async () => {
   await Promise.all(services.map((s) => s.close()))
   await new Promise<void>((resolve) => server.close(() => resolve()))
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
 })
 
 async function failure(issuer: string): Promise<CcredError> {

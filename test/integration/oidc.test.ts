@@ -11,14 +11,14 @@ import type { Browser } from 'playwright-core'
 import { chromiumPath, launchBrowser, loginWithBrowser, loopbackPage, signInAtProvider } from '../helpers/browser.js'
 import { startGateway } from '../helpers/gateway.js'
 import { GATEWAY_AUDIENCE, KEY_CLIENT_ID, keyClient, LOGIN_CLIENT, idpTokenVerifier, oidcProfileToml, PUBLIC_CLIENT_ID, SECRET_CLIENT, SECRET_CLIENT_ID, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
-import { Sandbox, type CliResult } from '../helpers/sandbox.js'
+import { Sandbox, type CliResult, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { EXCHANGED_ISSUER, startTokenExchangeServer } from '../helpers/token-exchange-server.js'
 
 const REFRESH_TOKEN_NAME = 'oidc:corp:refresh_token'
 /** TTL 0 turns off the 401 heuristic, so repeated gets from this test are plain cache hits. */
 const NO_REISSUE = { CLAUDE_CODE_API_KEY_HELPER_TTL_MS: '0' }
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 let provider: TestProvider
 let browser: Browser | undefined
 const noBrowser = chromiumPath() === undefined ? 'chromium is not installed (the CI image installs Debian\'s chromium)' : undefined
@@ -29,7 +29,6 @@ before(async () => {
 })
 after(async () => {
   await browser?.close()
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await provider.close()
 })
 
@@ -65,7 +64,7 @@ function browserLogin(box: Sandbox, user: string): Promise<CliResult> {
 async function gatewayCall(gatewayUrl: string, token: string): Promise<number> {
   const response = await fetch(`${gatewayUrl}/v1/messages`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
     body: JSON.stringify({ model: 'claude', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] }),
   })
   await response.text()
@@ -198,6 +197,58 @@ describe('oidc: browser login, refresh through the daemon, a gateway that verifi
     assert.match(timedOut.stderr, /login for profile corp timed out after 3s.*\[ERR_LOGIN_REQUIRED\] — run ccred login corp again/)
     assert.deepEqual(storedSecrets(box), {}, 'no refresh token residue')
   })
+
+  it('the loopback callback refuses a forged or a missing OAuth state: login fails, nothing stored', async () => {
+    for (const tamper of ['forged', 'missing'] as const) {
+      const box = sandbox(corpProfile())
+      const login = box.start(['login', 'corp', '--browser'], { env: { CCRED_BROWSER: 'none' } })
+      const [url] = await login.waitForStderr(/http:\/\/127\.0\.0\.1:\d+\/auth\?\S+/)
+      const page = await loopbackPage(browser!)
+      let callback: URL
+      try {
+        // The real sign-in yields a real code; the browser never delivers it: the test does, tampered.
+        // Playwright does not route a redirect's target, so the provider's redirects after each form
+        // are followed here (same cookies) until one points at the callback.
+        const reached = new Promise<string>((resolve, reject) => {
+          const guard = setTimeout(() => reject(new Error('the provider never redirected to the callback')), 30_000)
+          // Only loopback: everything else falls through to the context's route, which aborts it.
+          void page.route((target) => target.hostname === '127.0.0.1', async (route) => {
+            let response = await route.fetch({ maxRedirects: 0 }).catch(() => undefined)
+            if (response === undefined) return route.abort()
+            let from = route.request().url()
+            for (let hops = 0; response.status() >= 300 && response.status() < 400 && hops < 5; hops++) {
+              const target: URL = new URL(response.headers()['location'] ?? '', from)
+              if (target.pathname === '/callback') {
+                clearTimeout(guard)
+                resolve(target.href)
+                return route.fulfill({ status: 200, contentType: 'text/plain', body: 'held back by the test' })
+              }
+              if (!target.pathname.startsWith('/auth/')) break
+              response = await page.context().request.get(target.href, { maxRedirects: 0 })
+              from = target.href
+            }
+            return route.fulfill({ response })
+          })
+        })
+        await page.goto(url)
+        await signInAtProvider(page, 'mallory@example.com')
+        callback = new URL(await reached)
+      } finally {
+        await page.context().close()
+      }
+      assert.ok(callback.searchParams.get('code'), 'the provider issued a code')
+      assert.equal(callback.searchParams.get('state'), new URL(url).searchParams.get('state'))
+      if (tamper === 'forged') callback.searchParams.set('state', 'forged-by-another-site')
+      else callback.searchParams.delete('state')
+      const answer = await fetch(callback)
+      assert.equal(answer.status, 400, `${tamper} state`)
+      await answer.text()
+      const refused = await login.done
+      assert.equal(refused.code, 9, `${tamper} state: ${show(refused)}`)
+      assert.match(refused.stderr, /^ccred: login for profile corp failed: .*state.*\[ERR_LOGIN_REQUIRED\] — run: ccred login corp/m, tamper)
+      assert.deepEqual(storedSecrets(box), {}, `${tamper} state: no refresh token stored`)
+    }
+  })
 })
 
 describe('oidc: get without a login', () => {
@@ -251,6 +302,7 @@ describe('oidc: CI service accounts (no browser, no keychain)', () => {
       const { payload } = await jwtVerify(issued.value, createRemoteJWKSet(new URL(sts.jwksUrl)), { issuer: EXCHANGED_ISSUER, audience: 'llm-gateway' })
       assert.equal(payload.sub, SECRET_CLIENT_ID, 'the gateway credential names the IdP subject')
       assert.deepEqual(sts.exchanged, [SECRET_CLIENT_ID])
+      // The token's exp is earlier than now + expires_in (see the exchange server): exact, whatever the clock read.
       assert.equal(Date.parse(issued.expiresAt), payload.exp! * 1000, 'expiry from the exchanged token')
 
       box.writeConfig(readFileSync(box.configPath, 'utf8').replace('audience = "llm-gateway"', 'audience = "other"'))

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { after, describe, it } from 'node:test'
-import { Sandbox } from '../helpers/sandbox.js'
+import { describe, it } from 'node:test'
+import { Sandbox, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { loginService } from '../../src/setup/service-install.js'
 import { platformFor } from '../../src/platform.js'
 
 /** The platform rules that show at the CLI and run on Linux (the rest: test/unit/platforms.test.ts). */
-const sandboxes: Sandbox[] = []
-after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
-})
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 describe('ccred env --shell (real CLI)', () => {
   it('prints PowerShell and cmd syntax, refuses an unknown shell before fetching, and never prints a value cmd would expand', async () => {

@@ -13,13 +13,14 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { ERROR_EXIT_CODES, type ErrorCode } from '../../src/errors.js'
 import { after, before, describe, it } from 'node:test'
 import { AwsKeyring, startContainerCredentials, type AwsKey, type ContainerRequest, type StubServer } from '../helpers/aws-servers.js'
 import { startForwardProxy, type Proxy } from '../helpers/forward-proxy.js'
 import { GoogleTokens, makeGoogleTokenCertificate, startGoogleOAuth, type GoogleOAuthServer, type TestCertificate } from '../helpers/gcp-oauth-server.js'
 import { refusedLoopbackPort } from '../helpers/listen.js'
 import { oidcProfileToml, SECRET_CLIENT, startTestProvider, type TestProvider } from '../helpers/oidc-provider.js'
-import { Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
+import { Sandbox, waitFor, type CliResult, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
 
 const MINUTE = 60_000
@@ -61,7 +62,7 @@ let gcpMissing: string | undefined
 let closedPort: number
 let approleSecretId: string
 let approleRoleId: string
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 before(async () => {
   vault = await startVaultServer()
@@ -84,7 +85,6 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await Promise.all([vault?.close(), provider?.close(), container?.close(), google?.close(), googleProxy?.close()])
   certificate?.cleanup()
 })
@@ -289,11 +289,15 @@ field = "nope"
     }
 
     // Failing gets: a coded error naming the problem, never the value.
-    const failing = ['bad-file', 'bad-exec-fails', 'bad-exec-lines', 'bad-exec-json', 'bad-exec-past', 'bad-jwt-hs512', 'bad-jwt-pem', 'bad-vault-field']
-    for (const profile of failing) {
+    // Each with the code its fault is documented to have, and that code's exit status.
+    const failing: Record<string, ErrorCode> = {
+      'bad-file': 'ERR_SOURCE_OUTPUT', 'bad-exec-fails': 'ERR_SOURCE_UNAVAILABLE', 'bad-exec-lines': 'ERR_SOURCE_OUTPUT', 'bad-exec-json': 'ERR_SOURCE_OUTPUT',
+      'bad-exec-past': 'ERR_SOURCE_OUTPUT', 'bad-jwt-hs512': 'ERR_CONFIG', 'bad-jwt-pem': 'ERR_CONFIG', 'bad-vault-field': 'ERR_SOURCE_OUTPUT',
+    }
+    for (const [profile, code] of Object.entries(failing)) {
       const got = await run(['get', profile])
-      assert.notEqual(got.code, 0, `${profile} fails: ${got.stdout}`)
-      assert.match(got.stderr, /\[ERR_[A-Z_]+\]/, `${profile}: a coded error`)
+      assert.equal(got.code, ERROR_EXIT_CODES[code], `${profile} fails with ${code}: ${got.stderr}`)
+      assert.match(got.stderr, new RegExp(`^ccred: profile ${profile}: [^\\n]* \\[${code}\\] — [^\\n]+\\n$`), `${profile}: one line, ${code} and a hint`)
       t.diagnostic(`get ${profile}: ${got.stderr.trim().split('\n')[0]}`)
       await run(['get', profile, '--json'])
     }
@@ -407,7 +411,7 @@ describe('secrecy: the runtime directory', () => {
       chmodSync(box.runtimeDir, mode)
       const got = await box.run(['get', 'demo'])
       assert.equal(got.code, 0, got.stderr)
-      assert.match(got.stderr, /not using the daemon: runtime directory \S+ is accessible to other users \(mode \d+\); refusing to use it \(run: chmod 700 /)
+      assert.match(got.stderr, /^ccred: warning: not using the daemon: runtime directory \S+ is accessible to other users \(mode \d+\); refusing to use it; fetching in this process \[WARN_DAEMON_FALLBACK\] — run: chmod 700 \S+\n$/)
       assert.equal(box.daemonPid(), undefined, 'no daemon started there')
       assert.ok(!existsSync(join(box.runtimeDir, 'ccred.sock')))
       const start = await box.run(['daemon', 'start'])

@@ -5,8 +5,9 @@ import { connect, createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { openRuntimeDir } from '../../src/daemon/runtime-dir.js'
-import { isAlive, Sandbox, waitFor } from '../helpers/sandbox.js'
+import { openRuntimeDir } from '../../src/rendezvous/runtime-dir.js'
+import { isAlive, Sandbox, waitFor, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
+import { loginRuntimeDir } from '../../src/config/paths.js'
 
 /**
  * Issue 13's attacks, tried as an attacker would: a second Unix user against the
@@ -74,7 +75,7 @@ while not os.path.exists(stop):
 print(n)
 `
 
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 const children: ChildProcess[] = []
 const worlds: string[] = []
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
@@ -84,7 +85,6 @@ function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
 }
 after(async () => {
   for (const child of children) child.kill('SIGKILL')
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   for (const world of worlds) rmSync(world, { recursive: true, force: true })
 })
 
@@ -278,7 +278,7 @@ describe('trust boundary: the owner\'s own files', () => {
     assert.match(fromEnv.stderr, /VAULT_ADDR: plain http to vault\.example\.com would send the Vault token unencrypted/)
   })
 
-  it('without XDG_RUNTIME_DIR the runtime directory is private under the home, not /tmp/ccred-<uid>', async () => {
+  it('without XDG_RUNTIME_DIR the runtime directory is private under the home, not /tmp/ccred-<uid>', { skip: loginRuntimeDir(process.platform) !== undefined && 'logind made /run/user/<uid> here: the runtime directory is there, and it is the real user\'s' }, async () => {
     const box = sandbox()
     const env = { CCRED_RUNTIME_DIR: undefined, XDG_RUNTIME_DIR: undefined, XDG_CACHE_HOME: undefined }
     const got = await box.run(['get', 'demo'], { env })

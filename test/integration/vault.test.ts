@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CLAUDE_CODE_HELPER_ENV, Sandbox, waitFor, type CliResult } from '../helpers/sandbox.js'
+import { CLAUDE_CODE_HELPER_ENV, Sandbox, waitFor, type CliResult, oneLineStdout, sandboxesCleanedUpAfterAll } from '../helpers/sandbox.js'
 import { AWS_PROFILE_KEY, AWS_TEST_KEY, createIssuer, startGithubOidcStub, type GithubOidcStub, type Issuer } from '../helpers/vault-fixtures.js'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
 
@@ -18,7 +18,7 @@ let server: VaultTestServer
 let issuer: Issuer
 let gitlab: Issuer
 let github: GithubOidcStub
-const sandboxes: Sandbox[] = []
+const sandboxes = sandboxesCleanedUpAfterAll()
 
 before(async () => {
   server = await startVaultServer()
@@ -39,7 +39,6 @@ before(async () => {
   server.awsRole('laptop', { policies: ['gateway'], ttlMs: 15 * MINUTE, boundPrincipalArn: AWS_PROFILE_KEY.arn })
 })
 after(async () => {
-  await Promise.all(sandboxes.map((box) => box.cleanup()))
   await github.close()
   await server.close()
 })
@@ -52,8 +51,7 @@ function sandbox(env: Record<string, string> = {}): Sandbox {
 
 function value(result: CliResult): string {
   assert.equal(result.code, 0, result.stderr)
-  assert.match(result.stdout, /^[^\n]+\n$/, `stdout is the value and one newline: ${JSON.stringify(result.stdout)}`)
-  return result.stdout.slice(0, -1)
+  return oneLineStdout(result.stdout)
 }
 
 /** The secret appears nowhere: not in stderr, status, the audit log or the daemon log. */

@@ -8,25 +8,11 @@ import { hookTtlMs, helperContext, DEFAULT_OTEL_DEBOUNCE_MS, DEFAULT_HELPER_TTL_
 import { decideCaller } from '../../src/callers/registry.js'
 import { brokerRequestFor } from '../../src/service/service.js'
 import { FakeClock } from '../../src/clock.js'
-import type { Credential } from '../../src/credential.js'
-import type { Source } from '../../src/sources/source.js'
+import { CountingSource } from '../helpers/counting-source.js'
 import { tokenValue } from '../helpers/issued.js'
 
 const MINUTE = 60_000
 const SKEW_MS = MINUTE
-
-class CountingSource implements Source {
-  readonly kind = 'test'
-  fetches = 0
-  gate: Promise<void> | undefined
-  constructor(readonly clock: FakeClock, readonly lifetimeMs: number) {}
-  async fetch(): Promise<Credential> {
-    this.fetches++
-    const n = this.fetches
-    if (this.gate !== undefined) await this.gate
-    return { kind: 'token', value: `token-${n}`, expiresAt: new Date(this.clock.now() + this.lifetimeMs) }
-  }
-}
 
 function setup(lifetimeMs = 60 * MINUTE) {
   const clock = new FakeClock()

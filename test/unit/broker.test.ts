@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Broker, type BrokerEvent, type BrokerProfile } from '../../src/broker/broker.js'
-import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
+import { DEMAND_MEMORY_MS, FORCED_BUCKET_CAPACITY, FORCED_REFILL_MS, REFRESH_FLOOR_FRACTION, SHORT_LIVED_REFRESH_FRACTION, SHORT_LIVED_SERVE_FRACTION } from '../../src/broker/budget.js'
 import { decideCaller } from '../../src/callers/registry.js'
 import type { Header } from '../../src/config/settings.js'
 import { FakeClock } from '../../src/clock.js'
@@ -9,32 +9,11 @@ import { parseConfig } from '../../src/profiles/load.js'
 import { CcredError } from '../../src/errors.js'
 import type { TokenCredential } from '../../src/credential.js'
 import type { Source } from '../../src/sources/source.js'
+import { CountingSource } from '../helpers/counting-source.js'
 
 const MINUTE = 60_000
 const TTL_MS = 5 * MINUTE
 const SKEW_MS = MINUTE
-
-/** A source that mints numbered tokens with a fixed lifetime; fetches can be held open or made to fail. */
-class CountingSource implements Source {
-  readonly kind = 'test'
-  fetches = 0
-  failNext = 0
-  gate: Promise<void> | undefined
-  constructor(readonly clock: FakeClock, readonly lifetimeMs: number | null) {}
-
-  async fetch(): Promise<TokenCredential> {
-    this.fetches++
-    const n = this.fetches
-    if (this.gate !== undefined) await this.gate
-    if (this.failNext > 0) {
-      this.failNext--
-      throw new CcredError('ERR_SOURCE_UNAVAILABLE', 'upstream down', { hint: 'wait' })
-    }
-    const credential: TokenCredential = { kind: 'token', value: `token-${n}` }
-    if (this.lifetimeMs !== null) credential.expiresAt = new Date(this.clock.now() + this.lifetimeMs)
-    return credential
-  }
-}
 
 /** The advice the service passes the broker for a plain script (the default caller kind): Claude Code's TTL variable for the profile's header. */
 function scriptAdvice(header: Header): (safeTtlMs: number) => string {
@@ -180,6 +159,36 @@ describe('broker: refresh-ahead', () => {
     assert.equal(recovered.consecutiveFailures, 0)
     assert.equal(recovered.lastError, undefined)
     assert.equal((await get()).credential.value, 'token-5')
+  })
+
+  it('during a backoff a value that has expired is never served: the remembered error instead', async () => {
+    const { clock, source, broker, get } = setup(10 * MINUTE)
+    const first = await get()
+    const expiresAtMs = first.credential.expiresAt!.getTime()
+    source.failNext = Infinity
+    // Refresh-ahead fails again and again; step the clock until the value has expired
+    // while the broker is backing off (no upstream call allowed).
+    const inBackoff = () => {
+      const backoffUntil = broker.status()[0]!.budget!.backoffUntil
+      // Two failures in a row: from then on a foreground get waits for the backoff too.
+      return broker.status()[0]!.consecutiveFailures >= 2 && backoffUntil !== undefined && Date.parse(backoffUntil) > clock.now()
+    }
+    clock.advance(expiresAtMs - clock.now() + 1)
+    await settle()
+    // An hour of fake seconds at most, so a broken backoff fails here instead of looping.
+    for (let s = 0; s < 3600 && !inBackoff(); s++) {
+      clock.advance(1000)
+      await settle()
+    }
+    assert.ok(inBackoff(), 'the broker backs off after repeated failures')
+    assert.ok(clock.now() > expiresAtMs)
+    const fetchesBefore = source.fetches
+    await assert.rejects(get(), (error: CcredError) => {
+      assert.equal(error.code, 'ERR_SOURCE_UNAVAILABLE')
+      assert.match(error.message, /upstream down \(failed \d+ times; retrying in \d+ s\)$/)
+      return true
+    })
+    assert.equal(source.fetches, fetchesBefore, 'no upstream call during the backoff')
   })
 
   it('a config change (new key) drops the old entry and its timer', async () => {
@@ -464,6 +473,36 @@ describe('broker: the upstream budget (issue 12)', () => {
     assert.deepEqual(await bucketOf('[broker]\nforced_refresh_burst = 7\nforced_refresh_every = "2m"\n\n'), { forcedCapacity: 7, forcedRefillMs: 120_000 })
   })
 
+  it('after an idle hour a --refresh storm still gets at most the bucket\'s capacity of forced fetches', async () => {
+    const { clock, source, get } = setup(null)
+    await get()
+    clock.advance(60 * MINUTE) // an hour of refills, which the bucket must not hoard
+    await settle()
+    const before = source.fetches
+    for (let i = 0; i < 20; i++) {
+      await get({ forceRefresh: true })
+      await settle()
+    }
+    assert.equal(source.fetches - before, FORCED_BUCKET_CAPACITY)
+  })
+
+  it('10-minute credentials and TTL 390 s: refresh-ahead waits for the ¼-lifetime floor (renews at 40 %, not at 90 s)', async () => {
+    // TTL + skew = 450 s and a 60 s lead would renew at 90 s of a 600 s life; the floor
+    // (150 s) forbids that, so such a caller's values are renewed at 40 % (240 s).
+    const { clock, source, get } = setup(10 * MINUTE)
+    const fetchedAtMs = clock.now()
+    await get({ callerTtlMs: 390_000 })
+    clock.advance(10 * MINUTE * REFRESH_FLOOR_FRACTION - 1)
+    await settle()
+    assert.equal(source.fetches, 1, 'no refresh before a quarter of the lifetime')
+    clock.advance(fetchedAtMs + 10 * MINUTE * SHORT_LIVED_REFRESH_FRACTION - clock.now() - 1)
+    await settle()
+    assert.equal(source.fetches, 1)
+    clock.advance(1)
+    await settle()
+    assert.equal(source.fetches, 2, 'renewed at 40 % of the lifetime')
+  })
+
   it('a failing source with nothing cached: 130 gets in 10 s make a handful of upstream calls, each get says when it retries', async () => {
     const { clock, source, broker, get } = setup(10 * MINUTE)
     source.failNext = Infinity
@@ -499,7 +538,7 @@ describe('broker: refusals and status', () => {
     for (const value of ['a\nb', 'a\rb', 'a\u0001b', ' padded ', '']) {
       const clock = new FakeClock()
       const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-      const source: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value }) }
+      const source: Source = { fetch: async () => ({ kind: 'token', value }) }
       const profile: BrokerProfile = { key: 'k', name: 'bad', sourceKind: 'test', header: 'authorization', source, context: { profile: 'bad', clock, resolve: async () => '' } }
       await assert.rejects(broker.get({ profile, callerTtlMs: TTL_MS }), (error: CcredError) => {
         assert.equal(error.code, 'ERR_SOURCE_OUTPUT')
@@ -509,7 +548,7 @@ describe('broker: refusals and status', () => {
     }
     const clock = new FakeClock()
     const broker = new Broker({ clock, settings: () => ({ skewMs: SKEW_MS, reissueIntervalMs: 10_000 }) })
-    const expired: Source = { kind: 'test', fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
+    const expired: Source = { fetch: async () => ({ kind: 'token', value: 'x', expiresAt: new Date(clock.now() - 1) }) }
     await assert.rejects(
       broker.get({ profile: { key: 'k', name: 'old', sourceKind: 'test', header: 'authorization', source: expired, context: { profile: 'old', clock, resolve: async () => '' } }, callerTtlMs: TTL_MS }),
       /already expired/,

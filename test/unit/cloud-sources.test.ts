@@ -10,7 +10,7 @@ async function profile(toml: string, name = 'p'): Promise<{ options?: unknown; e
   const invalid = config.invalidProfiles.get(name)
   if (invalid !== undefined) return { error: invalid.message }
   const loaded = config.profiles.get(name)!
-  return { options: loaded.options, secretName: loaded.definition.storedSecretName?.(loaded.options) }
+  return { options: loaded.source.options, secretName: loaded.source.storedSecretName() }
 }
 
 describe('gcp options', () => {

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { TableReader } from '../../src/config/fields.js'
-import { defaultVaultConnection } from '../../src/vault/config.js'
+import type { SharedResource } from '../../src/config/shared-resources.js'
 import { INVALID, ProblemsRecorded, durationMs, map, nested, oneOf, parseWith, reference, string, table } from '../../src/config/schema.js'
 import { loadSourceDefinition, SOURCE_KINDS } from '../../src/sources/registry.js'
 
-const shared = { vault: defaultVaultConnection() }
+const shared = { settings: <S>(resource: SharedResource<S, any>) => resource.defaults() }
 
 /** What a source's parse made of a table: its options, or the problems it recorded (never both). */
 async function parseProfile(kind: string, body: Record<string, unknown>): Promise<{ options?: unknown; problems: string[] }> {

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems, parseHeadersOutput, projectMcpHelperEnv, strippedForProjectMcp } from '../../src/setup/claude-hooks.js'
 import { TableReader } from '../../src/config/fields.js'
-import { readHeaderTemplates } from '../../src/config/header-templates.js'
-import { envReferences } from '../../src/doctor/hooks.js'
+import { headerTemplates } from '../../src/config/header-templates.js'
+import { referencesIn } from '../../src/profiles/profile-source.js'
 import { headerSetBody, headersOutput, renderHeaders } from '../../src/output/headers.js'
 import { parseWarmGet } from '../../src/cli/parse-warm-get.js'
 
 function templates(value: unknown): { templates: unknown; problems: string[] } {
   const reader = new TableReader(value === undefined ? {} : { headers: value }, 'profiles.x')
-  return { templates: readHeaderTemplates(reader), problems: reader.problems }
+  return { templates: headerTemplates(reader), problems: reader.problems }
 }
 
 describe('headers = { … } in a profile', () => {
@@ -94,8 +94,9 @@ describe('the environment of a project .mcp.json helper', () => {
     assert.deepEqual(projectMcpHelperEnv({ HOME: '/h', MY_TOKEN: 'x' }), { HOME: '/h' })
   })
 
-  it('finds the env: references a profile reads', () => {
-    assert.deepEqual(envReferences({ value: { kind: 'env', target: 'MY_TOKEN' }, auth: { secret: { kind: 'keychain', target: 'k' }, id: { kind: 'env', target: 'ROLE_ID' } } }).sort(), ['MY_TOKEN', 'ROLE_ID'])
+  it('finds the references in options of a source that declares none', () => {
+    const found = referencesIn({ value: { kind: 'env', target: 'MY_TOKEN' }, auth: { secret: { kind: 'keychain', target: 'k' }, id: { kind: 'env', target: 'ROLE_ID' } }, credential: { kind: 'token', target: 'not a reference' } })
+    assert.deepEqual(found.map((ref) => `${ref.kind}:${ref.target}`).sort(), ['env:MY_TOKEN', 'env:ROLE_ID', 'keychain:k'])
   })
 })
 

@@ -241,6 +241,27 @@ describe('hostile references', () => {
     },
   })
 
+  /** What resolving a reference against `deps(env)` must give: the value, or the exact code and hint. */
+  const expectedResolution = (kind: string, target: string, env: Record<string, string>): { value?: string; code?: string; hint?: string } => {
+    const where = 'profiles.x.value'
+    switch (kind) {
+      case 'env':
+        return Object.hasOwn(env, target) && env[target] !== ''
+          ? { value: env[target]! }
+          : { code: 'ERR_REFERENCE', hint: `export ${target} in the shell, then run: ccred daemon stop   (the daemon keeps the environment it started with)` }
+      case 'file': {
+        const path = target.startsWith('~/') ? `/home/u${target.slice(1)}` : target
+        if (path.includes('big')) return { code: 'ERR_REFERENCE', hint: `point ${where} at a file that holds only the secret` }
+        if (path.includes('missing')) return { code: 'ERR_REFERENCE', hint: `create it with the secret on one line (chmod 600), or change ${where}` }
+        return { value: 'value' }
+      }
+      case 'keychain':
+        return target.startsWith('k') ? { value: 'stored' } : { code: 'ERR_REFERENCE', hint: 'store it with: ccred set x' }
+      default:
+        return target.includes('deny') ? { code: 'ERR_SOURCE_DENIED', hint: 'h' } : { value: 'from-vault' }
+    }
+  }
+
   it('parseReference accepts only known kinds with a target; resolveReference fails only with coded errors', async () => {
     const textArb = fc.oneof(
       fc.string({ maxLength: 40 }),
@@ -252,13 +273,14 @@ describe('hostile references', () => {
       assert.ok(['env', 'file', 'keychain', 'vault'].includes(ref.kind))
       assert.notEqual(ref.target, '')
       assert.equal(`${ref.kind}:${ref.target}`, text)
+      const expected = expectedResolution(ref.kind, ref.target, env)
       try {
         const value = await resolveReference(ref, 'profiles.x.value', deps(env), 'x')
-        assert.equal(typeof value, 'string')
+        assert.deepEqual({ value }, { value: expected.value }, `${text}: resolved although ${JSON.stringify(expected)}`)
       } catch (error) {
         assert.ok(error instanceof CcredError, `threw ${String(error)}`)
         assert.ok(error.code in ERROR_EXIT_CODES)
-        assert.ok(error.hint !== undefined)
+        assert.deepEqual({ code: error.code, hint: error.hint }, { code: expected.code, hint: expected.hint }, `${text}: ${error.message}`)
       }
     }), { numRuns: 500 })
   })

@@ -12,10 +12,10 @@ describe('ERR_INTERNAL', () => {
   it('a source that throws a TypeError: ERR_INTERNAL naming the profile, a bug-report hint, the cause kept, shown in status', async () => {
     const clock = new FakeClock(Date.UTC(2026, 10, 30))
     const bug = new TypeError("Cannot read properties of undefined (reading 'token')")
-    const source: Source = { kind: 'buggy', fetch: async () => { throw bug } }
+    const source: Source = { fetch: async () => { throw bug } }
     const broker = new Broker({ clock, settings: () => ({ skewMs: 60_000, reissueIntervalMs: 10_000 }), random: () => 0.5 })
     const profile: BrokerProfile = {
-      key: 'buggy#1', name: 'buggy', sourceKind: source.kind, header: 'authorization', source,
+      key: 'buggy#1', name: 'buggy', sourceKind: 'buggy', header: 'authorization', source,
       context: { profile: 'buggy', clock, resolve: async () => { throw new Error('no references here') } },
     }
     try {

@@ -54,7 +54,7 @@ async function jwtOptions(table: string): Promise<JwtOptions> {
   const config = await parseConfig(`[profiles.gw]\nsource = "jwt"\n[profiles.gw.jwt]\n${table}\n`, '/cfg/config.toml', { path: '/cfg/config.toml', fromFile: true, stamp: 's' })
   const invalid = config.invalidProfiles.get('gw')
   if (invalid !== undefined) throw invalid
-  return config.profiles.get('gw')!.options as JwtOptions
+  return config.profiles.get('gw')!.source.options as JwtOptions
 }
 
 async function configProblem(table: string): Promise<string> {

@@ -15,7 +15,7 @@ async function oidcProfile(table: string): Promise<{ options?: OidcOptions; erro
   const config = await parseConfig(`[profiles.corp]\nsource = "oidc"\n[profiles.corp.oidc]\n${table}`, '/cfg/config.toml', meta)
   const invalid = config.invalidProfiles.get('corp')
   if (invalid !== undefined) return { error: invalid.message }
-  return { options: config.profiles.get('corp')!.options as OidcOptions }
+  return { options: config.profiles.get('corp')!.source.options as OidcOptions }
 }
 
 describe('oidc config', () => {

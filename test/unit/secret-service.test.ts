@@ -188,7 +188,8 @@ test('startSecretService gives a child keytar a working, unlocked keyring', asyn
     ],
     run.raw,
   );
-  for (const r of report) assert.ok(r.ms < 5000, `${r.op} took ${r.ms} ms (a prompt?)`);
+  // No prompt: every operation answered before the child's hang guard (no bound taken from wall time).
+  assert.equal(run.timedOut, false, `the keytar child hung (a prompt?): ${run.raw}`);
 
   // The secret really lives in the throwaway keyring directory.
   assert.ok(
@@ -222,8 +223,8 @@ test('keytar in a child without a session bus fails fast with an error', async (
     // libsecret/GIO: "Cannot autolaunch D-Bus without X11 $DISPLAY" (no DISPLAY),
     // or "Error spawning command line “dbus-launch --autolaunch=…”" (with one).
     assert.match(r.error ?? '', /d-?bus/i);
-    assert.ok(r.ms < 5000, `${name} failed but took ${r.ms} ms`);
   }
+  assert.equal(run.timedOut, false, `the keytar child hung instead of failing: ${run.raw}`);
 });
 
 test('keytar with a session bus but no unlocked keyring fails fast (headless)', async (t) => {
@@ -288,6 +289,6 @@ test('keytar with a session bus but no unlocked keyring fails fast (headless)', 
       // "Object does not exist at path “/org/freedesktop/secrets/collection/login”"
       assert.equal(r.ok, false, `set must fail without an unlocked keyring: ${run.raw}`);
     }
-    assert.ok(r.ms < 10_000, `${name} took ${r.ms} ms`);
   }
+  assert.equal(run.timedOut, false, `the keytar child hung instead of failing: ${run.raw}`);
 });

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { CONFIG_MAX_BYTES, readTrustedConfigFile } from '../../src/config/file-trust.js'
-import { isHolderAlive, lockContent, processStartTicks, readLockHolder } from '../../src/daemon/owned-files.js'
-import { checkParentChain, openRuntimeDir, RuntimeDirMissing } from '../../src/daemon/runtime-dir.js'
+import { isHolderAlive, lockContent, processStartTicks, readLockHolder } from '../../src/rendezvous/owned-files.js'
+import { checkParentChain, openRuntimeDir, RuntimeDirMissing } from '../../src/rendezvous/runtime-dir.js'
 import { CcredError } from '../../src/errors.js'
 
 const roots: string[] = []

@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { checkVault } from '../../src/vault/checks.js'
+import { vaultResource } from '../../src/vault/shared.js'
 import { MINUTE, world, type World } from '../helpers/vault-world.js'
 import { loopbackTcpSkip } from '../helpers/listen.js'
 
 async function connection(w: World) {
   const config = await w.service.config.current()
-  return (await w.service.runtime.vaultConnections()).get(config.vault)
+  return (await w.service.runtime.shared(vaultResource)).get(config.shared.of(vaultResource))
 }
 
 describe('vault checks (for ccred doctor)', { skip: loopbackTcpSkip }, () => {

@@ -6,6 +6,7 @@ import { parseReference, resolveReference, splitVaultTarget } from '../../src/co
 import { STARTER_CONFIG } from '../../src/config/starter.js'
 import { CcredError } from '../../src/errors.js'
 import type { VaultConnectionConfig } from '../../src/vault/config.js'
+import { vaultResource } from '../../src/vault/shared.js'
 
 const meta = { path: '/cfg/config.toml', fromFile: true, stamp: 's' }
 const parse = (text: string) => parseConfig(text, '/cfg/config.toml', meta)
@@ -38,22 +39,22 @@ field = "password"
 auth = { method = "kubernetes", role = "gateway" }
 `)
     assert.equal(config.invalidProfiles.size, 0, [...config.invalidProfiles.values()].map((e) => e.message).join('\n'))
-    assert.equal(config.vault.address, 'https://vault.example.com:8200')
-    assert.equal(config.vault.timeoutMs, 5000)
-    const v = config.profiles.get('v')!.options as { connection: VaultConnectionConfig; refreshMs: number }
-    assert.equal(v.connection, config.vault, 'the same connection object: one token')
+    assert.equal(config.shared.of(vaultResource).address, 'https://vault.example.com:8200')
+    assert.equal(config.shared.of(vaultResource).timeoutMs, 5000)
+    const v = config.profiles.get('v')!.source.options as { connection: VaultConnectionConfig; refreshMs: number }
+    assert.equal(v.connection, config.shared.of(vaultResource), 'the same connection object: one token')
     assert.equal(v.refreshMs, 5 * 60_000)
-    const own = config.profiles.get('own')!.options as { connection: VaultConnectionConfig }
+    const own = config.profiles.get('own')!.source.options as { connection: VaultConnectionConfig }
     assert.equal(own.connection.address, 'https://vault.example.com:8200')
     assert.equal(own.connection.namespace, 'team-a')
     assert.deepEqual(own.connection.auth, { method: 'kubernetes', mount: 'kubernetes', role: 'gateway', tokenPath: '/var/run/secrets/kubernetes.io/serviceaccount/token' })
     assert.equal(own.connection.where, 'profiles.own.vault')
-    assert.equal(config.profiles.get('v')!.definition.storedSecretName!(v), 'vault-secret-id', 'ccred set v stores the secret_id')
+    assert.equal(config.profiles.get('v')!.source.storedSecretName(), 'vault-secret-id', 'ccred set v stores the secret_id')
   })
 
   it('without [vault]: VAULT_ADDR and a token at use, like the vault CLI', async () => {
     const config = await parse(vaultProfile('path = "secret/x"\nfield = "k"'))
-    assert.deepEqual(config.vault, { where: 'vault', insecureSkipTlsVerify: false, allowInsecureHttp: false, timeoutMs: 10_000, auth: { method: 'token' }, authWhere: 'vault.auth' })
+    assert.deepEqual(config.shared.of(vaultResource), { where: 'vault', insecureSkipTlsVerify: false, allowInsecureHttp: false, timeoutMs: 10_000, auth: { method: 'token' }, authWhere: 'vault.auth' })
   })
 
   it('refuses literal secrets, vault: inside Vault\'s own auth, unknown methods and keys, and says what is expected', async () => {
@@ -77,8 +78,8 @@ auth = { method = "kubernetes", role = "gateway" }
 
   it('aws auth takes the shared AWS credential keys; insecure TLS is a loud, explicit switch', async () => {
     const config = await parse(`[vault]\naddress = "https://v.example.com"\ninsecure_skip_tls_verify = true\nauth = { method = "aws", role = "ci", header_value = "v.example.com", profile = "dev", region = "eu-west-1" }\n`)
-    assert.deepEqual(config.vault.auth, { method: 'aws', mount: 'aws', role: 'ci', serverId: 'v.example.com', credentials: { profile: 'dev', region: 'eu-west-1' } })
-    assert.equal(config.vault.insecureSkipTlsVerify, true)
+    assert.deepEqual(config.shared.of(vaultResource).auth, { method: 'aws', mount: 'aws', role: 'ci', serverId: 'v.example.com', credentials: { profile: 'dev', region: 'eu-west-1' } })
+    assert.equal(config.shared.of(vaultResource).insecureSkipTlsVerify, true)
   })
 
   it('a [vault] edit gives vault profiles and profiles with vault: references a new cache key, and no other profile', async () => {

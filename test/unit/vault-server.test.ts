@@ -71,6 +71,23 @@ describe('vault test server (driven by node-vault)', { skip: loopbackTcpSkip }, 
     assert.equal(await ttlOf(stubborn, '1h'), 1200, 'the increment is not honoured')
   })
 
+  it('a capped renewal warns in Go durations, as Vault prints them ("1h0m0s", not "3600s")', async () => {
+    const token = server.createToken({ policies: ['default'], ttlMs: 10 * 60_000, maxTtlMs: 30 * 60_000 })
+    const response = await fetch(`${server.url}/v1/auth/token/renew-self`, { method: 'POST', headers: { 'x-vault-token': token, 'content-type': 'application/json' }, body: JSON.stringify({ increment: '1h' }) })
+    const body = (await response.json()) as { warnings: string[] | null }
+    assert.deepEqual(body.warnings, ['TTL of "1h0m0s" exceeded the effective max_ttl of "30m0s"; TTL value is capped accordingly'])
+  })
+
+  it('policy paths: `+` is one whole segment, a trailing `*` any rest', async () => {
+    server.policy('per-team', { 'secret/data/+/litellm': ['read'] })
+    const vault = nodeVault({ endpoint: server.url, token: server.createToken() })
+    await vault.write('secret/data/team-a/litellm', { data: { key: 'a' } })
+    await vault.write('secret/data/team-a/deep/litellm', { data: { key: 'deep' } })
+    const reader = nodeVault({ endpoint: server.url, token: server.createToken({ policies: ['per-team'] }) })
+    assert.equal((await reader.read('secret/data/team-a/litellm')).data.data.key, 'a')
+    assert.equal((await status(reader.read('secret/data/team-a/deep/litellm'))).statusCode, 403, '+ does not span two segments')
+  })
+
   it('AppRole login: the auth block lists token_policies and no policies, as the API docs show', async () => {
     // https://developer.hashicorp.com/vault/api-docs/auth/approle#login-with-approle (sample response)
     const ids = server.approleRole('doc-sample', { policies: ['gateway'], ttlMs: 20 * 60_000 })
