@@ -277,6 +277,8 @@ export interface DaemonInfo {
   startedAt: string
   socket: string
   configPath: string
+  /** The login the daemon started from (platform.ts loginSession); absent from daemons before it was added. */
+  session?: 'ssh' | 'local'
 }
 
 export interface HealthResponse extends DaemonInfo {
@@ -347,7 +349,7 @@ export interface ServiceStatus {
 
 /** `GET /v1/status`; without a daemon, `ccred status` builds the same shape with `running: false`. */
 export interface StatusResponse extends ServiceStatus {
-  daemon: { running: boolean; pid?: number; version?: string; socket: string; uptimeMs?: number; startedAt?: string; configPath?: string }
+  daemon: { running: boolean; pid?: number; version?: string; socket: string; uptimeMs?: number; startedAt?: string; configPath?: string; session?: 'ssh' | 'local' }
 }
 
 export interface ShutdownResponse {

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { packageVersion } from '../version.js'
 import { CcredError, EXIT_CODES, isCcredError } from '../errors.js'
 import { processIo, reportError, usageError, type Io } from './io.js'
+import { settingsScopesHelp } from '../setup/claude-paths.js'
 
 /** What commander does on its own: help and version print and end the command successfully. */
 const COMMANDER_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help'])
@@ -174,8 +175,7 @@ Examples:
     .option('--aws-auth-refresh <profile>', 'also (or only) write awsAuthRefresh: "ccred login <profile>" (an oidc sign-in profile)')
     .option('--gcp-auth-refresh <profile>', 'also (or only) write gcpAuthRefresh: "ccred login <profile>" (an oidc sign-in profile)')
     .addHelpText('after', `
-Scopes: user ~/.claude/settings.json, project .claude/settings.json, local .claude/settings.local.json,
-managed /etc/claude-code/managed-settings.json (Linux; needs root).
+${settingsScopesHelp()}
 
 Examples:
   ccred setup claude litellm --gateway https://llm.example.com

@@ -6,6 +6,7 @@ import { socketPath } from '../config/paths.js'
 import { formatTable } from '../output/table.js'
 import { ROUTES, type BudgetStatus, type StatusResponse } from '../protocol.js'
 import type { Io } from './io.js'
+import { hostPlatform, sshSessionNote } from '../platform.js'
 import { sanitizeLine, stringifyJsonSafely } from '../text/sanitize.js'
 import { EXIT_CODES } from '../errors.js'
 
@@ -89,6 +90,9 @@ export async function runStatus(options: { json?: boolean; wide?: boolean }, io:
   lines.push(d.running
     ? `daemon:  running (pid ${d.pid}, version ${d.version}, up ${formatDurationMs(d.uptimeMs ?? 0)}, socket ${d.socket})`
     : `daemon:  not running (socket ${d.socket}); \`ccred get\` starts it`)
+  // Which login started it: a daemon started over SSH keeps that session's keychain access for every caller.
+  const sshNote = d.running && d.session === 'ssh' ? sshSessionNote((io.platform ?? hostPlatform(io.env)).os) : undefined
+  if (d.running && d.session !== undefined) lines.push(`         started from ${d.session === 'ssh' ? 'an SSH session' : 'a local session'}${sshNote === undefined ? '' : `: ${sshNote}`}`)
   lines.push(`config:  ${status.config.fromFile ? status.config.path : `embedded default (no file at ${status.config.path}; run \`ccred init\`)`}`)
   if (status.config.error !== undefined) lines.push(`         error: ${status.config.error.message} [${status.config.error.code}]`)
   const availability = status.store.availability

@@ -1,5 +1,6 @@
 import { CcredError } from '../errors.js'
 import { readTrustedFile, type TrustedFileKind } from './file-trust.js'
+import { HOST_OS } from '../platform.js'
 
 /**
  * A reference names where a secret lives; the secret itself never sits in the
@@ -75,6 +76,11 @@ export async function readSecretFile(path: string): Promise<string> {
   return readTrustedFile(path, SECRET_FILE)
 }
 
+/** `~/` expands to the home directory everywhere; `~\\` too on Windows, where it is how a path under %USERPROFILE% is written. */
+export function expandHomePath(target: string, homeDir: string, os: NodeJS.Platform = HOST_OS): string {
+  return target.startsWith('~/') || (os === 'win32' && target.startsWith('~\\')) ? homeDir + target.slice(1) : target
+}
+
 /**
  * Resolves a reference to its secret. `where` names the config key for messages
  * ("profiles.demo.value"); messages never include the secret.
@@ -92,7 +98,7 @@ export async function resolveReference(ref: Reference, where: string, deps: Refe
       return value
     }
     case 'file': {
-      const path = ref.target.startsWith('~/') ? deps.homeDir + ref.target.slice(1) : ref.target
+      const path = expandHomePath(ref.target, deps.homeDir)
       let text: string
       try {
         text = await deps.readFile(path)

@@ -5,7 +5,7 @@ import { serviceForEnvironment, type CredentialService } from '../service/servic
 import { DEFAULT_BROKER } from '../config/settings.js'
 import { RUNTIME_FILE_NAMES, runtimeDir, SOCKET_NAME } from '../config/paths.js'
 import { CcredError } from '../errors.js'
-import { hostPlatform, type Platform } from '../platform.js'
+import { hostPlatform, loginSession, type Platform } from '../platform.js'
 import { packageVersion } from '../version.js'
 import { createOwnedFile, isHolderAlive, isStillOwn, lockContent, readLockHolder, removeIfOwn, type OwnedFile } from '../rendezvous/owned-files.js'
 import { disableCoreDumps } from '../rendezvous/core-dumps.js'
@@ -170,7 +170,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       }, idleExitMs)
       idleTimer.unref()
     }
-    const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path }
+    const info = { pid: process.pid, version: packageVersion(), startedAt: new Date().toISOString(), socket, configPath: path, session: loginSession(process.env) }
     relay = new RelayHost(service, env, log)
     server = createDaemonServer(service, { info, onRequest: armIdle, onShutdown: () => void stop(), prove: (challenge) => proofFor(keyHex, challenge), relay })
     await serveIn(holding)

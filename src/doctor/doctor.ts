@@ -9,10 +9,11 @@ import type { LoadedConfig, ProfileConfig } from '../profiles/load.js'
 import { runtimeDir } from '../config/paths.js'
 import { checkPrivateDir } from '../rendezvous/runtime-dir.js'
 import { helperTtlVariable, parseHelperTtlMs, setupHookFor } from '../callers/claude-code.js'
-import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, runsCcredFromPath } from '../setup/helper-command.js'
+import { findOnPath, helperCommandPrograms, PORTABLE_CCRED_COMMAND, rerunSetupCommand, runsCcredFromPath, unstableNodeManager } from '../setup/helper-command.js'
 import { readClaudeGatewayLogin } from '../setup/gateway-login.js'
 import { MAX_CLAUDE_JSON_BYTES, readSettings } from '../setup/claude-settings.js'
 import { readClaudeWorkspaceTrust } from '../setup/claude-trust.js'
+import { loginService } from '../setup/service-install.js'
 import type { Scope, SettingsFile } from '../setup/claude-settings.js'
 import { effectiveClaudeSettings, type EffectiveClaudeSettings } from '../setup/effective-settings.js'
 import { COMPETING_VARIABLES } from '../setup/claude-setup.js'
@@ -121,6 +122,7 @@ export async function runDoctorChecks(profileName: string | undefined, deps: Doc
       const because = needed ? ' (a profile reads keychain: references)' : readers.length > 0 ? ` (${readers.map((p) => p.name).join(', ')} read keychain: references; no hook uses them)` : ''
       add('secret store', needed ? 'fail' : 'warn', `${failure.message}${because} — ${failure.hint ?? ''}`)
     }
+    checkServiceEnvironment(config, platform, add)
     // What a source checks for itself (Vault: what an operator checks by hand: status, token lookup, capabilities).
     for (const profile of config.profiles.values()) {
       if (profileName !== undefined && profile.name !== profileName) continue
@@ -246,6 +248,27 @@ export async function describeCredential(value: string): Promise<string> {
   }
 }
 
+/**
+ * A daemon installed as a login service (systemd, launchd) starts without the shell's
+ * environment: an `env:` reference that works for an autostarted daemon is missing there,
+ * and `ccred daemon stop` (the usual hint) only lets the service start it again the same way.
+ */
+function checkServiceEnvironment(config: LoadedConfig, platform: Platform, add: (c: string, v: Verdict, d: string) => void): void {
+  const service = loginService(platform, { kind: 'npm', nodePath: process.execPath, binPath: '' }, 0)
+  if (service === undefined || !existsSync(service.path)) return
+  const passed = new Set(service.kind === 'launchd' ? [...service.text.matchAll(/<key>([A-Za-z_][A-Za-z0-9_]*)<\/key><string>/g)].map((m) => m[1]!) : [...service.text.matchAll(/^Environment="?([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!))
+  const missing = new Map<string, string[]>()
+  for (const profile of config.profiles.values()) {
+    for (const reference of profile.source.references()) {
+      if (reference.kind !== 'env' || passed.has(reference.target)) continue
+      missing.set(reference.target, [...(missing.get(reference.target) ?? []), profile.name])
+    }
+  }
+  for (const [name, profiles] of missing) {
+    add(`${service.kind} environment`, 'warn', `${service.path} starts the daemon without ${name} (env:${name} in ${profiles.join(', ')}): a login service gets none of your shell's variables; use keychain: or file: for it (ccred set), or remove the service (ccred daemon uninstall) and let get autostart the daemon`)
+  }
+}
+
 function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c: string, v: Verdict, d: string) => void): void {
   for (const file of claude.files) {
     if ((file as SettingsFile & { invalid?: boolean }).invalid) add(`claude ${file.scope} settings`, 'fail', `${file.path} is not valid JSON: Claude Code ignores it`)
@@ -258,7 +281,10 @@ function checkClaudeSettings(claude: EffectiveClaudeSettings, env: Env, add: (c:
     add(`claude ${key}`, shadowed.length > 0 ? 'warn' : 'ok', detail)
     // A node that `brew upgrade` (or an nvm switch) removed makes every helper run fail with "not found".
     const missing = typeof found.value === 'string' ? helperCommandPrograms(found.value).filter((program) => !existsSync(program)) : []
-    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ccred setup claude <profile> again`)
+    const rerun = typeof found.value === 'string' ? rerunSetupCommand(found.value, found.scope) : ''
+    if (missing.length > 0) add(`claude ${key} program`, 'fail', `${missing.join(' and ')} does not exist (node upgraded or moved?): run ${rerun}`)
+    const manager = typeof found.value === 'string' && missing.length === 0 ? unstableNodeManager(helperCommandPrograms(found.value)[0] ?? '') : undefined
+    if (manager !== undefined) add(`claude ${key} program`, 'warn', `the helper names one ${manager} node version (${manager} keeps no stable node path): after switching or uninstalling it, run ${rerun}`)
     if (typeof found.value === 'string' && runsCcredFromPath(found.value) && findOnPath(PORTABLE_CCRED_COMMAND, env, hostPlatform(env)) === undefined) add(`claude ${key} program`, 'fail', 'runs ccred from PATH, and there is none on this PATH: install ccred globally (npm install -g ccred)')
   }
   if (claude.value('apiKeyHelper') === undefined && claude.value('proxyAuthHelper') === undefined && claude.value('awsCredentialExport') === undefined) {

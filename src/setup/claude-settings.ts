@@ -2,6 +2,7 @@ import { CcredError } from '../errors.js'
 import { jsonFormat, type JsonDocument, type Settings } from './document-format.js'
 import { readFollowing, readForEdit, type FileSnapshot, type ReadLabel } from './settings-file.js'
 import { hostPlatform, type Platform } from '../platform.js'
+import { managedSettingsPathFor } from './claude-paths.js'
 
 /**
  * Claude Code's settings layers, lowest precedence first (measured; see
@@ -38,9 +39,7 @@ export function settingsLocations(env: Env, projectDir: string, platform: Platfo
 function managedSettingsPath(env: Env, platform: Platform): string {
   // CCRED_CLAUDE_MANAGED_DIR lets tests (and unusual installs) point elsewhere.
   if (env.CCRED_CLAUDE_MANAGED_DIR) return platform.path.join(env.CCRED_CLAUDE_MANAGED_DIR, 'managed-settings.json')
-  if (platform.os === 'darwin') return '/Library/Application Support/ClaudeCode/managed-settings.json'
-  if (platform.os === 'win32') return 'C:\\Program Files\\ClaudeCode\\managed-settings.json'
-  return '/etc/claude-code/managed-settings.json'
+  return managedSettingsPathFor(platform.os)
 }
 
 export type { Settings }

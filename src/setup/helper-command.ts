@@ -19,7 +19,8 @@ export type CcredInstall =
  */
 export function ccredProgram(platform: Platform, install: CcredInstall, exists: (path: string) => boolean = existsSync): string[] {
   if (install.kind === 'executable') return [install.path]
-  return [platform.os === 'darwin' ? stableNodePath(install.nodePath, exists) : install.nodePath, install.binPath]
+  // The version manager's stable node, so a version switch does not break the line (platform.ts).
+  return [stableNodePath(install.nodePath, exists, platform), install.binPath]
 }
 
 /**
@@ -48,6 +49,26 @@ export function helperCommandPrograms(commandLine: string): string[] {
   if (quoted === null) return []
   const unquote = (single?: string, double?: string) => single !== undefined ? single.replace(/'\\''/g, "'") : double
   return [unquote(quoted[1], quoted[2]), unquote(quoted[3], quoted[4])].filter((program): program is string => program !== undefined)
+}
+
+/**
+ * The exact setup command that rewrites a helper line ccred wrote: its profile read back
+ * from the line (`… get <profile>` or `… aws-export <profile>`), its scope when not the user's.
+ */
+export function rerunSetupCommand(commandLine: string, scope: string): string {
+  const profile = /\s(?:get|aws-export)\s+(?:'([^']+)'|"([^"]+)"|([^\s'"]+))/.exec(commandLine)
+  const name = profile === null ? '<profile>' : (profile[1] ?? profile[2] ?? profile[3])!
+  return `ccred setup claude ${name}${scope === 'user' ? '' : ` --scope ${scope}`}`
+}
+
+/**
+ * A node path that names one version of a manager that keeps no stable binary (nvm on
+ * Linux and macOS: ~/.nvm/versions/node/<v>/bin/node): the line breaks when that version
+ * is uninstalled, so doctor says so ahead of time. Managers with a stable entry are
+ * rewritten to it by stableNodePath and never reach here.
+ */
+export function unstableNodeManager(nodePath: string): string | undefined {
+  return /\/\.nvm\/versions\/node\/[^/]+\/bin\/node$/.test(nodePath) ? 'nvm' : undefined
 }
 
 /**

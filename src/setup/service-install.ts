@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CcredError } from '../errors.js'
-import { runtimeDir } from '../config/paths.js'
+import { daemonLogPath, runtimeDir } from '../config/paths.js'
 import type { Platform } from '../platform.js'
 import { DAEMON_V8_FLAGS } from '../rendezvous/v8-flags.js'
 import { ccredProgram, type CcredInstall } from './helper-command.js'
@@ -14,6 +14,8 @@ export interface LoginService {
   kind: 'systemd' | 'launchd'
   path: string
   text: string
+  /** Directories the service writes into that must exist before it starts (launchd does not create a log file's directory). */
+  directories: string[]
   /** Succeeds only where the service manager can take the service (a systemd user manager, a launchd GUI session). */
   probe: string[]
   /** Commands run first whose failure is expected and harmless (unloading an agent that is not loaded). */
@@ -57,6 +59,7 @@ export function loginService(platform: Platform, install: CcredInstall, uid: num
       kind: 'systemd',
       path,
       text,
+      directories: [], // journald keeps the log
       probe: ['systemctl', '--user', 'show-environment'],
       prepare: [],
       enable: [['systemctl', '--user', 'daemon-reload'], ['systemctl', '--user', 'enable', '--now', 'ccred.service']],
@@ -69,6 +72,7 @@ export function loginService(platform: Platform, install: CcredInstall, uid: num
     // launchd gives agents PATH=/usr/bin:/bin:/usr/sbin:/sbin and its own TMPDIR: the
     // installing shell's PATH (so `exec` profiles find bare command names) and the runtime
     // directory the CLI uses (so client and daemon meet at one socket) are written in.
+    const logPath = daemonLogPath(env, platform)
     const launchdEnv = new Map<string, string>(passed)
     if (env.PATH) launchdEnv.set('PATH', env.PATH)
     launchdEnv.set('CCRED_RUNTIME_DIR', runtimeDir(env, platform))
@@ -92,14 +96,15 @@ export function loginService(platform: Platform, install: CcredInstall, uid: num
       '  <key>KeepAlive</key><dict><key>SuccessfulExit</key><false/></dict>',
       '  <key>SoftResourceLimits</key><dict><key>Core</key><integer>0</integer></dict>',
       '  <key>HardResourceLimits</key><dict><key>Core</key><integer>0</integer></dict>',
-      `  <key>StandardErrorPath</key><string>${xml(join(home, 'Library', 'Logs', 'ccred', 'daemon.log'))}</string>`,
+      // The same log the CLI names everywhere else (state dir, XDG_STATE_HOME honoured).
+      `  <key>StandardErrorPath</key><string>${xml(logPath)}</string>`,
       '</dict>',
       '</plist>',
       '',
     ].join('\n')
     // bootstrap of an agent that is already loaded fails ("Bootstrap failed: 5"): unload it first.
     const bootout = ['launchctl', 'bootout', `gui/${uid}/dev.ccred.daemon`]
-    return { kind: 'launchd', path, text, probe: ['launchctl', 'print', `gui/${uid}`], prepare: [bootout], enable: [['launchctl', 'bootstrap', `gui/${uid}`, path]], disable: [bootout] }
+    return { kind: 'launchd', path, text, directories: [platform.path.dirname(logPath)], probe: ['launchctl', 'print', `gui/${uid}`], prepare: [bootout], enable: [['launchctl', 'bootstrap', `gui/${uid}`, path]], disable: [bootout] }
   }
   return undefined
 }
@@ -144,6 +149,7 @@ export async function installLoginService(service: LoginService, deps: InstallDe
     throw new CcredError('ERR_DAEMON', `cannot install the ccred ${service.kind} service: ${managerName(service)} is not reachable (${probe.why}); nothing was written and the running daemon was left alone`, { hint: managerHint(service) })
   }
   mkdirSync(dirname(service.path), { recursive: true })
+  for (const directory of service.directories) mkdirSync(directory, { recursive: true, mode: 0o700 })
   writeFileSync(service.path, service.text, { mode: 0o644 })
   deps.notice(`ccred: wrote the ${service.kind} ${service.kind === 'systemd' ? 'user unit' : 'agent'} ${service.path}`)
   if (deps.run === undefined) {

@@ -25,17 +25,34 @@ export interface ExecInvocation {
 export function execInvocation(platform: Platform, argv: string[], shell: boolean, exists: (path: string) => boolean = existsSync): ExecInvocation {
   if (platform.os !== 'win32') {
     return shell
-      ? { file: '/bin/sh', args: ['-c', argv[0]!], windowsVerbatimArguments: false, detached: true, name: 'sh -c' }
+      ? { file: '/bin/sh', args: ['-c', argv[0]!], windowsVerbatimArguments: false, detached: true, name: execName(platform.os, argv, true) }
       : { file: argv[0]!, args: argv.slice(1), windowsVerbatimArguments: false, detached: true, name: argv[0]! }
   }
   const comSpec = platform.env.ComSpec || platform.env.COMSPEC || 'C:\\Windows\\System32\\cmd.exe'
-  if (shell) return { file: comSpec, args: ['/d', '/s', '/c', `"${argv[0]!}"`], windowsVerbatimArguments: true, detached: false, name: 'cmd /c' }
+  if (shell) return { file: comSpec, args: ['/d', '/s', '/c', `"${argv[0]!}"`], windowsVerbatimArguments: true, detached: false, name: execName(platform.os, argv, true) }
   const program = resolveWindowsProgram(platform, argv[0]!, exists)
   if (/\.(cmd|bat)$/i.test(program)) {
     const line = [program, ...argv.slice(1)].map((arg) => cmdArgument(arg, argv[0]!)).join(' ')
     return { file: comSpec, args: ['/d', '/s', '/c', `"${line}"`], windowsVerbatimArguments: true, detached: false, name: argv[0]! }
   }
   return { file: program, args: argv.slice(1), windowsVerbatimArguments: false, detached: false, name: argv[0]! }
+}
+
+/** What messages call the command: the shell actually used, or the program as written. */
+export function execName(os: NodeJS.Platform, argv: string[], shell: boolean): string {
+  if (!shell) return argv[0]!
+  return os === 'win32' ? 'cmd /c' : 'sh -c'
+}
+
+/**
+ * Windows has no process groups to signal: ending `cmd.exe` leaves the helper's own
+ * children running (a `ping` ran its full 30 s). `taskkill /T /F` ends the process and
+ * every descendant. Unix needs nothing spawned (the group is signalled), so undefined.
+ */
+export function treeKillInvocation(platform: Platform, pid: number): { file: string; args: string[] } | undefined {
+  if (platform.os !== 'win32') return undefined
+  const systemRoot = platform.env.SystemRoot || platform.env.SYSTEMROOT || 'C:\\Windows'
+  return { file: platform.path.join(systemRoot, 'System32', 'taskkill.exe'), args: ['/T', '/F', '/PID', String(pid)] }
 }
 
 /** A program named without an extension, found as cmd finds it: each PATH directory (or the given one) with each PATHEXT extension. */

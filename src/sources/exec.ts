@@ -8,7 +8,7 @@ import type { SourceDefinition } from './source.js'
 import { sanitizeLine } from '../text/sanitize.js'
 import { redactSecrets } from '../text/redact.js'
 import { HOST_OS, hostPlatform, type Platform } from '../platform.js'
-import { execInvocation } from './exec-invocation.js'
+import { execInvocation, execName, treeKillInvocation } from './exec-invocation.js'
 import { untrustedProgram, type TrustedFileKind } from '../config/file-trust.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -104,8 +104,8 @@ const EXEC_PROGRAM: TrustedFileKind = {
   groupWritableIsFine: true,
 }
 
-function commandName(options: ExecOptions): string {
-  return options.shell ? 'sh -c' : options.argv[0]!
+function commandName(options: Pick<ExecOptions, 'argv' | 'shell'>, os: NodeJS.Platform = HOST_OS): string {
+  return execName(os, options.argv, options.shell)
 }
 
 /** Variables a helper gets from the daemon's environment; everything else only if the profile names it in `env`. */
@@ -141,7 +141,7 @@ export function helperEnvironment(inherited: Record<string, string | undefined>,
 }
 
 function runCommand(options: ExecOptions, env: Record<string, string>, platform: Platform, knownSecrets: () => string[]): Promise<{ stdout: string }> {
-  const name = commandName(options)
+  const name = commandName(options, platform.os)
   return new Promise((resolve, reject) => {
     // Per platform: sh or %ComSpec%, PATHEXT lookup and .cmd shims on Windows (exec-invocation.ts).
     const { file, args, detached, windowsVerbatimArguments } = execInvocation(platform, options.argv, options.shell)
@@ -156,6 +156,15 @@ function runCommand(options: ExecOptions, env: Record<string, string>, platform:
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
     const timers: NodeJS.Timeout[] = []
     const signalTree = (signal: NodeJS.Signals) => {
+      const treeKill = child.pid === undefined ? undefined : treeKillInvocation(platform, child.pid)
+      if (treeKill !== undefined) {
+        // Windows: the whole tree at once, forcibly (there is no SIGTERM to give it first).
+        if (signal === 'SIGKILL') return
+        const killer = spawn(treeKill.file, treeKill.args, { stdio: 'ignore', windowsHide: true })
+        killer.on('error', () => child.kill(signal))
+        killer.on('exit', (code) => { if (code !== 0) child.kill(signal) })
+        return
+      }
       try {
         if (child.pid !== undefined && detached) process.kill(-child.pid, signal)
         else child.kill(signal)

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { CcredError } from '../errors.js'
 import { standaloneBuild } from '../executable.js'
@@ -5,6 +6,7 @@ import { withDeadline } from '../net/deadline.js'
 import { hostPlatform } from '../platform.js'
 import { bindingLoadProblem, credentialManagerLimitProblem, keychainHint } from './keychain-platform.js'
 import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './store.js'
+import { SECURITY_PATH, securityCliBackend } from './macos-security.js'
 
 /**
  * The OS keychain through one of two native bindings:
@@ -19,7 +21,8 @@ import { KEYCHAIN_SERVICE, type SecretStore, type StoreAvailability } from './st
  * was unavailable is still found after keytar comes back. Nothing is lost either way.
  */
 export interface KeychainBackend {
-  readonly name: 'keytar' | '@napi-rs/keyring'
+  /** `security`: Apple's /usr/bin/security, preferred on macOS (macos-security.ts says why). */
+  readonly name: 'keytar' | '@napi-rs/keyring' | 'security'
   get(account: string): Promise<string | null>
   set(account: string, password: string): Promise<void>
   delete(account: string): Promise<boolean>
@@ -113,11 +116,11 @@ export interface Loaded {
  * =@napi-rs/keyring allows only that one (any other value: neither), to diagnose one
  * binding or to see what an install without keytar does.
  */
-function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platform): Loaded {
+function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platform, securityPath: string = SECURITY_PATH): Loaded {
   const forced = env.CCRED_KEYCHAIN_BACKEND
   const problems: string[] = []
   const fixes: string[] = []
-  const attempt = (name: KeychainBackend['name'], load: () => KeychainBackend): KeychainBackend | undefined => {
+  const attempt = (name: 'keytar' | '@napi-rs/keyring', load: () => KeychainBackend): KeychainBackend | undefined => {
     if (forced !== undefined && forced !== '' && forced !== name) return undefined
     try {
       return load()
@@ -128,14 +131,22 @@ function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platfo
       return undefined
     }
   }
-  if (forced !== undefined && forced !== '' && forced !== 'keytar' && forced !== '@napi-rs/keyring') {
+  if (forced !== undefined && forced !== '' && forced !== 'keytar' && forced !== '@napi-rs/keyring' && forced !== 'security') {
     problems.push(`CCRED_KEYCHAIN_BACKEND=${forced.slice(0, 40)} allows neither keytar nor @napi-rs/keyring`)
-    fixes.push('unset CCRED_KEYCHAIN_BACKEND (or set it to keytar or @napi-rs/keyring)')
+    fixes.push('unset CCRED_KEYCHAIN_BACKEND (or set it to keytar, @napi-rs/keyring or, on macOS, security)')
   }
+  // macOS: Apple's signed tool first, so the item's trusted identity survives node upgrades.
+  const security = os === 'darwin' && (forced === undefined || forced === '' || forced === 'security') && existsSync(securityPath) ? securityCliBackend(securityPath) : undefined
   // The executable carries only @napi-rs/keyring (keytar is built from source by npm install).
   const standalone = standaloneBuild() !== undefined
-  const keytar = standalone ? undefined : attempt('keytar', loadKeytarBackend)
-  const napi = attempt('@napi-rs/keyring', loadNapiBackend)
+  const keytar = forced === 'security' || standalone ? undefined : attempt('keytar', loadKeytarBackend)
+  const napi = forced === 'security' ? undefined : attempt('@napi-rs/keyring', loadNapiBackend)
+  if (security !== undefined) {
+    const loaded: Loaded = { state: { problems: [], backend: 'security' }, primary: security }
+    const fallback = keytar ?? napi
+    if (fallback !== undefined) loaded.secondary = fallback
+    return loaded
+  }
   const primary = keytar ?? napi
   const state: KeychainState = { problems }
   if (primary !== undefined) state.backend = primary.name
@@ -145,6 +156,11 @@ function loadBackends(env: Record<string, string | undefined>, os: NodeJS.Platfo
   if (primary !== undefined) loaded.primary = primary
   if (keytar !== undefined && napi !== undefined) loaded.secondary = napi
   return loaded
+}
+
+/** For tests: the backends as this module picks them, with a stand-in for /usr/bin/security. */
+export function loadKeychainBackends(env: Record<string, string | undefined>, os: NodeJS.Platform, securityPath?: string): Loaded {
+  return loadBackends(env, os, securityPath)
 }
 
 let loadedOnce: Loaded | undefined
@@ -219,7 +235,8 @@ export class KeychainStore implements SecretStore {
 
   async set(name: string, value: string): Promise<void> {
     // Checked before the write: `ccred set` and `jwt keygen` say why, and nothing is half-written.
-    const tooBig = credentialManagerLimitProblem(this.#os, this.#loaded().primary?.name, value)
+    const binding = this.#loaded().primary?.name
+    const tooBig = credentialManagerLimitProblem(this.#os, binding === 'security' ? undefined : binding, value)
     if (tooBig !== undefined) throw tooBig
     const primary = this.#primary()
     await this.#call('storing a secret', () => primary.set(name, value))

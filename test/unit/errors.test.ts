@@ -16,6 +16,7 @@ import { MemoryStore } from '../../src/store/memory.js'
 import { VaultHttpError } from '../../src/vault/client.js'
 import { repoRoot } from '../helpers/claude.js'
 import { rejects, world } from '../helpers/vault-world.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 describe('isCcredError', () => {
   it('narrows to CcredError, and to one code when asked', () => {
@@ -103,7 +104,7 @@ describe('exit codes: one table', () => {
   })
 })
 
-describe('Vault: the HTTP status travels as detail', () => {
+describe('Vault: the HTTP status travels as detail', { skip: loopbackTcpSkip }, () => {
   it('400, 403 and 503 from the Vault test server: the right code, detail.httpStatus, and the client error as cause', async () => {
     const w = await world((server) => {
       server.kvPut('secret/gw', { api_key: 'sk-vault' })
@@ -128,7 +129,7 @@ describe('Vault: the HTTP status travels as detail', () => {
   })
 })
 
-describe('OIDC: OAuth errors mapped in one place', () => {
+describe('OIDC: OAuth errors mapped in one place', { skip: loopbackTcpSkip }, () => {
   /** A token endpoint that answers every grant with the given status and RFC 6749 section 5.2 error body. */
   async function idp(answer: { status: number; body: Record<string, string> }) {
     const server = createServer((req, res) => {

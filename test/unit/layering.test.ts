@@ -57,7 +57,11 @@ function cruise(cwd: string, roots: string[], graph: 'every-import' | 'static'):
 
 const describeViolation = (violation: Violation): string => `${violation.rule}: ${violation.chain.join(' -> ')}`
 
-describe('layering rules (.dependency-cruiser.cjs)', () => {
+// The rules are a property of the source tree, checked by npm test on Linux; under Wine, starting
+// depcruise (a Linux-side dev tool run by a Windows node) fails now and then with spawnSync UNKNOWN.
+const depcruiseUnderWine: string | false = process.env.CCRED_TEST_UNDER_WINE === '1' && 'wine-limit: the layering rules run depcruise as a child process, which Wine starts unreliably (spawnSync UNKNOWN); npm test checks them on Linux'
+
+describe('layering rules (.dependency-cruiser.cjs)', { skip: depcruiseUnderWine }, () => {
   it('report a folder cycle (even one closed by a lazy import()), a file cycle, imports up the layers, from a root file, and from a folder in no layer', () => {
     const { status, violations } = cruise(fixture, ['src', 'cmd'], 'every-import')
     assert.notEqual(status, 0, 'depcruise must exit non-zero so that npm test fails')

@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main.js'
 import { helperCommandLine, helperCommandPrograms } from '../../src/setup/helper-command.js'
 import { stableExecutablePath } from '../../src/setup/ccred-command.js'
 import { settingsLocations } from '../../src/setup/claude-settings.js'
+import { settingsScopesHelp } from '../../src/setup/claude-paths.js'
 import { configPath, daemonLogPath, runtimeDir, socketPath } from '../../src/config/paths.js'
 import { loginService } from '../../src/setup/service-install.js'
 import { ensureRuntimeDir, openRuntimeDir, RuntimeDirMissing, socketPathTooLong } from '../../src/rendezvous/runtime-dir.js'
@@ -18,11 +19,12 @@ import { newPipeName, readPipeName, recordPipeName } from '../../src/rendezvous/
 import { CcredError } from '../../src/errors.js'
 import { repoRoot } from '../helpers/claude.js'
 import { envLines } from '../../src/output/shell-env.js'
-import { execInvocation } from '../../src/sources/exec-invocation.js'
+import { execInvocation, execName, treeKillInvocation } from '../../src/sources/exec-invocation.js'
+import { expandHomePath } from '../../src/config/references.js'
 import { helperEnvironment } from '../../src/sources/exec.js'
 import { KeychainStore } from '../../src/store/keychain.js'
 import { credentialManagerBytes, credentialManagerLimitProblem, keychainHint, keytarFix } from '../../src/store/keychain-platform.js'
-import { platformFor, stableNodePath } from '../../src/platform.js'
+import { HOST_OS, loginSession, platformFor, sshSessionNote, stableNodePath, type Platform } from '../../src/platform.js'
 
 /**
  * The macOS and Windows rules, run on Linux with the platform passed in: nothing
@@ -97,6 +99,41 @@ describe('platform: the helper command line', () => {
     }
   })
 
+  it('each version manager\'s stable node replaces the versioned one it switches away from, when that entry exists', () => {
+    const unix = platformFor('linux', { HOME: '/home/ann' }, noHome)
+    const mac = platformFor('darwin', { HOME: '/Users/ann' }, noHome)
+    const win = platformFor('win32', { USERPROFILE: 'C:\\Users\\Ann', NVM_HOME: 'C:\\Users\\Ann\\AppData\\Roaming\\nvm', NVM_SYMLINK: 'C:\\Program Files\\nodejs' }, noHome)
+    const cases: Array<[Platform, string, string]> = [
+      [unix, '/home/ann/.local/share/fnm/node-versions/v22.11.0/installation/bin/node', '/home/ann/.local/share/fnm/aliases/default/bin/node'],
+      [mac, '/Users/ann/Library/Application Support/fnm/node-versions/v22.11.0/installation/bin/node', '/Users/ann/Library/Application Support/fnm/aliases/default/bin/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Roaming\\fnm\\node-versions\\v22.11.0\\installation\\node.exe', 'C:\\Users\\Ann\\AppData\\Roaming\\fnm\\aliases\\default\\node.exe'],
+      [mac, '/Users/ann/.volta/tools/image/node/22.11.0/bin/node', '/Users/ann/.volta/bin/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Local\\Volta\\tools\\image\\node\\22.11.0\\node.exe', 'C:\\Users\\Ann\\AppData\\Local\\Volta\\bin\\node.exe'],
+      [unix, '/home/ann/.asdf/installs/nodejs/22.11.0/bin/node', '/home/ann/.asdf/shims/node'],
+      [mac, '/Users/ann/.local/share/mise/installs/node/22.11.0/bin/node', '/Users/ann/.local/share/mise/shims/node'],
+      [win, 'C:\\Users\\Ann\\AppData\\Roaming\\nvm\\v22.11.0\\node.exe', 'C:\\Program Files\\nodejs\\node.exe'],
+      [mac, '/opt/homebrew/Cellar/node/23.1.0/bin/node', '/opt/homebrew/bin/node'],
+    ]
+    for (const [platform, versioned, stable] of cases) {
+      assert.equal(stableNodePath(versioned, (path) => path === stable, platform), stable, versioned)
+      assert.equal(stableNodePath(versioned, () => false, platform), versioned, `${versioned}: kept when the stable entry is missing`)
+    }
+    // nvm (Linux, macOS) has no stable binary; MacPorts' and the installers' paths are stable already.
+    for (const kept of ['/Users/ann/.nvm/versions/node/v22.11.0/bin/node', '/opt/local/bin/node', '/usr/local/bin/node']) {
+      assert.equal(stableNodePath(kept, () => true, mac), kept)
+    }
+    assert.equal(helperCommandLine(win, { kind: 'npm', nodePath: 'C:\\Users\\Ann\\AppData\\Roaming\\nvm\\v22.11.0\\node.exe', binPath: 'C:\\ccred\\ccred.cjs' }, (path) => path === 'C:\\Program Files\\nodejs\\node.exe'), '"C:\\Program Files\\nodejs\\node.exe" "C:\\ccred\\ccred.cjs"')
+  })
+
+  it('an SSH login is told what the keychain will and will not do there, per OS', () => {
+    assert.equal(loginSession({ SSH_CONNECTION: '192.0.2.7 52000 192.0.2.1 22' }), 'ssh')
+    assert.equal(loginSession({ SSH_TTY: '/dev/ttys003' }), 'ssh')
+    assert.equal(loginSession({ TERM_PROGRAM: 'Apple_Terminal' }), 'local')
+    assert.match(sshSessionNote('darwin') ?? '', /no dialog.*security unlock-keychain ~\/Library\/Keychains\/login\.keychain-db.*env:, file: and the file store work.*ccred daemon stop/)
+    assert.match(sshSessionNote('linux') ?? '', /session bus/)
+    assert.equal(sshSessionNote('win32'), undefined)
+  })
+
   it('macOS: the Homebrew Cellar node is replaced by the stable link that brew upgrade keeps', () => {
     const links = new Set(['/opt/homebrew/bin/node', '/usr/local/opt/node@20/bin/node'])
     const exists = (path: string) => links.has(path)
@@ -150,7 +187,7 @@ describe('platform: the runtime directory and the daemon address', () => {
     assert.throws(() => openRuntimeDir(dir, 'win32'), RuntimeDirMissing)
     const pinned = ensureRuntimeDir(dir, 'win32')
     try {
-      assert.equal(pinned.file('spawn.lock'), `${dir}/spawn.lock`)
+      assert.equal(pinned.file('spawn.lock'), join(dir, 'spawn.lock'))
       writeFileSync(pinned.file('spawn.lock'), 'x') // what used to fail with ENOENT
     } finally {
       pinned.close()
@@ -205,6 +242,14 @@ describe('platform: the runtime directory and the daemon address', () => {
 describe('platform: the macOS launchd agent', () => {
   const agent = loginService(mac, { kind: 'npm', nodePath: '/opt/homebrew/Cellar/node/23.1.0/bin/node', binPath: '/opt/ccred/ccred.cjs' }, 501, (path) => path === '/opt/homebrew/bin/node')!
 
+  it('logs where every other daemon log goes (the state dir, XDG_STATE_HOME honoured), in a directory created before bootstrap', () => {
+    assert.match(agent.text, /<key>StandardErrorPath<\/key><string>\/Users\/ann\/Library\/Logs\/ccred\/daemon\.log<\/string>/)
+    assert.deepEqual(agent.directories, ['/Users/ann/Library/Logs/ccred'])
+    const xdg = loginService(platformFor('darwin', { HOME: '/Users/ann', XDG_STATE_HOME: '/Users/ann/.local/state' }, noHome), { kind: 'npm', nodePath: '/opt/homebrew/bin/node', binPath: '/opt/ccred/ccred.cjs' }, 501)!
+    assert.match(xdg.text, /<string>\/Users\/ann\/\.local\/state\/ccred\/daemon\.log<\/string>/)
+    assert.deepEqual(xdg.directories, ['/Users/ann/.local/state/ccred'])
+  })
+
   it('re-installs cleanly: bootout (failure expected when not loaded) before bootstrap', () => {
     assert.equal(agent.kind, 'launchd')
     assert.deepEqual(agent.prepare, [['launchctl', 'bootout', 'gui/501/dev.ccred.daemon']])
@@ -226,7 +271,7 @@ describe('platform: the macOS launchd agent', () => {
 describe('platform: ccred env --shell', () => {
   const hostile = ["it's", 'a"b', '$(touch /tmp/pwned)', '`id`', '$env:PATH', '%PATH%', 'a\u2019b\u2018c', "''", 'x\ny', 'tab\there', '\\\\server\\share', '&|<>^', '']
 
-  it('posix: sh reads every hostile value back exactly', () => {
+  it('posix: sh reads every hostile value back exactly', { skip: HOST_OS === 'win32' && 'no /bin/sh on a Windows host' }, () => {
     for (const value of hostile) {
       const script = `${envLines({ CCRED_T: value }, 'posix')}printf %s "$CCRED_T"`
       assert.equal(execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' }), value)
@@ -292,6 +337,21 @@ describe('platform: exec sources on Windows', () => {
     assert.equal(execInvocation(win, ['nope'], false, exists).file, 'nope')
   })
 
+  it('a timeout ends the whole tree with taskkill /T /F (Windows has no process group to signal); messages name cmd, not sh', () => {
+    assert.deepEqual(treeKillInvocation(platformFor('win32', { ...env, SystemRoot: 'C:\\Windows' }, noHome), 4242), { file: 'C:\\Windows\\System32\\taskkill.exe', args: ['/T', '/F', '/PID', '4242'] })
+    assert.equal(treeKillInvocation(platformFor('linux', { HOME: '/home/ann' }, noHome), 4242), undefined, 'Unix signals the process group instead')
+    assert.equal(execName('win32', ['get-key | more'], true), 'cmd /c')
+    assert.equal(execName('linux', ['get-key | more'], true), 'sh -c')
+    assert.equal(execName('win32', ['gcloud', 'auth'], false), 'gcloud')
+  })
+
+  it('file:~\\ expands to %USERPROFILE% on Windows; elsewhere only ~/ does', () => {
+    assert.equal(expandHomePath('~\\keys\\k.txt', 'C:\\Users\\Ann Lee', 'win32'), 'C:\\Users\\Ann Lee\\keys\\k.txt')
+    assert.equal(expandHomePath('~/k', 'C:\\Users\\Ann Lee', 'win32'), 'C:\\Users\\Ann Lee/k')
+    assert.equal(expandHomePath('~\\k', '/home/ann', 'linux'), '~\\k', 'a backslash is part of a Unix file name')
+    assert.equal(expandHomePath('~/k', '/home/ann', 'linux'), '/home/ann/k')
+  })
+
   it('an argument a batch file would expand (% ! ") is refused, not passed', () => {
     for (const arg of ['%PATH%', 'a!b', 'a"&calc"']) {
       assert.throws(() => execInvocation(win, ['gcloud', arg], false, exists), (error: unknown) => error instanceof CcredError && error.code === 'ERR_CONFIG' && /cannot be passed safely/.test(error.message))
@@ -350,6 +410,15 @@ describe('platform: one place reads the real one', () => {
 })
 
 describe('platform: commands run with another platform\'s rules (Io.platform)', () => {
+  it('setup claude --help lists each OS\'s settings files, the managed one from the same table settingsLocations reads', () => {
+    const help = settingsScopesHelp()
+    for (const os of ['linux', 'darwin', 'win32'] as const) {
+      const managed = settingsLocations({}, 'C:\\p', platformFor(os, { HOME: '/home/ann', USERPROFILE: 'C:\\Users\\Ann' }, noHome)).find((location) => location.scope === 'managed')!.path
+      assert.ok(help.includes(managed), `${os}: ${managed}`)
+    }
+    assert.match(help, /%USERPROFILE%\\\.claude\\settings\.json/)
+  })
+
   it('setup claude --dry-run as on Windows: %USERPROFILE%\\.claude and a command line for cmd', async () => {
     const dir = root()
     const configDir = join(dir, 'cfg')
@@ -362,7 +431,7 @@ describe('platform: commands run with another platform\'s rules (Io.platform)', 
     assert.equal(code, 0, stderr.join(''))
     const printed = stdout.join('')
     assert.match(printed, /^would change C:\\Users\\Ann Lee\\\.claude\\settings\.json \(new file\):$/m)
-    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"[^"\\]+\\" \\"[^"\\]+ccred\.cjs\\" get demo",$/m)
+    assert.match(printed, /^ {2}\+ {2}"apiKeyHelper": "\\"(?:[^"\\]|\\\\)+\\" \\"(?:[^"\\]|\\\\)+ccred\.cjs\\" get demo",$/m)
     assert.doesNotMatch(printed, /'/, 'no POSIX quotes for cmd')
   })
 })

@@ -44,7 +44,7 @@ function run(shell: { argv: string[] }, script: string, ...args: string[]): stri
 /** printf's output split at the NULs it was told to write after each word. */
 const words = (stdout: string): string[] => stdout.split('\0').slice(0, -1)
 
-describe('POSIX quoting (text/shell-quote/posix.ts), run by real shells', () => {
+describe('POSIX quoting (text/shell-quote/posix.ts), run by real shells', { skip: process.platform === 'win32' && 'no POSIX shells on a Windows host' }, () => {
   it('this machine has dash and bash at least (else the properties below would prove little)', () => {
     const names = POSIX_SHELLS.map((shell) => shell.name)
     assert.ok(names.includes('sh (dash)') && names.includes('bash'), names.join(', '))

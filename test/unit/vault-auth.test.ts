@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { AWS_PROFILE_KEY, AWS_TEST_KEY, createIssuer, GITHUB_ISSUER, startGithubOidcStub, type Issuer } from '../helpers/vault-fixtures.js'
 import type { VaultTestServer } from '../helpers/vault-server.js'
 import { MINUTE, rejects, world } from '../helpers/vault-world.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 const SECRET = 'sk-litellm-from-vault-7f3a'
 
@@ -28,7 +29,7 @@ before(async () => {
   issuer = await createIssuer()
 })
 
-describe('vault auth: approle', () => {
+describe('vault auth: approle', { skip: loopbackTcpSkip }, () => {
   /** An approle role "ci" granting the gateway policy, and ccred configured with `secretIdRef`. */
   async function approleWorld(secretIdRef: string) {
     let ids = { roleId: '', secretId: '' }
@@ -61,7 +62,7 @@ describe('vault auth: approle', () => {
   })
 })
 
-describe('vault auth: jwt', () => {
+describe('vault auth: jwt', { skip: loopbackTcpSkip }, () => {
   it('GitHub Actions: requests the OIDC token for the audience from ACTIONS_ID_TOKEN_REQUEST_URL with the bearer, logs in with it', async () => {
     const stub = await startGithubOidcStub(issuer, { sub: 'repo:octo-org/gateway:ref:refs/heads/main', repository: 'octo-org/gateway', repository_owner: 'octo-org' })
     after(() => stub.close())
@@ -111,7 +112,7 @@ describe('vault auth: jwt', () => {
   })
 })
 
-describe('vault auth: kubernetes', () => {
+describe('vault auth: kubernetes', { skip: loopbackTcpSkip }, () => {
   it('logs in with the service-account token file; a token of another service account is refused', async () => {
     const w = await world((server) => {
       seed(server)
@@ -122,7 +123,7 @@ describe('vault auth: kubernetes', () => {
     })
     const tokenPath = join(w.dir, 'sa-token')
     writeFileSync(tokenPath, 'eyJ.sa-token.claude-runner\n')
-    writeFileSync(join(w.dir, 'config.toml'), profile(`{ method = "kubernetes", role = "gateway", token_path = "${tokenPath}" }`))
+    writeFileSync(join(w.dir, 'config.toml'), profile(`{ method = "kubernetes", role = "gateway", token_path = '${tokenPath}' }`))
     assert.equal((await w.get('gw')).value, SECRET)
     assert.equal(logins(w.server, 'kubernetes').length, 1)
 
@@ -135,7 +136,7 @@ describe('vault auth: kubernetes', () => {
   })
 })
 
-describe('vault auth: aws (IAM)', () => {
+describe('vault auth: aws (IAM)', { skip: loopbackTcpSkip }, () => {
   const saved: Record<string, string | undefined> = {}
   const setEnv = (vars: Record<string, string | undefined>) => {
     for (const [key, value] of Object.entries(vars)) {

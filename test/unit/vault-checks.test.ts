@@ -4,13 +4,14 @@ import { describe, it } from 'node:test'
 import { checkVault } from '../../src/vault/checks.js'
 import { vaultResource } from '../../src/vault/shared.js'
 import { MINUTE, world, type World } from '../helpers/vault-world.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 async function connection(w: World) {
   const config = await w.service.config.current()
   return (await w.service.runtime.shared(vaultResource)).get(config.shared.of(vaultResource))
 }
 
-describe('vault checks (for ccred doctor)', () => {
+describe('vault checks (for ccred doctor)', { skip: loopbackTcpSkip }, () => {
   it('reachable, unsealed, token valid with its TTL and policies, and per path whether the policy allows a read', async () => {
     const w = await world((server) => {
       server.policy('gateway', { 'secret/data/litellm/*': ['read'], 'secret/data/litellm/admin': ['deny'] })

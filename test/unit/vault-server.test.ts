@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import nodeVault from 'node-vault'
 import { startVaultServer, type VaultTestServer } from '../helpers/vault-server.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 let server: VaultTestServer
 before(async () => { server = await startVaultServer() })
@@ -18,7 +19,7 @@ async function status(promise: Promise<unknown>): Promise<{ statusCode: number; 
   assert.fail('expected an error response')
 }
 
-describe('vault test server (driven by node-vault)', () => {
+describe('vault test server (driven by node-vault)', { skip: loopbackTcpSkip }, () => {
   it('KV v2: versions, metadata, a soft-deleted latest version answering 404 with its metadata', async () => {
     const vault = nodeVault({ endpoint: server.url, token: server.createToken() })
     await vault.write('secret/data/app', { data: { key: 'v1' } })

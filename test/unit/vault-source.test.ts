@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test'
 import { makeTlsCertificates } from '../helpers/vault-fixtures.js'
 import type { DatabaseRole, VaultTestServer } from '../helpers/vault-server.js'
 import { HOUR, MINUTE, reads, rejects, until, world } from '../helpers/vault-world.js'
+import { loopbackTcpSkip } from '../helpers/listen.js'
 
 /** A dynamic-secret role "gateway" (database/creds/gateway) and profile db reading its password with a root token. */
 async function databaseWorld(role: DatabaseRole) {
@@ -21,7 +22,7 @@ async function databaseWorld(role: DatabaseRole) {
   return w
 }
 
-describe('vault source: KV', () => {
+describe('vault source: KV', { skip: loopbackTcpSkip }, () => {
   it('reads a KV v2 field (mount detected), serves it from cache, and re-reads it every `refresh` to pick up a rotation', async () => {
     const w = await world((server) => {
       server.kvPut('secret/litellm/claude-code', { api_key: 'sk-vault-one', owner: 'platform' })
@@ -108,7 +109,7 @@ describe('vault source: KV', () => {
   })
 })
 
-describe('vault source: faults while a value is cached', () => {
+describe('vault source: faults while a value is cached', { skip: loopbackTcpSkip }, () => {
   async function cachedStatic(extraVault = '') {
     const w = await world((server) => {
       server.kvPut('secret/gw', { key: 'sk-cached' })
@@ -158,7 +159,7 @@ describe('vault source: faults while a value is cached', () => {
   })
 })
 
-describe('vault source: leases', () => {
+describe('vault source: leases', { skip: loopbackTcpSkip }, () => {
   it('renews the lease ahead of expiry while renewable, and reads a new secret once renewal hits the max TTL', async () => {
     const w = await databaseWorld({ ttlMs: HOUR, maxTtlMs: 2 * HOUR })
     const first = await w.get('db')
@@ -204,7 +205,7 @@ describe('vault source: leases', () => {
   })
 })
 
-describe('vault tokens: renewal and re-login on the injected clock', () => {
+describe('vault tokens: renewal and re-login on the injected clock', { skip: loopbackTcpSkip }, () => {
   it('approle: renews the token at 2/3 of its TTL while renewable, logs in again at max TTL; one token per connection', async () => {
     let creds = { roleId: '', secretId: '' }
     const w = await world((server) => {
@@ -284,7 +285,7 @@ describe('vault tokens: renewal and re-login on the injected clock', () => {
   })
 })
 
-describe('vault: references', () => {
+describe('vault: references', { skip: loopbackTcpSkip }, () => {
   it('a static profile reads vault:PATH#field through [vault]; [vault] edits give it a new cache key', async () => {
     const w = await world((server) => {
       server.kvPut('secret/keys/gw', { token: 'sk-from-reference' })
@@ -317,7 +318,7 @@ describe('vault: references', () => {
   })
 })
 
-describe('vault: TLS', () => {
+describe('vault: TLS', { skip: loopbackTcpSkip }, () => {
   it('verifies Vault\'s certificate against ca_cert; without it the TLS failure is clear; the insecure switch is explicit and shown', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'ccred-tls-'))
     after(() => rmSync(dir, { recursive: true, force: true }))
