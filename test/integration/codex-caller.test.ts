@@ -22,20 +22,21 @@ function upstreamFetches(counterFile: string): number {
 }
 
 /**
- * A Codex stand-in: node under the name `codex` (a symlink, so /proc names the process
- * `codex`), running `ccred get` `runs` times, each exec'd directly as Codex runs its
- * provider `auth` command, or through `sh -c` as it runs an MCP `http_headers_helper`.
+ * A Codex stand-in: bash under the name `codex` (a symlink, so /proc names the process `codex`,
+ * as the real Codex is a native binary of that name; node cannot stand in, since Node 24 names its
+ * main thread "MainThread"), running `ccred get` `runs` times, each a child of that process as Codex
+ * runs its provider `auth` command, or through `sh -c` as it runs an MCP `http_headers_helper`.
  */
 function codexRuns(box: Sandbox, runs: number, how: 'exec' | 'mcp'): string[] {
   const codex = join(box.root, 'codex')
-  if (!existsSync(codex)) symlinkSync(process.execPath, codex)
-  const command = how === 'exec'
-    ? `spawnSync(process.execPath, [${JSON.stringify(box.cliPath)}, 'get', 'tok'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })`
-    : `spawnSync('/bin/sh', ['-c', ${JSON.stringify(`"${process.execPath}" "${box.cliPath}" get tok --format headers`)}], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })`
-  const script = `const { spawnSync } = require('node:child_process'); for (let i = 0; i < ${runs}; i++) process.stdout.write(${command}.stdout)`
-  const result = spawnSync(codex, ['-e', script], { env: box.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  if (!existsSync(codex)) symlinkSync('/bin/bash', codex)
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`
+  const get = `${quote(process.execPath)} ${quote(box.cliPath)} get tok`
+  const one = how === 'exec' ? get : `/bin/sh -c ${quote(`${get} --format headers`)}`
+  // `; true` after the loop: bash never execs the last command in its own place, so every run is its child.
+  const result = spawnSync(codex, ['-c', `for i in $(seq ${runs}); do ${one} </dev/null; echo; done; true`], { env: box.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   assert.equal(result.status, 0, result.stderr)
-  return result.stdout.trim().split('\n')
+  return result.stdout.split('\n').filter(Boolean)
 }
 
 describe('Codex as a caller (real daemon)', { skip: process.platform !== 'linux' && 'names the stand-in through /proc' }, () => {
