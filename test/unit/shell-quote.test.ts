@@ -79,7 +79,7 @@ describe('POSIX quoting (text/shell-quote/posix.ts), run by real shells', () => 
   }
 
   it('a NUL, which no shell word can hold, is a TypeError (a bug in the caller), not a cut word', () => {
-    assert.throws(() => posixQuote('a\0b'), TypeError)
+    assert.throws(() => posixQuote('a\0b'), { name: 'TypeError', message: 'posixQuote: a shell word cannot hold a NUL character' })
     assert.equal(posixQuote(''), "''")
     assert.equal(posixQuote("it's"), `'it'\\''s'`)
   })
