@@ -107,6 +107,8 @@ describe('redaction at its edges', () => {
     assert.deepEqual(secretPartsOf('{not json'), ['{not json'])
     assert.deepEqual(secretPartsOf('  {"token": "t0k"}  '), ['t0k'])
     assert.deepEqual(secretPartsOf('{"keys": ["k1", "k2"], "password": null, "secret": 5, "name": "n"}'), ['k1', 'k2'])
+    // A key names a place only when it ends in _uri or _url.
+    assert.deepEqual(secretPartsOf('{"token_uri": "https://idp/token", "token_url_hash": "h4sh"}'), ['h4sh'])
   })
 
   it('a redactor asks for the secrets at each use, so it sees a rotated value', () => {
