@@ -165,3 +165,13 @@ describe('PowerShell quoting (text/shell-quote/powershell.ts): the documented ru
     assert.equal(envLines({ A: 'x\ty' }, 'powershell'), "$env:A = 'x' + [char]9 + 'y'\n")
   })
 })
+
+// Surviving mutants of output/shell-env.ts (docs/mutation.md): the separators of several
+// variables, and the hint of a value cmd cannot take.
+describe('ccred env --shell powershell|cmd with several variables', () => {
+  it('one line per variable, nothing between them; a refused cmd value says what to use instead', () => {
+    assert.equal(envLines({ A: '1', B: '2' }, 'powershell'), "$env:A = '1'\n$env:B = '2'\n")
+    assert.equal(envLines({ A: '1', B: '2' }, 'cmd'), 'set "A=1"\nset "B=2"\n')
+    assert.throws(() => envLines({ A: 'x%y' }, 'cmd'), { code: 'ERR_USAGE', message: 'the value of A contains a percent sign (%), which cmd expands; cmd cannot take it literally', hint: 'use --shell powershell (or ccred exec <profile> -- <command>, which sets it without a shell)' })
+  })
+})
