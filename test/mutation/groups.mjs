@@ -25,6 +25,7 @@ export const MUTATION_GROUPS = {
     mutate: [
       'src/output/headers.ts', 'src/config/header-templates.ts', 'src/broker/validate.ts', 'src/output/shell-env.ts', 'src/text/**/*.ts',
     ],
-    tests: ['unit/header-grammar.test.js', 'unit/shell-quote.test.js', 'unit/redact.test.js', 'unit/sanitize.test.js', 'unit/hooks.test.js', 'unit/credential.test.js', 'unit/platforms.test.js', 'integration/terminal-output.test.js'],
+    // messages: the only judge of text/did-you-mean.ts.
+    tests: ['unit/header-grammar.test.js', 'unit/shell-quote.test.js', 'unit/redact.test.js', 'unit/sanitize.test.js', 'unit/messages.test.js', 'unit/hooks.test.js', 'unit/credential.test.js', 'unit/platforms.test.js', 'integration/terminal-output.test.js'],
   },
 }

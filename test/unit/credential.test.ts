@@ -59,6 +59,32 @@ describe('every string that goes out is checked', () => {
     refused({ kind: 'headers', headers: {} }, /empty credential/)
   })
 
+  // Each of these was a surviving mutant of src/broker/validate.ts (docs/mutation.md).
+  it('each refusal says its own fault and hint, the value never quoted', () => {
+    const cases: [Credential, string, string][] = [
+      [{ kind: 'headers', headers: {} }, 'profile p: the source returned an empty credential', 'check the source; an empty key would be sent as no key at all'],
+      [{ kind: 'token', value: '' }, 'profile p: the source returned an empty credential', 'check the source; an empty key would be sent as no key at all'],
+      [{ kind: 'token', value: 'evil\nX: 1' }, 'profile p: the credential contains a line break; refused (it would inject a header)', 'the secret must be a single line; check the stored value or the command output'],
+      [{ kind: 'token', value: 'evil\u0001' }, 'profile p: the credential contains a control character; refused', 'the secret must be printable text; check the stored value or the command output'],
+      [{ kind: 'token', value: 'evil\u00e9' }, 'profile p: the credential contains a character outside visible ASCII (a server would receive other bytes); refused', 'an HTTP header carries ASCII only; check the stored value (for a user:password with other characters, use scheme = "basic")'],
+      [{ kind: 'token', value: ' evil' }, 'profile p: the credential starts or ends with white space; refused', 'remove the surrounding spaces from the stored value'],
+      [{ kind: 'headers', headers: { 'X A': 'v' } }, 'profile p: the source returned a header set with an invalid header name; refused', "a header name is letters, digits and !#$%&'*+-.^_`|~ only, at most 128 characters"],
+      [{ kind: 'token', value: 'x'.repeat(16 * 1024 + 1) }, 'profile p: the credential is longer than 16 KiB; refused', 'check the source returns only the credential'],
+      [{ kind: 'token', value: 't', expiresAt: new Date(Number.NaN) }, 'profile p: the source returned an expiry that is not a valid time', "check the source's expires_at / expires_in values"],
+      [{ kind: 'token', value: 't', expiresAt: new Date(NOW_MS) }, `profile p: the source returned a credential that has already expired (${new Date(NOW_MS).toISOString()})`, "check the source's clock and the credential's lifetime"],
+    ]
+    for (const [credential, message, hint] of cases) {
+      assert.throws(() => checkCredential(credential, 'profile p', NOW_MS), { code: 'ERR_SOURCE_OUTPUT', message, hint }, message)
+    }
+  })
+
+  it('takes 16 KiB exactly and a credential valid one millisecond more; only a Basic token may hold non-ASCII, a non-string is empty', () => {
+    checkCredential({ kind: 'token', value: 'x'.repeat(16 * 1024) }, 'profile p', NOW_MS)
+    checkCredential({ kind: 'token', value: 't', expiresAt: new Date(NOW_MS + 1) }, 'profile p', NOW_MS)
+    refused({ kind: 'aws', accessKeyId: 'A', secretAccessKey: 'evil\u00e9' }, /secret access key contains a character outside visible ASCII/)
+    refused({ kind: 'token', value: 5 as unknown as string }, /^profile p: the source returned an empty credential$/)
+  })
+
   it('accepts well-formed credentials of every kind', () => {
     checkCredential({ kind: 'token', value: 'tok' }, 'profile p', NOW_MS)
     checkCredential({ kind: 'aws', accessKeyId: 'A', secretAccessKey: 'S', sessionToken: 'T', expiresAt: new Date(NOW_MS + 1000) }, 'profile p', NOW_MS)

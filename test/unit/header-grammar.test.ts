@@ -136,6 +136,23 @@ describe('the three readers apply the one grammar', () => {
     assert.throws(() => checkCredential({ kind: 'headers', headers: { 'X Key': 'v' } }, 'profile p', 0), /invalid header name/)
   })
 
+  it('a refused header value is refused for the fault it has: each of the five named in the message, never the value', () => {
+    const faults: [string, string][] = [['', 'is empty'], ['a\nb', 'contains a line break'], ['a\x01b', 'contains a control character'],
+      ['t\xf8ken', 'contains a character outside visible ASCII (a server would receive other bytes)'], [' v', 'starts or ends with white space']]
+    for (const [bad, described] of faults) {
+      assert.throws(() => checkedHeaders({ 'X-Key': bad }), { code: 'ERR_SOURCE_OUTPUT', message: `the header set's header X-Key ${described}` }, JSON.stringify(bad))
+    }
+  })
+
+  it('an unknown or unclosed placeholder is named whole (the config problem quotes it); ${token} is not one', () => {
+    assert.equal(unknownPlaceholder('Bearer ${token}'), undefined)
+    assert.equal(unknownPlaceholder('Bearer ${tokn}'), '${tokn}')
+    assert.equal(unknownPlaceholder('${token}, ${user}'), '${user}')
+    // Unclosed: the template would go out with a literal "${team" in it.
+    assert.equal(unknownPlaceholder('${token}-${team'), '${team')
+    assert.match(templateProblems('${token}-${team').join(), /unknown placeholder "\$\{team"/)
+  })
+
   it('a value template outside ASCII or padded with spaces is a config problem, not a failure at every get', () => {
     assert.match(templateProblems('Bearer ${token} ').join(), /starts or ends with white space/)
     assert.match(templateProblems('Bearer ☃${token}').join(), /outside visible ASCII/)

@@ -6,7 +6,7 @@ import { caseClashes, ccredLoginProfileOf, ccredProfileOf, otlpExporterProblems,
 import { TableReader } from '../../src/config/fields.js'
 import { headerTemplates } from '../../src/config/header-templates.js'
 import { referencesIn } from '../../src/profiles/profile-source.js'
-import { headerSetBody, headersOutput, renderHeaders } from '../../src/output/headers.js'
+import { checkedHeaders, headerSetBody, headersOutput, headerTemplatesOf, renderHeaders } from '../../src/output/headers.js'
 import { parseWarmGet } from '../../src/cli/parse-warm-get.js'
 
 function templates(value: unknown): { templates: unknown; problems: string[] } {
@@ -36,6 +36,38 @@ describe('headers = { … } in a profile', () => {
     assert.match(templates('Bearer ${token}').problems.join(), /expected a table of header names/)
     const long = 'k'.repeat(200)
     assert.ok(!templates({ [long]: '${token}' }).problems.join().includes(long), 'a long name is not quoted back')
+  })
+})
+
+// Each of these was a surviving mutant of config/header-templates.ts or output/headers.ts (docs/mutation.md).
+describe('headers templates and header sets at their edges', () => {
+  it('every header the HTTP client owns is refused, whatever its case', () => {
+    for (const name of ['Host', 'Content-Length', 'Content-Type', 'Transfer-Encoding', 'Connection', 'Upgrade', 'TE', 'Trailer', 'Keep-Alive', 'Mcp-Session-Id', 'MCP-Protocol-Version']) {
+      assert.deepEqual(templates({ [name]: '${token}' }).problems, [`profiles.x.headers: header "${name}" is set by the HTTP client itself; a helper cannot set it`], name)
+    }
+  })
+
+  it('32 headers are fine, 33 are too many; an empty table is one problem; a blank template is empty', () => {
+    const many = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`X-${i}`, '${token}']))
+    assert.deepEqual(templates(many(32)).problems, [])
+    assert.deepEqual(templates(many(33)).problems, ['profiles.x.headers: has 33 headers, at most 32'])
+    assert.deepEqual(templates({}).problems, ['profiles.x.headers: is empty: name at least one header (or leave headers out for Authorization: Bearer <token>)'])
+    assert.deepEqual(templates({ A: '${token}', B: '   ' }).problems, ['profiles.x.headers: header "B": the value template is empty (Claude Code would send an empty header)'])
+  })
+
+  it("a profile's own templates are used as written, the default only without them; a Basic pair is base64 only in the default", () => {
+    const own = { 'X-Auth': 'Basic ${token}' }
+    assert.equal(headerTemplatesOf({ headers: own }), own)
+    assert.deepEqual(headerTemplatesOf({}, 'Basic'), { Authorization: 'Basic ${token}' })
+    assert.deepEqual(renderHeaders({ value: 'u:p', scheme: 'Basic' }, own), { 'X-Auth': 'Basic u:p' })
+  })
+
+  it('a refused header set says which header and why, with the same hint; a value that is not a string is empty', () => {
+    const hint = "check the profile's headers templates and what its source returns"
+    assert.throws(() => checkedHeaders({ 'X A': 'v' }), { code: 'ERR_SOURCE_OUTPUT', message: 'the header set holds an invalid header name', hint })
+    assert.throws(() => checkedHeaders({ 'X-Key': 'a\nb' }), { code: 'ERR_SOURCE_OUTPUT', message: "the header set's header X-Key contains a line break", hint })
+    assert.throws(() => checkedHeaders({ 'X-Key': 5 as unknown as string }), { code: 'ERR_SOURCE_OUTPUT', message: "the header set's header X-Key is empty", hint })
+    assert.throws(() => headerSetBody({ kind: 'aws', accessKeyId: 'A', secretAccessKey: 'S' }, { name: 'cloud' }), { code: 'ERR_USAGE', message: 'profile cloud yields AWS credentials, not headers', hint: 'Claude Code reads them with awsCredentialExport: ccred aws-export cloud' })
   })
 })
 

@@ -14,6 +14,18 @@ describe('did you mean', () => {
     assert.equal(editDistance('kitten', 'sitting'), 3)
   })
 
+  it('deleting every letter costs one edit each; a swap needs both letters to match crosswise', () => {
+    assert.equal(editDistance('abc', ''), 3)
+    for (const other of ['xy', 'xa', 'bx']) assert.equal(editDistance('ab', other), 2, other)
+  })
+
+  it('picks the closest candidate, the first of equals, and allows one edit in a short name', () => {
+    assert.equal(closestName('stauts', ['status', 'statues']), 'status')
+    assert.equal(closestName('stauts', ['statues', 'status']), 'status')
+    assert.equal(closestName('abcx', ['abcd', 'abce']), 'abcd')
+    assert.equal(closestName('ab', ['ac']), 'ac')
+  })
+
   it('suggests the nearest plausible name, case-insensitively, and nothing for a stranger', () => {
     const profiles = ['demo', 'litellm', 'litellm-jwt', 'vault-key']
     assert.equal(closestName('demoo', profiles), 'demo')

